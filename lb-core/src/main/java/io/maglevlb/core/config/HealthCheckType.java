@@ -1,0 +1,21 @@
+package io.maglevlb.core.config;
+
+/** How a backend's health is probed. */
+public enum HealthCheckType {
+    /** A TCP connect that completes within the timeout. */
+    TCP("tcp"),
+    /** An HTTP/1.1 GET of a path whose status falls in the expected range. */
+    HTTP("http"),
+    /** No probing: backends are always up. */
+    NONE("none");
+
+    private final String configName;
+
+    HealthCheckType(String configName) {
+        this.configName = configName;
+    }
+
+    public String configName() {
+        return configName;
+    }
+}

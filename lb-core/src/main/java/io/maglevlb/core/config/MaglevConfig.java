@@ -1,0 +1,33 @@
+package io.maglevlb.core.config;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The whole validated configuration of a maglevd instance. Immutable.
+ *
+ * @param admin the admin API
+ * @param workers forwarding event loops; 0 = one per core
+ * @param shutdownTimeout on SIGTERM, how long active connections may finish before they are closed
+ * @param flowTable per-thread connection tracking
+ * @param vips the virtual services, in file order
+ */
+public record MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
+        List<VipConfig> vips) {
+
+    public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
+
+    public MaglevConfig {
+        vips = List.copyOf(vips);
+    }
+
+    public Optional<VipConfig> vip(String name) {
+        return vips.stream().filter(v -> v.name().equals(name)).findFirst();
+    }
+
+    /** Forwarding event loops to start: {@code workers}, or the number of cores when it is 0. */
+    public int effectiveWorkers() {
+        return workers > 0 ? workers : Runtime.getRuntime().availableProcessors();
+    }
+}

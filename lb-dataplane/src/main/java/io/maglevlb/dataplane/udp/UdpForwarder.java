@@ -1,0 +1,309 @@
+package io.maglevlb.dataplane.udp;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import io.maglevlb.core.config.FlowTableConfig;
+import io.maglevlb.core.config.ForwardingMode;
+import io.maglevlb.core.config.Protocol;
+import io.maglevlb.core.config.VipConfig;
+import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.conntrack.FlowTable;
+import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Forwards one {@code protocol: udp}, {@code mode: proxy} VIP: one SO_REUSEPORT socket per event loop bound
+ * to the VIP address, per-flow sessions tracked by each loop's {@link FlowTable}, replies sent to clients
+ * from the VIP socket. The behaviour operators see is described in docs/udp.md.
+ *
+ * <p>Threading: {@link #start} and {@link #close} block and must not run on one of the group's event loops;
+ * {@link #stats()} may run on any thread. All forwarding state is owned by the loops (see {@link UdpVipLoop}).
+ */
+public final class UdpForwarder implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(UdpForwarder.class);
+    private static final long BIND_TIMEOUT_MS = 10_000;
+    private static final long CLOSE_TIMEOUT_MS = 10_000;
+
+    private final VipConfig vip;
+    private final Supplier<ForwardingSnapshot> snapshots;
+    private final List<UdpVipLoop> loops;
+    private final List<DatagramChannel> vipChannels;
+    private final Set<Long> socketInodes;
+    private final InetSocketAddress localAddress;
+    private final Duration idleTimeout;
+
+    private UdpForwarder(VipConfig vip, Supplier<ForwardingSnapshot> snapshots, List<UdpVipLoop> loops,
+            List<DatagramChannel> vipChannels, Set<Long> socketInodes, InetSocketAddress localAddress,
+            Duration idleTimeout) {
+        this.vip = vip;
+        this.snapshots = snapshots;
+        this.loops = loops;
+        this.vipChannels = vipChannels;
+        this.socketInodes = socketInodes;
+        this.localAddress = localAddress;
+        this.idleTimeout = idleTimeout;
+    }
+
+    /**
+     * Binds one socket per event loop of {@code group} to {@code vip.listen()} and starts forwarding. A listen
+     * port of 0 picks a free port for the first socket; the others join it.
+     *
+     * @param snapshots the VIP's current snapshot (a volatile read, done once per read batch); may answer
+     *     null before the first table is built, which drops datagrams as {@link UdpDropReason#NO_BACKEND}
+     * @throws IOException when a socket cannot be bound (nothing stays open then)
+     */
+    public static UdpForwarder start(EventLoopGroup group, VipConfig vip, FlowTableConfig flowTableConfig,
+            Supplier<ForwardingSnapshot> snapshots, UdpTuning tuning) throws IOException {
+        Objects.requireNonNull(group, "group");
+        Objects.requireNonNull(snapshots, "snapshots");
+        Objects.requireNonNull(tuning, "tuning");
+        checkArgument(vip.protocol() == Protocol.UDP, "vip %s: protocol is %s, not udp", vip.name(),
+                vip.protocol());
+        checkArgument(vip.mode() == ForwardingMode.PROXY, "vip %s: the udp forwarder does proxy mode, not %s",
+                vip.name(), vip.mode());
+        List<EventLoop> eventLoops = new ArrayList<>();
+        for (EventExecutor e : group) {
+            eventLoops.add((EventLoop) e);
+        }
+        checkArgument(!eventLoops.isEmpty(), "event loop group has no loops");
+        Duration idle = vip.idleTimeout() == null || vip.idleTimeout().isZero() || vip.idleTimeout().isNegative()
+                ? VipConfig.DEFAULT_UDP_IDLE_TIMEOUT : vip.idleTimeout();
+        int loopCount = eventLoops.size();
+        // max-connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
+        // (the kernel spreads flows evenly over the sockets by hash).
+        int perLoopLimit = vip.maxConnections() > 0
+                ? Math.max(1, (vip.maxConnections() + loopCount - 1) / loopCount) : Integer.MAX_VALUE;
+        int capacity = Math.min(flowTableConfig.capacity(), perLoopLimit);
+        if (vip.listen().getAddress().isAnyLocalAddress()) {
+            log.warn("vip {}: udp on a wildcard address ({}): replies leave from the address the kernel routes "
+                    + "from, which may differ from the address a client sent to; bind the VIP address", vip.name(),
+                    vip.listen());
+        }
+        SocketProtocolFamily family = UdpChannels.familyOf(vip.listen().getAddress());
+
+        List<UdpVipLoop> loops = new ArrayList<>();
+        List<DatagramChannel> channels = new ArrayList<>();
+        Set<Long> inodes = new HashSet<>();
+        InetSocketAddress bindTo = vip.listen();
+        try {
+            for (int i = 0; i < loopCount; i++) {
+                EventLoop loop = eventLoops.get(i);
+                UdpVipLoop vipLoop = new UdpVipLoop(vip.name(), loop, snapshots, vip.hash(), capacity,
+                        perLoopLimit, idle.toNanos(), flowTableConfig.floodThreshold(), tuning);
+                DatagramChannel ch = UdpChannels.newVipChannel(loop, family, tuning);
+                ch.pipeline().addLast(vipLoop);
+                channels.add(ch);
+                loops.add(vipLoop);
+                await(loop.register(ch), vip, bindTo, i);
+                await(ch.bind(bindTo), vip, bindTo, i);
+                bindTo = (InetSocketAddress) ch.localAddress(); // later sockets join the same port
+                int fd = UdpChannels.fdOf(ch);
+                long inode = fd >= 0 ? KernelUdpDrops.socketInode(fd) : -1;
+                if (inode >= 0) {
+                    inodes.add(inode);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            closeAll(loops, channels);
+            throw e;
+        }
+        log.info("vip {}: forwarding udp on {} with {} sockets ({}), flow table {} per loop, idle timeout {}",
+                vip.name(), bindTo, loopCount, UdpChannels.isEpoll(eventLoops.get(0)) ? "epoll" : "nio",
+                loops.get(0).flowTable.capacity(), idle);
+        return new UdpForwarder(vip, snapshots, List.copyOf(loops), List.copyOf(channels),
+                inodes.size() == loopCount ? Set.copyOf(inodes) : Set.of(), bindTo, idle);
+    }
+
+    private static void await(Future<?> future, VipConfig vip, InetSocketAddress address, int loopIndex)
+            throws IOException {
+        boolean done;
+        try {
+            done = future.await(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("vip " + vip.name() + ": interrupted while binding udp " + address, e);
+        }
+        if (!done) {
+            throw new IOException("vip " + vip.name() + ": udp socket " + loopIndex + " on " + address
+                    + " not bound after " + BIND_TIMEOUT_MS + " ms");
+        }
+        if (!future.isSuccess()) {
+            Throwable cause = future.cause();
+            throw new IOException("vip " + vip.name() + ": cannot bind udp socket " + loopIndex + " to " + address
+                    + ": " + (cause == null ? "unknown error" : cause.getMessage()), cause);
+        }
+    }
+
+    private static void closeAll(List<UdpVipLoop> loops, List<DatagramChannel> channels) {
+        List<Future<?>> pending = new ArrayList<>();
+        for (UdpVipLoop l : loops) {
+            if (!l.loop.isShuttingDown()) {
+                pending.add(l.loop.submit(l::close));
+            }
+        }
+        for (DatagramChannel ch : channels) {
+            ChannelFuture f = ch.close();
+            pending.add(f);
+        }
+        for (Future<?> f : pending) {
+            f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** The address the VIP sockets are bound to (with the real port when the configured one was 0). */
+    public InetSocketAddress localAddress() {
+        return localAddress;
+    }
+
+    public VipConfig vip() {
+        return vip;
+    }
+
+    /** Idle timeout in force (the VIP's, or {@link VipConfig#DEFAULT_UDP_IDLE_TIMEOUT} when it set none). */
+    public Duration idleTimeout() {
+        return idleTimeout;
+    }
+
+    /** Number of VIP sockets, one per event loop. */
+    public int sockets() {
+        return vipChannels.size();
+    }
+
+    /**
+     * The loops' flow tables, for their statistics getters only (racy reads are allowed, see
+     * {@link FlowTable}); never call anything else on them from another thread.
+     */
+    public List<FlowTable> flowTables() {
+        List<FlowTable> tables = new ArrayList<>(loops.size());
+        for (UdpVipLoop l : loops) {
+            tables.add(l.flowTable);
+        }
+        return tables;
+    }
+
+    /**
+     * Sums every loop's counters (racy reads: see {@link UdpLoopCounters}) and reads the kernel's receive
+     * drops of the VIP sockets. For metrics scrapes and tests; allocates, so not for the forwarding path.
+     */
+    public UdpVipStats stats() {
+        long fromClients = 0;
+        long fromClientsBytes = 0;
+        long toBackends = 0;
+        long toBackendsBytes = 0;
+        long fromBackends = 0;
+        long fromBackendsBytes = 0;
+        long toClients = 0;
+        long toClientsBytes = 0;
+        long active = 0;
+        long created = 0;
+        long moved = 0;
+        long stateless = 0;
+        long unreachable = 0;
+        long openFailures = 0;
+        long vipErrors = 0;
+        long[] evicted = new long[EvictionReason.values().length];
+        long[] dropped = new long[UdpDropReason.values().length];
+        List<long[]> perBackend = new ArrayList<>(); // index = backend id; 7 counters each
+        for (UdpVipLoop l : loops) {
+            UdpLoopCounters c = l.counters;
+            fromClients += c.datagramsFromClients;
+            fromClientsBytes += c.bytesFromClients;
+            toBackends += c.datagramsToBackends;
+            toBackendsBytes += c.bytesToBackends;
+            fromBackends += c.datagramsFromBackends;
+            fromBackendsBytes += c.bytesFromBackends;
+            toClients += c.datagramsToClients;
+            toClientsBytes += c.bytesToClients;
+            active += l.flowsActive();
+            created += c.flowsCreated;
+            moved += c.flowsMoved;
+            stateless += c.statelessDatagrams;
+            unreachable += c.backendUnreachable;
+            openFailures += c.sessionOpenFailures;
+            vipErrors += c.vipSocketErrors;
+            for (int i = 0; i < evicted.length; i++) {
+                evicted[i] += c.flowsEvicted[i];
+            }
+            for (int i = 0; i < dropped.length; i++) {
+                dropped[i] += c.dropped[i];
+            }
+            UdpLoopCounters.PerBackend[] backends = c.backends;
+            for (int id = 0; id < backends.length; id++) {
+                UdpLoopCounters.PerBackend b = backends[id];
+                if (b == null) {
+                    continue;
+                }
+                while (perBackend.size() <= id) {
+                    perBackend.add(null);
+                }
+                long[] sum = perBackend.get(id);
+                if (sum == null) {
+                    sum = new long[7];
+                    perBackend.set(id, sum);
+                }
+                sum[0] += b.datagramsToBackend;
+                sum[1] += b.bytesToBackend;
+                sum[2] += b.datagramsFromBackend;
+                sum[3] += b.bytesFromBackend;
+                sum[4] += b.flowsCreated;
+                sum[5] += b.flowsActive;
+                sum[6] += b.unreachable;
+            }
+        }
+        Map<EvictionReason, Long> evictedByReason = new EnumMap<>(EvictionReason.class);
+        for (EvictionReason r : EvictionReason.values()) {
+            evictedByReason.put(r, evicted[r.ordinal()]);
+        }
+        Map<UdpDropReason, Long> droppedByReason = new EnumMap<>(UdpDropReason.class);
+        for (UdpDropReason r : UdpDropReason.values()) {
+            droppedByReason.put(r, dropped[r.ordinal()]);
+        }
+        ForwardingSnapshot snapshot = snapshots.get();
+        List<UdpBackendStats> backendStats = new ArrayList<>();
+        for (int id = 1; id < perBackend.size(); id++) {
+            long[] s = perBackend.get(id);
+            if (s == null) {
+                continue;
+            }
+            BackendState state = snapshot == null ? null : snapshot.backend(id);
+            backendStats.add(new UdpBackendStats(id, state == null ? null : state.name(), s[0], s[1], s[2], s[3],
+                    s[4], s[5], s[6]));
+        }
+        long kernelDrops = KernelUdpDrops.dropsOf(socketInodes);
+        return new UdpVipStats(vip.name(), fromClients, fromClientsBytes, toBackends, toBackendsBytes,
+                fromBackends, fromBackendsBytes, toClients, toClientsBytes, active, created, moved,
+                evictedByReason, stateless, droppedByReason, unreachable, openFailures, vipErrors, kernelDrops,
+                backendStats);
+    }
+
+    /**
+     * Stops forwarding: closes the VIP sockets and every session and stateless socket, on their loops, and
+     * waits (up to 10 s) until that is done. Idempotent. Returns at once when the loops are already shutting
+     * down (their sockets close with them).
+     */
+    @Override
+    public void close() {
+        closeAll(loops, vipChannels);
+    }
+}

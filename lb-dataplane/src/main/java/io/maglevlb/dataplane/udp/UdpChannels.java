@@ -4,6 +4,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.IoEventLoop;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
@@ -29,6 +30,13 @@ final class UdpChannels {
      */
     static final WriteBufferWaterMark VIP_WATER_MARK = new WriteBufferWaterMark(2 << 20, 4 << 20);
     static final WriteBufferWaterMark SESSION_WATER_MARK = new WriteBufferWaterMark(256 << 10, 512 << 10);
+
+    /**
+     * Receive buffers of backend sockets: one datagram per read, 16 reads per readiness event. Shared by all
+     * of them (each channel takes its own handle from it); nothing may change its settings after this.
+     */
+    private static final RecvByteBufAllocator BACKEND_RECEIVE =
+            new FixedRecvByteBufAllocator(UdpTuning.RECEIVE_SLOT_BYTES).maxMessagesPerRead(16);
 
     private UdpChannels() {}
 
@@ -81,8 +89,7 @@ final class UdpChannels {
      */
     static DatagramChannel newBackendChannel(EventLoop loop, SocketProtocolFamily family) {
         DatagramChannel ch = isEpoll(loop) ? new EpollDatagramChannel(family) : new NioDatagramChannel(family);
-        ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(UdpTuning.RECEIVE_SLOT_BYTES));
-        ch.config().setMaxMessagesPerRead(16);
+        ch.config().setRecvByteBufAllocator(BACKEND_RECEIVE);
         ch.config().setWriteBufferWaterMark(SESSION_WATER_MARK);
         ch.config().setAutoClose(false);
         return ch;

@@ -4,11 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.maglevlb.core.config.FlowTableConfig;
+import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.snapshot.BackendState;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -216,6 +219,26 @@ class UdpForwardingTest {
                     c.close();
                 }
             }
+        }
+    }
+
+    @Test
+    void anIpv6VipForwardsToIpv4AndIpv6Backends() throws Exception {
+        InetAddress v6 = InetAddress.getByName("::1");
+        List<UdpTestBackend> backends = List.of(new UdpTestBackend("v4", UdpTestBackend.Mode.NAME),
+                new UdpTestBackend("v6", UdpTestBackend.Mode.NAME, 0, v6));
+        try (UdpHarness h = new UdpHarness(group, v6, backends, UdpHarness.statesOf(backends),
+                VipConfig.DEFAULT_UDP_IDLE_TIMEOUT, 0, FlowTableConfig.defaults(), UdpTuning.defaults())) {
+            Map<String, Integer> perBackend = new HashMap<>();
+            for (int i = 0; i < 200; i++) {
+                try (DatagramSocket c = UdpHarness.client(v6)) {
+                    String name = h.askName(c);
+                    assertEquals(h.expectedBackend((InetSocketAddress) c.getLocalSocketAddress()), name);
+                    perBackend.merge(name, 1, Integer::sum);
+                }
+            }
+            assertTrue(perBackend.getOrDefault("v4", 0) > 50 && perBackend.getOrDefault("v6", 0) > 50,
+                    perBackend.toString());
         }
     }
 

@@ -45,13 +45,18 @@ final class UdpHarness implements AutoCloseable {
     /** Forwards to {@code backends} (closed with the harness), described to the forwarder by {@code states}. */
     UdpHarness(EventLoopGroup group, List<UdpTestBackend> backends, List<BackendState> states, Duration idleTimeout,
             int maxFlows, FlowTableConfig flowTable, UdpTuning tuning) throws IOException {
+        this(group, InetAddress.getLoopbackAddress(), backends, states, idleTimeout, maxFlows, flowTable, tuning);
+    }
+
+    UdpHarness(EventLoopGroup group, InetAddress vipAddress, List<UdpTestBackend> backends, List<BackendState> states,
+            Duration idleTimeout, int maxFlows, FlowTableConfig flowTable, UdpTuning tuning) throws IOException {
         this.backends = backends;
         publish(states);
         List<BackendConfig> configs = new ArrayList<>();
         for (BackendState b : states) {
             configs.add(new BackendConfig(b.name(), b.address(), b.weight()));
         }
-        this.vip = new VipConfig("udp-test", new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+        this.vip = new VipConfig("udp-test", new InetSocketAddress(vipAddress, 0),
                 Protocol.UDP, ForwardingMode.PROXY, HashMode.FIVE_TUPLE, TABLE_SIZE, configs,
                 HealthCheckConfig.defaults(), maxFlows, VipConfig.DEFAULT_CONNECT_TIMEOUT,
                 VipConfig.DEFAULT_CONNECT_RETRIES, idleTimeout, ProxyProtocol.NONE, Optional.empty());
@@ -83,19 +88,30 @@ final class UdpHarness implements AutoCloseable {
         return b == null ? null : b.name();
     }
 
+    /** The flow hash as the forwarder computes it, written out independently of its code. */
     static long flowHash(InetSocketAddress client, InetSocketAddress vip) {
-        return FlowHash.fiveTuple(17, FlowHash.v4Hi(), FlowHash.v4Lo(ipv4(client.getAddress())), client.getPort(),
-                FlowHash.v4Hi(), FlowHash.v4Lo(ipv4(vip.getAddress())), vip.getPort());
+        long[] src = twoLongs(client.getAddress());
+        long[] dst = twoLongs(vip.getAddress());
+        return FlowHash.fiveTuple(17, src[0], src[1], client.getPort(), dst[0], dst[1], vip.getPort());
     }
 
-    private static int ipv4(InetAddress a) {
+    private static long[] twoLongs(InetAddress a) {
         byte[] b = a.getAddress();
-        return ((b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+        if (b.length == 4) {
+            int ip = ((b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+            return new long[] {FlowHash.v4Hi(), FlowHash.v4Lo(ip)};
+        }
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b);
+        return new long[] {buf.getLong(), buf.getLong()};
     }
 
     /** A client socket on 127.0.0.1 with an ephemeral port: one flow. */
     static DatagramSocket client() throws IOException {
-        DatagramSocket s = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        return client(InetAddress.getLoopbackAddress());
+    }
+
+    static DatagramSocket client(InetAddress bindAddress) throws IOException {
+        DatagramSocket s = new DatagramSocket(new InetSocketAddress(bindAddress, 0));
         s.setSoTimeout((int) REPLY_TIMEOUT.toMillis());
         return s;
     }

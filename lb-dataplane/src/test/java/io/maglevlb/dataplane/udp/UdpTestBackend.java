@@ -41,9 +41,13 @@ final class UdpTestBackend implements AutoCloseable {
     }
 
     UdpTestBackend(String name, Mode mode, int receiveBufferBytes) throws SocketException {
+        this(name, mode, receiveBufferBytes, InetAddress.getLoopbackAddress());
+    }
+
+    UdpTestBackend(String name, Mode mode, int receiveBufferBytes, InetAddress bindAddress) throws SocketException {
         this.name = name;
         this.mode = mode;
-        this.socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        this.socket = new DatagramSocket(new InetSocketAddress(bindAddress, 0));
         if (receiveBufferBytes > 0) {
             socket.setReceiveBufferSize(receiveBufferBytes);
         }

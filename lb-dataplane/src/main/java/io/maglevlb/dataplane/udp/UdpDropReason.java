@@ -10,6 +10,11 @@ public enum UdpDropReason {
      */
     TABLE_FULL("table_full"),
     /**
+     * Client datagram of a new flow, and neither its session socket nor the shared stateless socket toward the
+     * backend could be opened (out of file descriptors, or the backend address is unreachable).
+     */
+    BACKEND_SOCKET("backend_socket"),
+    /**
      * A socket refused the datagram at once: its send queue was above the high-water mark (the peer or the
      * kernel is slower than the sender), so the forwarder dropped instead of queueing without bound.
      */

@@ -203,7 +203,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         }
         int entry = flowTable.lastResolvedEntry();
         if (entry == FlowTable.NOT_INSERTED) {
-            forwardStateless(snapshot, backendId, packet);
+            forwardStateless(snapshot, backendId, packet, UdpDropReason.TABLE_FULL);
             return;
         }
         UdpSession session = sessions[entry];
@@ -221,7 +221,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
                 return;
             }
             if (entry == FlowTable.NOT_INSERTED) {
-                forwardStateless(snapshot, backendId, packet);
+                forwardStateless(snapshot, backendId, packet, UdpDropReason.TABLE_FULL);
                 return;
             }
             session = sessions[entry];
@@ -229,18 +229,18 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         if (session == null) {
             session = openSession(entry, sender, backendId, snapshot);
             if (session == null) {
-                forwardStateless(snapshot, backendId, packet);
+                forwardStateless(snapshot, backendId, packet, UdpDropReason.BACKEND_SOCKET);
                 return;
             }
             if (flowTable.size() > flowLimit && !makeRoomForLimit(entry)) {
                 flowTable.remove(entry); // the new flow is the one that cannot stay
-                forwardStateless(snapshot, backendId, packet);
+                forwardStateless(snapshot, backendId, packet, UdpDropReason.TABLE_FULL);
                 return;
             }
         } else if (session.backendId != backendId) {
             if (!moveSession(session, backendId, snapshot)) {
                 flowTable.remove(entry);
-                forwardStateless(snapshot, backendId, packet);
+                forwardStateless(snapshot, backendId, packet, UdpDropReason.BACKEND_SOCKET);
                 return;
             }
         }
@@ -535,11 +535,16 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
 
     // ------------------------------------------------------------------ stateless path
 
-    private void forwardStateless(ForwardingSnapshot snapshot, int backendId, DatagramPacket packet) {
+    /**
+     * Forwards a datagram of an untracked flow through the backend's shared stateless socket; when that socket
+     * cannot be opened either, drops it as {@code noSocketReason}.
+     */
+    private void forwardStateless(ForwardingSnapshot snapshot, int backendId, DatagramPacket packet,
+            UdpDropReason noSocketReason) {
         DatagramChannel ch = statelessChannel(snapshot, backendId);
         UdpLoopCounters c = counters;
         if (ch == null) {
-            c.drop(UdpDropReason.TABLE_FULL);
+            c.drop(noSocketReason);
             packet.release();
             return;
         }

@@ -104,7 +104,17 @@ class UdpFailureTest {
                 assertEquals(10, stats.flowsActive(), "sessions of the dead backend stay until idle");
                 assertEquals(10, stats.flowsCreated());
                 assertEquals(0, stats.vipSocketErrors());
+                assertEquals(0, stats.sessionOpenFailures());
                 assertTrue(stats.backendUnreachable() >= 5);
+
+                // The backend comes back on its port: the same sessions (sockets) reach it again.
+                try (UdpTestBackend back = new UdpTestBackend("dead", UdpTestBackend.Mode.NAME, 0, closedPort)) {
+                    for (DatagramSocket c : toDead) {
+                        assertEquals("dead", h.askName(c));
+                    }
+                    assertEquals(10, h.forwarder.stats().flowsCreated(), "no session was replaced");
+                    assertEquals(5, back.peers.size(), "one session socket per flow");
+                }
                 // The VIP sockets still take new flows.
                 try (DatagramSocket fresh = UdpHarness.client()) {
                     String target = h.expectedBackend((InetSocketAddress) fresh.getLocalSocketAddress());

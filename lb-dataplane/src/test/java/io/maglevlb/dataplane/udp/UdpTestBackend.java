@@ -45,9 +45,13 @@ final class UdpTestBackend implements AutoCloseable {
     }
 
     UdpTestBackend(String name, Mode mode, int receiveBufferBytes, InetAddress bindAddress) throws SocketException {
+        this(name, mode, receiveBufferBytes, new InetSocketAddress(bindAddress, 0));
+    }
+
+    UdpTestBackend(String name, Mode mode, int receiveBufferBytes, InetSocketAddress bindTo) throws SocketException {
         this.name = name;
         this.mode = mode;
-        this.socket = new DatagramSocket(new InetSocketAddress(bindAddress, 0));
+        this.socket = new DatagramSocket(bindTo);
         if (receiveBufferBytes > 0) {
             socket.setReceiveBufferSize(receiveBufferBytes);
         }

@@ -58,7 +58,10 @@ final class UdpSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // ICMP errors (PortUnreachableException) and send failures land here; the socket stays open.
-        owner.backendSocketError(ctx.channel() == channel ? this : null, cause);
+        // ICMP errors (PortUnreachableException) and send failures land here; the socket stays open. A socket
+        // this session already left (closed after a move) only reports its queued writes failing: ignored.
+        if (ctx.channel() == channel && entryId >= 0) {
+            owner.backendSocketError(this, cause);
+        }
     }
 }

@@ -233,7 +233,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
                 return;
             }
             if (flowTable.size() > flowLimit && !makeRoomForLimit(entry)) {
-                flowTable.remove(entry); // the new flow is the one that cannot stay
+                removeForLimit(entry); // the new flow is the one that cannot stay
                 forwardStateless(snapshot, backendId, packet, UdpDropReason.TABLE_FULL);
                 return;
             }
@@ -524,13 +524,18 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
             return false;
         }
         limitHand = (victim + 1) & mask;
+        removeForLimit(victim);
+        return true;
+    }
+
+    /** Removes {@code entry} from the table, counted as a {@link EvictionReason#CAPACITY} eviction. */
+    private void removeForLimit(int entry) {
         evictingForLimit = true;
         try {
-            flowTable.remove(victim);
+            flowTable.remove(entry);
         } finally {
             evictingForLimit = false;
         }
-        return true;
     }
 
     // ------------------------------------------------------------------ stateless path

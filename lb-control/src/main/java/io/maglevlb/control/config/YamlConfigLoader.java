@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.error.Mark;
@@ -53,6 +54,8 @@ public final class YamlConfigLoader {
     static final int MAX_NODES = 1_000_000;
     /** Most aliases to collections in one file (SnakeYAML's billion-laughs guard). */
     static final int MAX_ALIASES = 100;
+    /** An unquoted IPv6 literal such as {@code [::1]:80}, which YAML reads as the start of a flow list. */
+    private static final Pattern BARE_IPV6 = Pattern.compile(":\\s+\\[[0-9A-Fa-f]*:[0-9A-Fa-f:.]*\\]");
 
     private final long maxFileBytes;
 
@@ -99,7 +102,7 @@ public final class YamlConfigLoader {
         try {
             root = new Yaml(loaderOptions()).compose(new StringReader(text));
         } catch (MarkedYAMLException e) {
-            return ConfigLoadResult.failed(source, List.of(syntaxError(e)));
+            return ConfigLoadResult.failed(source, List.of(syntaxError(e, text)));
         } catch (YAMLException e) {
             return ConfigLoadResult.failed(source, List.of(new ConfigError("", 0, 0,
                     "YAML error: " + e.getMessage())));
@@ -163,7 +166,7 @@ public final class YamlConfigLoader {
         }
     }
 
-    private static ConfigError syntaxError(MarkedYAMLException e) {
+    private static ConfigError syntaxError(MarkedYAMLException e, String text) {
         Mark problem = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
         StringBuilder message = new StringBuilder("YAML syntax error: ");
         message.append(e.getProblem() != null ? e.getProblem() : e.getMessage());
@@ -174,6 +177,12 @@ public final class YamlConfigLoader {
                 message.append(" at line ").append(e.getContextMark().getLine() + 1);
             }
             message.append(')');
+        }
+        if (problem != null) {
+            String[] lines = text.split("\\R", -1);
+            if (problem.getLine() < lines.length && BARE_IPV6.matcher(lines[problem.getLine()]).find()) {
+                message.append("; quote IPv6 addresses: \"[::1]:80\"");
+            }
         }
         return problem == null
                 ? new ConfigError("", 0, 0, message.toString())

@@ -251,6 +251,16 @@ class YamlConfigLoaderTest {
     }
 
     @Test
+    void unquotedIpv6AddressSaysToQuoteIt() {
+        for (String bare : List.of("[::1]", "[::1]:9002")) {
+            ConfigLoadResult r = loader.parse(VALID.replace("\"[::1]:9002\"", bare), "v6.yaml");
+            ConfigError e = onlyError(r);
+            assertTrue(e.message().contains("quote IPv6 addresses"), e::toString);
+            assertEquals(9, e.line(), e::toString);
+        }
+    }
+
+    @Test
     void warningsAreReportedWithValidConfigs() {
         ConfigLoadResult r = loader.parse(VALID.replace("    backends:", "    table_size: 101\n    backends:"),
                 "w.yaml");

@@ -636,6 +636,12 @@ public final class ConfigBinder {
     }
 
     private InetSocketAddress address(ConfigNode node, String path, boolean backend) {
+        if (!(node instanceof ScalarNode)) {
+            // A bare [::1]:80 is a YAML flow list (or a syntax error): say how to write it.
+            error(path, node, "expected an IP:port address such as 127.0.0.1:80 or \"[::1]:80\", got " + node.kind()
+                    + " (quote IPv6 addresses: a bare '[' starts a YAML list)");
+            return null;
+        }
         String text = scalar(node, path, "an IP:port address such as 127.0.0.1:80 or [::1]:80");
         if (text == null) {
             return null;

@@ -365,6 +365,12 @@ class ConfigBinderTest {
         }
 
         @Test
+        void addressThatIsAListSaysToQuoteIpv6() {
+            assertOnlyError(VIP_HEAD.replace("address: 127.0.0.1:9001", "address:\n          - \"::1\""),
+                    "vips[0].backends[0].address", 7, 11, "(quote IPv6 addresses: a bare '[' starts a YAML list)");
+        }
+
+        @Test
         void listenMayBeAWildcardButNotPortZero() {
             assertEquals(new InetSocketAddress("0.0.0.0", 8080),
                     valid(VIP_HEAD.replace("listen: 127.0.0.1:8080", "listen: 0.0.0.0:8080")).vips().getFirst().listen());

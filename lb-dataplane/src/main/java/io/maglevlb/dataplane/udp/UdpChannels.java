@@ -38,6 +38,9 @@ final class UdpChannels {
     private static final RecvByteBufAllocator BACKEND_RECEIVE =
             new FixedRecvByteBufAllocator(UdpTuning.RECEIVE_SLOT_BYTES).maxMessagesPerRead(16);
 
+    /** Datagrams one read event of a VIP socket takes at most before the loop serves its other sockets. */
+    private static final int VIP_READS_PER_EVENT = 64;
+
     private UdpChannels() {}
 
     static boolean isEpoll(EventLoop loop) {
@@ -62,15 +65,14 @@ final class UdpChannels {
             // buffer holds more than one slot.
             ch.config().setOption(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE,
                     tuning.recvBatch() > 1 ? UdpTuning.RECEIVE_SLOT_BYTES : 0);
-            ch.config().setRecvByteBufAllocator(
-                    new FixedRecvByteBufAllocator(UdpTuning.RECEIVE_SLOT_BYTES * tuning.recvBatch()));
+            ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(
+                    UdpTuning.RECEIVE_SLOT_BYTES * tuning.recvBatch()).maxMessagesPerRead(VIP_READS_PER_EVENT));
         } else {
             ch = new NioDatagramChannel(family);
             ch.config().setOption(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
-            ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(UdpTuning.RECEIVE_SLOT_BYTES));
+            ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(UdpTuning.RECEIVE_SLOT_BYTES)
+                    .maxMessagesPerRead(VIP_READS_PER_EVENT));
         }
-        // One read event drains at most this many datagrams before the loop serves its other sockets.
-        ch.config().setMaxMessagesPerRead(64);
         if (tuning.vipReceiveBufferBytes() > 0) {
             ch.config().setOption(ChannelOption.SO_RCVBUF, tuning.vipReceiveBufferBytes());
         }

@@ -117,7 +117,7 @@ public final class UdpForwarder implements AutoCloseable {
                 loops.add(vipLoop);
                 await(loop.register(ch), vip, bindTo, i);
                 await(ch.bind(bindTo), vip, bindTo, i);
-                bindTo = (InetSocketAddress) ch.localAddress(); // later sockets join the same port
+                bindTo = ch.localAddress(); // later sockets join the same port
                 int fd = UdpChannels.fdOf(ch);
                 long inode = fd >= 0 ? KernelUdpDrops.socketInode(fd) : -1;
                 if (inode >= 0) {

@@ -134,7 +134,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     public void channelActive(ChannelHandlerContext ctx) {
         DatagramChannel channel = (DatagramChannel) ctx.channel();
         this.vipChannel = channel;
-        InetSocketAddress local = (InetSocketAddress) channel.localAddress();
+        InetSocketAddress local = channel.localAddress();
         splitAddress(local.getAddress());
         this.dstHi = splitHi;
         this.dstLo = splitLo;

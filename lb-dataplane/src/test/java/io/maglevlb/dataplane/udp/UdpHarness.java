@@ -183,7 +183,7 @@ final class UdpHarness implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         forwarder.close();
         for (UdpTestBackend b : backends) {
             b.close();

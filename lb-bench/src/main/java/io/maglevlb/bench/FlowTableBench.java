@@ -5,8 +5,10 @@ import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.maglev.MaglevTable;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -20,6 +22,13 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
+import org.openjdk.jmh.infra.IterationParams;
+import org.openjdk.jmh.profile.InternalProfiler;
+import org.openjdk.jmh.results.AggregationPolicy;
+import org.openjdk.jmh.results.IterationResult;
+import org.openjdk.jmh.results.Result;
+import org.openjdk.jmh.results.ScalarResult;
 
 /**
  * The per-packet flow-table decision ({@link FlowTable#resolve}) on a full 64k-entry table, one forwarding
@@ -35,7 +44,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code findMiss}: lookup of an untracked flow in the full table.
  * </ul>
  *
- * {@code -prof gc} should show 0 B/op everywhere.
+ * {@code -prof gc} should show 0 B/op everywhere. On a shared, oversubscribed machine the wall-clock score
+ * includes time the thread waited for a core; add {@code -prof 'io.maglevlb.bench.FlowTableBench$CpuTime'}
+ * for the CPU time the benchmark process actually spent per operation.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -133,5 +144,34 @@ public class FlowTableBench {
         nextNew = (i + 1) & (NEW_FLOWS - 1);
         return table.find(newHash[i], UDP, FlowHash.v4Hi(), FlowHash.v4Lo(newIp[i]), newPort[i], FlowHash.v4Hi(),
                 VIP_LO, VIP_PORT, nowNs);
+    }
+
+    /**
+     * JMH profiler: process CPU time per operation over each iteration ({@code cpu.time.norm}, ns/op). On an
+     * idle machine it matches the score; on a busy one it leaves out the time spent waiting for a core. It
+     * includes the JVM's other threads (JIT, GC), which are near idle once warmed up.
+     */
+    public static final class CpuTime implements InternalProfiler {
+        private final com.sun.management.OperatingSystemMXBean os =
+                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        private long startCpuNs;
+
+        @Override
+        public String getDescription() {
+            return "process CPU time per operation";
+        }
+
+        @Override
+        public void beforeIteration(BenchmarkParams benchmarkParams, IterationParams iterationParams) {
+            startCpuNs = os.getProcessCpuTime();
+        }
+
+        @Override
+        public Collection<? extends Result> afterIteration(BenchmarkParams benchmarkParams,
+                IterationParams iterationParams, IterationResult result) {
+            long cpuNs = os.getProcessCpuTime() - startCpuNs;
+            long ops = Math.max(1, result.getMetadata().getAllOps());
+            return List.of(new ScalarResult("cpu.time.norm", (double) cpuNs / ops, "ns/op", AggregationPolicy.AVG));
+        }
     }
 }

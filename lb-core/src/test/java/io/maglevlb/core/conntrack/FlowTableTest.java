@@ -92,18 +92,28 @@ class FlowTableTest {
     void insertsAndFindsIpv6FlowsApartFromTheirIpv4Lookalikes() {
         FlowTable t = RecordingListener.table(listener, 16, LONG_TIMEOUT_NS, 0);
         long docHi = 0x2001_0db8_0000_0000L;
-        TestFlow v6 = TestFlow.v6(UDP, docHi, 0x1L, 5000, docHi, 0x2L, 53);
-        // Same low address bits and ports, but an IPv4-mapped address: a different flow.
-        TestFlow v4 = TestFlow.withRealHash(UDP, 0, 0x1L, 5000, 0, 0x2L, 53);
+        TestFlow v4 = TestFlow.v4(UDP, 0x0a00_0001, 5000, 0x0a00_0002, 53);
+        // Same low 64 address bits as the IPv4-mapped flow, different high bits; forced onto the same hash.
+        TestFlow v6 = TestFlow.v6(UDP, docHi, v4.srcLo(), 5000, docHi, v4.dstLo(), 53).withHash(v4.hash());
+        TestFlow v6OnlySrc = TestFlow.v6(UDP, docHi, v4.srcLo(), 5000, 0, v4.dstLo(), 53).withHash(v4.hash());
 
-        int a = v6.insert(t, 1, 10);
-        int b = v4.withHash(v6.hash()).insert(t, 2, 10);
-        assertNotEquals(a, b);
-        assertEquals(a, v6.find(t, 20));
-        assertEquals(b, v4.withHash(v6.hash()).find(t, 20));
+        int a = v4.insert(t, 1, 10);
+        assertEquals(NO_ENTRY, v6.find(t, 15));
+        assertEquals(NO_ENTRY, v6OnlySrc.find(t, 15));
+        int b = v6.insert(t, 2, 10);
+        int c = v6OnlySrc.insert(t, 3, 10);
+        assertEquals(3, Set.of(a, b, c).size());
+        assertEquals(a, v4.find(t, 20));
+        assertEquals(b, v6.find(t, 20));
+        assertEquals(c, v6OnlySrc.find(t, 20));
         assertEquals(1, t.backendId(a));
         assertEquals(2, t.backendId(b));
-        assertEquals(NO_ENTRY, TestFlow.v6(UDP, docHi, 0x1L, 5000, docHi, 0x3L, 53).find(t, 20));
+        assertEquals(3, t.backendId(c));
+
+        TestFlow realV6 = TestFlow.v6(TCP, docHi, 0x1L, 40000, docHi, 0x2L, 443);
+        int d = realV6.insert(t, 4, 30);
+        assertEquals(d, realV6.find(t, 40));
+        assertEquals(NO_ENTRY, TestFlow.v6(TCP, docHi, 0x1L, 40000, docHi, 0x3L, 443).find(t, 40));
     }
 
     @Test

@@ -102,6 +102,7 @@ public final class UdpForwarder implements AutoCloseable {
         }
         SocketProtocolFamily family = UdpChannels.familyOf(vip.listen().getAddress());
 
+        probeExclusive(vip);
         List<UdpVipLoop> loops = new ArrayList<>();
         List<DatagramChannel> channels = new ArrayList<>();
         Set<Long> inodes = new HashSet<>();
@@ -133,6 +134,24 @@ public final class UdpForwarder implements AutoCloseable {
                 loops.get(0).flowTable.capacity(), idle);
         return new UdpForwarder(vip, snapshots, List.copyOf(loops), List.copyOf(channels),
                 inodes.size() == loopCount ? Set.copyOf(inodes) : Set.of(), bindTo, idle);
+    }
+
+    /**
+     * With SO_REUSEPORT the kernel lets any socket of the same user that also sets it share the port, so a
+     * second maglevd (or any other program) on the VIP would bind without error and receive a share of the
+     * flows. Binding the address once without SO_REUSEPORT first turns that into "Address already in use".
+     */
+    private static void probeExclusive(VipConfig vip) throws IOException {
+        if (vip.listen().getPort() == 0) {
+            return;
+        }
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(null)) {
+            probe.setReuseAddress(false);
+            probe.bind(vip.listen());
+        } catch (IOException e) {
+            throw new IOException("vip " + vip.name() + ": cannot bind udp " + vip.listen() + ": " + e.getMessage(),
+                    e);
+        }
     }
 
     private static void await(Future<?> future, VipConfig vip, InetSocketAddress address, int loopIndex)

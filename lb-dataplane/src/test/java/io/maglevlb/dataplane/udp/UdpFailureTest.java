@@ -209,6 +209,24 @@ class UdpFailureTest {
     }
 
     @Test
+    void aVipAddressInUseIsRefusedEvenByAnotherReusePortSocket() throws Exception {
+        List<UdpTestBackend> backends = List.of(new UdpTestBackend("b1", UdpTestBackend.Mode.NAME));
+        try (UdpHarness first = new UdpHarness(group, backends, UdpHarness.statesOf(backends))) {
+            VipConfig sameAddress = new VipConfig("second", first.vipAddress(), first.vip.protocol(),
+                    first.vip.mode(), first.vip.hash(), first.vip.tableSize(), first.vip.backends(),
+                    first.vip.healthCheck(), 0, first.vip.connectTimeout(), first.vip.connectRetries(),
+                    first.vip.idleTimeout(), first.vip.proxyProtocol(), first.vip.dsr());
+            java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> UdpForwarder.start(group, sameAddress, FlowTableConfig.defaults(), first.snapshot::get,
+                            UdpTuning.defaults()));
+            assertTrue(e.getMessage().contains("vip second") && e.getMessage().contains("in use"), e.getMessage());
+            try (DatagramSocket c = UdpHarness.client()) {
+                assertEquals("b1", first.askName(c), "the first forwarder is untouched");
+            }
+        }
+    }
+
+    @Test
     void emptyDatagramsAreCountedAsDropped() throws Exception {
         List<UdpTestBackend> backends = List.of(new UdpTestBackend("echo", UdpTestBackend.Mode.ECHO));
         try (UdpHarness h = new UdpHarness(group, backends, UdpHarness.statesOf(backends));

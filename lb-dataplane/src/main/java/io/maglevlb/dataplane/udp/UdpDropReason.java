@@ -5,6 +5,11 @@ public enum UdpDropReason {
     /** Client datagram, and the VIP has no backend that takes new flows (all down or drained). */
     NO_BACKEND("no_backend"),
     /**
+     * Client datagram of a new flow after the VIP stopped accepting (shutdown): tracked flows go on until they
+     * are idle or the shutdown deadline passes, new ones are refused.
+     */
+    NOT_ACCEPTING("not_accepting"),
+    /**
      * Client datagram of an untracked flow (flow table full of flows seen in this batch, or flood mode), and
      * the loop could not open the shared stateless socket toward the chosen backend either.
      */

@@ -317,6 +317,31 @@ public final class UdpForwarder implements AutoCloseable {
     }
 
     /**
+     * Stops taking new flows; tracked flows go on (through the same VIP sockets, which stay open) until they
+     * go idle or {@link #close()}. Waits until every loop has switched.
+     */
+    public void stopAccepting() {
+        List<Future<?>> pending = new ArrayList<>();
+        for (UdpVipLoop l : loops) {
+            if (!l.loop.isShuttingDown()) {
+                pending.add(l.loop.submit(l::stopAccepting));
+            }
+        }
+        for (Future<?> f : pending) {
+            f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Tracked flows now, over all loops (racy read). Any thread. */
+    public int activeFlows() {
+        int sum = 0;
+        for (UdpVipLoop l : loops) {
+            sum += l.flowsActive();
+        }
+        return sum;
+    }
+
+    /**
      * Stops forwarding: closes the VIP sockets and every session and stateless socket, on their loops, and
      * waits (up to 10 s) until that is done. Idempotent. Returns at once when the loops are already shutting
      * down (their sockets close with them).

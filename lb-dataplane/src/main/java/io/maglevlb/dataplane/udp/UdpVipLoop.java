@@ -105,6 +105,8 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private DatagramChannel[] statelessChannels = new DatagramChannel[0];
     private InetSocketAddress[] statelessAddresses = new InetSocketAddress[0];
 
+    /** False once the VIP stops accepting new flows (shutdown); tracked flows go on. */
+    private boolean accepting = true;
     private long sweptGeneration = Long.MIN_VALUE;
     private ScheduledFuture<?> sweepTask;
     private boolean closed;
@@ -142,6 +144,11 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         this.sweepTask = loop.scheduleAtFixedRate(this::sweep, sweepIntervalNs, sweepIntervalNs,
                 TimeUnit.NANOSECONDS);
         ctx.fireChannelActive();
+    }
+
+    /** Runs on {@link #loop}: from now on only tracked flows are forwarded. */
+    void stopAccepting() {
+        accepting = false;
     }
 
     /** Runs on {@link #loop}: closes the VIP socket, every session and stateless socket. */
@@ -194,6 +201,12 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         int srcPort = sender.getPort();
         long hash = sourceIpHash ? FlowHash.sourceIp(srcHi, srcLo)
                 : FlowHash.fiveTuple(UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort);
+        if (!accepting && flowTable.find(hash, UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, batchNowNs)
+                == FlowTable.NO_ENTRY) {
+            c.drop(UdpDropReason.NOT_ACCEPTING);
+            packet.release();
+            return;
+        }
         int backendId = flowTable.resolve(snapshot, hash, UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort,
                 batchNowNs);
         if (backendId == ForwardingSnapshot.NO_BACKEND) {

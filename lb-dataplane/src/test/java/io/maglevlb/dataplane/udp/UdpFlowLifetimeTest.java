@@ -163,6 +163,24 @@ class UdpFlowLifetimeTest {
     }
 
     @Test
+    void afterStopAcceptingTrackedFlowsGoOnUntilIdleAndNewOnesAreRefused() throws Exception {
+        try (UdpHarness h = harness(UdpTestBackend.Mode.NAME, SHORT_IDLE, 0, 1024);
+                DatagramSocket tracked = UdpHarness.client();
+                DatagramSocket late = UdpHarness.client()) {
+            String backend = h.askName(tracked);
+            h.forwarder.stopAccepting();
+            assertEquals(backend, h.askName(tracked), "a tracked flow goes on");
+            h.send(late, "let me in");
+            UdpHarness.await("the new flow to be refused", Duration.ofSeconds(5),
+                    () -> h.forwarder.stats().dropped(UdpDropReason.NOT_ACCEPTING) == 1);
+            assertTrue(UdpHarness.silentFor(late, Duration.ofMillis(50)));
+            assertEquals(1, h.forwarder.activeFlows());
+            UdpHarness.await("the tracked flow to go idle", Duration.ofSeconds(5),
+                    () -> h.forwarder.activeFlows() == 0);
+        }
+    }
+
+    @Test
     void sessionSocketsAreClosedWhenTheirFlowsEnd() throws Exception {
         try (UdpHarness h = harness(UdpTestBackend.Mode.NAME, Duration.ofMillis(200), 0, 4096)) {
             long before = openFds();

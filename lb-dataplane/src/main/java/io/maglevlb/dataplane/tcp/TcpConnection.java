@@ -16,9 +16,14 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.epoll.EpollTcpInfo;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.unix.UnixChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,6 +49,7 @@ import org.slf4j.LoggerFactory;
  */
 final class TcpConnection {
     private static final Logger LOG = LoggerFactory.getLogger(TcpConnection.class);
+    private static final int DRAIN_CHUNK = 64 * 1024;
 
     final TcpProxyVip vip;
     final TcpVipLoop loop;
@@ -321,12 +327,18 @@ final class TcpConnection {
     private void onClientInputShutdown() {
         clientInputDone = true;
         if (backend != null) {
+            if (vip.splice && !drainAfterSplice(frontend, backend, loop.bytesToBackend)) {
+                return;
+            }
             shutdownOutputAfterFlush(backend);
         }
     }
 
     private void onBackendInputShutdown() {
         backendInputDone = true;
+        if (vip.splice && !drainAfterSplice(backend, frontend, loop.bytesToClient)) {
+            return;
+        }
         shutdownOutputAfterFlush(frontend);
     }
 
@@ -404,8 +416,56 @@ final class TcpConnection {
         return Math.min(info.lastDataRecv(), info.lastDataSent());
     }
 
+    /**
+     * Splice mode, when {@code source} has sent FIN: moves what is still queued in its socket to
+     * {@code target} through a buffer. Netty's splice loop reports the end of input as soon as it sees
+     * EPOLLRDHUP, after one splice(2) into the pipe, and never reads that socket again; without this, whatever
+     * exceeded one pipe's worth at that moment would be lost. This reads it directly from the socket (the
+     * event is fired on the loop, between Netty's reads, so nothing else reads it concurrently), which holds at
+     * most the socket's receive buffer in memory: the same bound the plain relay has once a peer sent FIN.
+     *
+     * @return false when the read failed (the connection was reset)
+     */
+    private boolean drainAfterSplice(SocketChannel source, SocketChannel target, long[] byteCounter) {
+        FileDescriptor fd = ((UnixChannel) source).fd();
+        int id = backendId;
+        try {
+            for (;;) {
+                ByteBuf buf = source.alloc().directBuffer(DRAIN_CHUNK);
+                int n;
+                try {
+                    if (buf.hasMemoryAddress()) {
+                        n = fd.readAddress(buf.memoryAddress(), buf.writerIndex(), buf.capacity());
+                    } else {
+                        ByteBuffer nio = buf.internalNioBuffer(0, buf.capacity());
+                        n = fd.read(nio, nio.position(), nio.limit());
+                    }
+                } catch (IOException | RuntimeException e) {
+                    buf.release();
+                    throw e;
+                }
+                if (n <= 0) { // -1: end of stream; 0: nothing left (EAGAIN)
+                    buf.release();
+                    break;
+                }
+                buf.writerIndex(n);
+                byteCounter[id] += n;
+                target.write(buf, target.voidPromise());
+            }
+        } catch (IOException | RuntimeException e) {
+            onError("splice drain", e);
+            return false;
+        } finally {
+            target.flush();
+        }
+        return true;
+    }
+
     private void spliceEnded(Future<?> f) {
-        if (!f.isSuccess() && !closing) {
+        // A splice that runs "forever" only ends by failing: with ClosedChannelException when its channel
+        // closes (expected), or with an I/O error (reset).
+        if (!f.isSuccess() && !closing && !(f.cause() instanceof ClosedChannelException)
+                && frontend.isActive() && backend != null && backend.isActive()) {
             onError("splice", f.cause());
         }
     }

@@ -1,5 +1,7 @@
 package io.maglevlb.dataplane.tcp;
 
+import io.maglevlb.core.config.BackendConfig;
+import io.maglevlb.core.config.ConfigValues;
 import io.maglevlb.core.config.ForwardingMode;
 import io.maglevlb.core.config.Protocol;
 import io.maglevlb.core.config.ProxyProtocol;
@@ -9,6 +11,8 @@ import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.dataplane.AddressBits;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.Transport;
+import io.maglevlb.dataplane.VipBindException;
+import io.maglevlb.dataplane.VipForwarder;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -23,7 +27,9 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -51,7 +57,7 @@ import java.util.concurrent.TimeoutException;
  * the control plane (never from an event loop: they wait for the loops). {@link #stats()} and
  * {@link #activeConnections()} may be called from any thread.
  */
-public final class TcpProxyVip {
+public final class TcpProxyVip implements VipForwarder {
     private final VipConfig config;
     final SnapshotHolder snapshots;
     private final Transport transport;
@@ -123,10 +129,12 @@ public final class TcpProxyVip {
      *
      * @throws VipBindException when the address cannot be bound; listeners bound so far are closed again
      */
+    @Override
     public void start() throws VipBindException {
         InetSocketAddress address = config.listen();
         try {
             if (transport.supportsReusePort()) {
+                probeExclusive(address);
                 for (TcpVipLoop loop : loops) {
                     Channel ch = bind(newServerBootstrap(loop.eventLoop, loop.eventLoop, loop), address);
                     if (address.getPort() == 0) {
@@ -151,6 +159,24 @@ public final class TcpProxyVip {
                         () -> loop.sweepIdle(System.nanoTime(), idleTimeoutNs), periodNs, periodNs,
                         TimeUnit.NANOSECONDS));
             }
+        }
+    }
+
+    /**
+     * With SO_REUSEPORT the kernel lets any socket of the same user that also sets it share the port, so a
+     * second maglevd (or a stale one) on the same VIP would bind without error and take a share of the
+     * connections. Binding the address once without SO_REUSEPORT first turns that into "Address already in
+     * use". The probe socket is closed before the real listeners bind.
+     */
+    private void probeExclusive(InetSocketAddress address) throws VipBindException {
+        if (address.getPort() == 0) {
+            return;
+        }
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.setReuseAddress(true);
+            probe.bind(address, 1);
+        } catch (IOException e) {
+            throw new VipBindException(config.name(), address, e);
         }
     }
 
@@ -223,6 +249,7 @@ public final class TcpProxyVip {
      * Stops accepting: closes every listener and waits until they are closed. Open connections go on; new
      * connection attempts are refused by the kernel.
      */
+    @Override
     public void stopAccepting() {
         closeListeners();
     }
@@ -239,6 +266,7 @@ public final class TcpProxyVip {
     }
 
     /** Closes every open connection of this VIP at once and stops the idle sweeps; waits until done. */
+    @Override
     public void closeConnections() {
         for (ScheduledFuture<?> sweep : sweeps) {
             sweep.cancel(false);
@@ -253,6 +281,7 @@ public final class TcpProxyVip {
     }
 
     /** Accepted connections not yet closed (including ones waiting for a slot under max_connections). */
+    @Override
     public int activeConnections() {
         return limit.open();
     }
@@ -325,6 +354,7 @@ public final class TcpProxyVip {
         return sum;
     }
 
+    @Override
     public String name() {
         return config.name();
     }
@@ -334,6 +364,7 @@ public final class TcpProxyVip {
     }
 
     /** The address the listeners are bound to (the configured one, with port 0 resolved). */
+    @Override
     public InetSocketAddress localAddress() {
         return boundAddress;
     }
@@ -341,6 +372,36 @@ public final class TcpProxyVip {
     /** Listening sockets: one per event loop with SO_REUSEPORT, else one. */
     public int listenerCount() {
         return listeners.size();
+    }
+
+    /**
+     * For the startup log, e.g. {@code tcp proxy on 127.0.0.1:8080 -> 3 backends [web-1 127.0.0.1:9001 w1,
+     * ...], 2 workers, epoll with 2 SO_REUSEPORT listeners, hash 5-tuple}.
+     */
+    @Override
+    public String describe() {
+        StringBuilder sb = new StringBuilder("tcp proxy on ")
+                .append(ConfigValues.formatSocketAddress(boundAddress)).append(" -> ")
+                .append(config.backends().size()).append(config.backends().size() == 1 ? " backend [" : " backends [");
+        for (int i = 0; i < config.backends().size(); i++) {
+            BackendConfig b = config.backends().get(i);
+            sb.append(i == 0 ? "" : ", ").append(b.name()).append(' ')
+                    .append(ConfigValues.formatSocketAddress(b.address())).append(" w").append(b.weight());
+        }
+        sb.append("], ").append(loops.size()).append(loops.size() == 1 ? " worker, " : " workers, ")
+                .append(transport.name());
+        if (transport.supportsReusePort()) {
+            sb.append(" with ").append(listenerCount()).append(" SO_REUSEPORT listeners");
+        }
+        sb.append(", hash ").append(hashMode.configName());
+        if (config.maxConnections() > 0) {
+            sb.append(", max_connections ").append(config.maxConnections());
+        }
+        if (proxyProtocolV2) {
+            sb.append(", proxy_protocol v2");
+        }
+        sb.append(splice ? ", splice" : "");
+        return sb.toString();
     }
 
     /** Whether bytes are relayed with splice(2). */

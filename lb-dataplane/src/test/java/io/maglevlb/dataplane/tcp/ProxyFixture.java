@@ -11,6 +11,7 @@ import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.Transport;
+import io.maglevlb.dataplane.VipBindException;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

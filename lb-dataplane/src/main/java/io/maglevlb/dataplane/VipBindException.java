@@ -1,16 +1,22 @@
-package io.maglevlb.dataplane.tcp;
+package io.maglevlb.dataplane;
 
+import io.maglevlb.core.config.ConfigValues;
 import java.net.InetSocketAddress;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** A VIP could not listen on its address; the message names both and the system's reason, in one line. */
 public final class VipBindException extends Exception {
     private static final long serialVersionUID = 1L;
 
+    private static final Pattern NATIVE_PREFIX =
+            Pattern.compile("\\w+\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: (.*)");
+
     private final String vip;
     private final InetSocketAddress address;
 
     public VipBindException(String vip, InetSocketAddress address, Throwable cause) {
-        super("vip " + vip + ": cannot listen on " + format(address) + ": " + reason(cause), cause);
+        super("vip " + vip + ": cannot listen on " + ConfigValues.formatSocketAddress(address) + ": " + reason(cause), cause);
         this.vip = vip;
         this.address = address;
     }
@@ -23,19 +29,17 @@ public final class VipBindException extends Exception {
         return address;
     }
 
-    /** {@code 127.0.0.1:8080} or {@code [::1]:8080}: the address as an operator wrote it. */
-    public static String format(InetSocketAddress address) {
-        String host = address.getAddress() != null ? address.getAddress().getHostAddress() : address.getHostString();
-        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
-    }
 
-    /** The system's words, without Netty's "bind(..) failed: " prefix. */
-    private static String reason(Throwable cause) {
+    /**
+     * The system's words for a failed bind ("Address already in use"), without the prefix Netty's native
+     * transport adds ("bind(..) failed with error(-98): ").
+     */
+    public static String reason(Throwable cause) {
         String message = cause.getMessage();
         if (message == null || message.isBlank()) {
             return cause.getClass().getSimpleName();
         }
-        int colon = message.indexOf("failed: ");
-        return colon >= 0 ? message.substring(colon + "failed: ".length()) : message;
+        Matcher m = NATIVE_PREFIX.matcher(message);
+        return m.matches() ? m.group(1) : message;
     }
 }

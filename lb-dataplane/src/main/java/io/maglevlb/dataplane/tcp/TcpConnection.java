@@ -209,7 +209,9 @@ final class TcpConnection {
         closing = true;
         loop.active--;
         loop.unlink(this);
-        vip.limit.release(this);
+        // Close the backend first (its close listener runs right away on this loop), then give the slot back:
+        // a thread that sees the open count drop also sees this connection's counters final, and a
+        // max_connections slot is never handed on while its backend connection is still open.
         if (backend != null) {
             backend.close();
         } else if (pendingConnect != null) {
@@ -219,6 +221,7 @@ final class TcpConnection {
             earlyData.forEach(ReferenceCountUtil::release);
             earlyData = null;
         }
+        vip.limit.release(this);
     }
 
     private void onBackendClosed(int countedId) {

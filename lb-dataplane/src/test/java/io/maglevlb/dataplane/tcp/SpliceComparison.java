@@ -2,6 +2,9 @@ package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.dataplane.Transport;
 import java.io.InputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -19,6 +22,10 @@ import java.util.Locale;
  * <p>Each transfer ends with the receiver acknowledging the byte count before anyone closes, so the
  * measurement does not depend on how a mode handles FIN.
  *
+ * <p>Besides throughput it reports the CPU time the proxy's event loop threads spent per GiB relayed (both
+ * directions together), read with {@link ThreadMXBean}: the client and the backend run in the same JVM, so
+ * process CPU would mostly measure them.
+ *
  * <p>Usage: {@code SpliceComparison [gigabytes=2] [runs=3]}
  */
 public final class SpliceComparison {
@@ -33,19 +40,22 @@ public final class SpliceComparison {
         List<Double> spliceUp = new ArrayList<>();
         List<Double> plainDown = new ArrayList<>();
         List<Double> spliceDown = new ArrayList<>();
+        List<Double> plainCpu = new ArrayList<>();
+        List<Double> spliceCpu = new ArrayList<>();
         for (int run = 0; run < runs; run++) {
             for (boolean splice : new boolean[] {false, true}) {
                 double[] mbps = measure(bytes, splice);
                 (splice ? spliceUp : plainUp).add(mbps[0]);
                 (splice ? spliceDown : plainDown).add(mbps[1]);
-                System.out.printf(Locale.ROOT, "run %d %-6s client->backend %8.1f MiB/s  backend->client %8.1f MiB/s%n",
-                        run + 1, splice ? "splice" : "plain", mbps[0], mbps[1]);
+                (splice ? spliceCpu : plainCpu).add(mbps[2]);
+                System.out.printf(Locale.ROOT, "run %d %-6s client->backend %7.1f MiB/s  backend->client %7.1f MiB/s"
+                        + "  proxy CPU %5.3f s/GiB%n", run + 1, splice ? "splice" : "plain", mbps[0], mbps[1], mbps[2]);
             }
         }
-        System.out.printf(Locale.ROOT, "median plain  client->backend %8.1f MiB/s  backend->client %8.1f MiB/s%n",
-                median(plainUp), median(plainDown));
-        System.out.printf(Locale.ROOT, "median splice client->backend %8.1f MiB/s  backend->client %8.1f MiB/s%n",
-                median(spliceUp), median(spliceDown));
+        System.out.printf(Locale.ROOT, "median plain  client->backend %7.1f MiB/s  backend->client %7.1f MiB/s"
+                + "  proxy CPU %5.3f s/GiB%n", median(plainUp), median(plainDown), median(plainCpu));
+        System.out.printf(Locale.ROOT, "median splice client->backend %7.1f MiB/s  backend->client %7.1f MiB/s"
+                + "  proxy CPU %5.3f s/GiB%n", median(spliceUp), median(spliceDown), median(spliceCpu));
     }
 
     private static double median(List<Double> values) {
@@ -55,7 +65,20 @@ public final class SpliceComparison {
         return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
-    /** Returns MiB/s client->backend and backend->client. */
+    /** CPU nanoseconds used so far by the threads whose name starts with {@code prefix}. */
+    private static long cpuNanos(String prefix) {
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+            if (info != null && info.getThreadName().startsWith(prefix)) {
+                long t = threads.getThreadCpuTime(info.getThreadId());
+                sum += Math.max(0, t);
+            }
+        }
+        return sum;
+    }
+
+    /** Returns MiB/s client->backend, MiB/s backend->client, proxy CPU seconds per GiB relayed. */
     private static double[] measure(long bytes, boolean splice) throws Exception {
         TestBackend.Behaviour sinkThenSource = (socket, backend) -> {
             InputStream in = socket.getInputStream();
@@ -77,6 +100,7 @@ public final class SpliceComparison {
             s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), proxy.address().getPort()));
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
+            long cpu0 = cpuNanos("test-bench");
             long t0 = System.nanoTime();
             fill(out, bytes);
             if (in.read() != 1) {
@@ -87,10 +111,12 @@ public final class SpliceComparison {
             out.flush();
             drain(in, bytes);
             long t2 = System.nanoTime();
+            long cpu = cpuNanos("test-bench") - cpu0;
             out.write(3);
             out.flush();
             double mib = bytes / (double) (1 << 20);
-            return new double[] {mib / ((t1 - t0) / 1e9), mib / ((t2 - t1) / 1e9)};
+            double gib = 2.0 * bytes / (1L << 30);
+            return new double[] {mib / ((t1 - t0) / 1e9), mib / ((t2 - t1) / 1e9), cpu / 1e9 / gib};
         }
     }
 

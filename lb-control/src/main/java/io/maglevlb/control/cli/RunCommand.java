@@ -29,8 +29,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {
             "Start maglevd and forward traffic until SIGTERM or Ctrl-C.",
-            "On the signal: stop accepting, let open connections finish for up to shutdown_timeout, close",
-            "the rest, exit 0. A second signal closes open connections at once.",
+            "On the signal it stops accepting, lets open connections finish for up to shutdown_timeout, "
+                    + "closes the rest and exits 0; a second signal closes them at once.",
             "Exits 1 with one line on stderr when the configuration is invalid or a VIP cannot be bound."
         })
 final class RunCommand implements Callable<Integer> {

@@ -21,8 +21,9 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "demo-backend", mixinStandardHelpOptions = true,
         description = {
-            "Run a tiny HTTP/1.1 server that answers every request with NAME and a newline,",
-            "as a stand-in backend for trying maglevd. Runs until SIGTERM or Ctrl-C."
+            "Run a tiny HTTP/1.1 server that answers every request with NAME.",
+            "A stand-in backend for trying maglevd: each answer is NAME and a newline. Runs until SIGTERM or "
+                    + "Ctrl-C."
         })
 public final class DemoBackendCommand implements Callable<Integer> {
     @Option(names = "--listen", required = true, paramLabel = "ADDR",

@@ -1,14 +1,11 @@
 package io.maglevlb.dataplane.udp;
 
 import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoop;
 import io.netty.channel.FixedRecvByteBufAllocator;
-import io.netty.channel.IoEventLoop;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioChannelOption;
@@ -19,9 +16,8 @@ import java.net.InetAddress;
 import java.net.StandardSocketOptions;
 
 /**
- * Creates the datagram channels of the UDP forwarder for the transport of the event loop they will live on:
- * epoll when the loop runs an {@link EpollIoHandler}, NIO otherwise (the NIO fallback gets SO_REUSEPORT
- * through the JDK, but reads one datagram per system call).
+ * Creates the datagram channels of the UDP forwarder for the daemon's {@link io.maglevlb.dataplane.Transport}:
+ * epoll, or NIO (the NIO fallback gets SO_REUSEPORT through the JDK, but reads one datagram per system call).
  */
 final class UdpChannels {
     /**
@@ -43,8 +39,13 @@ final class UdpChannels {
 
     private UdpChannels() {}
 
-    static boolean isEpoll(EventLoop loop) {
-        return loop instanceof IoEventLoop io && io.isIoType(EpollIoHandler.class);
+    /** Whether the JDK's NIO datagram channels can set SO_REUSEPORT here (Linux and the BSDs can). */
+    static boolean jdkSupportsReusePort() {
+        try (java.nio.channels.DatagramChannel probe = java.nio.channels.DatagramChannel.open()) {
+            return probe.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT);
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     static SocketProtocolFamily familyOf(InetAddress address) {
@@ -56,9 +57,9 @@ final class UdpChannels {
      * hashes every flow to one of them; with epoll, {@code recvmmsg} of up to {@code tuning.recvBatch()}
      * datagrams of up to 64 KiB each per call.
      */
-    static DatagramChannel newVipChannel(EventLoop loop, SocketProtocolFamily family, UdpTuning tuning) {
+    static DatagramChannel newVipChannel(boolean epoll, SocketProtocolFamily family, UdpTuning tuning) {
         DatagramChannel ch;
-        if (isEpoll(loop)) {
+        if (epoll) {
             ch = new EpollDatagramChannel(family);
             ch.config().setOption(EpollChannelOption.SO_REUSEPORT, true);
             // Every receive slot holds the largest datagram, so none is truncated; recvmmsg is used when the
@@ -89,8 +90,8 @@ final class UdpChannels {
      * be connected to the backend, so the kernel delivers only that backend's datagrams to it and reports ICMP
      * errors for it.
      */
-    static DatagramChannel newBackendChannel(EventLoop loop, SocketProtocolFamily family) {
-        DatagramChannel ch = isEpoll(loop) ? new EpollDatagramChannel(family) : new NioDatagramChannel(family);
+    static DatagramChannel newBackendChannel(boolean epoll, SocketProtocolFamily family) {
+        DatagramChannel ch = epoll ? new EpollDatagramChannel(family) : new NioDatagramChannel(family);
         ch.config().setRecvByteBufAllocator(BACKEND_RECEIVE);
         ch.config().setWriteBufferWaterMark(SESSION_WATER_MARK);
         ch.config().setAutoClose(false);

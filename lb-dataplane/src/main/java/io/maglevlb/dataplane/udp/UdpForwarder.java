@@ -1,7 +1,6 @@
 package io.maglevlb.dataplane.udp;
 
-import static com.google.common.base.Preconditions.checkArgument;
-
+import io.maglevlb.core.config.ConfigValues;
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.config.ForwardingMode;
 import io.maglevlb.core.config.Protocol;
@@ -10,7 +9,10 @@ import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.netty.channel.ChannelFuture;
+import io.maglevlb.dataplane.SnapshotHolder;
+import io.maglevlb.dataplane.Transport;
+import io.maglevlb.dataplane.VipBindException;
+import io.maglevlb.dataplane.VipForwarder;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DatagramChannel;
@@ -27,8 +29,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,57 +42,84 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: {@link #start} and {@link #close} block and must not run on one of the group's event loops;
  * {@link #stats()} may run on any thread. All forwarding state is owned by the loops (see {@link UdpVipLoop}).
  */
-public final class UdpForwarder implements AutoCloseable {
+public final class UdpForwarder implements VipForwarder, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(UdpForwarder.class);
     private static final long BIND_TIMEOUT_MS = 10_000;
     private static final long CLOSE_TIMEOUT_MS = 10_000;
 
     private final VipConfig vip;
-    private final Supplier<ForwardingSnapshot> snapshots;
-    private final List<UdpVipLoop> loops;
-    private final List<DatagramChannel> vipChannels;
-    private final Set<Long> socketInodes;
-    private final InetSocketAddress localAddress;
+    private final SnapshotHolder snapshots;
+    private final EventLoopGroup workers;
+    private final Transport transport;
+    private final FlowTableConfig flowTableConfig;
+    private final UdpTuning tuning;
     private final Duration idleTimeout;
+    private final List<UdpVipLoop> loops = new CopyOnWriteArrayList<>();
+    private final List<DatagramChannel> vipChannels = new CopyOnWriteArrayList<>();
+    private volatile Set<Long> socketInodes = Set.of();
+    private volatile InetSocketAddress localAddress;
+    private boolean started;
 
-    private UdpForwarder(VipConfig vip, Supplier<ForwardingSnapshot> snapshots, List<UdpVipLoop> loops,
-            List<DatagramChannel> vipChannels, Set<Long> socketInodes, InetSocketAddress localAddress,
-            Duration idleTimeout) {
-        this.vip = vip;
-        this.snapshots = snapshots;
-        this.loops = loops;
-        this.vipChannels = vipChannels;
-        this.socketInodes = socketInodes;
-        this.localAddress = localAddress;
-        this.idleTimeout = idleTimeout;
+    /**
+     * @param vip a {@code udp}/{@code proxy} VIP
+     * @param snapshots where the control plane publishes the VIP's tables (read once per read batch)
+     * @param workers the forwarding event loops (shared with the other VIPs): one VIP socket each
+     * @param transport the transport {@code workers} was built with
+     * @param flowTableConfig per-loop flow table size and flood threshold
+     * @param tuning batching and socket buffer settings ({@link UdpTuning#defaults()} in the daemon)
+     */
+    public UdpForwarder(VipConfig vip, SnapshotHolder snapshots, EventLoopGroup workers, Transport transport,
+            FlowTableConfig flowTableConfig, UdpTuning tuning) {
+        this.vip = Objects.requireNonNull(vip, "vip");
+        if (vip.protocol() != Protocol.UDP || vip.mode() != ForwardingMode.PROXY) {
+            throw new IllegalArgumentException("vip " + vip.name() + ": the UDP forwarder serves protocol udp, mode "
+                    + "proxy; this VIP is " + vip.protocol().configName() + "/" + vip.mode().configName());
+        }
+        this.snapshots = Objects.requireNonNull(snapshots, "snapshots");
+        this.workers = Objects.requireNonNull(workers, "workers");
+        this.transport = Objects.requireNonNull(transport, "transport");
+        this.flowTableConfig = Objects.requireNonNull(flowTableConfig, "flowTableConfig");
+        this.tuning = Objects.requireNonNull(tuning, "tuning");
+        Duration idle = vip.idleTimeout();
+        this.idleTimeout = idle == null || idle.isZero() || idle.isNegative() ? VipConfig.DEFAULT_UDP_IDLE_TIMEOUT
+                : idle;
+        this.localAddress = vip.listen();
+    }
+
+    /** Constructs and {@linkplain #start() starts} a forwarder. */
+    public static UdpForwarder start(VipConfig vip, SnapshotHolder snapshots, EventLoopGroup workers,
+            Transport transport, FlowTableConfig flowTableConfig, UdpTuning tuning) throws VipBindException {
+        UdpForwarder f = new UdpForwarder(vip, snapshots, workers, transport, flowTableConfig, tuning);
+        f.start();
+        return f;
     }
 
     /**
-     * Binds one socket per event loop of {@code group} to {@code vip.listen()} and starts forwarding. A listen
-     * port of 0 picks a free port for the first socket; the others join it.
+     * Binds one socket per event loop to the VIP address (SO_REUSEPORT) and starts forwarding. A listen port
+     * of 0 picks a free port for the first socket; the others join it. Without epoll, and where the JDK cannot
+     * set SO_REUSEPORT, one socket on the first loop serves every flow.
      *
-     * @param snapshots the VIP's current snapshot (a volatile read, done once per read batch); may answer
-     *     null before the first table is built, which drops datagrams as {@link UdpDropReason#NO_BACKEND}
-     * @throws IOException when a socket cannot be bound (nothing stays open then)
+     * @throws VipBindException when a socket cannot be bound (nothing stays open then)
      */
-    public static UdpForwarder start(EventLoopGroup group, VipConfig vip, FlowTableConfig flowTableConfig,
-            Supplier<ForwardingSnapshot> snapshots, UdpTuning tuning) throws IOException {
-        Objects.requireNonNull(group, "group");
-        Objects.requireNonNull(snapshots, "snapshots");
-        Objects.requireNonNull(tuning, "tuning");
-        checkArgument(vip.protocol() == Protocol.UDP, "vip %s: protocol is %s, not udp", vip.name(),
-                vip.protocol());
-        checkArgument(vip.mode() == ForwardingMode.PROXY, "vip %s: the udp forwarder does proxy mode, not %s",
-                vip.name(), vip.mode());
+    @Override
+    public synchronized void start() throws VipBindException {
+        if (started) {
+            throw new IllegalStateException("vip " + vip.name() + ": udp forwarder already started");
+        }
+        started = true;
         List<EventLoop> eventLoops = new ArrayList<>();
-        for (EventExecutor e : group) {
+        for (EventExecutor e : workers) {
             eventLoops.add((EventLoop) e);
         }
-        checkArgument(!eventLoops.isEmpty(), "event loop group has no loops");
-        Duration idle = vip.idleTimeout() == null || vip.idleTimeout().isZero() || vip.idleTimeout().isNegative()
-                ? VipConfig.DEFAULT_UDP_IDLE_TIMEOUT : vip.idleTimeout();
+        if (eventLoops.isEmpty()) {
+            throw new IllegalArgumentException("event loop group has no loops");
+        }
+        boolean epoll = transport.isEpoll();
+        if (!epoll && !UdpChannels.jdkSupportsReusePort()) {
+            eventLoops = List.of(eventLoops.get(0));
+        }
         int loopCount = eventLoops.size();
-        // max-connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
+        // max_connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
         // (the kernel spreads flows evenly over the sockets by hash).
         int perLoopLimit = vip.maxConnections() > 0
                 ? Math.max(1, (vip.maxConnections() + loopCount - 1) / loopCount) : Integer.MAX_VALUE;
@@ -98,26 +127,23 @@ public final class UdpForwarder implements AutoCloseable {
         if (vip.listen().getAddress().isAnyLocalAddress()) {
             log.warn("vip {}: udp on a wildcard address ({}): replies leave from the address the kernel routes "
                     + "from, which may differ from the address a client sent to; bind the VIP address", vip.name(),
-                    vip.listen());
+                    ConfigValues.formatSocketAddress(vip.listen()));
         }
         SocketProtocolFamily family = UdpChannels.familyOf(vip.listen().getAddress());
-
-        probeExclusive(vip);
-        List<UdpVipLoop> loops = new ArrayList<>();
-        List<DatagramChannel> channels = new ArrayList<>();
+        probeExclusive();
         Set<Long> inodes = new HashSet<>();
         InetSocketAddress bindTo = vip.listen();
         try {
             for (int i = 0; i < loopCount; i++) {
                 EventLoop loop = eventLoops.get(i);
-                UdpVipLoop vipLoop = new UdpVipLoop(vip.name(), loop, snapshots, vip.hash(), capacity,
-                        perLoopLimit, idle.toNanos(), flowTableConfig.floodThreshold(), tuning);
-                DatagramChannel ch = UdpChannels.newVipChannel(loop, family, tuning);
+                UdpVipLoop vipLoop = new UdpVipLoop(vip.name(), loop, epoll, snapshots, vip.hash(), capacity,
+                        perLoopLimit, idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning);
+                DatagramChannel ch = UdpChannels.newVipChannel(epoll, family, tuning);
                 ch.pipeline().addLast(vipLoop);
-                channels.add(ch);
+                vipChannels.add(ch);
                 loops.add(vipLoop);
-                await(loop.register(ch), vip, bindTo, i);
-                await(ch.bind(bindTo), vip, bindTo, i);
+                await(loop.register(ch), bindTo);
+                await(ch.bind(bindTo), bindTo);
                 bindTo = ch.localAddress(); // later sockets join the same port
                 int fd = UdpChannels.fdOf(ch);
                 long inode = fd >= 0 ? KernelUdpDrops.socketInode(fd) : -1;
@@ -125,15 +151,12 @@ public final class UdpForwarder implements AutoCloseable {
                     inodes.add(inode);
                 }
             }
-        } catch (IOException | RuntimeException e) {
-            closeAll(loops, channels);
+        } catch (VipBindException | RuntimeException e) {
+            closeConnections();
             throw e;
         }
-        log.info("vip {}: forwarding udp on {} with {} sockets ({}), flow table {} per loop, idle timeout {}",
-                vip.name(), bindTo, loopCount, UdpChannels.isEpoll(eventLoops.get(0)) ? "epoll" : "nio",
-                loops.get(0).flowTable.capacity(), idle);
-        return new UdpForwarder(vip, snapshots, List.copyOf(loops), List.copyOf(channels),
-                inodes.size() == loopCount ? Set.copyOf(inodes) : Set.of(), bindTo, idle);
+        this.localAddress = bindTo;
+        this.socketInodes = inodes.size() == loopCount ? Set.copyOf(inodes) : Set.of();
     }
 
     /**
@@ -141,7 +164,7 @@ public final class UdpForwarder implements AutoCloseable {
      * second maglevd (or any other program) on the VIP would bind without error and receive a share of the
      * flows. Binding the address once without SO_REUSEPORT first turns that into "Address already in use".
      */
-    private static void probeExclusive(VipConfig vip) throws IOException {
+    private void probeExclusive() throws VipBindException {
         if (vip.listen().getPort() == 0) {
             return;
         }
@@ -149,53 +172,49 @@ public final class UdpForwarder implements AutoCloseable {
             probe.setReuseAddress(false);
             probe.bind(vip.listen());
         } catch (IOException e) {
-            throw new IOException("vip " + vip.name() + ": cannot bind udp " + vip.listen() + ": " + e.getMessage(),
-                    e);
+            throw new VipBindException(vip.name(), vip.listen(), e);
         }
     }
 
-    private static void await(Future<?> future, VipConfig vip, InetSocketAddress address, int loopIndex)
-            throws IOException {
+    private void await(Future<?> future, InetSocketAddress address) throws VipBindException {
         boolean done;
         try {
             done = future.await(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException("vip " + vip.name() + ": interrupted while binding udp " + address, e);
+            throw new VipBindException(vip.name(), address, e);
         }
         if (!done) {
-            throw new IOException("vip " + vip.name() + ": udp socket " + loopIndex + " on " + address
-                    + " not bound after " + BIND_TIMEOUT_MS + " ms");
+            throw new VipBindException(vip.name(), address,
+                    new IOException("udp socket not bound after " + BIND_TIMEOUT_MS + " ms"));
         }
         if (!future.isSuccess()) {
             Throwable cause = future.cause();
-            throw new IOException("vip " + vip.name() + ": cannot bind udp socket " + loopIndex + " to " + address
-                    + ": " + (cause == null ? "unknown error" : cause.getMessage()), cause);
+            throw new VipBindException(vip.name(), address, cause == null ? new IOException("unknown error") : cause);
         }
     }
 
-    private static void closeAll(List<UdpVipLoop> loops, List<DatagramChannel> channels) {
-        List<Future<?>> pending = new ArrayList<>();
-        for (UdpVipLoop l : loops) {
-            if (!l.loop.isShuttingDown()) {
-                pending.add(l.loop.submit(l::close));
-            }
-        }
-        for (DatagramChannel ch : channels) {
-            ChannelFuture f = ch.close();
-            pending.add(f);
-        }
-        for (Future<?> f : pending) {
-            f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-        }
+    @Override
+    public String name() {
+        return vip.name();
+    }
+
+    @Override
+    public String describe() {
+        int tableCapacity = loops.isEmpty() ? 0 : loops.get(0).flowTable.capacity();
+        return "udp proxy on " + ConfigValues.formatSocketAddress(localAddress) + ", " + vipChannels.size()
+                + " socket" + (vipChannels.size() == 1 ? "" : "s") + " (" + transport.name()
+                + (vipChannels.size() > 1 ? ", SO_REUSEPORT" : "") + "), flow table " + tableCapacity
+                + " per loop, idle timeout " + idleTimeout.toSeconds() + "s";
     }
 
     /** The address the VIP sockets are bound to (with the real port when the configured one was 0). */
+    @Override
     public InetSocketAddress localAddress() {
         return localAddress;
     }
 
-    public VipConfig vip() {
+    public VipConfig config() {
         return vip;
     }
 
@@ -298,7 +317,7 @@ public final class UdpForwarder implements AutoCloseable {
         for (UdpDropReason r : UdpDropReason.values()) {
             droppedByReason.put(r, dropped[r.ordinal()]);
         }
-        ForwardingSnapshot snapshot = snapshots.get();
+        ForwardingSnapshot snapshot = snapshots.current();
         List<UdpBackendStats> backendStats = new ArrayList<>();
         for (int id = 1; id < perBackend.size(); id++) {
             long[] s = perBackend.get(id);
@@ -320,6 +339,7 @@ public final class UdpForwarder implements AutoCloseable {
      * Stops taking new flows; tracked flows go on (through the same VIP sockets, which stay open) until they
      * go idle or {@link #close()}. Waits until every loop has switched.
      */
+    @Override
     public void stopAccepting() {
         List<Future<?>> pending = new ArrayList<>();
         for (UdpVipLoop l : loops) {
@@ -333,7 +353,8 @@ public final class UdpForwarder implements AutoCloseable {
     }
 
     /** Tracked flows now, over all loops (racy read). Any thread. */
-    public int activeFlows() {
+    @Override
+    public int activeConnections() {
         int sum = 0;
         for (UdpVipLoop l : loops) {
             sum += l.flowsActive();
@@ -347,7 +368,24 @@ public final class UdpForwarder implements AutoCloseable {
      * down (their sockets close with them).
      */
     @Override
+    public void closeConnections() {
+        List<Future<?>> pending = new ArrayList<>();
+        for (UdpVipLoop l : loops) {
+            if (!l.loop.isShuttingDown()) {
+                pending.add(l.loop.submit(l::close));
+            }
+        }
+        for (DatagramChannel ch : vipChannels) {
+            pending.add(ch.close());
+        }
+        for (Future<?> f : pending) {
+            f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Same as {@link #closeConnections()}. */
+    @Override
     public void close() {
-        closeAll(loops, vipChannels);
+        closeConnections();
     }
 }

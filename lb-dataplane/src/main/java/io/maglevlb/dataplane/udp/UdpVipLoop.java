@@ -8,6 +8,7 @@ import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.SnapshotHolder;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler.Sharable;
@@ -22,7 +23,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,7 +65,8 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
 
     private final String vipName;
     final EventLoop loop;
-    private final Supplier<ForwardingSnapshot> snapshots;
+    private final boolean epoll;
+    private final SnapshotHolder snapshots;
     private final UdpTuning tuning;
     private final boolean sourceIpHash;
     final FlowTable flowTable;
@@ -111,10 +112,11 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private ScheduledFuture<?> sweepTask;
     private boolean closed;
 
-    UdpVipLoop(String vipName, EventLoop loop, Supplier<ForwardingSnapshot> snapshots, HashMode hashMode,
+    UdpVipLoop(String vipName, EventLoop loop, boolean epoll, SnapshotHolder snapshots, HashMode hashMode,
             int tableCapacity, int flowLimit, long idleTimeoutNs, int floodThreshold, UdpTuning tuning) {
         this.vipName = vipName;
         this.loop = loop;
+        this.epoll = epoll;
         this.snapshots = snapshots;
         this.tuning = tuning;
         this.sourceIpHash = hashMode == HashMode.SOURCE_IP;
@@ -177,7 +179,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         if (!batchOpen) {
             batchOpen = true;
             batchNowNs = System.nanoTime();
-            batchSnapshot = snapshots.get();
+            batchSnapshot = snapshots.current();
         }
         UdpLoopCounters c = counters;
         int bytes = packet.content().readableBytes();
@@ -457,7 +459,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private boolean connect(UdpSession session, InetSocketAddress backend) {
         DatagramChannel ch = null;
         try {
-            ch = UdpChannels.newBackendChannel(loop, UdpChannels.familyOf(backend.getAddress()));
+            ch = UdpChannels.newBackendChannel(epoll, UdpChannels.familyOf(backend.getAddress()));
             ch.pipeline().addLast(session);
             // Both complete inline: we are on the loop the channel registers with, and a UDP connect is a
             // local operation (no handshake).
@@ -603,7 +605,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         }
         closeStateless(backendId);
         try {
-            ch = UdpChannels.newBackendChannel(loop, UdpChannels.familyOf(backend.address().getAddress()));
+            ch = UdpChannels.newBackendChannel(epoll, UdpChannels.familyOf(backend.address().getAddress()));
             ch.pipeline().addLast(statelessReplies);
             loop.register(ch);
             if (!ch.connect(backend.address()).isSuccess()) {
@@ -656,7 +658,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
             return;
         }
         flowTable.expire(System.nanoTime(), sweepBudget);
-        ForwardingSnapshot snapshot = snapshots.get();
+        ForwardingSnapshot snapshot = snapshots.current();
         if (snapshot != null && snapshot.generation() != sweptGeneration) {
             sweptGeneration = snapshot.generation();
             dropGoneBackends(snapshot);

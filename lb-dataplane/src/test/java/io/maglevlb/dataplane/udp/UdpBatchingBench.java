@@ -10,6 +10,8 @@ import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.SnapshotHolder;
+import io.maglevlb.dataplane.Transport;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
@@ -94,7 +96,7 @@ public final class UdpBatchingBench {
     private static Result measure(UdpTuning tuning, int seconds, int flows, int window, int payloadBytes)
             throws Exception {
         MultiThreadIoEventLoopGroup backendLoop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        MultiThreadIoEventLoopGroup forwarderLoop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        MultiThreadIoEventLoopGroup forwarderLoop = Transport.epoll().newEventLoopGroup(1, "udp-forwarder");
         MultiThreadIoEventLoopGroup clientLoop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         InetAddress loopback = InetAddress.getLoopbackAddress();
         try {
@@ -115,8 +117,8 @@ public final class UdpBatchingBench {
                     List.of(new BackendConfig("echo", backendAddress, 1)), HealthCheckConfig.defaults(), 0,
                     VipConfig.DEFAULT_CONNECT_TIMEOUT, VipConfig.DEFAULT_CONNECT_RETRIES, Duration.ofSeconds(60),
                     ProxyProtocol.NONE, Optional.empty());
-            try (UdpForwarder forwarder = UdpForwarder.start(forwarderLoop, vip, FlowTableConfig.defaults(),
-                    () -> snapshot, tuning)) {
+            try (UdpForwarder forwarder = UdpForwarder.start(vip, new SnapshotHolder(snapshot), forwarderLoop,
+                    Transport.epoll(), FlowTableConfig.defaults(), tuning)) {
                 long loopThread = forwarderLoop.next().submit(() -> Thread.currentThread().threadId()).get();
                 Client client = new Client(window, payloadBytes, forwarder.localAddress());
                 EventLoop cl = clientLoop.next();

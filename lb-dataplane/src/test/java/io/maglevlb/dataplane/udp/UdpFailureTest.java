@@ -7,9 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.dataplane.Transport;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollIoHandler;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -33,7 +32,7 @@ class UdpFailureTest {
 
     @BeforeAll
     static void startLoops() {
-        group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+        group = UdpHarness.epollLoops(2);
     }
 
     @AfterAll
@@ -216,9 +215,10 @@ class UdpFailureTest {
                     first.vip.mode(), first.vip.hash(), first.vip.tableSize(), first.vip.backends(),
                     first.vip.healthCheck(), 0, first.vip.connectTimeout(), first.vip.connectRetries(),
                     first.vip.idleTimeout(), first.vip.proxyProtocol(), first.vip.dsr());
-            java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
-                    () -> UdpForwarder.start(group, sameAddress, FlowTableConfig.defaults(), first.snapshot::get,
-                            UdpTuning.defaults()));
+            io.maglevlb.dataplane.VipBindException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.maglevlb.dataplane.VipBindException.class,
+                    () -> UdpForwarder.start(sameAddress, first.snapshot, group, Transport.epoll(),
+                            FlowTableConfig.defaults(), UdpTuning.defaults()));
             assertTrue(e.getMessage().contains("vip second") && e.getMessage().contains("in use"), e.getMessage());
             try (DatagramSocket c = UdpHarness.client()) {
                 assertEquals("b1", first.askName(c), "the first forwarder is untouched");

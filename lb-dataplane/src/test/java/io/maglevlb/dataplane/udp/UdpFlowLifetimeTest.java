@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.dataplane.VipBindException;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollIoHandler;
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
@@ -35,7 +34,7 @@ class UdpFlowLifetimeTest {
 
     @BeforeAll
     static void startLoop() {
-        group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        group = UdpHarness.epollLoops(1);
     }
 
     @AfterAll
@@ -44,7 +43,7 @@ class UdpFlowLifetimeTest {
     }
 
     private static UdpHarness harness(UdpTestBackend.Mode mode, Duration idle, int maxFlows, int capacity)
-            throws IOException {
+            throws IOException, VipBindException {
         List<UdpTestBackend> backends = UdpHarness.startBackends(mode, "b1", "b2");
         return new UdpHarness(group, backends, UdpHarness.statesOf(backends), idle, maxFlows,
                 new FlowTableConfig(capacity, 0), UdpTuning.defaults());
@@ -174,29 +173,31 @@ class UdpFlowLifetimeTest {
             UdpHarness.await("the new flow to be refused", Duration.ofSeconds(5),
                     () -> h.forwarder.stats().dropped(UdpDropReason.NOT_ACCEPTING) == 1);
             assertTrue(UdpHarness.silentFor(late, Duration.ofMillis(50)));
-            assertEquals(1, h.forwarder.activeFlows());
+            assertEquals(1, h.forwarder.activeConnections());
             UdpHarness.await("the tracked flow to go idle", Duration.ofSeconds(5),
-                    () -> h.forwarder.activeFlows() == 0);
+                    () -> h.forwarder.activeConnections() == 0);
         }
     }
 
     @Test
     void sessionSocketsAreClosedWhenTheirFlowsEnd() throws Exception {
-        try (UdpHarness h = harness(UdpTestBackend.Mode.NAME, Duration.ofMillis(200), 0, 4096)) {
+        try (UdpHarness h = harness(UdpTestBackend.Mode.NAME, Duration.ofSeconds(2), 0, 4096)) {
             long before = openFds();
-            int flows = 1000;
-            for (int i = 0; i < flows; i++) {
+            for (int i = 0; i < 500; i++) {
                 try (DatagramSocket c = UdpHarness.client()) {
                     h.askName(c);
                 }
             }
-            assertTrue(openFds() > before + 100, "sessions hold sockets while their flows live");
+            int live = h.forwarder.activeConnections();
+            long held = openFds() - before;
+            // One socket per live flow (a few flows may expire between the two reads).
+            assertTrue(held >= live - 10, live + " live flows but only " + held + " more descriptors");
             UdpHarness.await("all flows to expire", Duration.ofSeconds(10),
-                    () -> h.forwarder.stats().flowsActive() == 0);
-            // Channel close is synchronous on the loop; give stragglers (the last flush) a moment.
+                    () -> h.forwarder.activeConnections() == 0);
             UdpHarness.await("session sockets to close", Duration.ofSeconds(5), () -> openFds() <= before + 10);
             UdpVipStats stats = h.forwarder.stats();
             assertEquals(stats.flowsCreated(), stats.flowsEvicted(EvictionReason.IDLE));
+            assertTrue(stats.flowsCreated() > 400, "flows " + stats.flowsCreated());
         }
     }
 

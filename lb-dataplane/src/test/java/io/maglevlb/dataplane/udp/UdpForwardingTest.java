@@ -8,8 +8,6 @@ import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.snapshot.BackendState;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollIoHandler;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -33,7 +31,7 @@ class UdpForwardingTest {
 
     @BeforeAll
     static void startLoops() {
-        group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+        group = UdpHarness.epollLoops(2);
     }
 
     @AfterAll

@@ -14,6 +14,9 @@ import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.SnapshotHolder;
+import io.maglevlb.dataplane.Transport;
+import io.maglevlb.dataplane.VipBindException;
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
 import java.net.DatagramPacket;
@@ -28,7 +31,6 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
 /** A UDP VIP forwarded to real test backends on loopback, with a snapshot the test publishes itself. */
@@ -36,22 +38,24 @@ final class UdpHarness implements AutoCloseable {
     static final int TABLE_SIZE = 65537;
     static final Duration REPLY_TIMEOUT = Duration.ofSeconds(5);
 
-    final AtomicReference<ForwardingSnapshot> snapshot = new AtomicReference<>();
     private final AtomicLong generation = new AtomicLong();
+    final SnapshotHolder snapshot;
     final List<UdpTestBackend> backends;
     final UdpForwarder forwarder;
     final VipConfig vip;
 
     /** Forwards to {@code backends} (closed with the harness), described to the forwarder by {@code states}. */
     UdpHarness(EventLoopGroup group, List<UdpTestBackend> backends, List<BackendState> states, Duration idleTimeout,
-            int maxFlows, FlowTableConfig flowTable, UdpTuning tuning) throws IOException {
+            int maxFlows, FlowTableConfig flowTable, UdpTuning tuning)
+            throws IOException, VipBindException {
         this(group, InetAddress.getLoopbackAddress(), backends, states, idleTimeout, maxFlows, flowTable, tuning);
     }
 
     UdpHarness(EventLoopGroup group, InetAddress vipAddress, List<UdpTestBackend> backends, List<BackendState> states,
-            Duration idleTimeout, int maxFlows, FlowTableConfig flowTable, UdpTuning tuning) throws IOException {
+            Duration idleTimeout, int maxFlows, FlowTableConfig flowTable, UdpTuning tuning)
+            throws IOException, VipBindException {
         this.backends = backends;
-        publish(states);
+        this.snapshot = new SnapshotHolder(build(states));
         List<BackendConfig> configs = new ArrayList<>();
         for (BackendState b : states) {
             configs.add(new BackendConfig(b.name(), b.address(), b.weight()));
@@ -60,20 +64,38 @@ final class UdpHarness implements AutoCloseable {
                 Protocol.UDP, ForwardingMode.PROXY, HashMode.FIVE_TUPLE, TABLE_SIZE, configs,
                 HealthCheckConfig.defaults(), maxFlows, VipConfig.DEFAULT_CONNECT_TIMEOUT,
                 VipConfig.DEFAULT_CONNECT_RETRIES, idleTimeout, ProxyProtocol.NONE, Optional.empty());
-        this.forwarder = UdpForwarder.start(group, vip, flowTable, snapshot::get, tuning);
+        this.forwarder = UdpForwarder.start(vip, snapshot, group, transport(group), flowTable, tuning);
     }
 
-    UdpHarness(EventLoopGroup group, List<UdpTestBackend> backends, List<BackendState> states) throws IOException {
+    UdpHarness(EventLoopGroup group, List<UdpTestBackend> backends, List<BackendState> states)
+            throws IOException, VipBindException {
         this(group, backends, states, VipConfig.DEFAULT_UDP_IDLE_TIMEOUT, 0, FlowTableConfig.defaults(),
                 UdpTuning.defaults());
     }
 
     /** Publishes a new snapshot of the VIP built from {@code states}, as the control plane would. */
     ForwardingSnapshot publish(Collection<BackendState> states) {
-        ForwardingSnapshot s = ForwardingSnapshot.build("udp-test", generation.incrementAndGet(), TABLE_SIZE,
-                states);
-        snapshot.set(s);
+        ForwardingSnapshot s = build(states);
+        snapshot.publish(s);
         return s;
+    }
+
+    private ForwardingSnapshot build(Collection<BackendState> states) {
+        return ForwardingSnapshot.build("udp-test", generation.incrementAndGet(), TABLE_SIZE, states);
+    }
+
+    /** The transport a test group was made with (tests make them with {@link #epollLoops} or {@link #nioLoops}). */
+    static Transport transport(EventLoopGroup group) {
+        return group.next() instanceof io.netty.channel.IoEventLoop io
+                && io.isIoType(io.netty.channel.nio.NioIoHandler.class) ? Transport.nio() : Transport.epoll();
+    }
+
+    static io.netty.channel.MultiThreadIoEventLoopGroup epollLoops(int n) {
+        return Transport.epoll().newEventLoopGroup(n, "udp-test");
+    }
+
+    static io.netty.channel.MultiThreadIoEventLoopGroup nioLoops(int n) {
+        return Transport.nio().newEventLoopGroup(n, "udp-test-nio");
     }
 
     InetSocketAddress vipAddress() {
@@ -82,7 +104,7 @@ final class UdpHarness implements AutoCloseable {
 
     /** The backend name the current snapshot's Maglev table gives a new flow from {@code client}. */
     String expectedBackend(InetSocketAddress client) {
-        ForwardingSnapshot s = snapshot.get();
+        ForwardingSnapshot s = snapshot.current();
         long hash = flowHash(client, vipAddress());
         BackendState b = s.backend(s.backendFor(hash));
         return b == null ? null : b.name();

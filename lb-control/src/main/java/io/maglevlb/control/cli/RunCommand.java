@@ -40,8 +40,9 @@ final class RunCommand implements Callable<Integer> {
     ConfigFileOption config;
 
     @Option(names = "--demo-backends",
-            description = "Also start, in this process, a tiny HTTP server on every TCP backend address that "
-                    + "answers each request with the backend's name (try it with config/demo.yaml and curl).")
+            description = "Also start, in this process, a tiny HTTP server on every TCP backend address and a UDP "
+                    + "echo server on every UDP backend address, each answering with the backend's name (try it "
+                    + "with config/demo.yaml, curl and nc -u).")
     boolean demoBackends;
 
     @Option(names = "--tcp-splice", paramLabel = "true|false", arity = "1",

@@ -8,6 +8,8 @@ import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
 import io.maglevlb.dataplane.tcp.TcpProxyVip;
+import io.maglevlb.dataplane.udp.UdpForwarder;
+import io.maglevlb.dataplane.udp.UdpTuning;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * it did and throws), {@link #shutdown(Duration)} (stop accepting, let open connections finish until the
  * deadline, close the rest, stop the services and the event loops).
  *
- * <p>Forwarded today: {@code tcp}/{@code proxy} VIPs (the TCP proxy). {@code udp} and {@code dsr} VIPs keep a
- * {@link VipRuntime} (tables, health) but are skipped with a warning until their forwarders exist.
+ * <p>Forwarded today: {@code tcp}/{@code proxy} VIPs (the TCP proxy) and {@code udp}/{@code proxy} VIPs (the
+ * UDP forwarder). {@code dsr} VIPs keep a {@link VipRuntime} (tables, health) but are skipped with a warning
+ * until their forwarder exists.
  *
  * <p>Threading: start and shutdown are called by the control thread (e.g. the CLI's main thread or the
  * shutdown hook); the accessors are safe from any thread.
@@ -120,11 +123,11 @@ public final class Maglevd {
             LOG.warn("dsr forwarding not yet supported, skipping VIP {}", vip.name());
             return Optional.empty();
         }
-        if (vip.protocol() == Protocol.UDP) {
-            LOG.warn("udp forwarding not yet supported, skipping VIP {}", vip.name());
-            return Optional.empty();
-        }
         VipRuntime runtime = vip(vip.name()).orElseThrow();
+        if (vip.protocol() == Protocol.UDP) {
+            return Optional.of(new UdpForwarder(vip, runtime.snapshots(), workers, options.transport(),
+                    config.flowTable(), UdpTuning.defaults()));
+        }
         return Optional.of(new TcpProxyVip(vip, runtime.snapshots(), workers, options.transport(), options.tcp()));
     }
 
@@ -222,7 +225,7 @@ public final class Maglevd {
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 
-    /** Open connections (and UDP flows, once forwarded) over every forwarded VIP. Any thread. */
+    /** Open connections and tracked UDP flows over every forwarded VIP. Any thread. */
     public int activeConnections() {
         int sum = 0;
         for (VipForwarder f : forwarders) {

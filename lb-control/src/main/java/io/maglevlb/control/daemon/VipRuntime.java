@@ -8,6 +8,7 @@ import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.VipForwarder;
 import io.maglevlb.dataplane.tcp.TcpProxyVip;
+import io.maglevlb.dataplane.udp.UdpForwarder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -171,6 +172,11 @@ public final class VipRuntime {
     /** The TCP proxy of this VIP, when it is a forwarded {@code tcp}/{@code proxy} VIP. */
     public Optional<TcpProxyVip> tcpProxy() {
         return forwarder instanceof TcpProxyVip tcp ? Optional.of(tcp) : Optional.empty();
+    }
+
+    /** The UDP forwarder of this VIP, when it is a forwarded {@code udp}/{@code proxy} VIP. */
+    public Optional<UdpForwarder> udpForwarder() {
+        return forwarder instanceof UdpForwarder udp ? Optional.of(udp) : Optional.empty();
     }
 
     void attach(VipForwarder f) {

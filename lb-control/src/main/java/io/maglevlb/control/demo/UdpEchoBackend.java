@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
  *   dns-2: hi
  * </pre>
  *
- * <p>It also listens on TCP on the same address and answers {@code <name>\n} to each connection, so the
- * default {@code tcp} health check (and a human with {@code nc}) sees it up, as a DNS server would be.
+ * <p>It also listens on TCP on the same address (unless told not to) and answers {@code <name>\n} to each
+ * connection, so the default {@code tcp} health check (and a human with {@code nc}) sees it up, as a DNS
+ * server would be.
  *
  * <p>Threading: one virtual thread serves the UDP socket, one accepts TCP connections. Not for production
  * traffic: it exists to show and test forwarding.
@@ -44,7 +45,8 @@ public final class UdpEchoBackend implements AutoCloseable {
         this.udp = udp;
         this.tcp = tcp;
         this.udpThread = Thread.ofVirtual().name("demo-udp-" + name).unstarted(this::serveUdp);
-        this.tcpThread = Thread.ofVirtual().name("demo-udp-tcp-" + name).unstarted(this::serveTcp);
+        this.tcpThread = tcp == null ? null
+                : Thread.ofVirtual().name("demo-udp-tcp-" + name).unstarted(this::serveTcp);
     }
 
     /**
@@ -54,6 +56,14 @@ public final class UdpEchoBackend implements AutoCloseable {
      * @throws IOException when either socket cannot be bound; nothing stays open then
      */
     public static UdpEchoBackend start(String name, InetSocketAddress address) throws IOException {
+        return start(name, address, true);
+    }
+
+    /**
+     * Like {@link #start(String, InetSocketAddress)}; with {@code tcpToo} false it answers UDP only (when
+     * something else serves TCP on the address).
+     */
+    public static UdpEchoBackend start(String name, InetSocketAddress address, boolean tcpToo) throws IOException {
         Objects.requireNonNull(name, "name");
         StandardProtocolFamily family = address.getAddress() instanceof java.net.Inet6Address
                 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
@@ -67,11 +77,15 @@ public final class UdpEchoBackend implements AutoCloseable {
             try {
                 udp.bind(address);
                 bound = (InetSocketAddress) udp.getLocalAddress();
-                tcp = ServerSocketChannel.open(family);
-                tcp.bind(bound);
+                if (tcpToo) {
+                    tcp = ServerSocketChannel.open(family);
+                    tcp.bind(bound);
+                }
                 UdpEchoBackend backend = new UdpEchoBackend(name, udp, tcp);
                 backend.udpThread.start();
-                backend.tcpThread.start();
+                if (backend.tcpThread != null) {
+                    backend.tcpThread.start();
+                }
                 return backend;
             } catch (IOException e) {
                 udp.close();
@@ -157,13 +171,17 @@ public final class UdpEchoBackend implements AutoCloseable {
             log.debug("demo backend {}: close: {}", name, e.toString());
         }
         try {
-            tcp.close();
+            if (tcp != null) {
+                tcp.close();
+            }
         } catch (IOException e) {
             log.debug("demo backend {} (tcp): close: {}", name, e.toString());
         }
         try {
             udpThread.join(2_000);
-            tcpThread.join(2_000);
+            if (tcpThread != null) {
+                tcpThread.join(2_000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

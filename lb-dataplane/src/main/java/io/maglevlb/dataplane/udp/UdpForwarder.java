@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.udp;
 
+import io.maglevlb.core.config.BackendConfig;
 import io.maglevlb.core.config.ConfigValues;
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.config.ForwardingMode;
@@ -201,11 +202,24 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
 
     @Override
     public String describe() {
-        int tableCapacity = loops.isEmpty() ? 0 : loops.get(0).flowTable.capacity();
-        return "udp proxy on " + ConfigValues.formatSocketAddress(localAddress) + ", " + vipChannels.size()
-                + " socket" + (vipChannels.size() == 1 ? "" : "s") + " (" + transport.name()
-                + (vipChannels.size() > 1 ? ", SO_REUSEPORT" : "") + "), flow table " + tableCapacity
-                + " per loop, idle timeout " + idleTimeout.toSeconds() + "s";
+        List<BackendConfig> backends = vip.backends();
+        StringBuilder sb = new StringBuilder("udp proxy on ").append(ConfigValues.formatSocketAddress(localAddress))
+                .append(" -> ").append(backends.size()).append(backends.size() == 1 ? " backend [" : " backends [");
+        for (int i = 0; i < backends.size(); i++) {
+            BackendConfig b = backends.get(i);
+            sb.append(i == 0 ? "" : ", ").append(b.name()).append(' ')
+                    .append(ConfigValues.formatSocketAddress(b.address())).append(" w").append(b.weight());
+        }
+        int sockets = vipChannels.size();
+        sb.append("], ").append(transport.name()).append(" with ").append(sockets)
+                .append(sockets == 1 ? " socket" : " SO_REUSEPORT sockets").append(", hash ")
+                .append(vip.hash().configName()).append(", idle_timeout ")
+                .append(ConfigValues.formatDuration(idleTimeout)).append(", flow table ")
+                .append(loops.isEmpty() ? 0 : loops.get(0).flowTable.capacity()).append(" per loop");
+        if (vip.maxConnections() > 0) {
+            sb.append(", max_connections ").append(vip.maxConnections());
+        }
+        return sb.toString();
     }
 
     /** The address the VIP sockets are bound to (with the real port when the configured one was 0). */

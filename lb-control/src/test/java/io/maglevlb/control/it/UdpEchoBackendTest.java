@@ -34,6 +34,25 @@ class UdpEchoBackendTest {
         }
     }
 
+    @Test
+    void theDemoBackendCommandServesUdpUntilSigterm(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        int port;
+        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+        try (DaemonProcess backend = DaemonProcess.start(dir.resolve("backend.log"), "demo-backend", "--udp",
+                "--listen", "127.0.0.1:" + port, "--name", "solo");
+                DatagramSocket client = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            backend.awaitLine("demo backend solo answering UDP", java.time.Duration.ofSeconds(60));
+            client.setSoTimeout(5_000);
+            assertEquals("solo: ping", ask(client, address, "ping"));
+            backend.terminate();
+            assertEquals(0, backend.awaitExit(java.time.Duration.ofSeconds(30)), backend.output());
+        }
+    }
+
     private static String ask(DatagramSocket client, InetSocketAddress to, String payload) throws Exception {
         byte[] b = payload.getBytes(StandardCharsets.UTF_8);
         client.send(new DatagramPacket(b, b.length, to));

@@ -74,6 +74,86 @@ class DsrL2IT {
     }
 
     @Test
+    void malformedAndTruncatedFramesAreCountedAndForwardingGoesOn() throws Exception {
+        tcpEngine.backends(DsrLab.spec(TCP_PORT, "b1", "b2", "b3"));
+        Map<String, Long> before = tcpEngine.stats();
+        byte[] lbMac = RawLink.macOf(net.lab, net.lb);
+        try (RawLink link = RawLink.open(net.client)) {
+            byte[] good = Frames.ipv4(DsrLab.CLIENT_IP, DsrLab.VIP, 6, 0x4000, Frames.tcp(43000, TCP_PORT, new byte[0]));
+            byte[] badChecksum = good.clone();
+            badChecksum[10] ^= 0x55;
+            byte[] claimsMore = good.clone();
+            claimsMore[2] = 0x01; // total length 256+ but only 40 bytes follow; header checksum fixed below
+            claimsMore[10] = 0;
+            claimsMore[11] = 0;
+            int c = Frames.referenceChecksum(java.util.Arrays.copyOf(claimsMore, 20));
+            claimsMore[10] = (byte) (c >>> 8);
+            claimsMore[11] = (byte) c;
+            byte[] badDataOffset = good.clone();
+            badDataOffset[20 + 12] = 0x20;
+            for (byte[] ip : new byte[][] {badChecksum, claimsMore, badDataOffset}) {
+                link.send(toLb(lbMac, ip));
+            }
+        }
+        // the engine still forwards: a fresh connection works
+        try (Socket s = net.connect(43001, TCP_PORT)) {
+            DsrLab.exchange(s, "still alive");
+        }
+        Map<String, Long> after = tcpEngine.stats();
+        assertEquals(2, after.get("drop.malformed") - before.get("drop.malformed"), after.toString());
+        assertEquals(1, after.get("drop.truncated") - before.get("drop.truncated"), after.toString());
+    }
+
+    private static byte[] toLb(byte[] lbMac, byte[] ipPacket) {
+        return Frames.concat(lbMac, Frames.CLIENT_MAC, new byte[] {0x08, 0x00}, ipPacket);
+    }
+
+    @Test
+    void allFragmentsOfADatagramReachTheBackendOfItsThreeTuple() throws Exception {
+        Map<String, Integer> ids = udpEngine.backends(DsrLab.spec(UDP_PORT, "b1", "b2", "b3"));
+        ForwardingSnapshot expected = DsrLab.expectedSnapshot(ids, UDP_PORT);
+        long hash = io.maglevlb.core.flow.FlowHash.fiveTuple(17, 0, io.maglevlb.core.flow.FlowHash.v4Lo(DsrLab.ip(DsrLab.CLIENT_IP)),
+                0, 0, io.maglevlb.core.flow.FlowHash.v4Lo(DsrLab.ip(DsrLab.VIP)), 0);
+        String threeTupleBackend = expected.backend(expected.backendFor(hash)).name();
+        long fragmentsBefore = udpEngine.stats().get("fragments");
+        for (int port = 44000; port < 44004; port++) {
+            try (DatagramSocket s = net.udpClient(port, UDP_PORT)) {
+                // 4000 bytes over a 1500-byte MTU: the client's kernel sends three fragments
+                String reply = DsrLab.udpExchange(s, new byte[4000]);
+                assertEquals(threeTupleBackend + " 4000", reply,
+                        "every client port's fragmented datagrams go to the 3-tuple's backend");
+            }
+        }
+        assertTrue(udpEngine.stats().get("fragments") - fragmentsBefore >= 12);
+    }
+
+    @Test
+    void icmpFragmentationNeededReachesTheBackendOwningTheFlow() throws Exception {
+        Map<String, Integer> ids = tcpEngine.backends(DsrLab.spec(TCP_PORT, "b1", "b2", "b3"));
+        ForwardingSnapshot expected = DsrLab.expectedSnapshot(ids, TCP_PORT);
+        int clientPort = 45000;
+        String owner = DsrLab.expectedBackend(expected, 6, clientPort, TCP_PORT);
+        String ownerNs = net.backends[Integer.parseInt(owner.substring(1)) - 1];
+        byte[] lbMac = RawLink.macOf(net.lab, net.lb);
+        // what a router on the backend -> client path sends: "fragmentation needed, MTU 1400" about VIP:80 -> client
+        byte[] quoted = java.util.Arrays.copyOf(
+                Frames.ipv4(DsrLab.VIP, DsrLab.CLIENT_IP, 6, 0x4000, Frames.tcp(TCP_PORT, clientPort, new byte[0])), 28);
+        byte[] icmp = Frames.ipv4("198.18.0.254", DsrLab.VIP, 1, 0, Frames.icmp(3, 4, 1400, quoted));
+        long icmpBefore = tcpEngine.stats().get("icmp");
+        try (RawLink capture = RawLink.open(ownerNs); RawLink link = RawLink.open(net.client)) {
+            link.send(toLb(lbMac, icmp));
+            byte[] got = capture.receive(10_000, f -> f.length >= 14 + 20 + 8 && f[23] == 1 && f[14 + 20] == 3);
+            assertTrue(got != null, "the ICMP error reached " + owner);
+            assertEquals(java.util.HexFormat.of().formatHex(icmp),
+                    java.util.HexFormat.of().formatHex(java.util.Arrays.copyOfRange(got, 14, got.length)),
+                    "forwarded unchanged after the Ethernet header");
+            assertEquals(java.util.HexFormat.of().formatHex(lbMac),
+                    java.util.HexFormat.of().formatHex(java.util.Arrays.copyOfRange(got, 6, 12)), "source MAC is the LB's");
+        }
+        assertEquals(1, tcpEngine.stats().get("icmp") - icmpBefore);
+    }
+
+    @Test
     void udpRepliesComeFromTheVipWithoutCrossingTheLb() throws Exception {
         Map<String, Integer> ids = udpEngine.backends(DsrLab.spec(UDP_PORT, "b1", "b2", "b3"));
         ForwardingSnapshot expected = DsrLab.expectedSnapshot(ids, UDP_PORT);

@@ -36,6 +36,15 @@ final class NetLab implements AutoCloseable {
         switchNs = add("sw");
         run("ip", "-n", switchNs, "link", "add", "br0", "type", "bridge");
         run("ip", "-n", switchNs, "link", "set", "br0", "up");
+        // With br_netfilter loaded the bridge validates IP headers and drops what it dislikes; a real switch
+        // does not, and the malformed-frame tests need their frames to reach the LB.
+        for (String key : new String[] {"bridge-nf-call-iptables", "bridge-nf-call-ip6tables", "bridge-nf-call-arptables"}) {
+            try {
+                sysctl(switchNs, "net.bridge." + key, "0");
+            } catch (IOException notThere) {
+                // br_netfilter not loaded: nothing to turn off
+            }
+        }
     }
 
     /** Whether this process can run network-namespace tests. */

@@ -102,6 +102,31 @@ public final class AfPacketIo implements PacketIo {
     }
 
     /**
+     * Fails with the capability to grant when this process may not open AF_PACKET sockets; call before anything
+     * else so that is the error an operator sees first.
+     */
+    public static void checkCapability() throws PacketEngineException {
+        try (LinuxNative sys = new LinuxNative()) {
+            int fd = sys.socket(LinuxNative.AF_PACKET, LinuxNative.SOCK_RAW | LinuxNative.SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                throw socketError(sys.errno());
+            }
+            sys.closeFd(fd);
+        }
+    }
+
+    private static PacketEngineException socketError(int errno) {
+        if (errno == LinuxNative.EPERM || errno == LinuxNative.EACCES) {
+            return new PacketEngineException("cannot open an AF_PACKET socket: " + LinuxNative.describe(errno)
+                    + ". The DSR packet engine needs the CAP_NET_RAW capability (AF_PACKET sockets); the host setup"
+                    + " in docs/dsr.md needs CAP_NET_ADMIN. Run maglevd as root, or grant both, e.g."
+                    + " AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN in its systemd unit, or"
+                    + " `setcap cap_net_raw,cap_net_admin+ep` on the java binary");
+        }
+        return new PacketEngineException("socket(AF_PACKET, SOCK_RAW) failed: " + LinuxNative.describe(errno));
+    }
+
+    /**
      * Opens a socket on {@code iface} receiving frames of {@code etherType} that pass {@code filter}, and joins
      * fanout group {@code fanoutGroup} (hash mode), or creates a new group with a kernel-assigned unique id when
      * it is negative ({@link #fanoutGroup()} then tells the id for the other sockets).
@@ -113,13 +138,7 @@ public final class AfPacketIo implements PacketIo {
         if (fd < 0) {
             int errno = sys.errno();
             sys.close();
-            if (errno == LinuxNative.EPERM || errno == LinuxNative.EACCES) {
-                throw new PacketEngineException("cannot open an AF_PACKET socket: " + LinuxNative.describe(errno)
-                        + ". The DSR packet engine needs the CAP_NET_RAW capability: run maglevd as root, or grant"
-                        + " it with `setcap cap_net_raw,cap_net_admin+ep` on the java binary, or"
-                        + " AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN in its systemd unit");
-            }
-            throw new PacketEngineException("socket(AF_PACKET, SOCK_RAW) failed: " + LinuxNative.describe(errno));
+            throw socketError(errno);
         }
         MemorySegment ring = MemorySegment.NULL;
         long ringBytes = (long) options.blockSizeBytes() * options.blockCount();

@@ -56,6 +56,7 @@ public final class DsrEngine implements AutoCloseable {
     public static DsrEngine start(DsrEngineConfig config, Supplier<ForwardingSnapshot> snapshots)
             throws PacketEngineException {
         Objects.requireNonNull(snapshots, "snapshots");
+        AfPacketIo.checkCapability();
         InterfaceInfo iface;
         try (LinuxNative sys = new LinuxNative()) {
             iface = InterfaceInfo.read(sys, config.interfaceName());

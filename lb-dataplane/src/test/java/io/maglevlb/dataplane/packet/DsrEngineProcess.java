@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * stdout start with "@@ " (logging may print other lines).
  *
  * <pre>
- * args: VIP_IP:PORT tcp|udp l2|ipip|gue IFACE THREADS FLOW_CAPACITY FLOOD_THRESHOLD [OUTER_SOURCE_CIDR|-] [GUE_PORT] [source-ip]
+ * args: VIP_IP:PORT tcp|udp l2|ipip|gue IFACE THREADS FLOW_CAPACITY FLOOD_THRESHOLD [OUTER_SOURCE_CIDR|-] [GUE_PORT]
+ *       [5-tuple|source-ip] [CPU,CPU...|-]
  * stdin:
  *   backends NAME=IP:PORT:WEIGHT[:drained][:down],...   publish a snapshot (ids stay with names)
  *   stats                                             print "@@ stats key=value ..."
@@ -48,8 +49,10 @@ public final class DsrEngineProcess {
                 : Optional.empty();
         int guePort = args.length > 8 ? Integer.parseInt(args[8]) : 6080;
         HashMode hashMode = args.length > 9 && args[9].equals("source-ip") ? HashMode.SOURCE_IP : HashMode.FIVE_TUPLE;
+        List<Integer> cpus = args.length > 10 && !args[10].equals("-")
+                ? java.util.Arrays.stream(args[10].split(",")).map(Integer::valueOf).toList() : List.of();
         DsrEngineConfig config = new DsrEngineConfig("test", vipAddress, protocol, hashMode, method, iface, guePort,
-                threads, List.of(), flows, Duration.ofSeconds(60), outer, AfPacketOptions.defaults());
+                threads, cpus, flows, Duration.ofSeconds(60), outer, AfPacketOptions.defaults());
         AtomicReference<ForwardingSnapshot> current = new AtomicReference<>();
         BackendIds ids = new BackendIds();
         Map<String, Integer> idByName = new HashMap<>();

@@ -128,8 +128,9 @@ public final class AfPacketIo implements PacketIo {
 
     /**
      * Opens a socket on {@code iface} receiving frames of {@code etherType} that pass {@code filter}, and joins
-     * fanout group {@code fanoutGroup} (hash mode), or creates a new group with a kernel-assigned unique id when
-     * it is negative ({@link #fanoutGroup()} then tells the id for the other sockets).
+     * fanout group {@code fanoutGroup}, or creates a new group with a kernel-assigned unique id when it is
+     * negative ({@link #fanoutGroup()} then tells the id for the other sockets). With
+     * {@link AfPacketOptions.Fanout#FLOW_KEY} the creator installs {@link FlowSteering}'s program for the group.
      */
     public static AfPacketIo open(InterfaceInfo iface, BpfProgram filter, int etherType, AfPacketOptions options,
             int fanoutGroup) throws PacketEngineException {
@@ -176,8 +177,10 @@ public final class AfPacketIo implements PacketIo {
             sll.set(JAVA_INT, 4, iface.index());
             check(sys, sys.bind(fd, sll, 20), "bind to interface " + iface.name());
             int group;
+            int fanoutType = options.fanout() == AfPacketOptions.Fanout.FLOW_KEY ? LinuxNative.PACKET_FANOUT_CBPF
+                    : LinuxNative.PACKET_FANOUT_HASH;
             if (fanoutGroup < 0) {
-                int mode = LinuxNative.PACKET_FANOUT_HASH | LinuxNative.PACKET_FANOUT_FLAG_UNIQUEID;
+                int mode = fanoutType | LinuxNative.PACKET_FANOUT_FLAG_UNIQUEID;
                 check(sys, sys.setsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT, mode << 16),
                         "PACKET_FANOUT (new group)");
                 MemorySegment v = sys.allocate(4);
@@ -186,10 +189,15 @@ public final class AfPacketIo implements PacketIo {
                 check(sys, sys.getsockopt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT, v, len),
                         "getsockopt PACKET_FANOUT");
                 group = v.get(JAVA_INT, 0) & 0xffff;
+                if (fanoutType == LinuxNative.PACKET_FANOUT_CBPF) {
+                    BpfProgram steering = FlowSteering.program(etherType == LinuxNative.ETH_P_IPV6);
+                    check(sys, sys.setsockopt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT_DATA,
+                            steering.toSockFprog(sys), 16), "PACKET_FANOUT_DATA (steering program)");
+                }
             } else {
                 group = fanoutGroup & 0xffff;
                 check(sys, sys.setsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT,
-                        group | (LinuxNative.PACKET_FANOUT_HASH << 16)), "PACKET_FANOUT (join group " + group + ")");
+                        group | (fanoutType << 16)), "PACKET_FANOUT (join group " + group + ")");
             }
             return new AfPacketIo(sys, fd, iface, ring, options, group);
         } catch (PacketEngineException | RuntimeException e) {
@@ -225,6 +233,7 @@ public final class AfPacketIo implements PacketIo {
             }
         }
         MemorySegment ring = this.ring;
+        sink.onBatchStart();
         int count = ring.get(JAVA_INT, base + BLOCK_NUM_PKTS);
         long frame = base + (ring.get(JAVA_INT, base + BLOCK_FIRST_PKT) & 0xffff_ffffL);
         long blockEnd = base + blockSize;

@@ -12,9 +12,26 @@ package io.maglevlb.dataplane.packet;
  * @param sendBufferBytes SO_SNDBUF of the socket: how many bytes of sent frames may wait in the kernel
  * @param qdiscBypass PACKET_QDISC_BYPASS: send straight to the driver, skipping the interface's queueing
  *     discipline (faster; frames are dropped instead of queued when the device queue is full)
+ * @param fanout how the kernel spreads frames over the engine's sockets
  */
 public record AfPacketOptions(int blockSizeBytes, int blockCount, int retireTimeoutMs, int transmitBatch,
-        int sendBufferBytes, boolean qdiscBypass) {
+        int sendBufferBytes, boolean qdiscBypass, Fanout fanout) {
+
+    /** How the kernel picks the socket (thread) for a frame. */
+    public enum Fanout {
+        /**
+         * PACKET_FANOUT_CBPF with {@link FlowSteering}: a hash of the client address and port, read from the quoted
+         * header for ICMP errors, so errors reach the thread that tracks their flow. The default.
+         */
+        FLOW_KEY,
+        /**
+         * PACKET_FANOUT_HASH: the kernel's flow hash. Flows stay on one thread, but an ICMP error about a flow is
+         * hashed by its own (router to VIP) header and lands on any thread; one that does not track the flow
+         * places the error by the current Maglev table, which may no longer be the flow's backend.
+         */
+        KERNEL_HASH
+    }
+
     public static final int DEFAULT_BLOCK_SIZE_BYTES = 1 << 18;
     public static final int DEFAULT_BLOCK_COUNT = 32;
     public static final int DEFAULT_RETIRE_TIMEOUT_MS = 1;
@@ -37,6 +54,7 @@ public record AfPacketOptions(int blockSizeBytes, int blockCount, int retireTime
         if (transmitBatch < 1 || transmitBatch > 1024) {
             throw new IllegalArgumentException("transmit batch must be 1..1024, was " + transmitBatch);
         }
+        java.util.Objects.requireNonNull(fanout, "fanout");
         if (sendBufferBytes < 65536) {
             throw new IllegalArgumentException("send buffer must be >= 65536 bytes, was " + sendBufferBytes);
         }
@@ -44,6 +62,6 @@ public record AfPacketOptions(int blockSizeBytes, int blockCount, int retireTime
 
     public static AfPacketOptions defaults() {
         return new AfPacketOptions(DEFAULT_BLOCK_SIZE_BYTES, DEFAULT_BLOCK_COUNT, DEFAULT_RETIRE_TIMEOUT_MS,
-                DEFAULT_TRANSMIT_BATCH, DEFAULT_SEND_BUFFER_BYTES, false);
+                DEFAULT_TRANSMIT_BATCH, DEFAULT_SEND_BUFFER_BYTES, false, Fanout.FLOW_KEY);
     }
 }

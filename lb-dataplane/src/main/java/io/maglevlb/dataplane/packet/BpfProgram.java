@@ -15,8 +15,24 @@ public final class BpfProgram {
     // Instruction classes, sizes, modes and operations (linux/bpf_common.h).
     public static final int LD = 0x00;
     public static final int LDX = 0x01;
+    public static final int ST = 0x02;
+    public static final int ALU = 0x04;
     public static final int JMP = 0x05;
     public static final int RET = 0x06;
+    public static final int MISC = 0x07;
+    public static final int IMM = 0x00;
+    public static final int MEM = 0x60;
+    public static final int JA = 0x00;
+    public static final int X = 0x08;
+    public static final int A_SRC = 0x10;
+    public static final int ADD = 0x00;
+    public static final int MUL = 0x20;
+    public static final int AND = 0x50;
+    public static final int LSH = 0x60;
+    public static final int RSH = 0x70;
+    public static final int XOR = 0xa0;
+    public static final int TAX = 0x00;
+    public static final int TXA = 0x80;
     public static final int W = 0x00;
     public static final int H = 0x08;
     public static final int B = 0x10;
@@ -134,6 +150,77 @@ public final class BpfProgram {
             return add(LDX | B | MSH, null, null, offset);
         }
 
+        /** A := {@code value}. */
+        public Assembler loadConstant(int value) {
+            return add(LD | W | IMM, null, null, value);
+        }
+
+        /** A := the 32-bit word at packet offset X + {@code offset}. */
+        public Assembler loadWordIndexed(int offset) {
+            return add(LD | W | IND, null, null, offset);
+        }
+
+        /** A := scratch memory word {@code slot} (0..15). */
+        public Assembler loadScratch(int slot) {
+            return add(LD | MEM, null, null, slot);
+        }
+
+        /** X := scratch memory word {@code slot} (0..15). */
+        public Assembler loadScratchIntoX(int slot) {
+            return add(LDX | MEM, null, null, slot);
+        }
+
+        /** Scratch memory word {@code slot} (0..15) := A. */
+        public Assembler store(int slot) {
+            return add(ST, null, null, slot);
+        }
+
+        public Assembler multiply(int value) {
+            return add(ALU | MUL | K, null, null, value);
+        }
+
+        public Assembler and(int value) {
+            return add(ALU | AND | K, null, null, value);
+        }
+
+        public Assembler shiftLeft(int bits) {
+            return add(ALU | LSH | K, null, null, bits);
+        }
+
+        public Assembler shiftRight(int bits) {
+            return add(ALU | RSH | K, null, null, bits);
+        }
+
+        /** A := A + X. */
+        public Assembler addX() {
+            return add(ALU | ADD | X, null, null, 0);
+        }
+
+        /** A := A ^ X. */
+        public Assembler xorX() {
+            return add(ALU | XOR | X, null, null, 0);
+        }
+
+        /** X := A. */
+        public Assembler copyAToX() {
+            return add(MISC | TAX, null, null, 0);
+        }
+
+        /** A := X. */
+        public Assembler copyXToA() {
+            return add(MISC | TXA, null, null, 0);
+        }
+
+        /** Unconditional jump to {@code label}. */
+        public Assembler jump(String label) {
+            return add(JMP | JA, label, null, 0);
+        }
+
+        /** Return A. */
+        public Assembler returnA() {
+            return add(RET | A_SRC, null, null, 0);
+        }
+
         /** If A == value go to {@code ifTrue} else {@code ifFalse} (null = the next instruction). */
         public Assembler jumpIfEqual(int value, String ifTrue, String ifFalse) {
             return add(JMP | JEQ | K, ifTrue, ifFalse, value);
@@ -167,7 +254,9 @@ public final class BpfProgram {
                 Insn insn = insns.get(i);
                 code[i] = (short) insn.code();
                 k[i] = insn.k();
-                if ((insn.code() & 0x07) == JMP) {
+                if (insn.code() == (JMP | JA)) {
+                    k[i] = offset(i, insn.trueLabel()) & 0xff;
+                } else if ((insn.code() & 0x07) == JMP) {
                     jt[i] = offset(i, insn.trueLabel());
                     jf[i] = offset(i, insn.falseLabel());
                 }

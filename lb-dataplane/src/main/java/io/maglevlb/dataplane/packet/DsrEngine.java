@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.packet;
 
+import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import java.net.Inet4Address;
 import java.util.ArrayList;
@@ -99,7 +100,7 @@ public final class DsrEngine implements AutoCloseable {
         List<Thread> threads = new ArrayList<>();
         for (int i = 0; i < ios.size(); i++) {
             int cpu = config.cpus().isEmpty() ? -1 : config.cpus().get(i % config.cpus().size());
-            FlowPlacement flows = new FlowPlacement(config.flowTable().capacity(), idleTimeoutNs,
+            FlowTable flows = new FlowTable(config.flowTable().capacity(), idleTimeoutNs,
                     config.flowTable().floodThreshold());
             DsrForwarder f = new DsrForwarder(config, ios.get(i), snapshots, resolver, flows, outerSource, cpu);
             forwarders.add(f);
@@ -180,7 +181,7 @@ public final class DsrEngine implements AutoCloseable {
                     sum[1] += bb[id];
                 }
             }
-            FlowPlacement flows = f.flows();
+            FlowTable flows = f.flows();
             size += flows.size();
             hits += flows.hits();
             misses += flows.misses();

@@ -1,6 +1,7 @@
 package io.maglevlb.dataplane.packet;
 
 import io.maglevlb.core.config.DsrMethod;
+import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
@@ -33,7 +34,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     private final FrameParser parser;
     private final Supplier<ForwardingSnapshot> snapshots;
     private final NextHopResolver resolver;
-    private final FlowPlacement flows;
+    private final FlowTable flows;
     final ForwarderCounters counters = new ForwarderCounters();
     private final boolean sourceIpHash;
     private final DsrMethod method;
@@ -53,7 +54,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     private long[] backendBytes = counters.backendBytes;
 
     DsrForwarder(DsrEngineConfig config, PacketIo io, Supplier<ForwardingSnapshot> snapshots,
-            NextHopResolver resolver, FlowPlacement flows, Ipv4Range outerSource, int cpu) {
+            NextHopResolver resolver, FlowTable flows, Ipv4Range outerSource, int cpu) {
         this.io = io;
         this.parser = new FrameParser(config.vip().getAddress(), config.protocol().ipProtocol(), config.vip().getPort());
         this.snapshots = snapshots;
@@ -69,7 +70,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         this.cpu = cpu;
     }
 
-    FlowPlacement flows() {
+    FlowTable flows() {
         return flows;
     }
 
@@ -90,12 +91,12 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         long lastHousekeepingNs = System.nanoTime();
         try {
             while (running) {
-                beginBatch();
                 io.receiveBatch(this, POLL_TIMEOUT_MS);
-                if (nowNs - lastHousekeepingNs >= HOUSEKEEPING_INTERVAL_NS) {
-                    lastHousekeepingNs = nowNs;
+                long now = System.nanoTime();
+                if (now - lastHousekeepingNs >= HOUSEKEEPING_INTERVAL_NS) {
+                    lastHousekeepingNs = now;
                     counters.drops[DropReason.RING_FULL.ordinal()] += io.takeKernelDrops();
-                    flows.expire(nowNs, EXPIRE_SCAN_PER_ROUND);
+                    flows.expire(now, EXPIRE_SCAN_PER_ROUND);
                 }
             }
         } catch (RuntimeException | Error e) {
@@ -104,8 +105,12 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         }
     }
 
-    /** Reads the snapshot, next hops and clock for the next batch. Visible for tests that drive frames directly. */
-    void beginBatch() {
+    /**
+     * Reads the snapshot, next hops and clock for the batch whose frames have just arrived: reading them before
+     * waiting for frames would decide packets that arrived after a snapshot swap with the older table.
+     */
+    @Override
+    public void onBatchStart() {
         ForwardingSnapshot s = snapshots.get();
         if (s != snapshot) {
             snapshot = s;

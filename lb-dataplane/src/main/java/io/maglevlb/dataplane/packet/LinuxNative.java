@@ -47,7 +47,9 @@ public final class LinuxNative implements AutoCloseable {
     public static final int PACKET_QDISC_BYPASS = 20;
     public static final int PACKET_IGNORE_OUTGOING = 23;
     public static final int TPACKET_V3 = 2;
+    public static final int PACKET_FANOUT_DATA = 22;
     public static final int PACKET_FANOUT_HASH = 0;
+    public static final int PACKET_FANOUT_CBPF = 6;
     public static final int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;
 
     // ---- ethertypes (host order; sockets want them in network order, see htons)

@@ -34,6 +34,12 @@ public interface PacketIo extends AutoCloseable {
          * @param flags {@link #FLAG_CHECKSUM_NOT_READY}, {@link #FLAG_VLAN_STRIPPED}
          */
         void onFrame(MemorySegment memory, long offset, int capturedLength, int wireLength, int flags);
+
+        /**
+         * Called once per batch after the frames arrived and before the first {@link #onFrame}: where the sink reads
+         * the state it decides the batch with (a snapshot read before waiting for frames could be older than them).
+         */
+        default void onBatchStart() {}
     }
 
     /**

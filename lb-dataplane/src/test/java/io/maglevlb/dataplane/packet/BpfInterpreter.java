@@ -1,9 +1,9 @@
 package io.maglevlb.dataplane.packet;
 
 /**
- * Runs a classic BPF program over a frame the way the kernel's socket filter does, for the instructions
- * {@link BpfProgram} emits (ld/ldh/ldb abs and ind, ldxb msh, jeq, jset, ret k). A load beyond the frame ends
- * the program with 0 (drop), as in the kernel.
+ * Runs a classic BPF program over a frame the way the kernel does, for the instructions {@link BpfProgram}
+ * emits (loads: abs, ind, imm, mem, msh; st; alu mul/and/lsh/rsh with k, add/xor with x; tax, txa; ja, jeq,
+ * jset; ret k, ret a). A load beyond the packet ends the program with 0, as in the kernel.
  */
 final class BpfInterpreter {
     private BpfInterpreter() {}
@@ -11,6 +11,7 @@ final class BpfInterpreter {
     static int run(BpfProgram p, byte[] frame) {
         int a = 0;
         int x = 0;
+        int[] mem = new int[16];
         int pc = 0;
         for (int steps = 0; steps < 4096; steps++) {
             int code = p.code(pc);
@@ -34,6 +35,58 @@ final class BpfInterpreter {
                     }
                     x = (frame[k] & 0xf) << 2;
                     pc++;
+                }
+                case 0x00 -> {
+                    a = k;
+                    pc++;
+                }
+                case 0x60 -> {
+                    a = mem[k];
+                    pc++;
+                }
+                case 0x61 -> {
+                    x = mem[k];
+                    pc++;
+                }
+                case 0x02 -> {
+                    mem[k] = a;
+                    pc++;
+                }
+                case 0x24 -> {
+                    a *= k;
+                    pc++;
+                }
+                case 0x54 -> {
+                    a &= k;
+                    pc++;
+                }
+                case 0x64 -> {
+                    a <<= k;
+                    pc++;
+                }
+                case 0x74 -> {
+                    a >>>= k;
+                    pc++;
+                }
+                case 0x0c -> {
+                    a += x;
+                    pc++;
+                }
+                case 0xac -> {
+                    a ^= x;
+                    pc++;
+                }
+                case 0x07 -> {
+                    x = a;
+                    pc++;
+                }
+                case 0x87 -> {
+                    a = x;
+                    pc++;
+                }
+                case 0x05 -> pc += 1 + k;
+                case 0x16 -> {
+                    return a;
                 }
                 case 0x15 -> pc += 1 + (a == k ? p.jt(pc) : p.jf(pc));
                 case 0x45 -> pc += 1 + ((a & k) != 0 ? p.jt(pc) : p.jf(pc));

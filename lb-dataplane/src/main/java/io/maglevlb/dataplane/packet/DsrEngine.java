@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.packet;
 
+import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import java.net.Inet4Address;
@@ -9,16 +10,16 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The DSR packet engine of one VIP: N forwarding threads, each with its own AF_PACKET socket in one
- * PACKET_FANOUT_HASH group (the kernel's flow hash steers each flow to one thread, like Maglev's steering to
- * per-thread queues), its own flow table and counters, plus a next-hop resolver thread.
+ * The DSR packet engine of one VIP: N forwarding threads, each with its own AF_PACKET socket in one fanout
+ * group (the kernel steers each flow to one thread, like Maglev's steering to per-thread queues: by default
+ * with {@link FlowSteering}'s program, which keeps ICMP errors with their flow, or by its own flow hash), its
+ * own flow table and counters, plus a next-hop resolver thread.
  *
  * <p>Snapshots come from the control plane through {@code snapshots} (read once per batch per thread); the
  * engine never builds tables. {@link #start} opens every socket before any thread runs, so a missing capability
@@ -155,6 +156,7 @@ public final class DsrEngine implements AutoCloseable {
         long misses = 0;
         long inserts = 0;
         long evictions = 0;
+        long[] evictionsByReason = new long[EvictionReason.values().length];
         long floodSkips = 0;
         int flooding = 0;
         for (int t = 0; t < forwarders.size(); t++) {
@@ -187,6 +189,9 @@ public final class DsrEngine implements AutoCloseable {
             misses += flows.misses();
             inserts += flows.inserts();
             evictions += flows.evictions();
+            for (EvictionReason reason : EvictionReason.values()) {
+                evictionsByReason[reason.ordinal()] += flows.evictions(reason);
+            }
             floodSkips += flows.floodSkips();
             flooding += flows.inFloodMode() ? 1 : 0;
         }
@@ -198,8 +203,17 @@ public final class DsrEngine implements AutoCloseable {
         perBackend.forEach((id, v) -> backends.put(id, new DsrStats.BackendTraffic(v[0], v[1])));
         return new DsrStats(config.vipName(), received, packets, bytes, fragments, icmp, checksums,
                 Collections.unmodifiableMap(dropMap), Collections.unmodifiableMap(backends),
-                new DsrStats.FlowStats(size, hits, misses, inserts, evictions, floodSkips, flooding),
+                new DsrStats.FlowStats(size, hits, misses, inserts, evictions, reasons(evictionsByReason), floodSkips,
+                        flooding),
                 forwarders.size(), resolver.unresolved());
+    }
+
+    private static Map<String, Long> reasons(long[] counts) {
+        Map<String, Long> m = new TreeMap<>();
+        for (EvictionReason reason : EvictionReason.values()) {
+            m.put(reason.name().toLowerCase(java.util.Locale.ROOT), counts[reason.ordinal()]);
+        }
+        return Collections.unmodifiableMap(m);
     }
 
     /** Stops the threads (each within its poll timeout), then closes sockets and the resolver. Idempotent. */
@@ -226,10 +240,5 @@ public final class DsrEngine implements AutoCloseable {
             log.error("vip {}: a forwarding thread did not stop within 5 s; its socket stays open", config.vipName());
         }
         log.info("vip {}: DSR engine stopped", config.vipName());
-    }
-
-    /** Test hook: whether {@code outerSource} would be used. */
-    static Optional<Ipv4Range> outerSourceOf(DsrEngineConfig config) {
-        return config.outerSource();
     }
 }

@@ -34,12 +34,14 @@ public record DsrStats(String vip, long receivedFrames, long forwardedPackets, l
      * @param hits packets whose flow was tracked with a still-eligible backend
      * @param misses packets whose flow was not tracked
      * @param inserts flows added
-     * @param evictions flows removed (idle, capacity, backend gone)
+     * @param evictions flows removed, all reasons
+     * @param evictionsByReason flows removed by reason (lower-case {@code EvictionReason} names: idle, capacity,
+     *     backend_gone, removed)
      * @param floodSkips new flows forwarded without tracking because of flood mode
      * @param threadsInFloodMode threads in flood mode now
      */
-    public record FlowStats(long size, long hits, long misses, long inserts, long evictions, long floodSkips,
-            int threadsInFloodMode) {}
+    public record FlowStats(long size, long hits, long misses, long inserts, long evictions,
+            Map<String, Long> evictionsByReason, long floodSkips, int threadsInFloodMode) {}
 
     public long drops(DropReason reason) {
         return drops.getOrDefault(reason, 0L);

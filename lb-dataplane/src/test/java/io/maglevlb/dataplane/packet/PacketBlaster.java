@@ -25,6 +25,14 @@ final class PacketBlaster {
      * @return frames the kernel accepted
      */
     static long blast(List<byte[]> frames, long durationMs, int cpu) throws IOException {
+        return blast(frames, durationMs, cpu, 0);
+    }
+
+    /**
+     * As {@link #blast(List, long, int)}, paced to {@code ratePps} frames per second (0 = as fast as possible):
+     * small batches, each sent when the schedule says it is due.
+     */
+    static long blast(List<byte[]> frames, long durationMs, int cpu, long ratePps) throws IOException {
         try (LinuxNative sys = new LinuxNative()) {
             if (cpu >= 0 && sys.pinCurrentThread(cpu) < 0) {
                 throw new IOException("pin: " + LinuxNative.describe(sys.errno()));
@@ -63,16 +71,24 @@ final class PacketBlaster {
                     from[i] = msgs.asSlice(64L * i);
                 }
                 long sent = 0;
-                long deadline = System.nanoTime() + durationMs * 1_000_000L;
+                long start = System.nanoTime();
+                long deadline = start + durationMs * 1_000_000L;
                 int next = 0;
-                while (System.nanoTime() < deadline) {
-                    for (int k = 0; k < 64; k++) {
-                        int count = Math.min(BATCH, n - next);
-                        int r = sys.sendmmsg(fd, from[next], count, 0);
-                        if (r > 0) {
-                            sent += r;
-                            next = (next + r) % n;
-                        }
+                int batch = ratePps > 0 ? 16 : BATCH;
+                while (true) {
+                    long now = System.nanoTime();
+                    if (now >= deadline) {
+                        break;
+                    }
+                    if (ratePps > 0 && sent * 1_000_000_000L / ratePps > now - start) {
+                        Thread.onSpinWait();
+                        continue;
+                    }
+                    int count = Math.min(batch, n - next);
+                    int r = sys.sendmmsg(fd, from[next], count, 0);
+                    if (r > 0) {
+                        sent += r;
+                        next = (next + r) % n;
                     }
                 }
                 return sent;

@@ -118,6 +118,20 @@ public final class DsrEngine implements AutoCloseable {
         return config;
     }
 
+    /**
+     * The first failure of a forwarding thread, if one died (a bug: parsing never throws on packet contents).
+     * Its socket stays in the fanout group, so its share of the flows is dropped until the engine is restarted;
+     * the daemon reports the VIP as failed.
+     */
+    public java.util.Optional<Throwable> failure() {
+        for (DsrForwarder f : forwarders) {
+            if (f.failure() != null) {
+                return java.util.Optional.of(f.failure());
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
     /** Asks the resolver to re-read routes and neighbours now (e.g. after a backend was added). */
     public void refreshNextHops() {
         resolver.requestRefresh();

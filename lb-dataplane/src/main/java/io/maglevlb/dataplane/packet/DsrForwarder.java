@@ -45,6 +45,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     private final Ipv4Range outerSource;
     private final int cpu;
     private volatile boolean running = true;
+    private volatile Throwable failure;
 
     // Per-batch state (owner thread only).
     private ForwardingSnapshot snapshot;
@@ -74,6 +75,11 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         return flows;
     }
 
+    /** Why this thread stopped forwarding on its own, or null while it runs (or was stopped). */
+    Throwable failure() {
+        return failure;
+    }
+
     void stop() {
         running = false;
     }
@@ -100,7 +106,9 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
                 }
             }
         } catch (RuntimeException | Error e) {
-            log.error("{}: forwarding thread failed", Thread.currentThread().getName(), e);
+            failure = e;
+            log.error("{}: forwarding thread failed; its share of the VIP's flows is no longer forwarded",
+                    Thread.currentThread().getName(), e);
             throw e;
         }
     }

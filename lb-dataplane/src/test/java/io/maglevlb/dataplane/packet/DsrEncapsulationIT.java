@@ -39,7 +39,7 @@ class DsrEncapsulationIT {
         net = new DsrLab("e");
         try {
             CompletableFuture<EngineProcess> a = CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + IPIP_PORT,
-                    "udp", "ipip", "eth0", "1", "1024", "0", "-"));
+                    "udp", "ipip", "eth0", "1", "1024", "0", "-", "6080", "5-tuple", "1"));
             CompletableFuture<EngineProcess> b = CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + GUE_PORT,
                     "udp", "gue", "eth0", "1", "1024", "0", OUTER_RANGE, String.valueOf(GUE_DESTINATION_PORT)));
             ipip = a.join();
@@ -164,6 +164,24 @@ class DsrEncapsulationIT {
         } while (after.get("drop.too_big").equals(before.get("drop.too_big")) && System.nanoTime() < deadline);
         assertEquals(1, after.get("drop.too_big") - before.get("drop.too_big"), after.toString());
         assertEquals(before.get("forwarded"), after.get("forwarded"));
+    }
+
+    @Test
+    void forwardingThreadsArePinnedWhereAsked() throws Exception {
+        // the ipip engine runs its one forwarding thread pinned to CPU 1
+        java.nio.file.Path tasks = java.nio.file.Path.of("/proc", String.valueOf(ipip.pid()), "task");
+        java.util.List<String> pinned = new java.util.ArrayList<>();
+        try (var dirs = java.nio.file.Files.list(tasks)) {
+            for (java.nio.file.Path task : dirs.toList()) {
+                String comm = java.nio.file.Files.readString(task.resolve("comm")).trim();
+                if (comm.startsWith("maglev-dsr-tes")) { // "maglev-dsr-test-0", cut to 15 characters
+                    String status = java.nio.file.Files.readString(task.resolve("status"));
+                    pinned.add(status.lines().filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst().orElseThrow()
+                            .substring("Cpus_allowed_list:".length()).trim());
+                }
+            }
+        }
+        assertEquals(java.util.List.of("1"), pinned);
     }
 
     private static String hex(byte[] b) {

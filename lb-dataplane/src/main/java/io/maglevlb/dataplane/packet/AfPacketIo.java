@@ -307,8 +307,8 @@ public final class AfPacketIo implements PacketIo {
 
     /**
      * Sends the queue. sendmmsg stops at the first frame the kernel refuses and reports how many went; a full
-     * queue (EAGAIN / ENOBUFS) drops the rest of the batch, any other error skips just the refused frame. The
-     * loop runs at most once per queued frame.
+     * queue (EAGAIN / ENOBUFS) or a down interface drops the rest of the batch, any other error skips just the
+     * refused frame. The loop runs at most once per queued frame.
      */
     @Override
     public void flush() {
@@ -330,6 +330,10 @@ public final class AfPacketIo implements PacketIo {
             }
             if (errno == LinuxNative.EAGAIN || errno == LinuxNative.ENOBUFS) {
                 txQueueFull += total - start;
+                break;
+            }
+            if (errno == LinuxNative.ENETDOWN || errno == LinuxNative.ENXIO || errno == LinuxNative.ENODEV) {
+                txErrors += total - start; // the interface is down or gone: every frame would fail alike
                 break;
             }
             txErrors++;

@@ -74,6 +74,7 @@ public final class LinuxNative implements AutoCloseable {
 
     // ---- errno values that the engine treats specially
     public static final int EPERM = 1;
+    public static final int ENXIO = 6;
     public static final int EINTR = 4;
     public static final int EAGAIN = 11;
     public static final int EACCES = 13;

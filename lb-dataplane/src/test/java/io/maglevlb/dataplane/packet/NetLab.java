@@ -95,9 +95,10 @@ final class NetLab implements AutoCloseable {
         return run(full);
     }
 
-    /** Sets sysctl {@code key} = {@code value} in {@code ns}. */
+    /** Sets sysctl {@code key} = {@code value} in {@code ns} (through /proc/sys: no procps needed). */
     void sysctl(String ns, String key, String value) throws IOException {
-        exec(ns, "sysctl", "-q", "-w", key + "=" + value);
+        String path = "/proc/sys/" + key.replace('.', '/');
+        exec(ns, "sh", "-c", "echo " + value + " > " + path);
     }
 
     /** Runs a command, waits up to 20 s, and returns its stdout; fails with its stderr on a non-zero exit. */

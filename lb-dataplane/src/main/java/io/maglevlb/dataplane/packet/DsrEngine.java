@@ -132,6 +132,24 @@ public final class DsrEngine implements AutoCloseable {
         return java.util.Optional.empty();
     }
 
+    /**
+     * Stops ({@code false}) or resumes taking new flows. While stopped, packets of flows a thread tracks are still
+     * forwarded to their backend; everything else is dropped as {@link DropReason#NO_BACKEND}. For a graceful
+     * shutdown: upstream routing moves new flows to other LBs while open ones finish here.
+     */
+    public void acceptNewFlows(boolean value) {
+        forwarders.forEach(f -> f.acceptNewFlows(value));
+    }
+
+    /** Flows tracked by all threads now (racy sum; a gauge). */
+    public long trackedFlows() {
+        long sum = 0;
+        for (DsrForwarder f : forwarders) {
+            sum += f.flows().size();
+        }
+        return sum;
+    }
+
     /** Asks the resolver to re-read routes and neighbours now (e.g. after a backend was added). */
     public void refreshNextHops() {
         resolver.requestRefresh();

@@ -45,6 +45,8 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     private final Ipv4Range outerSource;
     private final int cpu;
     private volatile boolean running = true;
+    private volatile boolean acceptNewFlows = true;
+    private boolean acceptNewFlowsThisBatch = true;
     private volatile Throwable failure;
 
     // Per-batch state (owner thread only).
@@ -78,6 +80,11 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     /** Why this thread stopped forwarding on its own, or null while it runs (or was stopped). */
     Throwable failure() {
         return failure;
+    }
+
+    /** Stops (false) or resumes taking new flows: tracked flows keep being forwarded either way. Any thread. */
+    void acceptNewFlows(boolean value) {
+        acceptNewFlows = value;
     }
 
     void stop() {
@@ -129,12 +136,23 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
             }
         }
         hops = resolver == null ? hops : resolver.current();
+        acceptNewFlowsThisBatch = acceptNewFlows;
         nowNs = System.nanoTime();
     }
 
     /** For tests without a resolver thread. */
     void setNextHops(NextHops value) {
         hops = value;
+    }
+
+    /** While not taking new flows: the backend of a tracked flow that may stay there, else none. */
+    private int trackedBackend(ForwardingSnapshot s, long hash, FrameParser p) {
+        int entry = flows.find(hash, p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort, nowNs);
+        if (entry == FlowTable.NO_ENTRY) {
+            return ForwardingSnapshot.NO_BACKEND;
+        }
+        int backend = flows.backendId(entry);
+        return s.keepsFlows(backend) ? backend : ForwardingSnapshot.NO_BACKEND;
     }
 
     @Override
@@ -165,8 +183,12 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         } else {
             hash = sourceIpHash ? FlowHash.sourceIp(p.srcHi, p.srcLo)
                     : FlowHash.fiveTuple(p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort);
-            backend = flows.resolve(s, hash, p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort,
-                    nowNs);
+            if (acceptNewFlowsThisBatch) {
+                backend = flows.resolve(s, hash, p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort,
+                        nowNs);
+            } else {
+                backend = trackedBackend(s, hash, p);
+            }
         }
         if (backend == ForwardingSnapshot.NO_BACKEND) {
             c.drops[DropReason.NO_BACKEND.ordinal()]++;

@@ -31,6 +31,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * stdin:
  *   backends NAME=IP:PORT:WEIGHT[:drained][:down],...   publish a snapshot (ids stay with names)
  *   stats                                             print "@@ stats key=value ..."
+ *   new-flows on|off                                  resume / stop taking new flows
  *   quit
  * </pre>
  */
@@ -98,6 +99,9 @@ public final class DsrEngineProcess {
                     reply(sb.toString());
                 } else if (line.equals("stats")) {
                     reply("stats " + format(engine.stats()));
+                } else if (line.startsWith("new-flows ")) {
+                    engine.acceptNewFlows(line.endsWith("on"));
+                    reply("ok");
                 } else if (line.equals("quit")) {
                     break;
                 } else if (!line.isEmpty()) {

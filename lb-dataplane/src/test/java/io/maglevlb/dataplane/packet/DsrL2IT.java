@@ -284,6 +284,25 @@ class DsrL2IT {
     }
 
     @Test
+    void whenNotTakingNewFlowsTrackedFlowsGoOnAndNewOnesAreDropped() throws Exception {
+        udpEngine.backends(DsrLab.spec(UDP_PORT, "b1", "b2", "b3"));
+        try (DatagramSocket tracked = net.udpClient(49000, UDP_PORT); DatagramSocket fresh = net.udpClient(49001, UDP_PORT)) {
+            assertTrue(DsrLab.udpExchange(tracked, new byte[2]) != null);
+            udpEngine.command("new-flows off");
+            long noBackendBefore = udpEngine.stats().get("drop.no_backend");
+            assertTrue(DsrLab.udpExchange(tracked, new byte[2]) != null, "a tracked flow is still forwarded");
+            fresh.setSoTimeout(1000);
+            assertEquals(null, DsrLab.udpExchange(fresh, new byte[2]), "a new flow is not");
+            assertEquals(1, udpEngine.stats().get("drop.no_backend") - noBackendBefore);
+            udpEngine.command("new-flows on");
+            fresh.setSoTimeout(5000);
+            assertTrue(DsrLab.udpExchange(fresh, new byte[2]) != null, "new flows again once resumed");
+        } finally {
+            udpEngine.command("new-flows on");
+        }
+    }
+
+    @Test
     void aFloodOfNewFlowsFillingTheFlowTableIsStillForwardedByTheMaglevTable() throws Exception {
         Map<String, Integer> ids = smallTableEngine.backends(DsrLab.spec(SMALL_TABLE_PORT, "b1", "b2", "b3"));
         ForwardingSnapshot expected = DsrLab.expectedSnapshot(ids, SMALL_TABLE_PORT);

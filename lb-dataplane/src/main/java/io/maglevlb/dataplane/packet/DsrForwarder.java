@@ -135,14 +135,9 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
                 backendBytes = counters.backendBytes;
             }
         }
-        hops = resolver == null ? hops : resolver.current();
+        hops = resolver.current();
         acceptNewFlowsThisBatch = acceptNewFlows;
         nowNs = System.nanoTime();
-    }
-
-    /** For tests without a resolver thread. */
-    void setNextHops(NextHops value) {
-        hops = value;
     }
 
     /** While not taking new flows: the backend of a tracked flow that may stay there, else none. */
@@ -197,9 +192,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         long mac = hops.mac(backend);
         if (mac == 0) {
             c.drops[DropReason.NO_NEXT_HOP.ordinal()]++;
-            if (resolver != null) {
-                resolver.requestRefresh();
-            }
+            resolver.requestRefresh();
             return;
         }
         int ipLength = p.ipLength;

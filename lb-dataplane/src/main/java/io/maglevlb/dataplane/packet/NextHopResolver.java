@@ -114,20 +114,30 @@ final class NextHopResolver implements AutoCloseable {
             return true;
         }
         try {
-            List<Netlink.Neighbour> v4 = netlink.neighbours(LinuxNative.AF_INET, iface.index());
-            List<Netlink.Neighbour> v6 = netlink.neighbours(LinuxNative.AF_INET6, iface.index());
+            List<BackendState> backends = snapshot.backends();
+            InetAddress[] hops = new InetAddress[backends.size()];
+            boolean anyV4 = false;
+            boolean anyV6 = false;
+            for (int i = 0; i < hops.length; i++) {
+                hops[i] = nextHop(backends.get(i), backends.get(i).address().getAddress());
+                anyV4 |= hops[i] instanceof Inet4Address;
+                anyV6 |= hops[i] != null && !(hops[i] instanceof Inet4Address);
+            }
+            // dump only the families in use: a host with IPv6 disabled refuses AF_INET6 dumps
+            List<Netlink.Neighbour> v4 = anyV4 ? netlink.neighbours(LinuxNative.AF_INET, iface.index()) : List.of();
+            List<Netlink.Neighbour> v6 = anyV6 ? netlink.neighbours(LinuxNative.AF_INET6, iface.index()) : List.of();
             long[] macs = new long[snapshot.idLimit()];
             int[] destinations = new int[snapshot.idLimit()];
             int missing = 0;
-            for (BackendState backend : snapshot.backends()) {
-                InetAddress address = backend.address().getAddress();
-                InetAddress hop = nextHop(backend, address);
+            for (int i = 0; i < hops.length; i++) {
+                BackendState backend = backends.get(i);
+                InetAddress hop = hops[i];
                 if (hop == null) {
-                    missing++;
+                    missing += backend.keepsFlows() ? 1 : 0;
                     continue;
                 }
                 if (method != DsrMethod.L2) {
-                    byte[] a = address.getAddress();
+                    byte[] a = backend.address().getAddress().getAddress();
                     destinations[backend.id()] = ((a[0] & 0xff) << 24) | ((a[1] & 0xff) << 16) | ((a[2] & 0xff) << 8)
                             | (a[3] & 0xff);
                 }

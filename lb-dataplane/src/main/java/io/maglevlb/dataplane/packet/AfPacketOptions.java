@@ -32,8 +32,14 @@ public record AfPacketOptions(int blockSizeBytes, int blockCount, int retireTime
         KERNEL_HASH
     }
 
-    public static final int DEFAULT_BLOCK_SIZE_BYTES = 1 << 18;
-    public static final int DEFAULT_BLOCK_COUNT = 32;
+    /*
+     * Ring geometry: the kernel hands a block over when it is full or after the retire timeout, so at low rates
+     * each block carries about one timeout's worth of packets and the ring buffers blockCount x timeout of
+     * traffic; at high rates it buffers blockCount x blockSize bytes. 256 blocks of 64 KiB (16 MiB a thread)
+     * ride out a forwarding thread descheduled for 250 ms at any rate below ~2.5 Mpps of small packets.
+     */
+    public static final int DEFAULT_BLOCK_SIZE_BYTES = 1 << 16;
+    public static final int DEFAULT_BLOCK_COUNT = 256;
     public static final int DEFAULT_RETIRE_TIMEOUT_MS = 1;
     public static final int DEFAULT_TRANSMIT_BATCH = 128;
     public static final int DEFAULT_SEND_BUFFER_BYTES = 4 << 20;

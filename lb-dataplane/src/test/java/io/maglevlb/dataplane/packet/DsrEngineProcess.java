@@ -133,7 +133,20 @@ public final class DsrEngineProcess {
         sb.append(" flows.floodSkips=").append(s.flows().floodSkips());
         sb.append(" flows.flooding=").append(s.flows().threadsInFloodMode());
         sb.append(" unresolved=").append(s.unresolvedBackends());
+        sb.append(" alloc.forwarders=").append(forwarderAllocatedBytes());
         return sb.toString();
+    }
+
+    /** Bytes the forwarding threads have allocated on the heap so far (HotSpot's per-thread allocation counter). */
+    static long forwarderAllocatedBytes() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("maglev-dsr-") && !t.getName().startsWith("maglev-dsr-nexthop")) {
+                sum += Math.max(0, threads.getThreadAllocatedBytes(t.threadId()));
+            }
+        }
+        return sum;
     }
 
     private static void reply(String line) {

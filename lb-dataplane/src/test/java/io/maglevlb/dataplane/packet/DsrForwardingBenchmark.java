@@ -68,9 +68,15 @@ public final class DsrForwardingBenchmark {
                     "-", "6080", "5-tuple", "1")) {
                 e.backends("s1=198.18.0.11:9000:1");
                 run(lab, gen, sink, frames, 2, 0); // warm up the JIT
+                java.util.Map<String, Long> warm = e.stats();
                 engine = run(lab, gen, sink, frames, seconds, 0);
                 engineLossFree = lossFreeRate(lab, gen, sink, frames, engine.offeredPps);
-                System.out.println("engine stats: " + e.stats());
+                java.util.Map<String, Long> end = e.stats();
+                System.out.println("engine stats: " + end);
+                long packets = end.get("received") - warm.get("received");
+                System.out.printf("forwarding threads allocated %,d bytes over %,d packets after warm-up (%.4f B/packet)%n",
+                        end.get("alloc.forwarders") - warm.get("alloc.forwarders"), packets,
+                        (double) (end.get("alloc.forwarders") - warm.get("alloc.forwarders")) / Math.max(1, packets));
             }
             System.out.printf("%nflows %d, 60-byte frames, overload runs %d s, loss-free search 3 s per step%n", flows,
                     seconds);

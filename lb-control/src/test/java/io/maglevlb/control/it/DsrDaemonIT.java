@@ -64,8 +64,8 @@ class DsrDaemonIT {
                 String ns = host(name, BACKEND_IPS[i]);
                 run("ip", "-n", ns, "addr", "add", VIP + "/32", "dev", "lo");
                 for (String dev : new String[] {"all", "eth0"}) {
-                    run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.conf." + dev + ".arp_ignore=1");
-                    run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.conf." + dev + ".arp_announce=2");
+                    run("ip", "netns", "exec", ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/" + dev + "/arp_ignore");
+                    run("ip", "netns", "exec", ns, "sh", "-c", "echo 2 > /proc/sys/net/ipv4/conf/" + dev + "/arp_announce");
                 }
                 startBackend(ns, name);
             }

@@ -38,7 +38,7 @@ public final class DsrForwardingBenchmark {
             String gen = lab.host("g", "198.18.0.1/24");
             String lb = lab.host("lb", "198.18.0.2/24");
             String sink = lab.host("s", "198.18.0.11/24");
-            lab.run("ip", "-n", gen, "route", "add", DsrLab.VIP + "/32", "via", DsrLab.LB_IP);
+            NetLab.run("ip", "-n", gen, "route", "add", DsrLab.VIP + "/32", "via", DsrLab.LB_IP);
             lab.exec(lb, "sh", "-c", "echo 2 > /sys/class/net/eth0/queues/rx-0/rps_cpus");
             lab.sysctl(lb, "net.ipv4.conf.all.send_redirects", "0");
             lab.sysctl(lb, "net.ipv4.conf.eth0.send_redirects", "0");
@@ -46,7 +46,7 @@ public final class DsrForwardingBenchmark {
             byte[] genMac = RawLink.macOf(lab, gen);
             byte[] sinkMac = RawLink.macOf(lab, sink);
             // static neighbours: no ARP traffic during the runs
-            lab.run("ip", "-n", lb, "neigh", "replace", "198.18.0.11", "lladdr",
+            NetLab.run("ip", "-n", lb, "neigh", "replace", "198.18.0.11", "lladdr",
                     java.util.HexFormat.ofDelimiter(":").formatHex(sinkMac), "dev", "eth0", "nud", "permanent");
             List<byte[]> frames = new ArrayList<>();
             for (int i = 0; i < flows; i++) {
@@ -56,10 +56,10 @@ public final class DsrForwardingBenchmark {
             }
 
             lab.sysctl(lb, "net.ipv4.ip_forward", "1");
-            lab.run("ip", "-n", lb, "route", "add", DsrLab.VIP + "/32", "via", "198.18.0.11");
+            NetLab.run("ip", "-n", lb, "route", "add", DsrLab.VIP + "/32", "via", "198.18.0.11");
             Result linux = run(lab, gen, sink, frames, seconds, 0);
             double linuxLossFree = lossFreeRate(lab, gen, sink, frames, linux.offeredPps);
-            lab.run("ip", "-n", lb, "route", "del", DsrLab.VIP + "/32");
+            NetLab.run("ip", "-n", lb, "route", "del", DsrLab.VIP + "/32");
             lab.sysctl(lb, "net.ipv4.ip_forward", "0");
 
             Result engine;

@@ -42,13 +42,13 @@ final class DsrLab implements AutoCloseable {
             lb = lab.host("lb", LB_IP + "/24");
             for (int i = 0; i < 3; i++) {
                 backends[i] = lab.host(BACKEND_NAMES[i], BACKEND_IPS[i] + "/24");
-                lab.run("ip", "-n", backends[i], "addr", "add", VIP + "/32", "dev", "lo");
+                NetLab.run("ip", "-n", backends[i], "addr", "add", VIP + "/32", "dev", "lo");
                 for (String dev : new String[] {"all", "eth0"}) {
                     lab.sysctl(backends[i], "net.ipv4.conf." + dev + ".arp_ignore", "1");
                     lab.sysctl(backends[i], "net.ipv4.conf." + dev + ".arp_announce", "2");
                 }
             }
-            lab.run("ip", "-n", client, "route", "add", VIP + "/32", "via", LB_IP);
+            NetLab.run("ip", "-n", client, "route", "add", VIP + "/32", "via", LB_IP);
             lab.sysctl(lb, "net.ipv4.ip_forward", "0");
         } catch (Exception e) {
             close();

@@ -125,8 +125,9 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         this.flowLimit = Math.min(flowLimit, flowTable.capacity());
         long maxIntervalNs = tuning.maxExpiryInterval().toNanos();
         this.sweepIntervalNs = Math.max(TimeUnit.MILLISECONDS.toNanos(10), Math.min(maxIntervalNs, idleTimeoutNs / 4));
-        // Enough entries per sweep that the whole table is visited about once per idle timeout.
-        long perSweep = (long) Math.ceil((double) flowTable.capacity() * sweepIntervalNs / idleTimeoutNs);
+        // Enough entries per sweep that the whole table is visited four times per idle timeout, so an idle flow
+        // goes at most a quarter of the timeout (plus one interval) late. A visit is two array reads.
+        long perSweep = (long) Math.ceil(4.0 * flowTable.capacity() * sweepIntervalNs / idleTimeoutNs);
         this.sweepBudget = (int) Math.min(flowTable.capacity(), Math.max(256, perSweep));
     }
 

@@ -1,0 +1,67 @@
+package io.maglevlb.control.metrics;
+
+/**
+ * Names of maglevd's own meters, in Micrometer form. The Prometheus names (what operators query) follow
+ * Micrometer's Prometheus naming convention: dots become underscores, counters get {@code _total}, timers
+ * get {@code _seconds} with {@code _count}, {@code _sum} and {@code _max}. Each constant's comment gives the
+ * Prometheus name and its labels; docs/operations.md lists them with their meaning.
+ *
+ * <p>Prometheus wants one label set per metric name, so every meter of a name carries the same tag keys.
+ */
+public final class MetricNames {
+    private MetricNames() {}
+
+    /** Label of the VIP name. */
+    public static final String VIP = "vip";
+    /** Label of the backend name. */
+    public static final String BACKEND = "backend";
+    /** Label of a byte or datagram direction: {@link #CLIENT_TO_BACKEND} or {@link #BACKEND_TO_CLIENT}. */
+    public static final String DIRECTION = "direction";
+    public static final String CLIENT_TO_BACKEND = "client_to_backend";
+    public static final String BACKEND_TO_CLIENT = "backend_to_client";
+    /** Label of a health check result (see CheckResult labels) or a reload result (ok, error). */
+    public static final String RESULT = "result";
+    /** Label of a flow table eviction reason. */
+    public static final String REASON = "reason";
+
+    /** {@code maglev_connections_total{vip}}: TCP connections accepted / UDP flows created. */
+    public static final String CONNECTIONS = "maglev.connections";
+    /** {@code maglev_connections_active{vip}}: TCP connections / UDP flows open now. */
+    public static final String CONNECTIONS_ACTIVE = "maglev.connections.active";
+    /** {@code maglev_bytes_total{vip,direction}}: payload bytes relayed. */
+    public static final String BYTES = "maglev.bytes";
+    /** {@code maglev_datagrams_total{vip,direction}}: UDP datagrams relayed. */
+    public static final String DATAGRAMS = "maglev.datagrams";
+    /** {@code maglev_connect_failures_total{vip}}: backend connects that failed or timed out. */
+    public static final String CONNECT_FAILURES = "maglev.connect.failures";
+    /** {@code maglev_connect_retries_total{vip}}: connects retried on a fallback backend. */
+    public static final String CONNECT_RETRIES = "maglev.connect.retries";
+    /** {@code maglev_flow_table_size{vip}}: flows tracked now, summed over forwarding threads. */
+    public static final String FLOW_TABLE_SIZE = "maglev.flow.table.size";
+    /** {@code maglev_flow_table_hits_total{vip}}: new-flow lookups answered by the flow table. */
+    public static final String FLOW_TABLE_HITS = "maglev.flow.table.hits";
+    /** {@code maglev_flow_table_misses_total{vip}}: lookups that went to the Maglev table. */
+    public static final String FLOW_TABLE_MISSES = "maglev.flow.table.misses";
+    /** {@code maglev_flow_table_evictions_total{vip,reason}}: entries evicted (idle, capacity, backend). */
+    public static final String FLOW_TABLE_EVICTIONS = "maglev.flow.table.evictions";
+    /** {@code maglev_backend_up{vip,backend}}: 1 when health checks pass, else 0. */
+    public static final String BACKEND_UP = "maglev.backend.up";
+    /** {@code maglev_backend_drained{vip,backend}}: 1 when drained (admin API or weight 0), else 0. */
+    public static final String BACKEND_DRAINED = "maglev.backend.drained";
+    /** {@code maglev_backend_slots{vip,backend}}: Maglev table slots the backend owns now. */
+    public static final String BACKEND_SLOTS = "maglev.backend.slots";
+    /** {@code maglev_health_checks_total{vip,backend,result}}: checks by result. */
+    public static final String HEALTH_CHECKS = "maglev.health.checks";
+    /** {@code maglev_health_check_duration_seconds_{count,sum}{vip,backend}}: time checks took. */
+    public static final String HEALTH_CHECK_DURATION = "maglev.health.check.duration";
+    /** {@code maglev_table_rebuilds_total{vip}}: Maglev tables built and published. */
+    public static final String TABLE_REBUILDS = "maglev.table.rebuilds";
+    /** {@code maglev_table_build_duration_seconds_{count,sum,max}{vip}}: time to build a table. */
+    public static final String TABLE_BUILD_DURATION = "maglev.table.build.duration";
+    /** {@code maglev_table_slots_min{vip}}: fewest slots owned by a backend in the table (0 if empty). */
+    public static final String TABLE_SLOTS_MIN = "maglev.table.slots.min";
+    /** {@code maglev_table_slots_max{vip}}: most slots owned by a backend in the table (0 if empty). */
+    public static final String TABLE_SLOTS_MAX = "maglev.table.slots.max";
+    /** {@code maglev_reloads_total{result}}: configuration reloads, result ok or error. */
+    public static final String RELOADS = "maglev.reloads";
+}

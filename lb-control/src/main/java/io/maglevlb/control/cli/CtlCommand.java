@@ -102,9 +102,18 @@ public final class CtlCommand implements Callable<Integer> {
         }
     }
 
+    /** The first message in the cause chain (HttpClient's ConnectException often has none itself). */
     private static String describe(Exception e) {
-        String m = e.getMessage();
-        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                return t.getMessage();
+            }
+            if (t == t.getCause()) {
+                break;
+            }
+        }
+        return e instanceof java.net.ConnectException ? "connection refused (is maglevd running?)"
+                : e.getClass().getSimpleName();
     }
 
     private PrintWriter out() {

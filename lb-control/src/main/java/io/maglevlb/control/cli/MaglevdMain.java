@@ -25,6 +25,7 @@ import picocli.CommandLine.Spec;
         subcommands = {
             CheckCommand.class,
             TableCommand.class,
+            CtlCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class MaglevdMain implements Callable<Integer> {

@@ -14,6 +14,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -83,9 +84,8 @@ final class Probe {
 
     static String httpRequest(HealthTarget target) {
         InetSocketAddress address = target.address();
-        String host = address.getAddress() instanceof Inet6Address
-                ? "[" + address.getAddress().getHostAddress() + "]"
-                : address.getAddress().getHostAddress();
+        String ip = NetUtil.toAddressString(address.getAddress()); // RFC 5952 form for IPv6
+        String host = address.getAddress() instanceof Inet6Address ? "[" + ip + "]" : ip;
         return "GET " + target.check().path() + " HTTP/1.1\r\n"
                 + "Host: " + host + ":" + address.getPort() + "\r\n"
                 + "User-Agent: maglevd-health-check\r\n"

@@ -4,10 +4,10 @@ import io.maglevlb.control.health.BackendHealth;
 import io.maglevlb.control.health.CheckResult;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Timer;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
 
 /**
  * Registers the control plane's own meters: backend state and health checks per backend, table builds
@@ -56,17 +56,20 @@ public final class ControlMeters {
     }
 
     /**
-     * Registers the table meters of one VIP: {@code maglev_table_slots_min/max} read from the current
-     * snapshot; the returned handle counts rebuilds and their durations.
+     * Registers the table meters of one VIP: {@code maglev_table_slots_min/max} from the current snapshot,
+     * {@code maglev_table_rebuilds_total} and {@code maglev_table_build_duration_seconds} from counts the VIP
+     * keeps ({@code builds}: tables built; {@code buildNanosTotal}: their total build time).
      */
-    public static TableMeters registerTable(MeterGroup vipGroup, Supplier<ForwardingSnapshot> snapshot) {
+    public static <T> void registerTable(MeterGroup vipGroup, Supplier<ForwardingSnapshot> snapshot, T source,
+            ToLongFunction<T> builds, ToDoubleFunction<T> buildNanosTotal) {
         vipGroup.gauge(MetricNames.TABLE_SLOTS_MIN, "Fewest table slots owned by a backend in the table", snapshot,
                 s -> slotsExtreme(s.get(), true));
         vipGroup.gauge(MetricNames.TABLE_SLOTS_MAX, "Most table slots owned by a backend in the table", snapshot,
                 s -> slotsExtreme(s.get(), false));
-        Counter rebuilds = vipGroup.counter(MetricNames.TABLE_REBUILDS, "Maglev tables built and published");
-        Timer duration = vipGroup.timer(MetricNames.TABLE_BUILD_DURATION, "Time to build a Maglev table");
-        return new TableMeters(rebuilds, duration);
+        vipGroup.functionCounter(MetricNames.TABLE_REBUILDS, "Maglev tables built and published", source,
+                x -> builds.applyAsLong(x));
+        vipGroup.functionTimer(MetricNames.TABLE_BUILD_DURATION, "Time to build a Maglev table", source, builds,
+                buildNanosTotal, TimeUnit.NANOSECONDS);
     }
 
     /** Min (or max) slots over the backends in the table; 0 when the table is empty. */
@@ -80,13 +83,5 @@ public final class ControlMeters {
             result = min ? Math.min(result, n) : Math.max(result, n);
         }
         return result;
-    }
-
-    /** Counts one VIP's table builds. Called on the control thread after each build. */
-    public record TableMeters(Counter rebuilds, Timer buildDuration) {
-        public void recordBuild(long durationNs) {
-            rebuilds.increment();
-            buildDuration.record(durationNs, TimeUnit.NANOSECONDS);
-        }
     }
 }

@@ -116,10 +116,10 @@ class MaglevMetricsTest {
         BackendState b = new BackendState(2, "b", addr, 2, false, true);
         AtomicReference<ForwardingSnapshot> current =
                 new AtomicReference<>(ForwardingSnapshot.build("web", 1, 101, List.of(a, b)));
-        ControlMeters.TableMeters table = ControlMeters.registerTable(metrics.vipGroup("web"), current::get);
+        long[] builds = {1, 2_000_000}; // tables built, total build time in ns
+        ControlMeters.registerTable(metrics.vipGroup("web"), current::get, builds, x -> x[0], x -> x[1]);
         AtomicReference<BackendState> stateA = new AtomicReference<>(a);
         ControlMeters.registerBackend(metrics.backendGroup("web", "a"), stateA::get, current::get, () -> null);
-        table.recordBuild(2_000_000);
 
         PrometheusText text = PrometheusText.parse(metrics.scrape());
         ForwardingSnapshot snap = current.get();
@@ -140,11 +140,15 @@ class MaglevMetricsTest {
         BackendState aDown = a.withHealthy(false);
         stateA.set(aDown);
         current.set(ForwardingSnapshot.build("web", 2, 101, List.of(aDown, b)));
+        builds[0] = 2;
+        builds[1] = 3_000_000;
         text = PrometheusText.parse(metrics.scrape());
         assertEquals(0, text.value("maglev_backend_up", "vip", "web", "backend", "a"));
         assertEquals(0, text.value("maglev_backend_slots", "vip", "web", "backend", "a"));
         assertEquals(101, text.value("maglev_table_slots_max", "vip", "web"));
         assertEquals(101, text.value("maglev_table_slots_min", "vip", "web"));
+        assertEquals(2, text.value("maglev_table_rebuilds_total", "vip", "web"));
+        assertEquals(0.003, text.value("maglev_table_build_duration_seconds_sum", "vip", "web"), 1e-9);
     }
 
     @Test

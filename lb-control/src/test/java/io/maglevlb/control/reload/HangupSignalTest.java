@@ -1,5 +1,6 @@
 package io.maglevlb.control.reload;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.ExecutorService;
@@ -7,7 +8,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import sun.misc.Signal;
 
 class HangupSignalTest {
 
@@ -16,13 +16,14 @@ class HangupSignalTest {
         ExecutorService control = Executors.newSingleThreadExecutor(r -> new Thread(r, "test-control"));
         LinkedBlockingQueue<String> ran = new LinkedBlockingQueue<>();
         try {
-            HangupSignal.install(control, () -> ran.add(Thread.currentThread().getName()));
-            Signal.raise(new Signal("HUP"));
-            String thread = ran.poll(10, TimeUnit.SECONDS);
-            assertTrue("test-control".equals(thread), "reload ran on " + thread);
+            assertTrue(HangupSignal.install(control, () -> ran.add(Thread.currentThread().getName())));
+            HangupSignal.raise();
+            assertEquals("test-control", ran.poll(10, TimeUnit.SECONDS));
+            HangupSignal.raise();
+            assertEquals("test-control", ran.poll(10, TimeUnit.SECONDS));
         } finally {
-            // Leave SIGHUP ignored rather than default (terminate) for the rest of this test JVM.
-            Signal.handle(new Signal("HUP"), s -> { });
+            // Leave SIGHUP handled (as a no-op) rather than default (terminate) for the rest of this test JVM.
+            HangupSignal.handle(() -> { });
             control.shutdown();
             assertTrue(control.awaitTermination(5, TimeUnit.SECONDS));
         }

@@ -82,7 +82,7 @@ public final class AdminServer implements AutoCloseable {
                     })
                     .bind(listen).syncUninterruptibly().channel();
             AdminServer server = new AdminServer(loop, workers, channel);
-            log.info("admin API listening on {}{}", server.address(),
+            log.info("admin API listening on {}{}", io.netty.util.NetUtil.toSocketAddressString(server.address()),
                     token == null ? " (no token: keep it on loopback)" : " (bearer token required)");
             return server;
         } catch (Exception e) { // bind failures surface as (undeclared) checked exceptions

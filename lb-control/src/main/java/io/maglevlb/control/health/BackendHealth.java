@@ -39,7 +39,11 @@ public final class BackendHealth {
         InitialState effective = none ? InitialState.UP : initial;
         this.riseFall = new RiseFall(target.check().rise(), target.check().fall(), effective);
         this.up = riseFall.isUp();
-        this.lastTransitionReason = none ? "health check type none" : "initial state " + initial;
+        this.lastTransitionReason = none ? "health check type none" : switch (initial) {
+            case PROVISIONALLY_UP -> "starting: up until a check fails";
+            case UP -> "up (state kept across a reload)";
+            case DOWN -> "down (state kept across a reload)";
+        };
         this.lastTransitionEpochMs = System.currentTimeMillis();
     }
 

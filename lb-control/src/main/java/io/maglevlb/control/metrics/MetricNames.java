@@ -28,6 +28,11 @@ public final class MetricNames {
     public static final String CONNECTIONS = "maglev.connections";
     /** {@code maglev_connections_active{vip}}: TCP connections / UDP flows open now. */
     public static final String CONNECTIONS_ACTIVE = "maglev.connections.active";
+    /**
+     * {@code maglev_connections_refused_total{vip,reason}}: clients closed at once, reason {@code no_backend}
+     * (every backend down or drained) or {@code connect_failed} (the first choice and every retry failed).
+     */
+    public static final String CONNECTIONS_REFUSED = "maglev.connections.refused";
     /** {@code maglev_bytes_total{vip,direction}}: payload bytes relayed. */
     public static final String BYTES = "maglev.bytes";
     /** {@code maglev_datagrams_total{vip,direction}}: UDP datagrams relayed. */
@@ -50,6 +55,14 @@ public final class MetricNames {
     public static final String BACKEND_DRAINED = "maglev.backend.drained";
     /** {@code maglev_backend_slots{vip,backend}}: Maglev table slots the backend owns now. */
     public static final String BACKEND_SLOTS = "maglev.backend.slots";
+    /** {@code maglev_backend_connections_total{vip,backend}}: connections established to the backend. */
+    public static final String BACKEND_CONNECTIONS = "maglev.backend.connections";
+    /** {@code maglev_backend_connections_active{vip,backend}}: connections open to the backend now. */
+    public static final String BACKEND_CONNECTIONS_ACTIVE = "maglev.backend.connections.active";
+    /** {@code maglev_backend_connect_failures_total{vip,backend}}: connects to the backend that failed. */
+    public static final String BACKEND_CONNECT_FAILURES = "maglev.backend.connect.failures";
+    /** {@code maglev_backend_bytes_total{vip,backend,direction}}: payload bytes relayed via the backend. */
+    public static final String BACKEND_BYTES = "maglev.backend.bytes";
     /** {@code maglev_health_checks_total{vip,backend,result}}: checks by result. */
     public static final String HEALTH_CHECKS = "maglev.health.checks";
     /** {@code maglev_health_check_duration_seconds_{count,sum}{vip,backend}}: time checks took. */

@@ -117,6 +117,9 @@ public final class BackendHealth {
         boolean wasProvisional = riseFall.isProvisional();
         int streakBefore = riseFall.streak();
         if (!riseFall.record(outcome.result().isSuccess())) {
+            if (wasProvisional) {
+                lastTransitionReason = "up: first check passed (" + outcome.detail() + ")";
+            }
             return null;
         }
         boolean nowUp = riseFall.isUp();

@@ -62,6 +62,13 @@ public final class Reloader {
         return file;
     }
 
+    /** "vip NAME: problem", without repeating the prefix when the exception's message has it already. */
+    private static String vipError(String vip, Exception e) {
+        String message = String.valueOf(e.getMessage());
+        String prefix = "vip " + vip + ": ";
+        return message.startsWith(prefix) ? message : prefix + message;
+    }
+
     /** Loads, validates, diffs and applies the file. Never throws for a bad file: the result says why. */
     public ReloadResult reload() {
         ConfigLoadResult loaded = loader.load(file);
@@ -87,7 +94,7 @@ public final class Reloader {
                     daemon.removeVip(undo.name());
                 }
                 daemon.reapRetired();
-                String error = "vip " + vip.name() + ": " + e.getMessage();
+                String error = vipError(vip.name(), e);
                 log.error("reload of {} refused, the running configuration is unchanged: {}", file, error);
                 return ReloadResult.failed(List.of(error));
             }
@@ -116,7 +123,7 @@ public final class Reloader {
                 log.info("reload: vip {} changed ({})", change.name(), change.summary());
                 changed.add(change.name());
             } catch (VipBindException | RuntimeException e) {
-                String error = "vip " + change.name() + ": " + e.getMessage();
+                String error = vipError(change.name(), e);
                 log.error("reload: {}", error);
                 errors.add(error);
                 continue;

@@ -302,7 +302,7 @@ class ReloadControlIT {
             daemon.rewriteConfig(configB());
             HttpResponse<String> r = reload();
             assertEquals(422, r.statusCode(), r.body());
-            assertTrue(r.body().contains("vip extra"), r.body());
+            assertTrue(r.body().contains("vip extra: cannot listen on 127.0.0.1:" + squatter.getLocalPort()), r.body());
         }
         assertEquals(2, runtime("web").backends().size(), "web's change was not applied either");
         assertTrue(daemon.daemon().vip("extra").isEmpty());

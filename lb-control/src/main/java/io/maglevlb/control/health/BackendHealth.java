@@ -104,6 +104,8 @@ public final class BackendHealth {
      */
     String record(CheckOutcome outcome) {
         lastOutcome = outcome;
+        String reason = applyVerdict(outcome);
+        // Counters last: a reader that sees the count go up also sees the verdict and reason it led to.
         checkDurationTotalNs = checkDurationTotalNs + outcome.durationNs();
         switch (outcome.result()) {
             case SUCCESS -> successes = successes + 1;
@@ -111,6 +113,10 @@ public final class BackendHealth {
             case TIMEOUT -> timeouts = timeouts + 1;
             case LOCAL_ERROR -> localErrors = localErrors + 1;
         }
+        return reason;
+    }
+
+    private String applyVerdict(CheckOutcome outcome) {
         if (!outcome.result().isVerdict()) {
             return null;
         }

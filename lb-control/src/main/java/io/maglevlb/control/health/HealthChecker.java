@@ -6,6 +6,7 @@ import io.maglevlb.core.config.HealthCheckConfig;
 import io.maglevlb.core.config.HealthCheckType;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -30,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * the whole process: file descriptors and ephemeral ports. A check that fails for such a local reason is
  * counted as {@link CheckResult#LOCAL_ERROR} and moves neither rise nor fall, so descriptor exhaustion
  * cannot mark every backend down at once. The checker itself holds at most {@code maxConcurrentChecks}
- * sockets; a check due while at that bound is postponed, not failed.
+ * sockets; a check due while at that bound waits (first come, first served) for a free slot instead of
+ * failing.
  *
  * <p><b>Schedule.</b> A backend's first check starts after a random 0..10% of its interval; each next one
  * starts {@code interval + random 0..10% of interval} after the previous one started (or at once when the
@@ -58,6 +60,9 @@ public final class HealthChecker implements AutoCloseable {
 
     // Health loop only.
     private int checksInFlight;
+    // Checks that came due while at the bound, in the order they came: run as soon as a slot frees, so a
+    // backend whose check just ended (and is due again at once) cannot starve the others.
+    private final ArrayDeque<BackendHealth> waiting = new ArrayDeque<>();
     private long lastLocalErrorLogNs;
 
     private record Key(String vip, String backend) {}
@@ -176,6 +181,7 @@ public final class HealthChecker implements AutoCloseable {
 
     private void stop(BackendHealth health) {
         health.stopped = true;
+        waiting.remove(health);
         if (health.nextCheck != null) {
             health.nextCheck.cancel(false);
             health.nextCheck = null;
@@ -194,12 +200,15 @@ public final class HealthChecker implements AutoCloseable {
         if (health.stopped) {
             return;
         }
-        long intervalNs = health.target().check().interval().toNanos();
         if (checksInFlight >= maxConcurrentChecks) {
             health.countDeferred();
-            schedule(health, intervalNs / JITTER_DIVISOR + TimeUnit.MILLISECONDS.toNanos(1));
+            waiting.add(health);
             return;
         }
+        startCheck(health);
+    }
+
+    private void startCheck(BackendHealth health) {
         checksInFlight++;
         health.checkStartNs = System.nanoTime();
         Future<CheckOutcome> result = Probe.run(loop, loops.socketChannelClass(), health.target());
@@ -209,7 +218,18 @@ public final class HealthChecker implements AutoCloseable {
                     ? (CheckOutcome) f.getNow()
                     : Probe.classify(f.cause(), health.checkStartNs);
             onOutcome(health, outcome);
+            startWaiting();
         });
+    }
+
+    /** Starts checks that waited for a free slot, oldest first. */
+    private void startWaiting() {
+        while (checksInFlight < maxConcurrentChecks && !waiting.isEmpty()) {
+            BackendHealth next = waiting.poll();
+            if (!next.stopped) {
+                startCheck(next);
+            }
+        }
     }
 
     private void onOutcome(BackendHealth health, CheckOutcome outcome) {

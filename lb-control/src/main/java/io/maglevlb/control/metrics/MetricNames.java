@@ -37,6 +37,14 @@ public final class MetricNames {
     public static final String BYTES = "maglev.bytes";
     /** {@code maglev_datagrams_total{vip,direction}}: UDP datagrams relayed. */
     public static final String DATAGRAMS = "maglev.datagrams";
+    /** {@code maglev_packets_total{vip}}: DSR: packets forwarded toward backends. */
+    public static final String PACKETS = "maglev.packets";
+    /** {@code maglev_packets_received_total{vip}}: DSR: frames the VIP's socket filter let through. */
+    public static final String PACKETS_RECEIVED = "maglev.packets.received";
+    /** {@code maglev_packet_drops_total{vip,reason}}: DSR: packets not forwarded, by reason. */
+    public static final String PACKET_DROPS = "maglev.packet.drops";
+    /** {@code maglev_backends_unresolved{vip}}: DSR: backends whose next-hop MAC is not known yet. */
+    public static final String BACKENDS_UNRESOLVED = "maglev.backends.unresolved";
     /** {@code maglev_connect_failures_total{vip}}: backend connects that failed or timed out. */
     public static final String CONNECT_FAILURES = "maglev.connect.failures";
     /** {@code maglev_connect_retries_total{vip}}: connects retried on a fallback backend. */
@@ -61,6 +69,8 @@ public final class MetricNames {
     public static final String BACKEND_CONNECTIONS_ACTIVE = "maglev.backend.connections.active";
     /** {@code maglev_backend_connect_failures_total{vip,backend}}: connects to the backend that failed. */
     public static final String BACKEND_CONNECT_FAILURES = "maglev.backend.connect.failures";
+    /** {@code maglev_backend_packets_total{vip,backend}}: DSR: packets forwarded to the backend. */
+    public static final String BACKEND_PACKETS = "maglev.backend.packets";
     /** {@code maglev_backend_bytes_total{vip,backend,direction}}: payload bytes relayed via the backend. */
     public static final String BACKEND_BYTES = "maglev.backend.bytes";
     /** {@code maglev_health_checks_total{vip,backend,result}}: checks by result. */

@@ -5,6 +5,7 @@ import io.maglevlb.control.daemon.DaemonStartException;
 import io.maglevlb.control.daemon.Maglevd;
 import io.maglevlb.control.daemon.TerminationSignals;
 import io.maglevlb.control.demo.DemoBackends;
+import io.maglevlb.control.plane.ControlPlane;
 import io.maglevlb.core.config.MaglevConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -94,6 +95,8 @@ final class RunCommand implements Callable<Integer> {
 
     private int runDaemon(MaglevConfig cfg, DaemonOptions options) {
         Maglevd daemon = new Maglevd(cfg, options);
+        // Health checks, admin API, metrics, reload (SIGHUP / POST /reload) and drain.
+        daemon.addService(new ControlPlane(config.file()));
         CountDownLatch stop = new CountDownLatch(1);
         AtomicInteger signals = new AtomicInteger();
         boolean handled = TerminationSignals.install(signal -> {

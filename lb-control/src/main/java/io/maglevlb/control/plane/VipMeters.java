@@ -200,6 +200,14 @@ final class VipMeters implements AutoCloseable {
                 s, c -> c.read(u -> u.stats().flowsMoved()));
         g.functionCounter(MetricNames.BACKENDS_UNREACHABLE, "ICMP unreachable errors reported on backend sockets", s,
                 c -> c.read(u -> u.stats().backendUnreachable()));
+        g.functionCounter(MetricNames.SESSION_OPEN_FAILURES, "Backend sockets that could not be opened", s,
+                c -> c.read(u -> u.stats().sessionOpenFailures()));
+        g.functionCounter(MetricNames.VIP_SOCKET_ERRORS, "Errors reported on a VIP socket itself (it stays open)", s,
+                c -> c.read(u -> u.stats().vipSocketErrors()));
+        // -1 when the transport cannot read the kernel's count: a counter cannot be negative, so 0.
+        g.functionCounter(MetricNames.DATAGRAMS_KERNEL_DROPPED,
+                "Datagrams the kernel dropped because a VIP socket's receive buffer was full", s,
+                c -> c.read(u -> Math.max(0, u.stats().kernelReceiveDrops())));
         Map<String, ToDoubleFunction<Cached<UdpSample>>> evictions = new LinkedHashMap<>();
         for (EvictionReason reason : EvictionReason.values()) {
             evictions.put(reason.name().toLowerCase(Locale.ROOT), c -> c.read(u -> u.evictions()[reason.ordinal()]));

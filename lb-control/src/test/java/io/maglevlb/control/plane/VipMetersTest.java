@@ -125,6 +125,8 @@ class VipMetersTest {
         assertEquals(6, t.value("maglev_datagrams_stateless_total", "vip", "dns"));
         assertEquals(1, t.value("maglev_flows_moved_total", "vip", "dns"));
         assertEquals(3, t.value("maglev_backends_unreachable_total", "vip", "dns"));
+        assertEquals(0, t.value("maglev_datagrams_kernel_dropped_total", "vip", "dns"), "-1 (unknown) reads 0");
+        assertEquals(0, t.value("maglev_session_open_failures_total", "vip", "dns"));
         assertEquals(7, t.value("maglev_flow_table_size", "vip", "dns"));
         assertEquals(100, t.value("maglev_flow_table_hits_total", "vip", "dns"));
         assertEquals(40, t.value("maglev_flow_table_misses_total", "vip", "dns"));

@@ -25,9 +25,11 @@ public record StatusView(String version, long pid, String startedAt, String conf
      * @param generation table generation: bumps with every published table
      * @param digest table digest, equal on every host with the same config and live backends
      * @param backendsInTable backends that own slots (up, not drained, weight > 0)
+     * @param activeFlows TCP connections or UDP flows open now (DSR: flows tracked); null when the VIP has no
+     *     forwarder
      */
     public record Vip(String name, String listen, String protocol, String mode, long generation, String digest,
-            int tableSize, int backendsInTable, List<Backend> backends) {
+            int tableSize, int backendsInTable, Long activeFlows, List<Backend> backends) {
         public Vip {
             backends = List.copyOf(backends);
         }
@@ -42,7 +44,9 @@ public record StatusView(String version, long pid, String startedAt, String conf
      * @param slots table slots owned now
      * @param health why it is in its health state
      * @param lastCheck the last check's result and detail, or null before the first check
+     * @param activeFlows TCP connections or UDP flows open to the backend now; null when not counted per backend
+     *     (DSR) or the VIP has no forwarder
      */
     public record Backend(String name, String address, int weight, boolean healthy, boolean drained, int slots,
-            String health, String lastCheck) {}
+            String health, String lastCheck, Long activeFlows) {}
 }

@@ -212,13 +212,17 @@ public final class CtlCommand implements Callable<Integer> {
                         v.path("mode").asText(), v.path("generation").asLong(), v.path("tableSize").asInt(),
                         digest.length() > 16 ? digest.substring(0, 16) : digest, v.path("backendsInTable").asInt(),
                         v.path("backends").size());
+                if (v.hasNonNull("activeFlows")) {
+                    out.printf(Locale.ROOT, "  %d open connections/flows%n", v.get("activeFlows").asLong());
+                }
                 for (JsonNode b : v.path("backends")) {
                     String state = (b.path("healthy").asBoolean() ? "up" : "DOWN")
                             + (b.path("drained").asBoolean() ? ",drained" : "")
                             + (b.path("weight").asInt() == 0 ? ",weight0" : "");
-                    out.printf(Locale.ROOT, "  %-20s %-24s w=%-3d %-16s %7d slots  %s%n", b.path("name").asText(),
-                            b.path("address").asText(), b.path("weight").asInt(), state, b.path("slots").asInt(),
-                            b.path("health").asText());
+                    String open = b.hasNonNull("activeFlows") ? b.get("activeFlows").asText() : "-";
+                    out.printf(Locale.ROOT, "  %-20s %-24s w=%-3d %-16s %7d slots %7s open  %s%n",
+                            b.path("name").asText(), b.path("address").asText(), b.path("weight").asInt(), state,
+                            b.path("slots").asInt(), open, b.path("health").asText());
                 }
             }
         }

@@ -37,6 +37,23 @@ public final class MetricNames {
     public static final String BYTES = "maglev.bytes";
     /** {@code maglev_datagrams_total{vip,direction}}: UDP datagrams relayed. */
     public static final String DATAGRAMS = "maglev.datagrams";
+    /** {@code maglev_datagrams_dropped_total{vip,reason}}: UDP: datagrams not forwarded, by reason. */
+    public static final String DATAGRAMS_DROPPED = "maglev.datagrams.dropped";
+    /** {@code maglev_datagrams_stateless_total{vip}}: UDP: client datagrams forwarded without a tracked flow. */
+    public static final String DATAGRAMS_STATELESS = "maglev.datagrams.stateless";
+    /** {@code maglev_flows_moved_total{vip}}: UDP: tracked flows moved to another backend (theirs went away). */
+    public static final String FLOWS_MOVED = "maglev.flows.moved";
+    /** {@code maglev_backends_unreachable_total{vip}}: UDP: ICMP unreachable errors on backend sockets. */
+    public static final String BACKENDS_UNREACHABLE = "maglev.backends.unreachable";
+    /** {@code maglev_session_open_failures_total{vip}}: UDP: backend sockets that could not be opened. */
+    public static final String SESSION_OPEN_FAILURES = "maglev.session.open.failures";
+    /** {@code maglev_vip_socket_errors_total{vip}}: UDP: errors reported on a VIP socket itself. */
+    public static final String VIP_SOCKET_ERRORS = "maglev.vip.socket.errors";
+    /**
+     * {@code maglev_datagrams_kernel_dropped_total{vip}}: UDP: datagrams the kernel dropped because a VIP socket's
+     * receive buffer was full (0 when the transport cannot tell).
+     */
+    public static final String DATAGRAMS_KERNEL_DROPPED = "maglev.datagrams.kernel.dropped";
     /** {@code maglev_packets_total{vip}}: DSR: packets forwarded toward backends. */
     public static final String PACKETS = "maglev.packets";
     /** {@code maglev_packets_received_total{vip}}: DSR: frames the VIP's socket filter let through. */
@@ -63,14 +80,18 @@ public final class MetricNames {
     public static final String BACKEND_DRAINED = "maglev.backend.drained";
     /** {@code maglev_backend_slots{vip,backend}}: Maglev table slots the backend owns now. */
     public static final String BACKEND_SLOTS = "maglev.backend.slots";
-    /** {@code maglev_backend_connections_total{vip,backend}}: connections established to the backend. */
+    /** {@code maglev_backend_connections_total{vip,backend}}: TCP connections established / UDP flows placed. */
     public static final String BACKEND_CONNECTIONS = "maglev.backend.connections";
-    /** {@code maglev_backend_connections_active{vip,backend}}: connections open to the backend now. */
+    /** {@code maglev_backend_connections_active{vip,backend}}: TCP connections / UDP flows open now. */
     public static final String BACKEND_CONNECTIONS_ACTIVE = "maglev.backend.connections.active";
     /** {@code maglev_backend_connect_failures_total{vip,backend}}: connects to the backend that failed. */
     public static final String BACKEND_CONNECT_FAILURES = "maglev.backend.connect.failures";
     /** {@code maglev_backend_packets_total{vip,backend}}: DSR: packets forwarded to the backend. */
     public static final String BACKEND_PACKETS = "maglev.backend.packets";
+    /** {@code maglev_backend_datagrams_total{vip,backend,direction}}: UDP: datagrams relayed via the backend. */
+    public static final String BACKEND_DATAGRAMS = "maglev.backend.datagrams";
+    /** {@code maglev_backend_unreachable_total{vip,backend}}: UDP: ICMP unreachable errors from the backend. */
+    public static final String BACKEND_UNREACHABLE = "maglev.backend.unreachable";
     /** {@code maglev_backend_bytes_total{vip,backend,direction}}: payload bytes relayed via the backend. */
     public static final String BACKEND_BYTES = "maglev.backend.bytes";
     /** {@code maglev_health_checks_total{vip,backend,result}}: checks by result. */

@@ -26,6 +26,10 @@ import io.maglevlb.core.config.MaglevConfig;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.packet.DsrStats;
+import io.maglevlb.dataplane.packet.DsrVip;
+import io.maglevlb.dataplane.tcp.TcpVipStats;
+import io.maglevlb.dataplane.udp.UdpVipStats;
 import io.netty.util.NetUtil;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -42,6 +46,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.IntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -287,22 +292,46 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         List<StatusView.Vip> vips = new ArrayList<>();
         for (VipRuntime vip : daemon.vips()) {
             ForwardingSnapshot snap = vip.snapshot();
+            ActiveFlows active = ActiveFlows.of(vip);
             List<StatusView.Backend> backends = new ArrayList<>();
             for (BackendState b : vip.backends()) {
                 Optional<BackendHealth> h = health.health(vip.name(), b.name());
                 String lastCheck = h.flatMap(BackendHealth::lastOutcome).map(ControlPlane::describe).orElse(null);
                 backends.add(new StatusView.Backend(b.name(), address(b.address()), b.weight(), b.healthy(),
                         b.drained(), snap.slotCount(b.id()),
-                        h.map(BackendHealth::lastTransitionReason).orElse("not checked"), lastCheck));
+                        h.map(BackendHealth::lastTransitionReason).orElse("not checked"), lastCheck,
+                        active.ofBackend().apply(b.id())));
             }
             InetSocketAddress listen = vip.forwarder().map(VipForwarder::localAddress).orElse(vip.config().listen());
             vips.add(new StatusView.Vip(vip.name(), address(listen), vip.config().protocol().configName(),
                     vip.config().mode().configName(), snap.generation(), snap.digest(), snap.tableSize(),
-                    snap.tableBackends().size(), backends));
+                    snap.tableBackends().size(), active.ofVip(), backends));
         }
         String version = Maglevd.class.getPackage().getImplementationVersion();
         return new StatusView(version == null ? "development" : version, ProcessHandle.current().pid(),
                 startedAt.toString(), configFile.toString(), lastReload, vips);
+    }
+
+    /**
+     * Open TCP connections or UDP flows of a VIP, read once per status request from its forwarder's counters.
+     *
+     * @param ofVip the VIP's total, null without a forwarder
+     * @param ofBackend by backend id; null where the forwarder does not count per backend
+     */
+    private record ActiveFlows(Long ofVip, IntFunction<Long> ofBackend) {
+        static ActiveFlows of(VipRuntime vip) {
+            if (vip.tcpProxy().isPresent()) {
+                TcpVipStats s = vip.tcpProxy().get().stats();
+                return new ActiveFlows(s.active(), id -> s.activeConnections(id));
+            }
+            if (vip.udpForwarder().isPresent()) {
+                UdpVipStats s = vip.udpForwarder().get().stats();
+                return new ActiveFlows(s.flowsActive(), id -> s.backend(id).flowsActive());
+            }
+            Optional<DsrStats> dsr = vip.forwarder().filter(DsrVip.class::isInstance).map(DsrVip.class::cast)
+                    .flatMap(DsrVip::stats);
+            return new ActiveFlows(dsr.map(d -> d.flows().size()).orElse(null), id -> null);
+        }
     }
 
     @Override

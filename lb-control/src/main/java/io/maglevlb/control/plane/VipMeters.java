@@ -10,13 +10,19 @@ import io.maglevlb.control.metrics.MeterGroup;
 import io.maglevlb.control.metrics.MetricNames;
 import io.maglevlb.control.metrics.TrafficReaders;
 import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.dataplane.packet.DropReason;
 import io.maglevlb.dataplane.packet.DsrStats;
 import io.maglevlb.dataplane.packet.DsrVip;
 import io.maglevlb.dataplane.tcp.TcpVipStats;
+import io.maglevlb.dataplane.udp.UdpBackendStats;
+import io.maglevlb.dataplane.udp.UdpDropReason;
+import io.maglevlb.dataplane.udp.UdpForwarder;
+import io.maglevlb.dataplane.udp.UdpVipStats;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -28,7 +34,7 @@ import java.util.function.ToLongFunction;
 /**
  * The meters of one VIP and its backends, read at scrape time from the VIP's runtime (table, backend
  * state), its health watches, and its forwarder's counters: {@code TcpProxyVip.stats()} or
- * {@code DsrVip.stats()}, each a sum over the forwarding threads' own fields that never touches the threads.
+ * {@code DsrVip.stats()} or {@code UdpForwarder.stats()} with its {@code flowTables()}, each a sum over the forwarding threads' own fields that never touches the threads.
  * Created and changed on the control thread; closed when the VIP goes away or gets a new forwarder (whose
  * counters start from zero).
  *
@@ -39,6 +45,10 @@ final class VipMeters implements AutoCloseable {
     /** A scrape reads a dozen values of one VIP; they come from one sum over the threads, at most this old. */
     static final long STATS_MAX_AGE_NS = TimeUnit.MILLISECONDS.toNanos(100);
 
+    private static final String BACKEND_CONNECTIONS_HELP =
+            "TCP connections established or UDP flows placed on the backend";
+    private static final String BACKEND_ACTIVE_HELP = "TCP connections or UDP flows open to the backend now";
+
     private final MaglevMetrics metrics;
     private final VipRuntime vip;
     private final HealthChecker health;
@@ -46,6 +56,35 @@ final class VipMeters implements AutoCloseable {
     private final Map<String, MeterGroup> backendGroups = new HashMap<>();
     private final Cached<TcpVipStats> tcp;
     private final Cached<DsrStats> dsr;
+    private final Cached<UdpSample> udp;
+
+    /**
+     * One scrape's view of a UDP VIP: the forwarder's counters and its loops' flow tables, summed.
+     *
+     * @param evictions flow table evictions, indexed by {@link EvictionReason#ordinal()}
+     */
+    record UdpSample(UdpVipStats stats, long tableSize, long tableHits, long tableMisses, long[] evictions) {
+        /** Sums the loops' tables with their racy statistics getters (see {@link UdpForwarder#flowTables()}). */
+        static UdpSample of(UdpVipStats stats, List<FlowTable> tables) {
+            long size = 0;
+            long hits = 0;
+            long misses = 0;
+            long[] evictions = new long[EvictionReason.values().length];
+            for (FlowTable t : tables) {
+                size += t.size();
+                hits += t.hits();
+                misses += t.misses();
+                for (EvictionReason r : EvictionReason.values()) {
+                    evictions[r.ordinal()] += t.evictions(r);
+                }
+            }
+            return new UdpSample(stats, size, hits, misses, evictions);
+        }
+
+        UdpBackendStats backend(int id) {
+            return stats.backend(id);
+        }
+    }
 
     /** A value computed at most every {@link #STATS_MAX_AGE_NS}; null while there is none. Any thread. */
     static final class Cached<T> {
@@ -81,11 +120,18 @@ final class VipMeters implements AutoCloseable {
         Optional<DsrVip> dsrVip = vip.forwarder().filter(DsrVip.class::isInstance).map(DsrVip.class::cast);
         this.tcp = isTcp ? new Cached<>(() -> vip.tcpProxy().map(p -> p.stats()).orElse(null)) : null;
         this.dsr = dsrVip.isPresent() ? new Cached<>(() -> dsrVip.get().stats().orElse(null)) : null;
+        Optional<UdpForwarder> udpVip = vip.udpForwarder();
+        this.udp = udpVip.isPresent()
+                ? new Cached<>(() -> UdpSample.of(udpVip.get().stats(), udpVip.get().flowTables()))
+                : null;
         if (tcp != null) {
             registerTcp(vipGroup, tcp);
         }
         if (dsr != null) {
             registerDsr(vipGroup, dsr);
+        }
+        if (udp != null) {
+            registerUdp(vipGroup, udp);
         }
         ControlMeters.registerTable(vipGroup, vip::snapshot, vip, VipRuntime::rebuilds, VipRuntime::totalBuildNanos);
         for (BackendState b : vip.backends()) {
@@ -134,6 +180,45 @@ final class VipMeters implements AutoCloseable {
                 evictions));
     }
 
+    static void registerUdp(MeterGroup g, Cached<UdpSample> s) {
+        DataplaneMeters.registerTraffic(g, s, new TrafficReaders<Cached<UdpSample>>(
+                c -> c.read(u -> u.stats().flowsCreated()),
+                c -> c.read(u -> u.stats().flowsActive()),
+                c -> c.read(u -> u.stats().bytesToBackends()),
+                c -> c.read(u -> u.stats().bytesToClients()),
+                c -> c.read(u -> u.stats().datagramsToBackends()),
+                c -> c.read(u -> u.stats().datagramsToClients()),
+                null, null));
+        for (UdpDropReason reason : UdpDropReason.values()) {
+            g.functionCounter(MetricNames.DATAGRAMS_DROPPED, "Datagrams not forwarded, by reason", s,
+                    c -> c.read(u -> u.stats().dropped(reason)), MetricNames.REASON, reason.metricName());
+        }
+        g.functionCounter(MetricNames.DATAGRAMS_STATELESS,
+                "Client datagrams forwarded without a tracked flow (flow table full or flood mode)", s,
+                c -> c.read(u -> u.stats().statelessDatagrams()));
+        g.functionCounter(MetricNames.FLOWS_MOVED, "Tracked flows moved to another backend because theirs went away",
+                s, c -> c.read(u -> u.stats().flowsMoved()));
+        g.functionCounter(MetricNames.BACKENDS_UNREACHABLE, "ICMP unreachable errors reported on backend sockets", s,
+                c -> c.read(u -> u.stats().backendUnreachable()));
+        g.functionCounter(MetricNames.SESSION_OPEN_FAILURES, "Backend sockets that could not be opened", s,
+                c -> c.read(u -> u.stats().sessionOpenFailures()));
+        g.functionCounter(MetricNames.VIP_SOCKET_ERRORS, "Errors reported on a VIP socket itself (it stays open)", s,
+                c -> c.read(u -> u.stats().vipSocketErrors()));
+        // -1 when the transport cannot read the kernel's count: a counter cannot be negative, so 0.
+        g.functionCounter(MetricNames.DATAGRAMS_KERNEL_DROPPED,
+                "Datagrams the kernel dropped because a VIP socket's receive buffer was full", s,
+                c -> c.read(u -> Math.max(0, u.stats().kernelReceiveDrops())));
+        Map<String, ToDoubleFunction<Cached<UdpSample>>> evictions = new LinkedHashMap<>();
+        for (EvictionReason reason : EvictionReason.values()) {
+            evictions.put(reason.name().toLowerCase(Locale.ROOT), c -> c.read(u -> u.evictions()[reason.ordinal()]));
+        }
+        DataplaneMeters.registerFlowTable(g, s, new FlowTableReaders<Cached<UdpSample>>(
+                c -> c.read(UdpSample::tableSize),
+                c -> c.read(UdpSample::tableHits),
+                c -> c.read(UdpSample::tableMisses),
+                evictions));
+    }
+
     /** Registers the meters of a backend (new, or every backend at creation). */
     void addBackend(String backend) {
         removeBackend(backend);
@@ -147,13 +232,16 @@ final class VipMeters implements AutoCloseable {
         if (dsr != null) {
             registerDsrBackend(g, dsr, id);
         }
+        if (udp != null) {
+            registerUdpBackend(g, udp, id);
+        }
         backendGroups.put(backend, g);
     }
 
     static void registerTcpBackend(MeterGroup g, Cached<TcpVipStats> s, int id) {
-        perBackend(g, s, MetricNames.BACKEND_CONNECTIONS, "Connections established to the backend",
+        perBackend(g, s, MetricNames.BACKEND_CONNECTIONS, BACKEND_CONNECTIONS_HELP,
                 t -> t.connections(id), false);
-        perBackend(g, s, MetricNames.BACKEND_CONNECTIONS_ACTIVE, "Connections open to the backend now",
+        perBackend(g, s, MetricNames.BACKEND_CONNECTIONS_ACTIVE, BACKEND_ACTIVE_HELP,
                 t -> t.activeConnections(id), true);
         perBackend(g, s, MetricNames.BACKEND_CONNECT_FAILURES, "Connects to the backend that failed",
                 t -> t.connectFailures(id), false);
@@ -170,6 +258,24 @@ final class VipMeters implements AutoCloseable {
             DsrStats.BackendTraffic t = d.backends().get(id);
             return t == null ? 0 : t.bytes();
         }, false, MetricNames.DIRECTION, MetricNames.CLIENT_TO_BACKEND);
+    }
+
+    static void registerUdpBackend(MeterGroup g, Cached<UdpSample> s, int id) {
+        perBackend(g, s, MetricNames.BACKEND_CONNECTIONS, BACKEND_CONNECTIONS_HELP,
+                u -> u.backend(id).flowsCreated(), false);
+        perBackend(g, s, MetricNames.BACKEND_CONNECTIONS_ACTIVE, BACKEND_ACTIVE_HELP,
+                u -> u.backend(id).flowsActive(), true);
+        perBackend(g, s, MetricNames.BACKEND_BYTES, "Payload bytes relayed to and from the backend",
+                u -> u.backend(id).bytesToBackend(), false, MetricNames.DIRECTION, MetricNames.CLIENT_TO_BACKEND);
+        perBackend(g, s, MetricNames.BACKEND_BYTES, "Payload bytes relayed to and from the backend",
+                u -> u.backend(id).bytesFromBackend(), false, MetricNames.DIRECTION, MetricNames.BACKEND_TO_CLIENT);
+        perBackend(g, s, MetricNames.BACKEND_DATAGRAMS, "UDP datagrams relayed to and from the backend",
+                u -> u.backend(id).datagramsToBackend(), false, MetricNames.DIRECTION, MetricNames.CLIENT_TO_BACKEND);
+        perBackend(g, s, MetricNames.BACKEND_DATAGRAMS, "UDP datagrams relayed to and from the backend",
+                u -> u.backend(id).datagramsFromBackend(), false, MetricNames.DIRECTION,
+                MetricNames.BACKEND_TO_CLIENT);
+        perBackend(g, s, MetricNames.BACKEND_UNREACHABLE, "ICMP unreachable errors reported for the backend",
+                u -> u.backend(id).unreachable(), false);
     }
 
     /** A per-backend dataplane meter, counting from its value now (see the class comment). */

@@ -38,10 +38,10 @@ final class InMemoryControl implements ControlApi {
             List<StatusView.Backend> backends = new ArrayList<>();
             for (BackendState b : s.backends()) {
                 backends.add(new StatusView.Backend(b.name(), b.address().toString(), b.weight(), b.healthy(),
-                        b.drained(), s.slotCount(b.id()), b.healthy() ? "up" : "down", null));
+                        b.drained(), s.slotCount(b.id()), b.healthy() ? "up" : "down", null, 0L));
             }
             out.add(new StatusView.Vip(s.vip(), "127.0.0.1:80", "tcp", "proxy", s.generation(), s.digest(),
-                    s.tableSize(), s.tableBackends().size(), backends));
+                    s.tableSize(), s.tableBackends().size(), 0L, backends));
         }
         return new StatusView("test", ProcessHandle.current().pid(), "2026-01-01T00:00:00Z", "/dev/null", null, out);
     }

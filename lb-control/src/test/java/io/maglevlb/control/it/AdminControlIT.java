@@ -140,6 +140,11 @@ class AdminControlIT {
         assertEquals("web", web.get("name").asText());
         assertEquals("127.0.0.1:" + vipPort, web.get("listen").asText());
         assertEquals(2, web.get("backends").size());
+        // The echo clients closed their connections; the counts are there (TCP connections open now).
+        assertTrue(web.get("activeFlows").isNumber(), web.toString());
+        for (JsonNode b : web.get("backends")) {
+            assertTrue(b.get("activeFlows").isNumber(), b.toString());
+        }
 
         JsonNode table = JSON.readTree(send("GET", "/vips/web/table").body());
         assertEquals(1009, table.get("slots").size());

@@ -5,10 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.maglevlb.control.metrics.MaglevMetrics;
 import io.maglevlb.control.metrics.MeterGroup;
 import io.maglevlb.control.metrics.PrometheusText;
+import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.dataplane.packet.DropReason;
 import io.maglevlb.dataplane.packet.DsrStats;
 import io.maglevlb.dataplane.tcp.TcpVipStats;
+import io.maglevlb.dataplane.udp.UdpBackendStats;
+import io.maglevlb.dataplane.udp.UdpDropReason;
+import io.maglevlb.dataplane.udp.UdpVipStats;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -88,6 +93,58 @@ class VipMetersTest {
         assertEquals(10, t.value("maglev_backend_packets_total", "vip", "video", "backend", "v1"));
         assertEquals(1000, t.value("maglev_backend_bytes_total", "vip", "video", "backend", "v1", "direction",
                 "client_to_backend"));
+    }
+
+    private static VipMeters.UdpSample udp(long datagrams, long backendDatagrams) {
+        UdpBackendStats b = new UdpBackendStats(1, "u1", backendDatagrams, backendDatagrams * 10,
+                backendDatagrams - 1, (backendDatagrams - 1) * 20, 4, 2, 3);
+        UdpVipStats stats = new UdpVipStats("dns", datagrams + 2, datagrams * 10 + 5, datagrams, datagrams * 10,
+                datagrams - 1, (datagrams - 1) * 20, datagrams - 2, (datagrams - 2) * 20, 7, 40, 1,
+                Map.of(EvictionReason.IDLE, 30L), 6, Map.of(UdpDropReason.EMPTY, 2L), 3, 0, 0, -1, List.of(b));
+        long[] evictions = new long[EvictionReason.values().length];
+        evictions[EvictionReason.IDLE.ordinal()] = 31;
+        return new VipMeters.UdpSample(stats, 7, 100, 40, evictions);
+    }
+
+    @Test
+    void udpVipAndBackendMeters() throws Exception {
+        AtomicReference<VipMeters.UdpSample> current = new AtomicReference<>(udp(50, 20));
+        VipMeters.Cached<VipMeters.UdpSample> cached = new VipMeters.Cached<>(current::get);
+        VipMeters.registerUdp(metrics.vipGroup("dns"), cached);
+        VipMeters.registerUdpBackend(metrics.backendGroup("dns", "u1"), cached, 1);
+        current.set(udp(80, 30));
+        PrometheusText t = scrape();
+        assertEquals(80, t.value("maglev_datagrams_total", "vip", "dns", "direction", "client_to_backend"));
+        assertEquals(78, t.value("maglev_datagrams_total", "vip", "dns", "direction", "backend_to_client"));
+        assertEquals(800, t.value("maglev_bytes_total", "vip", "dns", "direction", "client_to_backend"));
+        assertEquals(78 * 20, t.value("maglev_bytes_total", "vip", "dns", "direction", "backend_to_client"));
+        assertEquals(40, t.value("maglev_connections_total", "vip", "dns"));
+        assertEquals(7, t.value("maglev_connections_active", "vip", "dns"));
+        assertEquals(2, t.value("maglev_datagrams_dropped_total", "vip", "dns", "reason", "empty"));
+        assertEquals(0, t.value("maglev_datagrams_dropped_total", "vip", "dns", "reason", "no_backend"));
+        assertEquals(6, t.value("maglev_datagrams_stateless_total", "vip", "dns"));
+        assertEquals(1, t.value("maglev_flows_moved_total", "vip", "dns"));
+        assertEquals(3, t.value("maglev_backends_unreachable_total", "vip", "dns"));
+        assertEquals(0, t.value("maglev_datagrams_kernel_dropped_total", "vip", "dns"), "-1 (unknown) reads 0");
+        assertEquals(0, t.value("maglev_session_open_failures_total", "vip", "dns"));
+        assertEquals(7, t.value("maglev_flow_table_size", "vip", "dns"));
+        assertEquals(100, t.value("maglev_flow_table_hits_total", "vip", "dns"));
+        assertEquals(40, t.value("maglev_flow_table_misses_total", "vip", "dns"));
+        assertEquals(31, t.value("maglev_flow_table_evictions_total", "vip", "dns", "reason", "idle"));
+        assertEquals(0, t.value("maglev_flow_table_evictions_total", "vip", "dns", "reason", "backend_gone"));
+        // Per backend counters count from registration (20 datagrams then), gauges are read as they are.
+        String[] b = {"vip", "dns", "backend", "u1"};
+        assertEquals(10, t.value("maglev_backend_datagrams_total", "vip", "dns", "backend", "u1", "direction",
+                "client_to_backend"));
+        assertEquals(10, t.value("maglev_backend_datagrams_total", "vip", "dns", "backend", "u1", "direction",
+                "backend_to_client"));
+        assertEquals(100, t.value("maglev_backend_bytes_total", "vip", "dns", "backend", "u1", "direction",
+                "client_to_backend"));
+        assertEquals(200, t.value("maglev_backend_bytes_total", "vip", "dns", "backend", "u1", "direction",
+                "backend_to_client"));
+        assertEquals(0, t.value("maglev_backend_connections_total", b));
+        assertEquals(2, t.value("maglev_backend_connections_active", b));
+        assertEquals(0, t.value("maglev_backend_unreachable_total", b));
     }
 
     @Test

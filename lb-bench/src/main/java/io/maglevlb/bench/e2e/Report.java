@@ -103,6 +103,11 @@ final class Report {
             skipped.forEach(line -> md.append(line).append('\n'));
             md.append('\n');
         }
+        if (!results.warnings().isEmpty()) {
+            md.append("Warnings from the run:\n\n");
+            results.warnings().forEach(line -> md.append("- ").append(line).append('\n'));
+            md.append('\n');
+        }
         if (!facts.isEmpty()) {
             md.append("| machine and run | |\n|---|---|\n");
             facts.forEach((key, value) -> md.append("| ").append(cell(key)).append(" | ").append(cell(value))

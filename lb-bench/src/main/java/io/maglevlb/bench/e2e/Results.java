@@ -18,7 +18,8 @@ import java.util.Set;
  * The raw results of one scripts/bench run: every measured value per metric and peer, plus the reasons for runs
  * that were skipped. Read from the tab-separated file the script appends to, one line per measurement:
  * <pre>round  peer  metric  value  note</pre>
- * where {@code value} is a number, or {@code NA} for a skipped run whose {@code note} says why.
+ * where {@code value} is a number, or {@code NA} for a skipped run whose {@code note} says why; the note of a
+ * measured value is free text, shown in the report when it starts with {@code warning:}.
  */
 final class Results {
 
@@ -34,6 +35,7 @@ final class Results {
 
     private final Map<Metric, Map<Peer, List<Double>>> values = new EnumMap<>(Metric.class);
     private final Map<Metric, Map<Peer, Set<String>>> skips = new EnumMap<>(Metric.class);
+    private final List<String> warnings = new ArrayList<>();
     private int rounds;
 
     static Results read(Path raw) throws IOException {
@@ -74,8 +76,17 @@ final class Results {
             }
             results.values.computeIfAbsent(metric, m -> new EnumMap<>(Peer.class))
                     .computeIfAbsent(peer, p -> new ArrayList<>()).add(value);
+            if (note.startsWith("warning:")) {
+                results.warnings.add(metric.label + ", " + peer.display + ", round " + round + ": "
+                        + note.substring("warning:".length()).strip());
+            }
         }
         return results;
+    }
+
+    /** Notes of measured values that the script flagged as {@code warning: ...} (wrk errors, say). */
+    List<String> warnings() {
+        return warnings;
     }
 
     int rounds() {

@@ -16,8 +16,11 @@ import java.util.Locale;
  * {@code --warmup-ms} (not counted) and then {@code --duration-ms}. Prints {@code RESULT <replies per second>}.
  *
  * <p>Closed loop on purpose: every reply releases the next datagram, so the rate measures what the path (load
- * balancer included) forwards, not how fast a socket buffer overflows. A socket that hears nothing for
- * {@link #LOSS_TIMEOUT_NS} assumes its window was lost and sends a fresh one; those are counted and printed.
+ * balancer included) forwards, not how fast a socket buffer overflows. Each datagram carries its socket's sequence
+ * number in its first 8 bytes; a reply for sequence {@code s} acknowledges everything up to {@code s} (datagrams
+ * on one flow stay in order on loopback), so lost datagrams free their window slots as soon as a later one comes
+ * back and at most {@code --window} are ever outstanding. A socket that hears nothing for {@link #LOSS_TIMEOUT_NS}
+ * writes off its whole window and sends a fresh one; both kinds of loss are counted and printed.
  * Each client socket is its own flow (its own source port), so a load balancer sees {@code --sockets} flows.
  * Connected sockets only accept replies from the address they sent to, which checks that replies come back
  * from the VIP.
@@ -32,7 +35,7 @@ final class UdpLoad {
     static void run(Args args) throws IOException {
         List<InetSocketAddress> targets = args.addresses("targets");
         int sockets = Math.max(1, args.intValue("sockets", 32));
-        int size = Math.max(1, args.intValue("size", 64));
+        int size = args.intValue("size", 64);
         int window = Math.max(1, args.intValue("window", 8));
         long warmupMs = args.longValue("warmup-ms", 0);
         long durationMs = args.longValue("duration-ms", 0);
@@ -40,9 +43,13 @@ final class UdpLoad {
         if (durationMs <= 0 || durationMs > 600_000) {
             throw new IllegalArgumentException("udp-load: --duration-ms must be in 1..600000");
         }
+        if (size < Long.BYTES || size > 65_000) {
+            throw new IllegalArgumentException("udp-load: --size must be in 8..65000 (the sequence number takes 8)");
+        }
 
         DatagramChannel[] channels = new DatagramChannel[sockets];
-        int[] inFlight = new int[sockets];
+        long[] nextSeq = new long[sockets];
+        long[] ackedSeq = new long[sockets];
         long[] lastReplyNs = new long[sockets];
         ByteBuffer payload = ByteBuffer.allocateDirect(size);
         for (int i = 0; i < size; i++) {
@@ -50,9 +57,9 @@ final class UdpLoad {
         }
         ByteBuffer reply = ByteBuffer.allocateDirect(65536);
         long replies = 0;
-        long countedReplies = 0;
         long sent = 0;
-        long refills = 0;
+        long skipped = 0;
+        long timeouts = 0;
         long errors = 0;
         try (Selector selector = Selector.open()) {
             long nowNs = System.nanoTime();
@@ -66,12 +73,7 @@ final class UdpLoad {
                 lastReplyNs[i] = nowNs;
             }
             for (int i = 0; i < sockets; i++) {
-                for (int w = 0; w < window; w++) {
-                    if (send(channels[i], payload)) {
-                        inFlight[i]++;
-                        sent++;
-                    }
-                }
+                sent += fill(channels[i], payload, nextSeq, ackedSeq, i, window);
             }
             long startNs = System.nanoTime();
             long measureFromNs = startNs + warmupMs * 1_000_000L;
@@ -98,15 +100,14 @@ final class UdpLoad {
                                 break;
                             }
                             replies++;
-                            if (inFlight[i] > 0) {
-                                inFlight[i]--;
-                            }
-                            if (send(channel, payload)) {
-                                inFlight[i]++;
-                                sent++;
+                            long seq = n >= Long.BYTES ? reply.getLong(0) : 0;
+                            if (seq > ackedSeq[i]) {
+                                skipped += seq - ackedSeq[i] - 1;
+                                ackedSeq[i] = seq;
                             }
                         }
                         lastReplyNs[i] = System.nanoTime();
+                        sent += fill(channel, payload, nextSeq, ackedSeq, i, window);
                     }
                     selector.selectedKeys().clear();
                 }
@@ -114,15 +115,10 @@ final class UdpLoad {
                     nextLossCheckNs = nowNs + LOSS_TIMEOUT_NS / 5;
                     for (int i = 0; i < sockets; i++) {
                         if (nowNs - lastReplyNs[i] > LOSS_TIMEOUT_NS) {
-                            refills++;
-                            inFlight[i] = 0;
+                            timeouts++;
+                            ackedSeq[i] = nextSeq[i];
                             lastReplyNs[i] = nowNs;
-                            for (int w = 0; w < window; w++) {
-                                if (send(channels[i], payload)) {
-                                    inFlight[i]++;
-                                    sent++;
-                                }
-                            }
+                            sent += fill(channels[i], payload, nextSeq, ackedSeq, i, window);
                         }
                     }
                 }
@@ -130,13 +126,13 @@ final class UdpLoad {
             if (repliesAtMeasureStart < 0) {
                 repliesAtMeasureStart = 0;
             }
-            countedReplies = replies - repliesAtMeasureStart;
+            long countedReplies = replies - repliesAtMeasureStart;
             double seconds = (endNs - Math.max(measureFromNs, startNs)) / 1e9;
             double rate = countedReplies / seconds;
             System.out.printf(Locale.ROOT,
-                    "udp-load: %d sockets x window %d x %d B to %d target(s): %d replies in %.2f s, sent %d,"
-                            + " lost-window refills %d, errors %d%n",
-                    sockets, window, size, targets.size(), countedReplies, seconds, sent, refills, errors);
+                    "udp-load: %d sockets x window %d x %d B to %d target(s): %d replies in %.2f s; sent %d,"
+                            + " lost (skipped sequence numbers) %d, window timeouts %d, errors %d%n",
+                    sockets, window, size, targets.size(), countedReplies, seconds, sent, skipped, timeouts, errors);
             System.out.printf(Locale.ROOT, "RESULT %.1f%n", rate);
             if (countedReplies == 0) {
                 System.exit(3);
@@ -148,6 +144,21 @@ final class UdpLoad {
                 }
             }
         }
+    }
+
+    /** Sends datagrams on socket {@code i} until {@code window} are outstanding; returns how many it sent. */
+    private static int fill(DatagramChannel channel, ByteBuffer payload, long[] nextSeq, long[] ackedSeq, int i,
+            int window) {
+        int count = 0;
+        while (nextSeq[i] - ackedSeq[i] < window) {
+            payload.putLong(0, nextSeq[i] + 1);
+            if (!send(channel, payload)) {
+                break;
+            }
+            nextSeq[i]++;
+            count++;
+        }
+        return count;
     }
 
     private static boolean send(DatagramChannel channel, ByteBuffer payload) {

@@ -44,6 +44,9 @@ final class Chart {
     }
 
     static void render(Results results, String subtitle, Path png) throws IOException {
+        if (System.getProperty("java.awt.headless") == null) {
+            System.setProperty("java.awt.headless", "true"); // no display needed, nor wanted, for an image
+        }
         List<Metric> metrics = results.metrics();
         int groupHeight = REFERENCES.size() * (BAR_HEIGHT + BAR_GAP) + GROUP_GAP;
         int height = TOP + Math.max(1, metrics.size()) * groupHeight + 70;

@@ -17,7 +17,9 @@ import java.time.Duration;
 public record HealthCheckConfig(HealthCheckType type, Duration interval, Duration timeout, int rise, int fall,
         String path, int expectMin, int expectMax) {
 
+    public static final HealthCheckType DEFAULT_TYPE = HealthCheckType.TCP;
     public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(2);
+    /** Used when it does not exceed the interval; otherwise the default timeout is the interval. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(1);
     public static final int DEFAULT_RISE = 2;
     public static final int DEFAULT_FALL = 3;
@@ -27,7 +29,7 @@ public record HealthCheckConfig(HealthCheckType type, Duration interval, Duratio
 
     /** The check used when a VIP names none: a TCP connect with the defaults above. */
     public static HealthCheckConfig defaults() {
-        return new HealthCheckConfig(HealthCheckType.TCP, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, DEFAULT_RISE,
+        return new HealthCheckConfig(DEFAULT_TYPE, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, DEFAULT_RISE,
                 DEFAULT_FALL, DEFAULT_PATH, DEFAULT_EXPECT_MIN, DEFAULT_EXPECT_MAX);
     }
 }

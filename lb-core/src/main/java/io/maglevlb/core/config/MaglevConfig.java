@@ -16,6 +16,8 @@ import java.util.Optional;
 public record MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
         List<VipConfig> vips) {
 
+    /** 0 = one forwarding event loop per core. */
+    public static final int DEFAULT_WORKERS = 0;
     public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
 
     public MaglevConfig {

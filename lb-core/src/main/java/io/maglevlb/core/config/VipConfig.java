@@ -29,6 +29,10 @@ public record VipConfig(String name, InetSocketAddress listen, Protocol protocol
         int maxConnections, Duration connectTimeout, int connectRetries, Duration idleTimeout,
         ProxyProtocol proxyProtocol, Optional<DsrConfig> dsr) {
 
+    public static final Protocol DEFAULT_PROTOCOL = Protocol.TCP;
+    public static final ForwardingMode DEFAULT_MODE = ForwardingMode.PROXY;
+    public static final HashMode DEFAULT_HASH = HashMode.FIVE_TUPLE;
+    public static final ProxyProtocol DEFAULT_PROXY_PROTOCOL = ProxyProtocol.NONE;
     public static final int DEFAULT_TABLE_SIZE = 65537;
     public static final int DEFAULT_MAX_CONNECTIONS = 0;
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
@@ -38,6 +42,11 @@ public record VipConfig(String name, InetSocketAddress listen, Protocol protocol
 
     public VipConfig {
         backends = List.copyOf(backends);
+    }
+
+    /** The idle timeout used when a VIP sets none: long for TCP, short for UDP, which has no close. */
+    public static Duration defaultIdleTimeout(Protocol protocol) {
+        return protocol == Protocol.UDP ? DEFAULT_UDP_IDLE_TIMEOUT : DEFAULT_TCP_IDLE_TIMEOUT;
     }
 
     /** The backend with {@code backendName}, if configured. */

@@ -1,0 +1,70 @@
+package io.maglevlb.control.cli;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code maglevd} command line: {@code maglevd <command> [options]}. scripts/maglevd runs this class.
+ *
+ * <p>Exit codes: 0 success, 1 failure (invalid configuration, unknown VIP, runtime error), 2 usage error.
+ * Commands write results to {@link CommandLine#getOut()} and diagnostics to {@link CommandLine#getErr()} so
+ * tests can run them in-process with captured output.
+ *
+ * <p>To add a command, write a {@code @Command} class in this package (see {@link CheckCommand}) and list it
+ * in {@code subcommands} below; help and version handling come with {@code mixinStandardHelpOptions}.
+ */
+@Command(name = "maglevd",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Maglev consistent-hashing L4 load balancer for TCP and UDP.",
+        synopsisSubcommandLabel = "COMMAND",
+        subcommands = {
+            CheckCommand.class,
+            TableCommand.class,
+            CommandLine.HelpCommand.class,
+        })
+public final class MaglevdMain implements Callable<Integer> {
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_USAGE = 2;
+
+    @Spec
+    CommandSpec spec;
+
+    /** {@code maglevd} without a command: a usage error. */
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println("Missing command: use one of " + String.join(", ", spec.subcommands().keySet()));
+        spec.commandLine().usage(err);
+        return EXIT_USAGE;
+    }
+
+    public static void main(String[] args) {
+        System.exit(newCommandLine().execute(args));
+    }
+
+    /** A configured command line writing to the process's stdout and stderr. */
+    public static CommandLine newCommandLine() {
+        // picocli's defaults give the documented exit codes: 2 for usage errors, 1 for an exception a command
+        // throws (printed with its stack trace: commands report expected failures themselves).
+        return new CommandLine(new MaglevdMain());
+    }
+
+    /** Runs {@code args} with output captured in {@code out} and {@code err}; returns the exit code. */
+    public static int execute(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = newCommandLine();
+        cl.setOut(out);
+        cl.setErr(err);
+        try {
+            return cl.execute(args);
+        } finally {
+            out.flush();
+            err.flush();
+        }
+    }
+}

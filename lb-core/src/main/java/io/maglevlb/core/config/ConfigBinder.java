@@ -1,0 +1,763 @@
+package io.maglevlb.core.config;
+
+import io.maglevlb.core.config.ConfigNode.Entry;
+import io.maglevlb.core.config.ConfigNode.ListNode;
+import io.maglevlb.core.config.ConfigNode.MapNode;
+import io.maglevlb.core.config.ConfigNode.ScalarNode;
+import io.maglevlb.core.flow.HashMode;
+import io.maglevlb.core.maglev.MaglevTable;
+import io.maglevlb.core.maglev.Primes;
+import java.net.InetSocketAddress;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * Validates a {@link ConfigNode} tree and binds it to a {@link MaglevConfig}, reporting every error at once.
+ *
+ * <p>Keys are snake_case exactly as documented in docs/configuration.md; unknown keys are errors with a
+ * "did you mean" suggestion. Each error names its path ({@code vips[1].backends[3].address}) and the line and
+ * column of the offending value, of the key for unknown or duplicate keys, or of the enclosing map for
+ * missing keys. Defaults come from the records' {@code DEFAULT_*} constants.
+ *
+ * <p>Design: one pass over the tree. Every {@code bind*} method reports what is wrong with its part and
+ * returns null when it reported anything, so later checks (uniqueness, table size against backend count)
+ * still run on the parts that did parse, and the records are only built when the whole document is valid.
+ * Pure: no I/O, no name resolution; nothing depends on hash iteration order.
+ */
+public final class ConfigBinder {
+
+    static final List<String> ROOT_KEYS = List.of("admin", "workers", "shutdown_timeout", "flow_table", "vips");
+    static final List<String> ADMIN_KEYS = List.of("listen", "token_file");
+    static final List<String> FLOW_TABLE_KEYS = List.of("capacity", "flood_threshold");
+    static final List<String> VIP_KEYS = List.of("name", "listen", "protocol", "mode", "hash", "table_size",
+            "backends", "health_check", "max_connections", "connect_timeout", "connect_retries", "idle_timeout",
+            "proxy_protocol", "dsr");
+    static final List<String> BACKEND_KEYS = List.of("name", "address", "weight");
+    static final List<String> HEALTH_CHECK_KEYS =
+            List.of("type", "interval", "timeout", "rise", "fall", "path", "expect");
+    static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port");
+
+    /** Upper bound of {@code workers}: far above any core count, low enough to catch a typo. */
+    public static final int MAX_WORKERS = 1024;
+    /** Upper bound of {@code flow_table.capacity} (rounded up to a power of two, so at most 2^30). */
+    public static final int MAX_FLOW_TABLE_CAPACITY = 1 << 30;
+    /** Linux IFNAMSIZ minus the terminating NUL. */
+    public static final int MAX_INTERFACE_NAME_LENGTH = 15;
+    /** Longest accepted health check path. */
+    public static final int MAX_HTTP_PATH_LENGTH = 1024;
+    /** Slots per backend above which Maglev keeps shares within about 1% of their ideal (paper §3.4). */
+    public static final int SLOTS_PER_BACKEND_FOR_EVEN_SPREAD = 100;
+
+    /** VIP and backend names appear in metric labels and admin API paths: keep them URL- and label-safe. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final String NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or "
+            + "digit (names appear in metrics and admin API paths)";
+    private static final Pattern INTEGER = Pattern.compile("[+-]?\\d+");
+    private static final Pattern EXPECT = Pattern.compile("(\\d{1,3})(?:\\s*-\\s*(\\d{1,3}))?");
+
+    private static final InetSocketAddress DEFAULT_ADMIN_LISTEN =
+            ConfigValues.parseSocketAddress(AdminConfig.DEFAULT_LISTEN);
+
+    private final List<ConfigError> errors = new ArrayList<>();
+    private final List<ConfigWarning> warnings = new ArrayList<>();
+    /** VIP name -> line of its first definition. */
+    private final Map<String, Integer> vipNames = new HashMap<>();
+    /** "tcp 127.0.0.1:80" -> the VIP that listens there, for the uniqueness check. */
+    private final Map<String, String> listenOwners = new HashMap<>();
+
+    private ConfigBinder() {}
+
+    /**
+     * Validates {@code root} and builds the configuration.
+     *
+     * @return the configuration, or every error found; warnings either way; errors and warnings sorted by
+     *     position
+     */
+    public static BindResult bind(ConfigNode root) {
+        Objects.requireNonNull(root, "root");
+        ConfigBinder binder = new ConfigBinder();
+        MaglevConfig config = binder.bindRoot(root);
+        Comparator<ConfigProblem> byPosition =
+                Comparator.comparingInt(ConfigProblem::line).thenComparingInt(ConfigProblem::column);
+        binder.errors.sort(byPosition);
+        binder.warnings.sort(byPosition);
+        if (!binder.errors.isEmpty()) {
+            return new BindResult(Optional.empty(), binder.errors, binder.warnings);
+        }
+        return new BindResult(Optional.of(Objects.requireNonNull(config)), List.of(), binder.warnings);
+    }
+
+    // ---- sections ----
+
+    private MaglevConfig bindRoot(ConfigNode root) {
+        if (root instanceof ScalarNode s && (s.wasNull() || s.value().isBlank())) {
+            error("", root, "the configuration is empty: it needs at least a 'vips' list");
+            return null;
+        }
+        if (!(root instanceof MapNode map)) {
+            error("", root, "the configuration must be a map with keys such as 'admin' and 'vips', got "
+                    + root.kind());
+            return null;
+        }
+        Fields f = new Fields(map, "", ROOT_KEYS);
+        AdminConfig admin = f.has("admin")
+                ? bindAdmin(f.node("admin"), f.path("admin"))
+                : new AdminConfig(DEFAULT_ADMIN_LISTEN, Optional.empty());
+        Integer workers = f.has("workers")
+                ? integer(f.node("workers"), f.path("workers"), 0, MAX_WORKERS)
+                : Integer.valueOf(MaglevConfig.DEFAULT_WORKERS);
+        Duration shutdownTimeout = f.has("shutdown_timeout")
+                ? duration(f.node("shutdown_timeout"), f.path("shutdown_timeout"))
+                : MaglevConfig.DEFAULT_SHUTDOWN_TIMEOUT;
+        FlowTableConfig flowTable = f.has("flow_table")
+                ? bindFlowTable(f.node("flow_table"), f.path("flow_table"))
+                : FlowTableConfig.defaults();
+        List<VipConfig> vips = bindVips(f, admin == null ? null : admin.listen());
+        if (!errors.isEmpty()) {
+            return null;
+        }
+        return new MaglevConfig(admin, workers, shutdownTimeout, flowTable, vips);
+    }
+
+    private AdminConfig bindAdmin(ConfigNode node, String path) {
+        MapNode map = map(node, path, "the admin API settings (listen, token_file)");
+        if (map == null) {
+            return null;
+        }
+        int before = errors.size();
+        Fields f = new Fields(map, path, ADMIN_KEYS);
+        InetSocketAddress listen = f.has("listen")
+                ? address(f.node("listen"), f.path("listen"), false)
+                : DEFAULT_ADMIN_LISTEN;
+        Optional<Path> tokenFile = Optional.empty();
+        if (f.has("token_file")) {
+            String text = scalar(f.node("token_file"), f.path("token_file"), "a file path");
+            if (text != null) {
+                if (text.isBlank()) {
+                    error(f.path("token_file"), f.node("token_file"), "must not be empty");
+                } else {
+                    try {
+                        tokenFile = Optional.of(Path.of(text));
+                    } catch (InvalidPathException e) {
+                        error(f.path("token_file"), f.node("token_file"), "'" + text + "' is not a valid path: "
+                                + e.getReason());
+                    }
+                }
+            }
+        }
+        if (errors.size() > before) {
+            return null;
+        }
+        if (!listen.getAddress().isLoopbackAddress() && tokenFile.isEmpty()) {
+            ConfigNode at = f.has("listen") ? f.node("listen") : map;
+            warning(f.path("listen"), at, "the admin API listens on " + ConfigValues.formatSocketAddress(listen)
+                    + ", beyond loopback, without a token_file: anyone who reaches it can reload and drain");
+        }
+        return new AdminConfig(listen, tokenFile);
+    }
+
+    private FlowTableConfig bindFlowTable(ConfigNode node, String path) {
+        MapNode map = map(node, path, "the flow table settings (capacity, flood_threshold)");
+        if (map == null) {
+            return null;
+        }
+        int before = errors.size();
+        Fields f = new Fields(map, path, FLOW_TABLE_KEYS);
+        Integer capacity = f.has("capacity")
+                ? integer(f.node("capacity"), f.path("capacity"), 1, MAX_FLOW_TABLE_CAPACITY)
+                : Integer.valueOf(FlowTableConfig.DEFAULT_CAPACITY);
+        Integer floodThreshold = f.has("flood_threshold")
+                ? integer(f.node("flood_threshold"), f.path("flood_threshold"), 0, Integer.MAX_VALUE)
+                : Integer.valueOf(FlowTableConfig.DEFAULT_FLOOD_THRESHOLD);
+        if (errors.size() > before) {
+            return null;
+        }
+        return new FlowTableConfig(capacity, floodThreshold);
+    }
+
+    private List<VipConfig> bindVips(Fields root, InetSocketAddress adminListen) {
+        ConfigNode node = root.required("vips", " (the list of virtual services)");
+        if (node == null) {
+            return null;
+        }
+        if (!(node instanceof ListNode list)) {
+            error("vips", node, "expected a list of VIPs, got " + node.kind());
+            return null;
+        }
+        if (list.items().isEmpty()) {
+            error("vips", node, "at least one VIP is required");
+            return null;
+        }
+        List<VipConfig> vips = new ArrayList<>();
+        for (int i = 0; i < list.items().size(); i++) {
+            vips.add(bindVip(list.items().get(i), "vips[" + i + "]", adminListen));
+        }
+        return vips.contains(null) ? null : vips;
+    }
+
+    private VipConfig bindVip(ConfigNode node, String path, InetSocketAddress adminListen) {
+        MapNode map = map(node, path, "a VIP (name, listen, backends, ...)");
+        if (map == null) {
+            return null;
+        }
+        int before = errors.size();
+        Fields f = new Fields(map, path, VIP_KEYS);
+
+        String name = f.required("name", "") == null ? null : name(f.node("name"), f.path("name"));
+        if (name != null) {
+            Integer firstLine = vipNames.putIfAbsent(name, f.node("name").line());
+            if (firstLine != null) {
+                error(f.path("name"), f.node("name"), "duplicate VIP name '" + name + "' (first at line "
+                        + firstLine + ")");
+            }
+        }
+        InetSocketAddress listen = f.required("listen", " (the VIP's IP:port)") == null
+                ? null
+                : address(f.node("listen"), f.path("listen"), false);
+        Protocol protocol = f.has("protocol")
+                ? choice(f.node("protocol"), f.path("protocol"), Protocol.values(), Protocol::configName)
+                : VipConfig.DEFAULT_PROTOCOL;
+        ForwardingMode mode = f.has("mode")
+                ? choice(f.node("mode"), f.path("mode"), ForwardingMode.values(), ForwardingMode::configName)
+                : VipConfig.DEFAULT_MODE;
+        HashMode hash = f.has("hash")
+                ? choice(f.node("hash"), f.path("hash"), HashMode.values(), HashMode::configName)
+                : VipConfig.DEFAULT_HASH;
+
+        ConfigNode backendsNode = f.required("backends", " (a list of name/address entries)");
+        List<BackendConfig> backends =
+                backendsNode == null ? null : bindBackends(backendsNode, f.path("backends"));
+        int backendCount = backendsNode instanceof ListNode l ? l.items().size() : 0;
+
+        Integer tableSize = bindTableSize(f, map, backendCount);
+        HealthCheckConfig healthCheck = f.has("health_check")
+                ? bindHealthCheck(f.node("health_check"), f.path("health_check"))
+                : HealthCheckConfig.defaults();
+        Integer maxConnections = f.has("max_connections")
+                ? integer(f.node("max_connections"), f.path("max_connections"), 0, Integer.MAX_VALUE)
+                : Integer.valueOf(VipConfig.DEFAULT_MAX_CONNECTIONS);
+        Duration connectTimeout = f.has("connect_timeout")
+                ? duration(f.node("connect_timeout"), f.path("connect_timeout"))
+                : VipConfig.DEFAULT_CONNECT_TIMEOUT;
+        Integer connectRetries = f.has("connect_retries")
+                ? integer(f.node("connect_retries"), f.path("connect_retries"), 0, Integer.MAX_VALUE)
+                : Integer.valueOf(VipConfig.DEFAULT_CONNECT_RETRIES);
+        Duration idleTimeout = f.has("idle_timeout")
+                ? duration(f.node("idle_timeout"), f.path("idle_timeout"))
+                : VipConfig.defaultIdleTimeout(protocol == null ? VipConfig.DEFAULT_PROTOCOL : protocol);
+
+        boolean tcpProxy = protocol == Protocol.TCP && mode == ForwardingMode.PROXY;
+        ProxyProtocol proxyProtocol = VipConfig.DEFAULT_PROXY_PROTOCOL;
+        if (f.has("proxy_protocol")) {
+            proxyProtocol = choice(f.node("proxy_protocol"), f.path("proxy_protocol"), ProxyProtocol.values(),
+                    ProxyProtocol::configName);
+            if (proxyProtocol != null && proxyProtocol != ProxyProtocol.NONE && protocol != null && mode != null
+                    && !tcpProxy) {
+                error(f.path("proxy_protocol"), f.node("proxy_protocol"), "proxy_protocol "
+                        + proxyProtocol.configName() + " is only valid for tcp VIPs in mode proxy (this VIP is "
+                        + protocol.configName() + ", mode " + mode.configName() + ")");
+            }
+        }
+        if (protocol != null && mode != null && !tcpProxy) {
+            String why = mode == ForwardingMode.DSR ? "in mode dsr" : "for udp VIPs";
+            for (String key : List.of("connect_timeout", "connect_retries")) {
+                if (f.has(key)) {
+                    Entry e = f.entry(key);
+                    warning(f.path(key), e.line(), e.column(), "'" + key + "' has no effect " + why);
+                }
+            }
+        }
+
+        Optional<DsrConfig> dsr = Optional.empty();
+        if (mode == ForwardingMode.DSR) {
+            if (f.has("dsr")) {
+                DsrConfig d = bindDsr(f.node("dsr"), f.path("dsr"));
+                dsr = d == null ? null : Optional.of(d);
+            } else {
+                error(f.path("dsr"), map, "mode dsr needs a 'dsr' block with method and interface");
+            }
+            if (listen != null && listen.getAddress().isAnyLocalAddress()) {
+                error(f.path("listen"), f.node("listen"), "a dsr VIP needs a concrete address, not the wildcard "
+                        + ConfigValues.formatSocketAddress(listen));
+            }
+        } else if (mode != null && f.has("dsr")) {
+            Entry e = f.entry("dsr");
+            error(f.path("dsr"), e.line(), e.column(), "'dsr' settings are only valid with mode: dsr (mode is "
+                    + mode.configName() + ")");
+        }
+
+        if (listen != null && protocol != null) {
+            String formatted = ConfigValues.formatSocketAddress(listen);
+            String key = protocol.configName() + " " + formatted;
+            String owner = "VIP '" + (name == null ? path : name) + "' (line " + f.node("listen").line() + ")";
+            String first = listenOwners.putIfAbsent(key, owner);
+            if (first != null) {
+                error(f.path("listen"), f.node("listen"), protocol.configName() + " " + formatted
+                        + " is already the listen address of " + first);
+            } else if (protocol == Protocol.TCP && listen.equals(adminListen)) {
+                error(f.path("listen"), f.node("listen"), "tcp " + formatted + " is also admin.listen"
+                        + " (the admin API's default is " + AdminConfig.DEFAULT_LISTEN + ")");
+            }
+        }
+
+        if (errors.size() > before) {
+            return null;
+        }
+        return new VipConfig(name, listen, protocol, mode, hash, tableSize, backends, healthCheck, maxConnections,
+                connectTimeout, connectRetries, idleTimeout, proxyProtocol, dsr);
+    }
+
+    private Integer bindTableSize(Fields f, MapNode vip, int backendCount) {
+        int size;
+        ConfigNode at;
+        String path = f.path("table_size");
+        if (f.has("table_size")) {
+            at = f.node("table_size");
+            Integer parsed = integer(at, path, 2, MaglevTable.MAX_SIZE);
+            if (parsed == null) {
+                return null;
+            }
+            size = parsed;
+            if (!Primes.isPrime(size)) {
+                error(path, at, "must be prime, was " + size + " (next prime: " + Primes.nextPrime(size)
+                        + "; default " + VipConfig.DEFAULT_TABLE_SIZE + ")");
+                return null;
+            }
+        } else {
+            at = vip;
+            size = VipConfig.DEFAULT_TABLE_SIZE;
+        }
+        if (size < backendCount) {
+            error(path, at, "table_size " + size + " is smaller than the number of backends (" + backendCount
+                    + "): every backend needs a slot; use a prime >= " + backendCount + " such as "
+                    + Primes.nextPrime(Math.max(backendCount, (long) SLOTS_PER_BACKEND_FOR_EVEN_SPREAD
+                            * backendCount)));
+            return null;
+        }
+        try {
+            MaglevTable.checkSize(size, backendCount);
+        } catch (IllegalArgumentException e) {
+            error(path, at, e.getMessage());
+            return null;
+        }
+        long evenSpreadSize = (long) SLOTS_PER_BACKEND_FOR_EVEN_SPREAD * backendCount;
+        if (backendCount > 0 && size < evenSpreadSize) {
+            warning(path, at, "table_size " + size + " is less than " + SLOTS_PER_BACKEND_FOR_EVEN_SPREAD + " x "
+                    + backendCount + " backends: slot shares may differ from weights by more than 1%; a prime >= "
+                    + evenSpreadSize + " such as " + Primes.nextPrime(evenSpreadSize) + " keeps them closer");
+        }
+        return size;
+    }
+
+    private List<BackendConfig> bindBackends(ConfigNode node, String path) {
+        if (!(node instanceof ListNode list)) {
+            error(path, node, "expected a list of backends, got " + node.kind());
+            return null;
+        }
+        if (list.items().isEmpty()) {
+            warning(path, node, "no backends: every new flow to this VIP is refused");
+        }
+        int before = errors.size();
+        Map<String, Integer> names = new HashMap<>();
+        List<BackendConfig> backends = new ArrayList<>();
+        for (int i = 0; i < list.items().size(); i++) {
+            backends.add(bindBackend(list.items().get(i), path + "[" + i + "]", names));
+        }
+        if (errors.size() > before) {
+            return null;
+        }
+        if (!backends.isEmpty() && backends.stream().allMatch(b -> b.weight() == 0)) {
+            warning(path, node, "every backend has weight 0 (drained): new flows have nowhere to go");
+        }
+        return backends;
+    }
+
+    private BackendConfig bindBackend(ConfigNode node, String path, Map<String, Integer> names) {
+        MapNode map = map(node, path, "a backend (name, address, weight)");
+        if (map == null) {
+            return null;
+        }
+        int before = errors.size();
+        Fields f = new Fields(map, path, BACKEND_KEYS);
+        String name = f.required("name", " (the backend's Maglev hash key)") == null
+                ? null
+                : name(f.node("name"), f.path("name"));
+        if (name != null) {
+            Integer firstLine = names.putIfAbsent(name, f.node("name").line());
+            if (firstLine != null) {
+                error(f.path("name"), f.node("name"), "duplicate backend name '" + name + "' in this VIP (first at "
+                        + "line " + firstLine + ")");
+            }
+        }
+        InetSocketAddress address = f.required("address", " (the backend's IP:port)") == null
+                ? null
+                : address(f.node("address"), f.path("address"), true);
+        Integer weight = f.has("weight")
+                ? integer(f.node("weight"), f.path("weight"), 0, Integer.MAX_VALUE)
+                : Integer.valueOf(BackendConfig.DEFAULT_WEIGHT);
+        if (errors.size() > before) {
+            return null;
+        }
+        return new BackendConfig(name, address, weight);
+    }
+
+    private HealthCheckConfig bindHealthCheck(ConfigNode node, String path) {
+        MapNode map = map(node, path, "health check settings (type, interval, timeout, rise, fall, path, expect)");
+        if (map == null) {
+            return null;
+        }
+        int before = errors.size();
+        Fields f = new Fields(map, path, HEALTH_CHECK_KEYS);
+        HealthCheckType type = f.has("type")
+                ? choice(f.node("type"), f.path("type"), HealthCheckType.values(), HealthCheckType::configName)
+                : HealthCheckConfig.DEFAULT_TYPE;
+        Duration interval = f.has("interval")
+                ? duration(f.node("interval"), f.path("interval"))
+                : HealthCheckConfig.DEFAULT_INTERVAL;
+        Duration timeout;
+        if (f.has("timeout")) {
+            timeout = duration(f.node("timeout"), f.path("timeout"));
+            if (timeout != null && interval != null && timeout.compareTo(interval) > 0) {
+                error(f.path("timeout"), f.node("timeout"), "timeout " + ConfigValues.formatDuration(timeout)
+                        + " must not exceed interval " + ConfigValues.formatDuration(interval));
+            }
+        } else if (interval != null && interval.compareTo(HealthCheckConfig.DEFAULT_TIMEOUT) < 0) {
+            timeout = interval;
+        } else {
+            timeout = HealthCheckConfig.DEFAULT_TIMEOUT;
+        }
+        Integer rise = f.has("rise")
+                ? integer(f.node("rise"), f.path("rise"), 1, Integer.MAX_VALUE)
+                : Integer.valueOf(HealthCheckConfig.DEFAULT_RISE);
+        Integer fall = f.has("fall")
+                ? integer(f.node("fall"), f.path("fall"), 1, Integer.MAX_VALUE)
+                : Integer.valueOf(HealthCheckConfig.DEFAULT_FALL);
+
+        String httpPath = HealthCheckConfig.DEFAULT_PATH;
+        int expectMin = HealthCheckConfig.DEFAULT_EXPECT_MIN;
+        int expectMax = HealthCheckConfig.DEFAULT_EXPECT_MAX;
+        for (String httpOnly : List.of("path", "expect")) {
+            if (f.has(httpOnly) && type != null && type != HealthCheckType.HTTP) {
+                Entry e = f.entry(httpOnly);
+                error(f.path(httpOnly), e.line(), e.column(), "'" + httpOnly + "' is only valid for health check "
+                        + "type http (type is " + type.configName() + ")");
+            }
+        }
+        if (type == HealthCheckType.HTTP && f.has("path")) {
+            httpPath = httpPath(f.node("path"), f.path("path"));
+        }
+        if (type == HealthCheckType.HTTP && f.has("expect")) {
+            int[] range = expect(f.node("expect"), f.path("expect"));
+            if (range != null) {
+                expectMin = range[0];
+                expectMax = range[1];
+            }
+        }
+        if (type == HealthCheckType.NONE) {
+            for (String key : List.of("interval", "timeout", "rise", "fall")) {
+                if (f.has(key)) {
+                    Entry e = f.entry(key);
+                    warning(f.path(key), e.line(), e.column(), "'" + key + "' has no effect with type none");
+                }
+            }
+        }
+        if (errors.size() > before) {
+            return null;
+        }
+        return new HealthCheckConfig(type, interval, timeout, rise, fall, httpPath, expectMin, expectMax);
+    }
+
+    private String httpPath(ConfigNode node, String path) {
+        String text = scalar(node, path, "an HTTP path such as /healthz");
+        if (text == null) {
+            return null;
+        }
+        if (!text.startsWith("/")) {
+            error(path, node, "must start with '/', was '" + text + "'");
+            return null;
+        }
+        if (text.length() > MAX_HTTP_PATH_LENGTH) {
+            error(path, node, "must be at most " + MAX_HTTP_PATH_LENGTH + " characters, was " + text.length());
+            return null;
+        }
+        if (text.chars().anyMatch(c -> c <= ' ' || c >= 0x7f)) {
+            error(path, node, "must be printable ASCII without spaces (percent-encode others), was '" + text + "'");
+            return null;
+        }
+        return text;
+    }
+
+    private int[] expect(ConfigNode node, String path) {
+        String text = scalar(node, path, "an HTTP status or range such as 200 or 200-399");
+        if (text == null) {
+            return null;
+        }
+        var m = EXPECT.matcher(text.strip());
+        if (!m.matches()) {
+            error(path, node, "expected an HTTP status or range such as 200 or 200-399, got '" + text + "'");
+            return null;
+        }
+        int min = Integer.parseInt(m.group(1));
+        int max = m.group(2) == null ? min : Integer.parseInt(m.group(2));
+        for (int status : new int[] {min, max}) {
+            if (status < 100 || status > 599) {
+                error(path, node, "HTTP status " + status + " is outside 100-599");
+                return null;
+            }
+        }
+        if (min > max) {
+            error(path, node, "range " + min + "-" + max + " is empty: the lower status comes first");
+            return null;
+        }
+        return new int[] {min, max};
+    }
+
+    private DsrConfig bindDsr(ConfigNode node, String path) {
+        MapNode map = map(node, path, "DSR settings (method, interface, gue_port)");
+        if (map == null) {
+            return null;
+        }
+        int before = errors.size();
+        Fields f = new Fields(map, path, DSR_KEYS);
+        DsrMethod method = f.required("method", " (l2, ipip or gue)") == null
+                ? null
+                : choice(f.node("method"), f.path("method"), DsrMethod.values(), DsrMethod::configName);
+        String interfaceName = f.required("interface", " (the network interface the VIP's traffic arrives on)")
+                == null ? null : interfaceName(f.node("interface"), f.path("interface"));
+        Integer guePort = DsrConfig.DEFAULT_GUE_PORT;
+        if (f.has("gue_port")) {
+            if (method != null && method != DsrMethod.GUE) {
+                Entry e = f.entry("gue_port");
+                error(f.path("gue_port"), e.line(), e.column(), "'gue_port' is only valid with method gue (method is "
+                        + method.configName() + ")");
+            } else {
+                guePort = integer(f.node("gue_port"), f.path("gue_port"), 1, 65535);
+            }
+        }
+        if (errors.size() > before) {
+            return null;
+        }
+        return new DsrConfig(method, interfaceName, guePort);
+    }
+
+    private String interfaceName(ConfigNode node, String path) {
+        String text = scalar(node, path, "a network interface name such as eth0");
+        if (text == null) {
+            return null;
+        }
+        if (text.isEmpty() || text.length() > MAX_INTERFACE_NAME_LENGTH || text.equals(".") || text.equals("..")
+                || text.chars().anyMatch(c -> c == '/' || c <= ' ' || c >= 0x7f)) {
+            error(path, node, "'" + text + "' is not a network interface name (1 to " + MAX_INTERFACE_NAME_LENGTH
+                    + " printable characters, no '/' or spaces)");
+            return null;
+        }
+        return text;
+    }
+
+    // ---- typed values ----
+
+    private MapNode map(ConfigNode node, String path, String what) {
+        if (node instanceof MapNode m) {
+            return m;
+        }
+        error(path, node, "expected a map of " + what + ", got " + node.kind());
+        return null;
+    }
+
+    /** The text of a non-null scalar, or null after reporting that {@code node} is not {@code expected}. */
+    private String scalar(ConfigNode node, String path, String expected) {
+        if (node instanceof ScalarNode s && !s.wasNull()) {
+            return s.value();
+        }
+        error(path, node, "expected " + expected + ", got " + node.kind());
+        return null;
+    }
+
+    private String name(ConfigNode node, String path) {
+        String text = scalar(node, path, "a name");
+        if (text == null) {
+            return null;
+        }
+        if (!NAME.matcher(text).matches()) {
+            error(path, node, "'" + text + "' is not a valid name: use " + NAME_RULE);
+            return null;
+        }
+        return text;
+    }
+
+    private Integer integer(ConfigNode node, String path, int min, int max) {
+        String text = scalar(node, path, "an integer");
+        if (text == null) {
+            return null;
+        }
+        String t = text.strip();
+        if (!INTEGER.matcher(t).matches()) {
+            error(path, node, "expected an integer, got '" + text + "'");
+            return null;
+        }
+        long value;
+        try {
+            value = Long.parseLong(t);
+        } catch (NumberFormatException tooManyDigits) {
+            value = t.startsWith("-") ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
+        if (value < min || value > max) {
+            String range = max == Integer.MAX_VALUE ? "must be >= " + min : "must be between " + min + " and " + max;
+            error(path, node, range + ", was " + t);
+            return null;
+        }
+        return (int) value;
+    }
+
+    private Duration duration(ConfigNode node, String path) {
+        String text = scalar(node, path, "a duration (" + ConfigValues.DURATION_FORMS + ")");
+        if (text == null) {
+            return null;
+        }
+        try {
+            return ConfigValues.parseDuration(text);
+        } catch (IllegalArgumentException e) {
+            error(path, node, e.getMessage());
+            return null;
+        }
+    }
+
+    private InetSocketAddress address(ConfigNode node, String path, boolean backend) {
+        if (!(node instanceof ScalarNode)) {
+            // A bare [::1]:80 is a YAML flow list (or a syntax error): say how to write it.
+            error(path, node, "expected an IP:port address such as 127.0.0.1:80 or \"[::1]:80\", got " + node.kind()
+                    + " (quote IPv6 addresses: a bare '[' starts a YAML list)");
+            return null;
+        }
+        String text = scalar(node, path, "an IP:port address such as 127.0.0.1:80 or [::1]:80");
+        if (text == null) {
+            return null;
+        }
+        InetSocketAddress address;
+        try {
+            address = ConfigValues.parseSocketAddress(text);
+        } catch (IllegalArgumentException e) {
+            error(path, node, e.getMessage());
+            return null;
+        }
+        if (address.getAddress().isMulticastAddress()) {
+            error(path, node, "'" + text + "' is a multicast address");
+            return null;
+        }
+        if (backend && address.getAddress().isAnyLocalAddress()) {
+            error(path, node, "a backend needs a concrete address, not the wildcard '" + text + "'");
+            return null;
+        }
+        return address;
+    }
+
+    private <E extends Enum<E>> E choice(ConfigNode node, String path, E[] values, Function<E, String> configName) {
+        List<String> names = Arrays.stream(values).map(configName).toList();
+        String expected = String.join(", ", names);
+        String text = scalar(node, path, "one of " + expected);
+        if (text == null) {
+            return null;
+        }
+        for (E value : values) {
+            if (configName.apply(value).equals(text)) {
+                return value;
+            }
+        }
+        String hint = Suggestions.closest(text, names).map(s -> " (did you mean '" + s + "'?)").orElse("");
+        error(path, node, "'" + text + "' is not one of " + expected + hint);
+        return null;
+    }
+
+    // ---- reporting ----
+
+    private void error(String path, ConfigNode at, String message) {
+        error(path, at.line(), at.column(), message);
+    }
+
+    private void error(String path, int line, int column, String message) {
+        errors.add(new ConfigError(path, line, column, message));
+    }
+
+    private void warning(String path, ConfigNode at, String message) {
+        warning(path, at.line(), at.column(), message);
+    }
+
+    private void warning(String path, int line, int column, String message) {
+        warnings.add(new ConfigWarning(path, line, column, message));
+    }
+
+    private static String join(String path, String key) {
+        return path.isEmpty() ? key : path + "." + key;
+    }
+
+    /**
+     * The keys of one map: reports unknown keys (with a suggestion) and duplicates as it reads them, then
+     * answers lookups by key; the first of duplicate keys wins.
+     */
+    private final class Fields {
+        private final MapNode map;
+        private final String path;
+        private final Map<String, Entry> entries = new LinkedHashMap<>();
+
+        Fields(MapNode map, String path, List<String> known) {
+            this.map = map;
+            this.path = path;
+            for (Entry e : map.entries()) {
+                String keyPath = join(path, e.key());
+                if (!known.contains(e.key())) {
+                    String hint = Suggestions.closest(e.key(), known)
+                            .map(s -> " (did you mean '" + s + "'?)")
+                            .orElseGet(() -> " (expected one of: " + known.stream().collect(Collectors.joining(", "))
+                                    + ")");
+                    error(keyPath, e.line(), e.column(), "unknown key '" + e.key() + "'" + hint);
+                    continue;
+                }
+                Entry first = entries.putIfAbsent(e.key(), e);
+                if (first != null) {
+                    error(keyPath, e.line(), e.column(), "duplicate key '" + e.key() + "' (first at line "
+                            + first.line() + ")");
+                }
+            }
+        }
+
+        boolean has(String key) {
+            return entries.containsKey(key);
+        }
+
+        Entry entry(String key) {
+            return entries.get(key);
+        }
+
+        ConfigNode node(String key) {
+            Entry e = entries.get(key);
+            return e == null ? null : e.value();
+        }
+
+        String path(String key) {
+            return join(path, key);
+        }
+
+        /** The value of {@code key}, or null after reporting it missing at the map's position. */
+        ConfigNode required(String key, String hint) {
+            Entry e = entries.get(key);
+            if (e == null) {
+                error(path(key), map, "required key '" + key + "' is missing" + hint);
+                return null;
+            }
+            return e.value();
+        }
+    }
+}

@@ -49,6 +49,7 @@ bench_write_maglevd() {
     echo "admin:"
     echo "  listen: \"$vip_ip:$port_admin\""
     echo "workers: 1"
+    echo "shutdown_timeout: 2s"
     echo "vips:"
     bench_maglevd_vip http tcp "$vip_ip:$port_http" "$port_http" "${backend_ips[@]}"
     bench_maglevd_vip bulk tcp "$vip_ip:$port_iperf" "$port_iperf" "${backend_ips[0]}"

@@ -1,5 +1,6 @@
 package io.maglevlb.control.cli;
 
+import io.maglevlb.control.demo.DemoBackendCommand;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -23,8 +24,10 @@ import picocli.CommandLine.Spec;
         description = "Maglev consistent-hashing L4 load balancer for TCP and UDP.",
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {
+            RunCommand.class,
             CheckCommand.class,
             TableCommand.class,
+            DemoBackendCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class MaglevdMain implements Callable<Integer> {

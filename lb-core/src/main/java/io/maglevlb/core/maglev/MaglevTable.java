@@ -2,15 +2,11 @@ package io.maglevlb.core.maglev;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
-import com.google.common.hash.HashFunction;
-import com.google.common.hash.Hashing;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * An immutable Maglev lookup table (Eisenbud et al., NSDI 2016, §3.4).
@@ -21,11 +17,12 @@ import java.util.Set;
  * with M and every permutation visits every slot.
  *
  * <p><b>Same answer everywhere.</b> The table is a pure function of (size, set of (name, weight)): backends
- * are sorted by name before population, and h1/h2 are murmur3_128 with the fixed seeds {@link #OFFSET_SEED}
- * and {@link #SKIP_SEED} over the name's UTF-8 bytes. Nothing depends on input order, the JVM or the process,
+ * are sorted by name before population, and h1/h2 are the first 64 bits of murmur3_x64_128 (as Guava's
+ * {@code Hashing.murmur3_128(seed)...asLong()}) with the fixed seeds {@link #OFFSET_SEED} and
+ * {@link #SKIP_SEED} over the name's UTF-8 bytes. Nothing depends on input order, the JVM or the process,
  * so two hosts with the same config build byte-identical tables.
  *
- * <p><b>Weights</b> follow Envoy's turn-skipping scheme (also used by Cilium): in round {@code r}
+ * <p><b>Weights</b> follow Envoy's turn-skipping scheme: in round {@code r}
  * (0, 1, 2, ...) backend {@code i} takes a turn when {@code r * weight_i >= target_i}, and each turn adds
  * {@code maxWeight} to its {@code target_i}. A backend of the maximum weight therefore takes a turn every
  * round and one of a third of it every third round, so slot shares follow weights while the permutation
@@ -49,9 +46,6 @@ public final class MaglevTable {
     public static final int OFFSET_SEED = 0x4d61676c; // "Magl"
     /** Seed of h2 (the skip hash). Changing it changes every table: never do so lightly. */
     public static final int SKIP_SEED = 0x65764c42; // "evLB"
-
-    private static final HashFunction H1 = Hashing.murmur3_128(OFFSET_SEED);
-    private static final HashFunction H2 = Hashing.murmur3_128(SKIP_SEED);
 
     private final int[] slots;
     private final List<MaglevBackend> backends;
@@ -78,18 +72,18 @@ public final class MaglevTable {
         checkSize(size, backends.size());
         List<MaglevBackend> sorted = new ArrayList<>(backends);
         sorted.sort(null);
-        Set<String> seen = new HashSet<>();
-        for (MaglevBackend b : sorted) {
-            checkArgument(seen.add(b.name()), "duplicate backend name '%s'", b.name());
-        }
         int n = sorted.size();
         int[] offsets = new int[n];
         int[] skips = new int[n];
         int[] weights = new int[n];
         for (int i = 0; i < n; i++) {
             MaglevBackend b = sorted.get(i);
-            offsets[i] = offset(b.name(), size);
-            skips[i] = skip(b.name(), size);
+            // sorted by name, so equal names are neighbours
+            checkArgument(i == 0 || !b.name().equals(sorted.get(i - 1).name()), "duplicate backend name '%s'",
+                    b.name());
+            byte[] name = b.name().getBytes(StandardCharsets.UTF_8);
+            offsets[i] = offset(name, size);
+            skips[i] = skip(name, size);
             weights[i] = b.weight();
         }
         return new MaglevTable(populate(offsets, skips, weights, size), List.copyOf(sorted));
@@ -108,12 +102,20 @@ public final class MaglevTable {
 
     /** h1(name) mod M: where the backend's permutation starts. */
     public static int offset(String name, int size) {
-        return (int) Long.remainderUnsigned(H1.hashString(name, StandardCharsets.UTF_8).asLong(), size);
+        return offset(name.getBytes(StandardCharsets.UTF_8), size);
     }
 
     /** h2(name) mod (M-1) + 1: the permutation's stride, in [1, M-1]. */
     public static int skip(String name, int size) {
-        return (int) Long.remainderUnsigned(H2.hashString(name, StandardCharsets.UTF_8).asLong(), size - 1) + 1;
+        return skip(name.getBytes(StandardCharsets.UTF_8), size);
+    }
+
+    private static int offset(byte[] utf8Name, int size) {
+        return (int) Long.remainderUnsigned(Murmur3.hash64(utf8Name, OFFSET_SEED), size);
+    }
+
+    private static int skip(byte[] utf8Name, int size) {
+        return (int) Long.remainderUnsigned(Murmur3.hash64(utf8Name, SKIP_SEED), size - 1) + 1;
     }
 
     /**
@@ -121,51 +123,346 @@ public final class MaglevTable {
      * of backend i (already in their final order). Public so tests can inject the paper's Table 1 values.
      *
      * @return slot -> backend index, or all {@link #NO_BACKEND} when no weight is positive
+     * @throws IllegalArgumentException when the arrays differ in length, the size is not a prime in range,
+     *     a weight is negative, or an offset or skip is outside its permutation's range
      */
     public static int[] populate(int[] offsets, int[] skips, int[] weights, int size) {
+        return populate(offsets, skips, weights, size, defaultTailThreshold(size));
+    }
+
+    /**
+     * Number of free slots below which a claim scans the free list instead of walking the permutation:
+     * {@code sqrt(M) / 2}. Walking costs about M/f probes per claim, scanning about f multiply-reduce steps
+     * of similar cost; measured build times were flat between sqrt(M)/4 and sqrt(M) and rose above.
+     */
+    static int defaultTailThreshold(int size) {
+        return (int) Math.sqrt(size) / 2;
+    }
+
+    /** {@link #populate(int[], int[], int[], int)} with a given switch point; the result never depends on it. */
+    static int[] populate(int[] offsets, int[] skips, int[] weights, int size, int tailThreshold) {
         int n = offsets.length;
-        checkArgument(skips.length == n && weights.length == n, "offsets, skips and weights differ in length");
-        int[] table = new int[size];
-        Arrays.fill(table, NO_BACKEND);
+        checkArgument(skips.length == n && weights.length == n,
+                "offsets, skips and weights differ in length (%s, %s, %s)", n, skips.length, weights.length);
+        checkArgument(size >= 2 && size <= MAX_SIZE && Primes.isPrime(size),
+                "table size must be a prime between 2 and %s, was %s", MAX_SIZE, size);
         int maxWeight = 0;
-        for (int w : weights) {
-            checkArgument(w >= 0, "weight must be >= 0, was %s", w);
-            maxWeight = Math.max(maxWeight, w);
+        int active = 0;
+        long weightSum = 0;
+        for (int i = 0; i < n; i++) {
+            checkArgument(weights[i] >= 0, "weight must be >= 0, was %s (backend %s)", weights[i], i);
+            checkArgument(offsets[i] >= 0 && offsets[i] < size, "offset must be in [0, %s), was %s (backend %s)",
+                    size, offsets[i], i);
+            checkArgument(skips[i] >= 1 && skips[i] < size, "skip must be in [1, %s], was %s (backend %s)",
+                    size - 1, skips[i], i);
+            if (weights[i] > 0) {
+                active++;
+                weightSum += weights[i];
+                maxWeight = Math.max(maxWeight, weights[i]);
+            }
         }
-        if (maxWeight == 0) {
+        int[] table = new int[size];
+        if (active == 0) {
+            Arrays.fill(table, NO_BACKEND);
             return table;
         }
-        // next[i]: position of backend i in its permutation, kept as the slot itself (pos += skip mod M)
-        // so the loop never multiplies.
-        int[] position = offsets.clone();
-        int[] stride = skips.clone();
-        long[] target = new long[n];
-        int filled = 0;
-        for (long round = 0; ; round++) {
-            for (int i = 0; i < n; i++) {
-                int w = weights[i];
-                if (w == 0 || round * w < target[i]) {
-                    continue;
-                }
-                target[i] += maxWeight;
-                int slot = position[i];
-                while (table[slot] != NO_BACKEND) {
-                    slot += stride[i];
-                    if (slot >= size) {
-                        slot -= size;
+        // Backends with a positive weight, in table order, with their weights: weight 0 takes no turns.
+        int[] order = new int[active];
+        int[] orderWeights = new int[active];
+        boolean equalWeights = true;
+        for (int i = 0, k = 0; i < n; i++) {
+            if (weights[i] > 0) {
+                order[k] = i;
+                orderWeights[k++] = weights[i];
+                equalWeights &= weights[i] == maxWeight;
+            }
+        }
+        Population population = new Population(offsets, skips, size, table, tailThreshold);
+        if (equalWeights) {
+            population.roundRobin(order);
+        } else {
+            // Rounds until full: each round hands out weightSum / maxWeight turns on average. The round loop
+            // visits every backend each round; with extreme weight ratios (1 : 1e6) that is far more visits
+            // than turns, and a queue of next turns is cheaper.
+            double rounds = (double) size * maxWeight / weightSum + 1;
+            if (rounds * active <= 8.0 * size) {
+                population.byRounds(order, orderWeights, maxWeight);
+            } else {
+                population.byTurnQueue(order, orderWeights, maxWeight);
+            }
+        }
+        return table;
+    }
+
+    /**
+     * One run of the population loop. The output is exactly the paper's: backends take turns (round-robin,
+     * or by Envoy's weight rule) and each claims the first free slot of its permutation from where it left
+     * off. What differs from the textbook loop is only how that slot is found and how turns are scheduled.
+     *
+     * <p><b>Finding the slot.</b> Early on, by walking the permutation ({@code slot += skip mod M}) over an
+     * occupancy bitmap of M bits (8 KiB at M = 65537, so the walk stays in L1; the int table itself is only
+     * written). The walk costs about M/f probes when f slots are free, so the last few hundred claims
+     * would take over half of all probes (about M ln M in total). Once only {@link #tailThreshold} slots are
+     * free, each claim instead scans the list of free slots and takes the one closest ahead in the
+     * backend's permutation: slot s is {@code (s - position) * skip^-1 mod M} steps ahead, distinct for each
+     * s because M is prime, and the walk would stop at the free slot with the fewest steps. Same slot,
+     * O(f) work instead of O(M/f).
+     *
+     * <p><b>Scheduling turns.</b> Equal weights: plain round-robin. Otherwise Envoy's rule (backend i takes a
+     * turn in round r when {@code r * w_i >= target_i}, each turn adding maxWeight to target_i) either as
+     * the round loop itself, with a running credit {@code r * w_i - target_i} in place of the multiply, or
+     * as a min-queue of (next turn round, index), which visits only backends that take a turn. Both order
+     * turns by (round, index), exactly as the round loop does.
+     */
+    private static final class Population {
+        private final int size;
+        private final int[] table;
+        private final int[] skips;
+        /** Next slot to probe in each backend's permutation: the slot after its last claim. */
+        private final int[] position;
+        /** Occupancy while walking: bit s set = slot s claimed. Unused once the free list takes over. */
+        private final long[] taken;
+        private final int tailThreshold;
+        /** floor((2^64 - 1) / M): turns the mod M of the free-list scan into multiplies. */
+        private final long reciprocal;
+        /** Slots still empty. */
+        private int free;
+        /** The empty slots in any order, once {@code free <= tailThreshold}; null before. */
+        private int[] freeSlots;
+        /** {@code (4 * skip mod M) - M} per backend: four permutation steps at once, for {@link #walkRun}. */
+        private final int[] stride4Back;
+        /** skip^-1 mod M per backend, computed on a backend's first claim from the free list; 0 = not yet. */
+        private int[] inverseSkips;
+
+        Population(int[] offsets, int[] skips, int size, int[] table, int tailThreshold) {
+            this.size = size;
+            this.table = table;
+            this.skips = skips;
+            this.position = offsets.clone();
+            this.taken = new long[(size + 63) >>> 6];
+            this.free = size;
+            this.reciprocal = Long.divideUnsigned(-1L, size);
+            this.stride4Back = new int[skips.length];
+            for (int i = 0; i < skips.length; i++) {
+                stride4Back[i] = (int) (4L * skips[i] % size) - size;
+            }
+            this.tailThreshold = Math.min(size, tailThreshold);
+            if (free <= this.tailThreshold) {
+                enterTail();
+            }
+        }
+
+        void roundRobin(int[] order) {
+            while (true) {
+                for (int i : order) {
+                    claim(i);
+                    if (free == 0) {
+                        return;
                     }
-                }
-                table[slot] = i;
-                slot += stride[i];
-                if (slot >= size) {
-                    slot -= size;
-                }
-                position[i] = slot;
-                if (++filled == size) {
-                    return table;
                 }
             }
         }
+
+        void byRounds(int[] order, int[] weights, int maxWeight) {
+            // credit[k] = round * weights[k] - target[k]: the turn rule without a multiply. It stays within
+            // [-maxWeight, maxWeight), so a long never overflows.
+            long[] credit = new long[order.length];
+            while (true) {
+                for (int k = 0; k < order.length; k++) {
+                    long c = credit[k];
+                    if (c >= 0) {
+                        claim(order[k]);
+                        if (free == 0) {
+                            return;
+                        }
+                        c -= maxWeight;
+                    }
+                    credit[k] = c + weights[k];
+                }
+            }
+        }
+
+        void byTurnQueue(int[] order, int[] weights, int maxWeight) {
+            int count = order.length;
+            long[] nextRound = new long[count];
+            long[] target = new long[count];
+            // Binary min-heap of k by (nextRound[k], k). All start at round 0, so k order is already a heap.
+            int[] heap = new int[count];
+            for (int k = 0; k < count; k++) {
+                heap[k] = k;
+            }
+            while (true) {
+                int k = heap[0];
+                long round = nextRound[k];
+                claim(order[k]);
+                if (free == 0) {
+                    return;
+                }
+                target[k] += maxWeight;
+                // first round r > round with r * w >= target
+                nextRound[k] = Math.max(round + 1, Math.ceilDiv(target[k], weights[k]));
+                siftDownRoot(heap, nextRound);
+            }
+        }
+
+        private static void siftDownRoot(int[] heap, long[] nextRound) {
+            int count = heap.length;
+            int k = heap[0];
+            int at = 0;
+            while (true) {
+                int child = 2 * at + 1;
+                if (child >= count) {
+                    break;
+                }
+                if (child + 1 < count && before(heap[child + 1], heap[child], nextRound)) {
+                    child++;
+                }
+                if (!before(heap[child], k, nextRound)) {
+                    break;
+                }
+                heap[at] = heap[child];
+                at = child;
+            }
+            heap[at] = k;
+        }
+
+        private static boolean before(int a, int b, long[] nextRound) {
+            return nextRound[a] < nextRound[b] || nextRound[a] == nextRound[b] && a < b;
+        }
+
+        /** Gives backend i the first free slot of its permutation from its position. */
+        private void claim(int i) {
+            int slot = freeSlots == null ? walk(i) : nearestFree(i);
+            table[slot] = i;
+            position[i] = addMod(slot, skips[i] - size, size);
+            if (--free == tailThreshold && free > 0) {
+                enterTail();
+            }
+        }
+
+        private int walk(int i) {
+            long[] taken = this.taken;
+            int slot = position[i];
+            if ((taken[slot >>> 6] & 1L << slot) != 0) {
+                slot = walkRun(slot, skips[i] - size, stride4Back[i]);
+            }
+            taken[slot >>> 6] |= 1L << slot;
+            return slot;
+        }
+
+        /**
+         * Walks on from a claimed slot. Four interleaved chains (steps 1, 2, 3, 4 ahead, each advancing four
+         * steps) so the next probes do not wait on the previous one's add-and-wrap; checked in permutation
+         * order, so the first free slot found is the one the single walk would find.
+         */
+        private int walkRun(int claimed, int strideBack, int stride4Back) {
+            long[] taken = this.taken;
+            int size = this.size;
+            int a = addMod(claimed, strideBack, size);
+            int b = addMod(a, strideBack, size);
+            int c = addMod(b, strideBack, size);
+            int d = addMod(c, strideBack, size);
+            while (true) {
+                if ((taken[a >>> 6] & 1L << a) == 0) {
+                    return a;
+                }
+                if ((taken[b >>> 6] & 1L << b) == 0) {
+                    return b;
+                }
+                if ((taken[c >>> 6] & 1L << c) == 0) {
+                    return c;
+                }
+                if ((taken[d >>> 6] & 1L << d) == 0) {
+                    return d;
+                }
+                a = addMod(a, stride4Back, size);
+                b = addMod(b, stride4Back, size);
+                c = addMod(c, stride4Back, size);
+                d = addMod(d, stride4Back, size);
+            }
+        }
+
+        /** {@code (slot + step) mod size} for a slot in [0, size), given {@code step - size} (negative). */
+        private static int addMod(int slot, int stepBack, int size) {
+            int next = slot + stepBack;
+            return next + (next >> 31 & size);
+        }
+
+        /** The free slot the walk would reach first, removed from the free list. */
+        private int nearestFree(int i) {
+            int[] slots = freeSlots;
+            int size = this.size;
+            int from = position[i];
+            long inverse = inverseSkip(i);
+            long reciprocal = this.reciprocal;
+            int best = 0;
+            long bestSteps = Long.MAX_VALUE;
+            for (int k = 0; k < free; k++) {
+                int distance = slots[k] - from;
+                if (distance < 0) {
+                    distance += size;
+                }
+                // steps = distance * inverse mod M, by Barrett reduction: the product is below 2^48, the
+                // quotient estimate from the 64-bit reciprocal is at most one short.
+                long product = distance * inverse;
+                long steps = product - Math.multiplyHigh(product, reciprocal) * size;
+                if (steps >= size) {
+                    steps -= size;
+                }
+                if (steps < bestSteps) {
+                    bestSteps = steps;
+                    best = k;
+                }
+            }
+            int slot = slots[best];
+            slots[best] = slots[free - 1];
+            return slot;
+        }
+
+        private long inverseSkip(int i) {
+            int inverse = inverseSkips[i];
+            if (inverse == 0) {
+                inverse = inverseMod(skips[i], size);
+                inverseSkips[i] = inverse;
+            }
+            return inverse;
+        }
+
+        private void enterTail() {
+            int[] slots = new int[free];
+            int count = 0;
+            for (int word = 0; word < taken.length; word++) {
+                long empty = ~taken[word];
+                while (empty != 0) {
+                    int slot = (word << 6) + Long.numberOfTrailingZeros(empty);
+                    if (slot >= size) {
+                        break;
+                    }
+                    slots[count++] = slot;
+                    empty &= empty - 1;
+                }
+            }
+            freeSlots = slots;
+            inverseSkips = new int[skips.length];
+        }
+    }
+
+    /** {@code a^-1 mod m} for a prime m and 0 < a < m, by the extended Euclidean algorithm. */
+    static int inverseMod(int a, int m) {
+        long t = 0;
+        long newT = 1;
+        long r = m;
+        long newR = a;
+        while (newR != 0) {
+            long q = r / newR;
+            long nextT = t - q * newT;
+            t = newT;
+            newT = nextT;
+            long nextR = r - q * newR;
+            r = newR;
+            newR = nextR;
+        }
+        return (int) (t < 0 ? t + m : t);
     }
 
     public int size() {

@@ -2,15 +2,20 @@ package io.maglevlb.core.snapshot;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
-import com.google.common.hash.Hasher;
-import com.google.common.hash.Hashing;
 import io.maglevlb.core.maglev.MaglevBackend;
 import io.maglevlb.core.maglev.MaglevTable;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -35,13 +40,18 @@ public final class ForwardingSnapshot {
     private final int[] slotCounts;
     private final List<BackendState> backends;
     private final List<BackendState> inTable;
+    /** Ids of {@link #inTable}, in name order: the fallback candidates. */
+    private final int[] tableIds;
+    /** id -> position in {@link #tableIds}, or -1 when the id owns no slots. */
+    private final int[] tablePositionById;
     private final String digest;
 
-    private ForwardingSnapshot(String vip, long generation, int[] table, BackendState[] byId,
+    private ForwardingSnapshot(String vip, long generation, int[] table, int[] slotCounts, BackendState[] byId,
             List<BackendState> backends, List<BackendState> inTable, String digest) {
         this.vip = vip;
         this.generation = generation;
         this.table = table;
+        this.slotCounts = slotCounts;
         this.byId = byId;
         this.backends = backends;
         this.inTable = inTable;
@@ -50,9 +60,12 @@ public final class ForwardingSnapshot {
         for (BackendState b : backends) {
             keepsFlows[b.id()] = b.keepsFlows();
         }
-        this.slotCounts = new int[byId.length];
-        for (int id : table) {
-            slotCounts[id]++;
+        this.tableIds = new int[inTable.size()];
+        this.tablePositionById = new int[byId.length];
+        Arrays.fill(tablePositionById, -1);
+        for (int k = 0; k < tableIds.length; k++) {
+            tableIds[k] = inTable.get(k).id();
+            tablePositionById[tableIds[k]] = k;
         }
     }
 
@@ -83,16 +96,26 @@ public final class ForwardingSnapshot {
             }
         }
         MaglevTable maglevTable = MaglevTable.build(maglev, tableSize);
-        int[] table = new int[tableSize];
-        for (int s = 0; s < tableSize; s++) {
-            int index = maglevTable.slot(s);
-            table[s] = index == MaglevTable.NO_BACKEND ? NO_BACKEND : participants.get(index).id();
-        }
         BackendState[] byId = new BackendState[maxId + 1];
         for (BackendState b : sorted) {
             byId[b.id()] = b;
         }
-        return new ForwardingSnapshot(vip, generation, table, byId, List.copyOf(sorted),
+        // Table index (position among participants, name order) -> id; slots map through it.
+        int[] idByIndex = new int[participants.size()];
+        int[] slotCounts = new int[maxId + 1];
+        for (int index = 0; index < idByIndex.length; index++) {
+            idByIndex[index] = participants.get(index).id();
+            slotCounts[idByIndex[index]] = maglevTable.slotCount(index);
+        }
+        int[] table = new int[tableSize];
+        if (idByIndex.length == 0) {
+            slotCounts[NO_BACKEND] = tableSize; // every slot NO_BACKEND (0): the new array already says so
+        } else {
+            for (int s = 0; s < tableSize; s++) {
+                table[s] = idByIndex[maglevTable.slot(s)];
+            }
+        }
+        return new ForwardingSnapshot(vip, generation, table, slotCounts, byId, List.copyOf(sorted),
                 List.copyOf(participants), digest(maglevTable));
     }
 
@@ -101,16 +124,42 @@ public final class ForwardingSnapshot {
      * owner of every slot. Equal on every host that computes the same table, whatever ids it assigned.
      */
     public static String digest(MaglevTable t) {
-        Hasher h = Hashing.sha256().newHasher();
-        h.putInt(t.size());
-        h.putInt(t.backends().size());
+        MessageDigest sha256 = sha256();
+        // The byte layout is fixed by the golden digests (MaglevGoldenTest): ints little-endian, each name as
+        // its length in UTF-16 chars then its UTF-8 bytes, then the weight; then every slot's table index.
+        byte[] chunk = new byte[DIGEST_CHUNK_BYTES];
+        INT_LE.set(chunk, 0, t.size());
+        INT_LE.set(chunk, 4, t.backends().size());
+        sha256.update(chunk, 0, 8);
         for (MaglevBackend b : t.backends()) {
-            h.putInt(b.name().length()).putString(b.name(), StandardCharsets.UTF_8).putInt(b.weight());
+            INT_LE.set(chunk, 0, b.name().length());
+            sha256.update(chunk, 0, 4);
+            sha256.update(b.name().getBytes(StandardCharsets.UTF_8));
+            INT_LE.set(chunk, 0, b.weight());
+            sha256.update(chunk, 0, 4);
         }
+        int at = 0;
         for (int s = 0; s < t.size(); s++) {
-            h.putInt(t.slot(s));
+            INT_LE.set(chunk, at, t.slot(s));
+            at += 4;
+            if (at == chunk.length) {
+                sha256.update(chunk, 0, at);
+                at = 0;
+            }
         }
-        return h.hash().toString();
+        sha256.update(chunk, 0, at);
+        return HexFormat.of().formatHex(sha256.digest());
+    }
+
+    private static final int DIGEST_CHUNK_BYTES = 16 * 1024;
+    private static final VarHandle INT_LE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is required of every Java platform", e);
+        }
     }
 
     /** Backend id for a new flow with {@code flowHash}, or {@link #NO_BACKEND}. Allocation-free. */
@@ -126,23 +175,19 @@ public final class ForwardingSnapshot {
      * @return a backend id, or {@link #NO_BACKEND} when no other backend is in the table
      */
     public int fallback(long flowHash, int failedId, int attempt) {
-        int n = inTable.size();
-        int failedPos = -1;
-        for (int i = 0; i < n; i++) {
-            if (inTable.get(i).id() == failedId) {
-                failedPos = i;
-                break;
-            }
-        }
+        int n = tableIds.length;
+        int failedPos = failedId > 0 && failedId < tablePositionById.length ? tablePositionById[failedId] : -1;
         int others = failedPos < 0 ? n : n - 1;
         if (others == 0 || attempt < 1 || attempt > others) {
             return NO_BACKEND;
         }
+        // Bits 17..63: the slot index came from the high 32 bits, so within one slot's share of hashes
+        // these still vary and one dead backend's flows rotate over all the others.
         int k = (int) Long.remainderUnsigned((flowHash >>> 17) + attempt - 1, others);
         if (failedPos >= 0 && k >= failedPos) {
             k++;
         }
-        return inTable.get(k).id();
+        return tableIds[k];
     }
 
     /** Whether an existing flow on backend {@code id} may stay there (present in the VIP and healthy). */

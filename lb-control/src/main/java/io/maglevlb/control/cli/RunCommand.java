@@ -1,0 +1,130 @@
+package io.maglevlb.control.cli;
+
+import io.maglevlb.control.daemon.DaemonOptions;
+import io.maglevlb.control.daemon.DaemonStartException;
+import io.maglevlb.control.daemon.Maglevd;
+import io.maglevlb.control.daemon.TerminationSignals;
+import io.maglevlb.control.demo.DemoBackends;
+import io.maglevlb.core.config.MaglevConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code maglevd run --config FILE}: starts the daemon and runs until SIGTERM or SIGINT, then stops accepting,
+ * lets open connections finish for up to {@code shutdown_timeout}, closes the rest and exits 0. A second
+ * signal stops the wait. Exits 1 when the configuration is invalid or the daemon cannot start (e.g. a VIP
+ * address is in use), after one line saying why.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {
+            "Start maglevd and forward traffic until SIGTERM or Ctrl-C.",
+            "On the signal it stops accepting, lets open connections finish for up to shutdown_timeout, "
+                    + "closes the rest and exits 0; a second signal closes them at once.",
+            "Exits 1 with one line on stderr when the configuration is invalid or a VIP cannot be bound."
+        })
+final class RunCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
+
+    @Mixin
+    ConfigFileOption config;
+
+    @Option(names = "--demo-backends",
+            description = "Also start, in this process, a tiny HTTP server on every TCP backend address that "
+                    + "answers each request with the backend's name (try it with config/demo.yaml and curl).")
+    boolean demoBackends;
+
+    @Option(names = "--tcp-splice", paramLabel = "true|false", arity = "1",
+            description = "Relay TCP bytes with splice(2) instead of through buffers (epoll only; default: "
+                    + "false, see docs/tcp-proxy.md).")
+    Boolean tcpSplice;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        Optional<MaglevConfig> loaded = config.loadReporting(err);
+        err.flush();
+        if (loaded.isEmpty()) {
+            return MaglevdMain.EXIT_FAILURE;
+        }
+        MaglevConfig cfg = loaded.get();
+        DaemonOptions options;
+        try {
+            options = DaemonOptions.fromSystemProperties();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            LOG.error("maglevd: cannot start: {}", e.getMessage());
+            return MaglevdMain.EXIT_FAILURE;
+        }
+        if (tcpSplice != null) {
+            options = options.withTcp(options.tcp().withSplice(tcpSplice));
+        }
+
+        DemoBackends demo = null;
+        if (demoBackends) {
+            try {
+                demo = DemoBackends.start(cfg, options.transport());
+            } catch (IOException e) {
+                LOG.error("maglevd: cannot start: {}", e.getMessage());
+                LOG.debug("demo backend start failure", e);
+                return MaglevdMain.EXIT_FAILURE;
+            }
+        }
+        try {
+            return runDaemon(cfg, options);
+        } finally {
+            if (demo != null) {
+                demo.close();
+            }
+        }
+    }
+
+    private int runDaemon(MaglevConfig cfg, DaemonOptions options) {
+        Maglevd daemon = new Maglevd(cfg, options);
+        CountDownLatch stop = new CountDownLatch(1);
+        AtomicInteger signals = new AtomicInteger();
+        boolean handled = TerminationSignals.install(signal -> {
+            if (signals.incrementAndGet() == 1) {
+                LOG.info("received SIG{}: shutting down (send it again to close open connections at once)", signal);
+                stop.countDown();
+            } else {
+                LOG.warn("received SIG{} again: closing open connections now", signal);
+                daemon.stopWaitingForConnections();
+            }
+        });
+        if (!handled) {
+            // Without our own handlers the JVM exits on the signal: shut down from a hook and keep exit code 0.
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                LOG.info("shutting down");
+                daemon.shutdown(cfg.shutdownTimeout());
+                Runtime.getRuntime().halt(MaglevdMain.EXIT_OK);
+            }, "maglevd-shutdown"));
+        }
+        try {
+            daemon.start();
+        } catch (DaemonStartException e) {
+            LOG.error("maglevd: cannot start: {}", e.getMessage());
+            LOG.debug("start failure", e);
+            return MaglevdMain.EXIT_FAILURE;
+        }
+        try {
+            stop.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        daemon.shutdown(cfg.shutdownTimeout());
+        return MaglevdMain.EXIT_OK;
+    }
+}

@@ -1,0 +1,39 @@
+package io.maglevlb.control.daemon;
+
+import io.maglevlb.dataplane.Transport;
+import io.maglevlb.dataplane.tcp.TcpProxyOptions;
+import java.util.Objects;
+
+/**
+ * Daemon settings that are not in the configuration file.
+ *
+ * @param tcp TCP relay settings (splice, write buffer water marks)
+ * @param transport the forwarding transport: {@link Transport#detect()} (epoll, else NIO) unless a test or
+ *     the {@value #TRANSPORT_PROPERTY} system property asks for NIO
+ */
+public record DaemonOptions(TcpProxyOptions tcp, Transport transport) {
+    /** System property: {@code nio} forces the NIO transport even where epoll is available. */
+    public static final String TRANSPORT_PROPERTY = "maglevd.transport";
+
+    public DaemonOptions {
+        Objects.requireNonNull(tcp, "tcp");
+        Objects.requireNonNull(transport, "transport");
+    }
+
+    /** Options from system properties ({@value TcpProxyOptions#SPLICE_PROPERTY}, {@value #TRANSPORT_PROPERTY}). */
+    public static DaemonOptions fromSystemProperties() {
+        String transport = System.getProperty(TRANSPORT_PROPERTY, "auto");
+        Transport t = switch (transport) {
+            case "auto" -> Transport.detect();
+            case "nio" -> Transport.nio();
+            case "epoll" -> Transport.epoll();
+            default -> throw new IllegalArgumentException(
+                    "system property " + TRANSPORT_PROPERTY + " must be auto, epoll or nio, was '" + transport + "'");
+        };
+        return new DaemonOptions(TcpProxyOptions.fromSystemProperties(), t);
+    }
+
+    public DaemonOptions withTcp(TcpProxyOptions value) {
+        return new DaemonOptions(value, transport);
+    }
+}

@@ -1,0 +1,259 @@
+package io.maglevlb.control.daemon;
+
+import io.maglevlb.core.config.ForwardingMode;
+import io.maglevlb.core.config.MaglevConfig;
+import io.maglevlb.core.config.Protocol;
+import io.maglevlb.core.config.VipConfig;
+import io.maglevlb.dataplane.Transport;
+import io.maglevlb.dataplane.VipBindException;
+import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.tcp.TcpProxyVip;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running daemon: the forwarding event loops, one {@link VipRuntime} per configured VIP, the forwarders
+ * of the VIPs it serves, and the {@link DaemonService}s (health checks, admin API, metrics) plugged into it.
+ *
+ * <p>Lifecycle: construct (builds every VIP's first table, all backends healthy), {@link #addService} the
+ * services, {@link #start()} (binds every forwarded VIP, then starts the services; on any failure undoes what
+ * it did and throws), {@link #shutdown(Duration)} (stop accepting, let open connections finish until the
+ * deadline, close the rest, stop the services and the event loops).
+ *
+ * <p>Forwarded today: {@code tcp}/{@code proxy} VIPs (the TCP proxy). {@code udp} and {@code dsr} VIPs keep a
+ * {@link VipRuntime} (tables, health) but are skipped with a warning until their forwarders exist.
+ *
+ * <p>Threading: start and shutdown are called by the control thread (e.g. the CLI's main thread or the
+ * shutdown hook); the accessors are safe from any thread.
+ */
+public final class Maglevd {
+    private static final Logger LOG = LoggerFactory.getLogger(Maglevd.class);
+    /** Prefix of the forwarding threads' names. */
+    public static final String WORKER_THREAD_PREFIX = "maglev-worker";
+
+    private enum State { NEW, STARTING, RUNNING, STOPPED }
+
+    private final MaglevConfig config;
+    private final DaemonOptions options;
+    private final List<VipRuntime> vips;
+    private final List<DaemonService> services = new CopyOnWriteArrayList<>();
+    private final List<DaemonService> startedServices = new ArrayList<>();
+    private final List<VipForwarder> forwarders = new CopyOnWriteArrayList<>();
+    private volatile MultiThreadIoEventLoopGroup workers;
+    private volatile boolean stopWaiting;
+    private State state = State.NEW;
+
+    public Maglevd(MaglevConfig config, DaemonOptions options) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.options = Objects.requireNonNull(options, "options");
+        List<VipRuntime> runtimes = new ArrayList<>();
+        for (VipConfig vip : config.vips()) {
+            runtimes.add(new VipRuntime(vip));
+        }
+        this.vips = List.copyOf(runtimes);
+    }
+
+    /** Adds a service to start with the daemon. Before {@link #start()} only. */
+    public synchronized void addService(DaemonService service) {
+        if (state != State.NEW) {
+            throw new IllegalStateException("services must be added before start(), the daemon is " + state);
+        }
+        services.add(Objects.requireNonNull(service, "service"));
+    }
+
+    /**
+     * Starts the event loops, binds every forwarded VIP, then starts the services.
+     *
+     * @throws DaemonStartException with a one-line reason (e.g. a VIP's address is in use); everything
+     *     started so far is stopped again
+     */
+    public synchronized void start() throws DaemonStartException {
+        if (state != State.NEW) {
+            throw new IllegalStateException("start() may be called once, the daemon is " + state);
+        }
+        state = State.STARTING;
+        Transport transport = options.transport();
+        int workerCount = config.effectiveWorkers();
+        workers = transport.newEventLoopGroup(workerCount, WORKER_THREAD_PREFIX);
+        try {
+            for (VipRuntime vip : vips) {
+                Optional<VipForwarder> forwarder = forwarderFor(vip.config());
+                if (forwarder.isEmpty()) {
+                    continue;
+                }
+                VipForwarder f = forwarder.get();
+                f.start();
+                forwarders.add(f);
+                vip.attach(f);
+                LOG.info("vip {}: {}", vip.name(), f.describe());
+            }
+            for (DaemonService service : services) {
+                try {
+                    service.start(this);
+                } catch (Exception e) {
+                    throw new DaemonStartException("cannot start " + service.name() + ": " + e.getMessage(), e);
+                }
+                startedServices.add(service);
+            }
+        } catch (VipBindException e) {
+            abortStart();
+            throw new DaemonStartException(e.getMessage(), e);
+        } catch (DaemonStartException | RuntimeException e) {
+            abortStart();
+            throw e;
+        }
+        state = State.RUNNING;
+        LOG.info("maglevd running: {} of {} VIPs forwarding, {} workers ({})", forwarders.size(), vips.size(),
+                workerCount, transport.name());
+    }
+
+    private Optional<VipForwarder> forwarderFor(VipConfig vip) {
+        if (vip.mode() == ForwardingMode.DSR) {
+            LOG.warn("dsr forwarding not yet supported, skipping VIP {}", vip.name());
+            return Optional.empty();
+        }
+        if (vip.protocol() == Protocol.UDP) {
+            LOG.warn("udp forwarding not yet supported, skipping VIP {}", vip.name());
+            return Optional.empty();
+        }
+        VipRuntime runtime = vip(vip.name()).orElseThrow();
+        return Optional.of(new TcpProxyVip(vip, runtime.snapshots(), workers, options.transport(), options.tcp()));
+    }
+
+    private void abortStart() {
+        stopServices();
+        for (VipForwarder f : forwarders) {
+            f.stopAccepting();
+            f.closeConnections();
+        }
+        forwarders.clear();
+        stopWorkers();
+        state = State.STOPPED;
+    }
+
+    /**
+     * Stops the daemon: closes every listener, lets open connections finish for up to {@code drainTimeout},
+     * closes what is still open, then stops the services and the event loops. Idempotent; returns at once
+     * when the daemon is not running.
+     *
+     * @return true when every connection finished by itself within the deadline
+     */
+    public boolean shutdown(Duration drainTimeout) {
+        synchronized (this) {
+            if (state != State.RUNNING) {
+                return true;
+            }
+            state = State.STOPPED;
+        }
+        for (VipForwarder f : forwarders) {
+            f.stopAccepting();
+        }
+        int open = activeConnections();
+        LOG.info("shutting down: listeners closed; waiting up to {} for {} open connection{}",
+                format(drainTimeout), open, open == 1 ? "" : "s");
+        boolean drained = awaitDrained(drainTimeout);
+        if (!drained) {
+            int left = activeConnections();
+            LOG.warn("shutdown timeout ({}) reached: closing {} connection{} still open", format(drainTimeout),
+                    left, left == 1 ? "" : "s");
+        }
+        for (VipForwarder f : forwarders) {
+            f.closeConnections();
+        }
+        stopServices();
+        stopWorkers();
+        LOG.info("maglevd stopped");
+        return drained;
+    }
+
+    private boolean awaitDrained(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (activeConnections() > 0) {
+            if (System.nanoTime() - deadline >= 0 || stopWaiting) {
+                return false;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return activeConnections() == 0;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Makes a {@link #shutdown} in progress stop waiting for open connections and close them now (an
+     * operator's second SIGTERM or Ctrl-C). Any thread.
+     */
+    public void stopWaitingForConnections() {
+        stopWaiting = true;
+    }
+
+    private void stopServices() {
+        for (int i = startedServices.size() - 1; i >= 0; i--) {
+            DaemonService service = startedServices.get(i);
+            try {
+                service.stop();
+            } catch (RuntimeException e) {
+                LOG.warn("stopping {} failed: {}", service.name(), e.toString());
+                LOG.debug("stopping {} failed", service.name(), e);
+            }
+        }
+        startedServices.clear();
+    }
+
+    private void stopWorkers() {
+        MultiThreadIoEventLoopGroup group = workers;
+        if (group != null) {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static String format(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
+    }
+
+    /** Open connections (and UDP flows, once forwarded) over every forwarded VIP. Any thread. */
+    public int activeConnections() {
+        int sum = 0;
+        for (VipForwarder f : forwarders) {
+            sum += f.activeConnections();
+        }
+        return sum;
+    }
+
+    /** Every configured VIP, in file order, forwarded or not. */
+    public List<VipRuntime> vips() {
+        return vips;
+    }
+
+    public Optional<VipRuntime> vip(String name) {
+        return vips.stream().filter(v -> v.name().equals(name)).findFirst();
+    }
+
+    public MaglevConfig config() {
+        return config;
+    }
+
+    public DaemonOptions options() {
+        return options;
+    }
+
+    /** Forwarding event loops. */
+    public int workerCount() {
+        return config.effectiveWorkers();
+    }
+
+    public synchronized boolean isRunning() {
+        return state == State.RUNNING;
+    }
+}

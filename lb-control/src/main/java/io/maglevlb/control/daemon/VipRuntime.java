@@ -1,0 +1,179 @@
+package io.maglevlb.control.daemon;
+
+import io.maglevlb.core.config.BackendConfig;
+import io.maglevlb.core.config.VipConfig;
+import io.maglevlb.core.snapshot.BackendIds;
+import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.SnapshotHolder;
+import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.tcp.TcpProxyVip;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The control-plane state of one VIP: its configuration, the live state of each backend (id, health, drain),
+ * and the table generation the forwarding threads use.
+ *
+ * <p><b>Threading.</b> Methods that change backend state are {@code synchronized} and rebuild the VIP's
+ * {@link ForwardingSnapshot} on the calling thread, which is a control-plane thread (health checker, admin
+ * API, reload), never a forwarding event loop: a build at the default table size takes milliseconds. The new
+ * snapshot reaches the event loops with one volatile store ({@link SnapshotHolder#publish}); connections
+ * already open keep their backend. Readers ({@link #snapshot()}, {@link #forwarder()}) take no lock.
+ *
+ * <p>Backends get dense ids from {@link BackendIds} in configuration order and keep them for the VIP's
+ * life; initially every backend is healthy (until the health checker says otherwise) and not drained.
+ */
+public final class VipRuntime {
+    private static final Logger LOG = LoggerFactory.getLogger(VipRuntime.class);
+
+    private final VipConfig config;
+    private final BackendIds ids = new BackendIds();
+    // Guarded by this. Configuration order.
+    private final Map<String, BackendState> backends = new LinkedHashMap<>();
+    // Guarded by this.
+    private long generation;
+    private final SnapshotHolder snapshots;
+    private volatile VipForwarder forwarder;
+    private volatile long rebuilds;
+    private volatile long lastBuildNanos;
+
+    public VipRuntime(VipConfig config) {
+        this.config = Objects.requireNonNull(config, "config");
+        for (BackendConfig b : config.backends()) {
+            backends.put(b.name(), new BackendState(ids.allocate(), b.name(), b.address(), b.weight(), false, true));
+        }
+        // Not yet shared with any other thread: no lock needed for the first build.
+        this.snapshots = new SnapshotHolder(build());
+    }
+
+    public String name() {
+        return config.name();
+    }
+
+    public VipConfig config() {
+        return config;
+    }
+
+    /** The snapshot new flows use now. Any thread. */
+    public ForwardingSnapshot snapshot() {
+        return snapshots.current();
+    }
+
+    /** Where this VIP's snapshots are published; the forwarder reads from it. */
+    public SnapshotHolder snapshots() {
+        return snapshots;
+    }
+
+    /** Generation of the current snapshot: 1 for the first table, +1 per rebuild. */
+    public long generation() {
+        return snapshots.current().generation();
+    }
+
+    /** Tables built for this VIP so far (including the first). */
+    public long rebuilds() {
+        return rebuilds;
+    }
+
+    /** How long the last table build took. */
+    public Duration lastBuildTime() {
+        return Duration.ofNanos(lastBuildNanos);
+    }
+
+    /** The backends' current state, in configuration order. */
+    public synchronized List<BackendState> backends() {
+        return List.copyOf(backends.values());
+    }
+
+    public synchronized Optional<BackendState> backend(String backendName) {
+        return Optional.ofNullable(backends.get(backendName));
+    }
+
+    /**
+     * Records a health verdict; when it changes the backend's state, rebuilds and publishes the table.
+     *
+     * @return whether the state changed
+     * @throws IllegalArgumentException when the VIP has no backend of that name
+     */
+    public synchronized boolean setHealthy(String backendName, boolean healthy) {
+        BackendState current = require(backendName);
+        if (current.healthy() == healthy) {
+            return false;
+        }
+        backends.put(backendName, current.withHealthy(healthy));
+        ForwardingSnapshot s = rebuildAndPublish();
+        LOG.info("vip {}: backend {} is {}; table generation {} has {} of {} backends", config.name(), backendName,
+                healthy ? "up" : "down", s.generation(), s.tableBackends().size(), backends.size());
+        return true;
+    }
+
+    /**
+     * Drains ({@code true}: no new flows, open ones stay) or undrains a backend; rebuilds and publishes the
+     * table when that changes its state.
+     *
+     * @return whether the state changed
+     * @throws IllegalArgumentException when the VIP has no backend of that name
+     */
+    public synchronized boolean setDrained(String backendName, boolean drained) {
+        BackendState current = require(backendName);
+        if (current.drained() == drained) {
+            return false;
+        }
+        backends.put(backendName, current.withDrained(drained));
+        ForwardingSnapshot s = rebuildAndPublish();
+        LOG.info("vip {}: backend {} {}; table generation {} has {} of {} backends", config.name(), backendName,
+                drained ? "drained" : "undrained", s.generation(), s.tableBackends().size(), backends.size());
+        return true;
+    }
+
+    /**
+     * Builds a new snapshot from the backends' current state on the calling (control-plane) thread and
+     * publishes it to the forwarding threads with one volatile store.
+     */
+    public synchronized ForwardingSnapshot rebuildAndPublish() {
+        ForwardingSnapshot s = build();
+        snapshots.publish(s);
+        return s;
+    }
+
+    // Holds the lock.
+    private ForwardingSnapshot build() {
+        long start = System.nanoTime();
+        generation++;
+        ForwardingSnapshot s = ForwardingSnapshot.build(config.name(), generation, config.tableSize(),
+                new ArrayList<>(backends.values()));
+        lastBuildNanos = System.nanoTime() - start;
+        rebuilds++;
+        return s;
+    }
+
+    private BackendState require(String backendName) {
+        BackendState s = backends.get(backendName);
+        if (s == null) {
+            throw new IllegalArgumentException("vip " + config.name() + " has no backend '" + backendName
+                    + "' (backends: " + String.join(", ", backends.keySet()) + ")");
+        }
+        return s;
+    }
+
+    /** The forwarder serving this VIP, once the daemon started it; empty for VIPs it does not forward yet. */
+    public Optional<VipForwarder> forwarder() {
+        return Optional.ofNullable(forwarder);
+    }
+
+    /** The TCP proxy of this VIP, when it is a forwarded {@code tcp}/{@code proxy} VIP. */
+    public Optional<TcpProxyVip> tcpProxy() {
+        return forwarder instanceof TcpProxyVip tcp ? Optional.of(tcp) : Optional.empty();
+    }
+
+    void attach(VipForwarder f) {
+        this.forwarder = f;
+    }
+}

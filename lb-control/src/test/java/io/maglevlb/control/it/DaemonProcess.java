@@ -1,0 +1,88 @@
+package io.maglevlb.control.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real {@code maglevd} JVM started from the test class path, its stdout and stderr going to one log file.
+ * {@link #close()} always kills it if it is still running.
+ */
+final class DaemonProcess implements AutoCloseable {
+    private final Process process;
+    private final Path log;
+
+    private DaemonProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    /** Starts {@code maglevd ARGS...}, logging to {@code log}. */
+    static DaemonProcess start(Path log, String... args) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("--enable-native-access=ALL-UNNAMED");
+        command.add("-Xmx256m");
+        command.add("-XX:TieredStopAtLevel=1"); // starts faster; these tests check behaviour, not speed
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add("io.maglevlb.control.cli.MaglevdMain");
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new DaemonProcess(p, log);
+    }
+
+    /** Waits until a line containing {@code text} was printed; fails with everything printed so far. */
+    String awaitLine(String text, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            boolean ended = !process.isAlive();
+            for (String line : output().lines().toList()) {
+                if (line.contains(text)) {
+                    return line;
+                }
+            }
+            if (ended || System.nanoTime() > deadline) {
+                throw new AssertionError("maglevd never printed '" + text + "' ("
+                        + (ended ? "exited with " + process.exitValue() : "still running") + "); output:\n"
+                        + output());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    String output() {
+        try {
+            return Files.readString(log, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new AssertionError("cannot read maglevd's log " + log, e);
+        }
+    }
+
+    /** SIGTERM. */
+    void terminate() {
+        process.destroy();
+    }
+
+    /** Waits for the exit code; fails (after killing it) when the process is still running. */
+    int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("maglevd did not exit within " + timeout + "; output:\n" + output());
+        }
+        return process.exitValue();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+package io.maglevlb.dataplane;
+
+import io.maglevlb.core.flow.FlowHash;
+
+/**
+ * Turns the raw bytes of an IP address ({@link java.net.InetAddress#getAddress()}) into the two longs
+ * {@link FlowHash} takes: the 128-bit IPv6 address, or the IPv4-mapped form {@code ::ffff:a.b.c.d} of an IPv4
+ * address, so an IPv4 client hashes the same whether it reached a v4 or a dual-stack listener.
+ *
+ * <p>No allocation: callers pass the array they already have (one per connection, from the accepted
+ * channel's remote address) and keep the two longs for the connection's lifetime.
+ */
+public final class AddressBits {
+    private AddressBits() {}
+
+    /** High 64 bits of the address of {@code raw} (4 or 16 bytes, network order). */
+    public static long hi(byte[] raw) {
+        if (raw.length == 4) {
+            return FlowHash.v4Hi();
+        }
+        checkLength(raw);
+        return readLong(raw, 0);
+    }
+
+    /** Low 64 bits of the address of {@code raw} (4 or 16 bytes, network order). */
+    public static long lo(byte[] raw) {
+        if (raw.length == 4) {
+            return FlowHash.v4Lo(((raw[0] & 0xff) << 24) | ((raw[1] & 0xff) << 16) | ((raw[2] & 0xff) << 8)
+                    | (raw[3] & 0xff));
+        }
+        checkLength(raw);
+        return readLong(raw, 8);
+    }
+
+    private static void checkLength(byte[] raw) {
+        if (raw.length != 16) {
+            throw new IllegalArgumentException("an IP address has 4 or 16 bytes, got " + raw.length);
+        }
+    }
+
+    private static long readLong(byte[] b, int from) {
+        long v = 0;
+        for (int i = from; i < from + 8; i++) {
+            v = (v << 8) | (b[i] & 0xff);
+        }
+        return v;
+    }
+}

@@ -1,0 +1,126 @@
+package io.maglevlb.dataplane;
+
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Netty transport the forwarding threads use: Linux epoll when its native library loads, else NIO.
+ *
+ * <p>Epoll is checked once per process ({@link #detect()}); when it is unavailable the cause is logged at WARN,
+ * never swallowed, because NIO forwards without SO_REUSEPORT steering (one listener per VIP instead of one per
+ * event loop) and without splice.
+ */
+public final class Transport {
+    private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
+
+    private static final Transport EPOLL = new Transport("epoll", true);
+    private static final Transport NIO = new Transport("nio", false);
+
+    private final String name;
+    private final boolean epoll;
+
+    private Transport(String name, boolean epoll) {
+        this.name = name;
+        this.epoll = epoll;
+    }
+
+    /** Epoll when available, else NIO (logged once at WARN with the reason). */
+    public static Transport detect() {
+        return Detected.INSTANCE;
+    }
+
+    /** The NIO transport, whatever the platform supports (tests of the fallback path). */
+    public static Transport nio() {
+        return NIO;
+    }
+
+    /**
+     * The epoll transport.
+     *
+     * @throws IllegalStateException with the reason when the native library is unavailable
+     */
+    public static Transport epoll() {
+        if (!Epoll.isAvailable()) {
+            throw new IllegalStateException("epoll transport unavailable: " + Epoll.unavailabilityCause(),
+                    Epoll.unavailabilityCause());
+        }
+        return EPOLL;
+    }
+
+    /** "epoll" or "nio". */
+    public String name() {
+        return name;
+    }
+
+    public boolean isEpoll() {
+        return epoll;
+    }
+
+    /** Whether one listening socket per event loop can share a VIP address (SO_REUSEPORT). */
+    public boolean supportsReusePort() {
+        return epoll;
+    }
+
+    /** Whether TCP relays can move bytes with splice(2) instead of through user space. */
+    public boolean supportsSplice() {
+        return epoll;
+    }
+
+    /** Epoll's handler (with {@link EpollEmptyInterestWorkaround}) or NIO's. */
+    public IoHandlerFactory ioHandlerFactory() {
+        return epoll ? new EpollEmptyInterestWorkaround() : NioIoHandler.newFactory();
+    }
+
+    public Class<? extends ServerSocketChannel> serverSocketChannelClass() {
+        return epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    }
+
+    public Class<? extends SocketChannel> socketChannelClass() {
+        return epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+    }
+
+    public Class<? extends DatagramChannel> datagramChannelClass() {
+        return epoll ? EpollDatagramChannel.class : NioDatagramChannel.class;
+    }
+
+    /** A group of {@code threads} event loops of this transport, threads named {@code threadPrefix-N}. */
+    public MultiThreadIoEventLoopGroup newEventLoopGroup(int threads, String threadPrefix) {
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(threadPrefix, false),
+                ioHandlerFactory());
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+
+    /** Lazy holder: the availability check and its log line happen once, on first use. */
+    private static final class Detected {
+        static final Transport INSTANCE = choose();
+
+        private static Transport choose() {
+            if (Epoll.isAvailable()) {
+                return EPOLL;
+            }
+            Throwable cause = Epoll.unavailabilityCause();
+            LOG.warn("epoll transport unavailable, falling back to NIO (one listener per VIP, no SO_REUSEPORT "
+                    + "steering, no splice): {}", String.valueOf(cause));
+            LOG.debug("epoll unavailability cause", cause);
+            return NIO;
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package io.maglevlb.dataplane;
+
+import java.net.InetSocketAddress;
+
+/**
+ * The forwarding side of one VIP as the daemon drives it: bind, stop accepting, drain, close. Implemented by
+ * the TCP proxy ({@link io.maglevlb.dataplane.tcp.TcpProxyVip}) and meant for the UDP and packet forwarders.
+ *
+ * <p>Threading: the control plane calls these methods (never an event loop: they may wait for the loops).
+ */
+public interface VipForwarder {
+    /** The VIP's configured name. */
+    String name();
+
+    /** Binds the VIP's sockets and starts forwarding. */
+    void start() throws VipBindException;
+
+    /** Stops taking new connections or flows; open ones go on. Waits until the sockets are closed. */
+    void stopAccepting();
+
+    /** Open connections (TCP) or tracked flows (UDP). Any thread. */
+    int activeConnections();
+
+    /** Closes every open connection or flow at once. Waits until done. */
+    void closeConnections();
+
+    /** The address the VIP is bound to. */
+    InetSocketAddress localAddress();
+
+    /** One line for the startup log: what it serves and how, after the VIP's name. */
+    String describe();
+}

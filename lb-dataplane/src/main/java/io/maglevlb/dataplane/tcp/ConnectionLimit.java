@@ -1,0 +1,111 @@
+package io.maglevlb.dataplane.tcp;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A VIP's {@code max_connections}: above the limit the VIP stops accepting (its listeners stop reading, so new
+ * connections wait in the kernel's accept queue) instead of accepting and closing, and resumes when a
+ * connection closes.
+ *
+ * <p><b>Design.</b> {@link #open} counts accepted connections that are not closed yet: one atomic increment
+ * per accept and one decrement per close, whatever the limit. Below {@code max - 1} nothing else happens.
+ * Near the limit the slow path takes this object's lock to (a) pause or resume the listeners and (b) decide
+ * whether a connection may be served. Listeners live on several event loops, so in the instant the limit is
+ * reached another loop may already have accepted one more connection; that connection is <em>parked</em>:
+ * accepted by the kernel and by us but not read or forwarded until a slot frees, exactly as if it were still
+ * in the accept queue. So the number of connections being forwarded never exceeds the limit, and at most
+ * (event loops - 1) connections are ever parked.
+ *
+ * <p>Under the lock, "served" is estimated as {@code open - parked}: connections that were counted but have
+ * not reached the lock yet count as served, which can only delay a parked connection until that thread takes
+ * the lock itself and decides again; it never lets more than {@code max} through.
+ */
+final class ConnectionLimit {
+    /** Switches a VIP's listeners between accepting and not. Called under the limit's lock. */
+    interface AcceptSwitch {
+        void setAccepting(boolean accepting);
+    }
+
+    private final int max;
+    private final AcceptSwitch acceptSwitch;
+    private final AtomicInteger open = new AtomicInteger();
+    // Guarded by this.
+    private final ArrayDeque<TcpConnection> parked = new ArrayDeque<>();
+    // Guarded by this.
+    private boolean paused;
+
+    /** @param max connections forwarded at most; 0 = unlimited */
+    ConnectionLimit(int max, AcceptSwitch acceptSwitch) {
+        if (max < 0) {
+            throw new IllegalArgumentException("max_connections must be >= 0, was " + max);
+        }
+        this.max = max;
+        this.acceptSwitch = acceptSwitch;
+    }
+
+    /**
+     * Counts a newly accepted connection. On its event loop.
+     *
+     * @return true when it may be forwarded now; false when it was parked, in which case
+     *     {@link TcpConnection#startAfterPark()} is later run on its event loop
+     */
+    boolean admit(TcpConnection c) {
+        int n = open.incrementAndGet();
+        if (max == 0 || n < max) {
+            return true;
+        }
+        synchronized (this) {
+            updateAccepting();
+            if (open.get() - parked.size() <= max) {
+                return true;
+            }
+            c.everParked = true;
+            c.parked = true;
+            parked.addLast(c);
+            return false;
+        }
+    }
+
+    /** Uncounts a closed connection (served or parked). On its event loop. */
+    void release(TcpConnection c) {
+        if (c.everParked) {
+            synchronized (this) {
+                if (c.parked) {
+                    c.parked = false;
+                    parked.remove(c);
+                }
+            }
+        }
+        int n = open.decrementAndGet();
+        if (max > 0 && n >= max - 1) {
+            synchronized (this) {
+                while (!parked.isEmpty() && open.get() - parked.size() < max) {
+                    TcpConnection next = parked.pollFirst();
+                    next.parked = false;
+                    next.frontend.eventLoop().execute(next::startAfterPark);
+                }
+                updateAccepting();
+            }
+        }
+    }
+
+    /** Accepted connections not yet closed, including parked ones. */
+    int open() {
+        return open.get();
+    }
+
+    /** Connections accepted but waiting for a slot. */
+    synchronized int parked() {
+        return parked.size();
+    }
+
+    // Holds the lock.
+    private void updateAccepting() {
+        boolean pause = open.get() >= max;
+        if (pause != paused) {
+            paused = pause;
+            acceptSwitch.setAccepting(!pause);
+        }
+    }
+}

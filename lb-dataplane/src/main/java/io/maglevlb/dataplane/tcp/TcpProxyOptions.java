@@ -1,0 +1,48 @@
+package io.maglevlb.dataplane.tcp;
+
+/**
+ * Daemon-wide TCP relay settings that are not part of a VIP's configuration.
+ *
+ * @param splice move bytes with splice(2) (epoll only) instead of reading them into buffers; see
+ *     docs/tcp-proxy.md for the measurement behind the default and what splice mode does not count
+ * @param writeBufferLowWaterMark bytes queued toward one peer below which the other peer is read again
+ * @param writeBufferHighWaterMark bytes queued toward one peer above which the other peer is no longer read:
+ *     with one read chunk on top, the most a connection buffers per direction when a peer stops reading
+ */
+public record TcpProxyOptions(boolean splice, int writeBufferLowWaterMark, int writeBufferHighWaterMark) {
+    /** System property that turns splice mode on or off ({@code true}/{@code false}). */
+    public static final String SPLICE_PROPERTY = "maglevd.tcp.splice";
+    /** Plain relay by default: it was as fast or faster in the measurement in docs/tcp-proxy.md. */
+    public static final boolean DEFAULT_SPLICE = false;
+    public static final int DEFAULT_WRITE_BUFFER_LOW_WATER_MARK = 32 * 1024;
+    public static final int DEFAULT_WRITE_BUFFER_HIGH_WATER_MARK = 64 * 1024;
+
+    public TcpProxyOptions {
+        if (writeBufferLowWaterMark < 0 || writeBufferHighWaterMark < writeBufferLowWaterMark) {
+            throw new IllegalArgumentException("write buffer water marks must satisfy 0 <= low <= high, were "
+                    + writeBufferLowWaterMark + " and " + writeBufferHighWaterMark);
+        }
+    }
+
+    public static TcpProxyOptions defaults() {
+        return new TcpProxyOptions(DEFAULT_SPLICE, DEFAULT_WRITE_BUFFER_LOW_WATER_MARK,
+                DEFAULT_WRITE_BUFFER_HIGH_WATER_MARK);
+    }
+
+    /** The defaults, with {@code splice} taken from the {@value #SPLICE_PROPERTY} system property when set. */
+    public static TcpProxyOptions fromSystemProperties() {
+        String splice = System.getProperty(SPLICE_PROPERTY);
+        if (splice == null) {
+            return defaults();
+        }
+        if (!splice.equals("true") && !splice.equals("false")) {
+            throw new IllegalArgumentException(
+                    "system property " + SPLICE_PROPERTY + " must be true or false, was '" + splice + "'");
+        }
+        return defaults().withSplice(Boolean.parseBoolean(splice));
+    }
+
+    public TcpProxyOptions withSplice(boolean value) {
+        return new TcpProxyOptions(value, writeBufferLowWaterMark, writeBufferHighWaterMark);
+    }
+}

@@ -1,0 +1,420 @@
+package io.maglevlb.dataplane.tcp;
+
+import io.maglevlb.core.config.BackendConfig;
+import io.maglevlb.core.config.ConfigValues;
+import io.maglevlb.core.config.ForwardingMode;
+import io.maglevlb.core.config.Protocol;
+import io.maglevlb.core.config.ProxyProtocol;
+import io.maglevlb.core.config.VipConfig;
+import io.maglevlb.core.flow.FlowHash;
+import io.maglevlb.core.flow.HashMode;
+import io.maglevlb.dataplane.AddressBits;
+import io.maglevlb.dataplane.SnapshotHolder;
+import io.maglevlb.dataplane.Transport;
+import io.maglevlb.dataplane.VipBindException;
+import io.maglevlb.dataplane.VipForwarder;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The TCP proxy of one {@code protocol: tcp, mode: proxy} VIP: listens on the VIP address, picks a backend per
+ * connection with the VIP's Maglev table, and relays bytes both ways (see {@link TcpConnection}).
+ *
+ * <p><b>Steering.</b> With epoll, each event loop of the worker group gets its own listening socket on the VIP
+ * address (SO_REUSEPORT); the kernel hashes each new connection to one of them, and the connection and its
+ * backend connection stay on that loop. With NIO there is one listener and Netty spreads accepted connections
+ * over the loops.
+ *
+ * <p><b>Backend choice.</b> {@code 5-tuple}: {@link FlowHash#fiveTuple} of (6, client address and port, VIP
+ * address and port), where the VIP address is the configured listen address (so a wildcard VIP hashes with
+ * the wildcard address). {@code source-ip}: {@link FlowHash#sourceIp} of the client address. The snapshot is
+ * read once per new connection; on a failed connect the {@code attempt}-th fallback of the same snapshot is
+ * tried, up to {@code connect_retries} times.
+ *
+ * <p><b>Threading.</b> {@link #start()}, {@link #stopAccepting()} and {@link #closeConnections()} are called by
+ * the control plane (never from an event loop: they wait for the loops). {@link #stats()} and
+ * {@link #activeConnections()} may be called from any thread.
+ */
+public final class TcpProxyVip implements VipForwarder {
+    private final VipConfig config;
+    final SnapshotHolder snapshots;
+    private final Transport transport;
+    private final EventLoopGroup workers;
+    private final List<TcpVipLoop> loops = new ArrayList<>();
+    private final List<Channel> listeners = new CopyOnWriteArrayList<>();
+    private final List<ScheduledFuture<?>> sweeps = new ArrayList<>();
+    final ConnectionLimit limit;
+    final Bootstrap backendBootstrap;
+
+    private final HashMode hashMode;
+    private final long vipHi;
+    private final long vipLo;
+    private volatile int vipPort;
+    final int connectRetries;
+    final long idleTimeoutNs;
+    final boolean proxyProtocolV2;
+    final boolean splice;
+    private final WriteBufferWaterMark waterMark;
+    private volatile InetSocketAddress boundAddress;
+
+    /**
+     * @param config a {@code tcp}/{@code proxy} VIP
+     * @param snapshots where the control plane publishes the VIP's tables
+     * @param workers the forwarding event loops (all VIPs share them)
+     * @param transport the transport {@code workers} was built with
+     * @param options daemon-wide relay settings; splice applies only with epoll
+     */
+    public TcpProxyVip(VipConfig config, SnapshotHolder snapshots, EventLoopGroup workers, Transport transport,
+            TcpProxyOptions options) {
+        this.config = Objects.requireNonNull(config, "config");
+        if (config.protocol() != Protocol.TCP || config.mode() != ForwardingMode.PROXY) {
+            throw new IllegalArgumentException("vip " + config.name() + ": the TCP proxy serves protocol tcp, mode "
+                    + "proxy; this VIP is " + config.protocol().configName() + "/" + config.mode().configName());
+        }
+        this.snapshots = Objects.requireNonNull(snapshots, "snapshots");
+        this.workers = Objects.requireNonNull(workers, "workers");
+        this.transport = Objects.requireNonNull(transport, "transport");
+        for (EventExecutor e : workers) {
+            loops.add(new TcpVipLoop((EventLoop) e));
+        }
+        this.limit = new ConnectionLimit(config.maxConnections(), this::setAccepting);
+        this.hashMode = config.hash();
+        byte[] vipRaw = config.listen().getAddress().getAddress();
+        this.vipHi = AddressBits.hi(vipRaw);
+        this.vipLo = AddressBits.lo(vipRaw);
+        this.vipPort = config.listen().getPort();
+        this.connectRetries = config.connectRetries();
+        this.idleTimeoutNs = config.idleTimeout().toNanos();
+        this.proxyProtocolV2 = config.proxyProtocol() == ProxyProtocol.V2;
+        this.splice = options.splice() && transport.supportsSplice();
+        this.boundAddress = config.listen();
+
+        this.waterMark = new WriteBufferWaterMark(options.writeBufferLowWaterMark(), options.writeBufferHighWaterMark());
+        long connectTimeoutMs = config.connectTimeout().toMillis();
+        Bootstrap b = new Bootstrap()
+                .channel(transport.socketChannelClass())
+                .disableResolver()
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeoutMs));
+        this.backendBootstrap = b;
+    }
+
+    /**
+     * Binds the VIP's listeners (one per event loop with epoll, one with NIO) and starts the idle sweeps.
+     *
+     * @throws VipBindException when the address cannot be bound; listeners bound so far are closed again
+     */
+    @Override
+    public void start() throws VipBindException {
+        InetSocketAddress address = config.listen();
+        try {
+            if (transport.supportsReusePort()) {
+                probeExclusive(address);
+                for (TcpVipLoop loop : loops) {
+                    Channel ch = bind(newServerBootstrap(loop.eventLoop, loop.eventLoop, loop), address);
+                    if (address.getPort() == 0) {
+                        // Port 0 (tests): the first listener picks the port, the others share it.
+                        address = new InetSocketAddress(address.getAddress(), localPort(ch));
+                    }
+                }
+            } else {
+                bind(newServerBootstrap(loops.get(0).eventLoop, workers, null), address);
+            }
+        } catch (VipBindException e) {
+            closeListeners();
+            throw e;
+        }
+        Channel first = listeners.get(0);
+        boundAddress = (InetSocketAddress) first.localAddress();
+        vipPort = boundAddress.getPort();
+        if (idleTimeoutNs > 0) {
+            long periodNs = sweepPeriodNs(idleTimeoutNs);
+            for (TcpVipLoop loop : loops) {
+                sweeps.add(loop.eventLoop.scheduleAtFixedRate(
+                        () -> loop.sweepIdle(System.nanoTime(), idleTimeoutNs), periodNs, periodNs,
+                        TimeUnit.NANOSECONDS));
+            }
+        }
+    }
+
+    /**
+     * With SO_REUSEPORT the kernel lets any socket of the same user that also sets it share the port, so a
+     * second maglevd (or a stale one) on the same VIP would bind without error and take a share of the
+     * connections. Binding the address once without SO_REUSEPORT first turns that into "Address already in
+     * use". The probe socket is closed before the real listeners bind.
+     */
+    private void probeExclusive(InetSocketAddress address) throws VipBindException {
+        if (address.getPort() == 0) {
+            return;
+        }
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.setReuseAddress(true);
+            probe.bind(address, 1);
+        } catch (IOException e) {
+            throw new VipBindException(config.name(), address, e);
+        }
+    }
+
+    /** How often the idle sweep runs: a tenth of the timeout, between 10 ms and 1 s. */
+    static long sweepPeriodNs(long idleTimeoutNs) {
+        return Math.clamp(idleTimeoutNs / 10, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
+    }
+
+    private ServerBootstrap newServerBootstrap(EventLoopGroup parent, EventLoopGroup children, TcpVipLoop owner) {
+        ServerBootstrap sb = new ServerBootstrap()
+                .group(parent, children)
+                .channel(transport.serverSocketChannelClass())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        TcpVipLoop loop = owner != null ? owner : loopOf(ch.eventLoop());
+                        ch.pipeline().addLast(new TcpConnection(TcpProxyVip.this, loop, ch).frontendHandler());
+                    }
+                });
+        if (transport.supportsReusePort()) {
+            sb.option(EpollChannelOption.SO_REUSEPORT, true);
+        }
+        return sb;
+    }
+
+    private Channel bind(ServerBootstrap sb, InetSocketAddress address) throws VipBindException {
+        ChannelFuture f = sb.bind(address).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new VipBindException(config.name(), address, f.cause());
+        }
+        listeners.add(f.channel());
+        return f.channel();
+    }
+
+    private static int localPort(Channel ch) {
+        return ((InetSocketAddress) ch.localAddress()).getPort();
+    }
+
+    private TcpVipLoop loopOf(EventLoop eventLoop) {
+        for (TcpVipLoop loop : loops) {
+            if (loop.eventLoop == eventLoop) {
+                return loop;
+            }
+        }
+        throw new IllegalStateException("event loop " + eventLoop + " is not one of this VIP's workers");
+    }
+
+    private void setAccepting(boolean accepting) {
+        for (Channel listener : listeners) {
+            listener.config().setAutoRead(accepting);
+        }
+    }
+
+    /** Flow hash of a new connection from {@code clientIp}:{@code clientPort}. On an event loop; no allocation. */
+    long flowHash(byte[] clientIp, int clientPort) {
+        long hi = AddressBits.hi(clientIp);
+        long lo = AddressBits.lo(clientIp);
+        if (hashMode == HashMode.SOURCE_IP) {
+            return FlowHash.sourceIp(hi, lo);
+        }
+        return FlowHash.fiveTuple(Protocol.TCP.ipProtocol(), hi, lo, clientPort, vipHi, vipLo, vipPort);
+    }
+
+    /**
+     * Stops accepting: closes every listener and waits until they are closed. Open connections go on; new
+     * connection attempts are refused by the kernel.
+     */
+    @Override
+    public void stopAccepting() {
+        closeListeners();
+    }
+
+    private void closeListeners() {
+        List<ChannelFuture> closing = new ArrayList<>();
+        for (Channel listener : listeners) {
+            closing.add(listener.close());
+        }
+        for (ChannelFuture f : closing) {
+            f.awaitUninterruptibly();
+        }
+        listeners.clear();
+    }
+
+    /** Closes every open connection of this VIP at once and stops the idle sweeps; waits until done. */
+    @Override
+    public void closeConnections() {
+        for (ScheduledFuture<?> sweep : sweeps) {
+            sweep.cancel(false);
+        }
+        List<Future<?>> done = new ArrayList<>();
+        for (TcpVipLoop loop : loops) {
+            done.add(loop.eventLoop.submit(loop::closeAll));
+        }
+        for (Future<?> f : done) {
+            f.awaitUninterruptibly();
+        }
+    }
+
+    /** Accepted connections not yet closed (including ones waiting for a slot under max_connections). */
+    @Override
+    public int activeConnections() {
+        return limit.open();
+    }
+
+    /** Connections accepted but waiting for a slot under max_connections. */
+    public int parkedConnections() {
+        return limit.parked();
+    }
+
+    /**
+     * Sums the per-loop counters. Reads the loops' fields without synchronisation (see {@link TcpVipLoop}):
+     * each value may lag the truth by the increments of the last few microseconds. Any thread.
+     */
+    public TcpVipStats stats() {
+        int idLimit = 0;
+        for (TcpVipLoop loop : loops) {
+            idLimit = Math.max(idLimit, loop.connections.length);
+        }
+        long accepted = 0;
+        long active = 0;
+        long noBackend = 0;
+        long giveUps = 0;
+        long[] connections = new long[idLimit];
+        long[] activeByBackend = new long[idLimit];
+        long[] toBackend = new long[idLimit];
+        long[] toClient = new long[idLimit];
+        long[] failures = new long[idLimit];
+        long[] retries = new long[idLimit];
+        for (TcpVipLoop loop : loops) {
+            accepted += loop.accepted;
+            active += loop.active;
+            noBackend += loop.closedNoBackend;
+            giveUps += loop.connectGiveUps;
+            addInto(connections, loop.connections);
+            addInto(activeByBackend, loop.activeByBackend);
+            addInto(toBackend, loop.bytesToBackend);
+            addInto(toClient, loop.bytesToClient);
+            addInto(failures, loop.connectFailures);
+            addInto(retries, loop.retries);
+        }
+        return new TcpVipStats(accepted, active, noBackend, giveUps, connections, activeByBackend, toBackend,
+                toClient, failures, retries);
+    }
+
+    private static void addInto(long[] sum, long[] values) {
+        int n = Math.min(sum.length, values.length);
+        for (int i = 0; i < n; i++) {
+            sum[i] += values[i];
+        }
+    }
+
+    /**
+     * Bytes held in this process for this VIP's connections (queued writes both ways plus client bytes read
+     * before the backend connection was up). Runs a task on every loop and waits for it: for tests and
+     * diagnostics, not for a metrics scrape of a busy daemon.
+     */
+    public long pendingBytes() throws InterruptedException {
+        List<Future<Long>> parts = new ArrayList<>();
+        for (TcpVipLoop loop : loops) {
+            parts.add(loop.eventLoop.submit(loop::pendingBytes));
+        }
+        long sum = 0;
+        for (Future<Long> part : parts) {
+            try {
+                sum += part.get(10, TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                throw new IllegalStateException("event loop did not report its pending bytes", e);
+            }
+        }
+        return sum;
+    }
+
+    @Override
+    public String name() {
+        return config.name();
+    }
+
+    public VipConfig config() {
+        return config;
+    }
+
+    /** The address the listeners are bound to (the configured one, with port 0 resolved). */
+    @Override
+    public InetSocketAddress localAddress() {
+        return boundAddress;
+    }
+
+    /** Listening sockets: one per event loop with SO_REUSEPORT, else one. */
+    public int listenerCount() {
+        return listeners.size();
+    }
+
+    /**
+     * For the startup log, e.g. {@code tcp proxy on 127.0.0.1:8080 -> 3 backends [web-1 127.0.0.1:9001 w1,
+     * ...], 2 workers, epoll with 2 SO_REUSEPORT listeners, hash 5-tuple}.
+     */
+    @Override
+    public String describe() {
+        StringBuilder sb = new StringBuilder("tcp proxy on ")
+                .append(ConfigValues.formatSocketAddress(boundAddress)).append(" -> ")
+                .append(config.backends().size()).append(config.backends().size() == 1 ? " backend [" : " backends [");
+        for (int i = 0; i < config.backends().size(); i++) {
+            BackendConfig b = config.backends().get(i);
+            sb.append(i == 0 ? "" : ", ").append(b.name()).append(' ')
+                    .append(ConfigValues.formatSocketAddress(b.address())).append(" w").append(b.weight());
+        }
+        sb.append("], ").append(loops.size()).append(loops.size() == 1 ? " worker, " : " workers, ")
+                .append(transport.name());
+        if (transport.supportsReusePort()) {
+            sb.append(" with ").append(listenerCount()).append(" SO_REUSEPORT listeners");
+        }
+        sb.append(", hash ").append(hashMode.configName());
+        if (config.maxConnections() > 0) {
+            sb.append(", max_connections ").append(config.maxConnections());
+        }
+        if (proxyProtocolV2) {
+            sb.append(", proxy_protocol v2");
+        }
+        sb.append(splice ? ", splice" : "");
+        return sb.toString();
+    }
+
+    /** Whether bytes are relayed with splice(2). */
+    public boolean splicing() {
+        return splice;
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    /** Event loops serving this VIP. */
+    public int workerCount() {
+        return loops.size();
+    }
+}

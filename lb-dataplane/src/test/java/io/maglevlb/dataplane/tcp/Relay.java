@@ -1,0 +1,18 @@
+package io.maglevlb.dataplane.tcp;
+
+import io.maglevlb.dataplane.Transport;
+
+/** The relay variants tests run against. */
+enum Relay {
+    EPOLL,
+    EPOLL_SPLICE,
+    NIO;
+
+    ProxyFixture.Spec apply(ProxyFixture.Spec spec) {
+        return switch (this) {
+            case EPOLL -> spec.transport(Transport.epoll()).options(TcpProxyOptions.defaults().withSplice(false));
+            case EPOLL_SPLICE -> spec.transport(Transport.epoll()).options(TcpProxyOptions.defaults().withSplice(true));
+            case NIO -> spec.transport(Transport.nio()).options(TcpProxyOptions.defaults().withSplice(false));
+        };
+    }
+}

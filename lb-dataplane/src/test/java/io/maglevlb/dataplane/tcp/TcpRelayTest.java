@@ -1,0 +1,316 @@
+package io.maglevlb.dataplane.tcp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Byte relay through the proxy: integrity, half-close, idle timeout and backpressure. */
+class TcpRelayTest {
+    private static final int CHUNK = 64 * 1024;
+
+    // ---- integrity --------------------------------------------------------------------------------------------
+
+    /**
+     * Backend side of the integrity exchange: reads (seed, client length, server length), sends server-length
+     * random bytes while it checksums the client's bytes, then sends CRC32C of what it sent and of what it got.
+     */
+    private static TestBackend.Behaviour integrityServer() {
+        return (socket, backend) -> {
+            DataInputStream in = new DataInputStream(socket.getInputStream());
+            DataOutputStream out = new DataOutputStream(socket.getOutputStream());
+            long seed = in.readLong();
+            long clientLength = in.readLong();
+            long serverLength = in.readLong();
+            Future<Long> sent;
+            try (ExecutorService writer = Executors.newVirtualThreadPerTaskExecutor()) {
+                sent = writer.submit(() -> writeRandom(out, seed ^ 0x5eedL, serverLength));
+                long received = checksum(in, clientLength);
+                long sentCrc = get(sent);
+                out.writeLong(sentCrc);
+                out.writeLong(received);
+                out.flush();
+            }
+            socket.shutdownOutput();
+            while (in.read() >= 0) {
+                // wait for the client's end
+            }
+        };
+    }
+
+    private static long get(Future<Long> f) throws IOException {
+        try {
+            return f.get(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
+    }
+
+    /** Writes {@code length} bytes (a multiple of 64 KiB) of seeded random data; returns their CRC32C. */
+    static long writeRandom(OutputStream out, long seed, long length) throws IOException {
+        SplittableRandom random = new SplittableRandom(seed);
+        byte[] buf = new byte[CHUNK];
+        CRC32C crc = new CRC32C();
+        for (long done = 0; done < length; done += CHUNK) {
+            random.nextBytes(buf);
+            crc.update(buf);
+            out.write(buf);
+        }
+        out.flush();
+        return crc.getValue();
+    }
+
+    static long checksum(InputStream in, long length) throws IOException {
+        byte[] buf = new byte[CHUNK];
+        CRC32C crc = new CRC32C();
+        long left = length;
+        while (left > 0) {
+            int n = in.read(buf, 0, (int) Math.min(buf.length, left));
+            if (n < 0) {
+                throw new IOException("stream ended with " + left + " bytes missing");
+            }
+            crc.update(buf, 0, n);
+            left -= n;
+        }
+        return crc.getValue();
+    }
+
+    /** One client of the exchange; returns normally only when both checksums match and the stream ended. */
+    private static void integrityClient(ProxyFixture proxy, long seed, long length) throws Exception {
+        try (Socket s = new Socket(); ExecutorService writer = Executors.newVirtualThreadPerTaskExecutor()) {
+            s.setSoTimeout(60_000);
+            s.connect(proxy.address(), Clients.TIMEOUT_MS);
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            Future<Long> sent = writer.submit(() -> {
+                out.writeLong(seed);
+                out.writeLong(length);
+                out.writeLong(length);
+                long crc = writeRandom(out, seed, length);
+                s.shutdownOutput();
+                return crc;
+            });
+            long received = checksum(in, length);
+            long serverSent = in.readLong();
+            long serverReceived = in.readLong();
+            assertEquals(serverSent, received, "backend -> client bytes differ (seed " + seed + ")");
+            assertEquals((long) get(sent), serverReceived, "client -> backend bytes differ (seed " + seed + ")");
+            assertEquals(-1, in.read(), "stream should end after the checksums");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void largePayloadsArriveIntactBothWaysOnManyConnections(Relay relay) throws Exception {
+        int connections = 50;
+        long length = relay == Relay.EPOLL ? 8L << 20 : 2L << 20;
+        try (TestBackend a = TestBackend.start("a", integrityServer());
+             TestBackend b = TestBackend.start("b", integrityServer());
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("bulk").backend(a).backend(b)).start();
+             ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> done = new ArrayList<>();
+            for (int i = 0; i < connections; i++) {
+                long seed = 1000 + i;
+                done.add(clients.submit(() -> {
+                    integrityClient(proxy, seed, length);
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+            proxy.awaitNoConnections();
+            TcpVipStats stats = proxy.vip.stats();
+            assertEquals(connections, stats.accepted());
+            if (!proxy.vip.splicing()) {
+                assertEquals(connections * (24 + length), stats.totalBytesToBackend());
+                assertEquals(connections * (length + 16), stats.totalBytesToClient());
+            }
+        }
+    }
+
+    // ---- half-close -------------------------------------------------------------------------------------------
+
+    /**
+     * The client sends its request and FIN, then downloads a large answer: the proxy must keep writing to a
+     * client whose input side it has seen end (and whose socket buffer fills up many times on the way).
+     */
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void clientHalfCloseStillGetsTheBackendsAnswer(Relay relay) throws Exception {
+        int answerLength = 16 << 20;
+        TestBackend.Behaviour countsThenAnswers = (socket, backend) -> {
+            long n = socket.getInputStream().transferTo(OutputStream.nullOutputStream());
+            OutputStream out = socket.getOutputStream();
+            out.write(("got " + n + "\n").getBytes(StandardCharsets.US_ASCII));
+            writeRandom(out, n, answerLength);
+        };
+        try (TestBackend a = TestBackend.start("a", countsThenAnswers);
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("half").backend(a)).start();
+             Socket s = new Socket()) {
+            s.setSoTimeout(Clients.TIMEOUT_MS);
+            s.connect(proxy.address());
+            s.getOutputStream().write(new byte[300_000]);
+            s.shutdownOutput();
+            InputStream in = s.getInputStream();
+            assertEquals("got 300000", Clients.readLine(in));
+            ByteArrayOutputStream expected = new ByteArrayOutputStream();
+            long expectedCrc = writeRandom(expected, 300_000, answerLength);
+            assertEquals(expectedCrc, checksum(in, answerLength));
+            assertEquals(-1, in.read());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void backendHalfCloseStillReceivesTheClientsBytes(Relay relay) throws Exception {
+        AtomicLong receivedByBackend = new AtomicLong(-1);
+        TestBackend.Behaviour greetsThenListens = (socket, backend) -> {
+            socket.getOutputStream().write("hello\n".getBytes(StandardCharsets.US_ASCII));
+            socket.shutdownOutput();
+            receivedByBackend.set(socket.getInputStream().transferTo(OutputStream.nullOutputStream()));
+        };
+        try (TestBackend a = TestBackend.start("a", greetsThenListens);
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("half-back").backend(a)).start()) {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(Clients.TIMEOUT_MS);
+                s.connect(proxy.address());
+                InputStream in = s.getInputStream();
+                assertEquals("hello", Clients.readLine(in));
+                assertEquals(-1, in.read(), "the backend's FIN reaches the client");
+                s.getOutputStream().write(new byte[200_000]);
+                s.shutdownOutput();
+                ProxyFixture.awaitTrue("backend saw the client's bytes and FIN", () -> receivedByBackend.get() >= 0);
+            }
+            assertEquals(200_000, receivedByBackend.get());
+            proxy.awaitNoConnections();
+        }
+    }
+
+    // ---- idle timeout -----------------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void idleConnectionsAreClosedAndBusyOnesAreNot(Relay relay) throws Exception {
+        Duration idle = Duration.ofMillis(400);
+        try (TestBackend echo = TestBackend.start("echo", TestBackend.echoes());
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("idle").backend(echo).idleTimeout(idle)).start();
+             Socket quiet = new Socket();
+             Socket busy = new Socket()) {
+            quiet.setSoTimeout(Clients.TIMEOUT_MS);
+            quiet.connect(proxy.address());
+            busy.setSoTimeout(Clients.TIMEOUT_MS);
+            busy.connect(proxy.address());
+            quiet.getOutputStream().write('q');
+            assertEquals('q', quiet.getInputStream().read());
+
+            long start = System.nanoTime();
+            int pings = 0;
+            while (System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(1500)) {
+                busy.getOutputStream().write('p');
+                assertEquals('p', busy.getInputStream().read(), "busy connection still echoes after " + pings);
+                pings++;
+                Thread.sleep(100);
+            }
+            // The quiet one was closed by the proxy (EOF, not an error and not our read timeout).
+            assertEquals(-1, quiet.getInputStream().read());
+            busy.getOutputStream().write('z');
+            assertEquals('z', busy.getInputStream().read());
+        }
+    }
+
+    // ---- backpressure -----------------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void aClientThatStopsReadingDoesNotGrowTheProxysMemory(Relay relay) throws Exception {
+        long total = 64L << 20;
+        AtomicLong written = new AtomicLong();
+        TestBackend.Behaviour pushes = (socket, backend) -> {
+            OutputStream out = socket.getOutputStream();
+            byte[] buf = new byte[CHUNK];
+            for (long done = 0; done < total; done += CHUNK) {
+                for (int i = 0; i < CHUNK; i++) {
+                    buf[i] = (byte) ((done + i) % 251);
+                }
+                out.write(buf);
+                written.addAndGet(CHUNK);
+            }
+            socket.shutdownOutput();
+            socket.getInputStream().transferTo(OutputStream.nullOutputStream());
+        };
+        try (TestBackend pusher = TestBackend.start("pusher", pushes);
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("slow").backend(pusher)).start();
+             Socket s = new Socket()) {
+            s.setSoTimeout(30_000);
+            s.connect(proxy.address());
+            // Wait until the backend is blocked: its byte count stops moving for 500 ms.
+            long last = -1;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (written.get() != last) {
+                assertTrue(System.nanoTime() < deadline, "backend never stalled");
+                last = written.get();
+                Thread.sleep(500);
+            }
+            assertTrue(last < total, "the backend pushed everything (" + last + " bytes) into a client that reads "
+                    + "nothing: backpressure did not reach it");
+            long pending = proxy.vip.pendingBytes();
+            TcpProxyOptions options = TcpProxyOptions.defaults();
+            assertTrue(pending <= options.writeBufferHighWaterMark() + 2L * CHUNK,
+                    "proxy holds " + pending + " bytes for a stalled client");
+
+            // Now read: everything arrives, in order.
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[CHUNK];
+            long offset = 0;
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                for (int i = 0; i < n; i++) {
+                    if (buf[i] != (byte) ((offset + i) % 251)) {
+                        throw new AssertionError("byte " + (offset + i) + " differs");
+                    }
+                }
+                offset += n;
+            }
+            assertEquals(total, offset);
+        }
+    }
+
+    @Test
+    void readTimeoutHelperIsNotMistakenForClose() throws Exception {
+        // Guards the idle test: a read timeout is an exception, an idle close is EOF.
+        try (TestBackend echo = TestBackend.start("echo", TestBackend.echoes());
+             ProxyFixture proxy = ProxyFixture.spec("guard").backend(echo).start();
+             Socket s = new Socket()) {
+            s.setSoTimeout(200);
+            s.connect(proxy.address());
+            assertThrows(SocketTimeoutException.class, () -> s.getInputStream().read());
+            s.getOutputStream().write(new byte[] {1, 2, 3});
+            byte[] back = s.getInputStream().readNBytes(3);
+            assertArrayEquals(new byte[] {1, 2, 3}, back);
+        }
+    }
+}

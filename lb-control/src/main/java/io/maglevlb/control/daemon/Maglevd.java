@@ -7,6 +7,7 @@ import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.packet.DsrVip;
 import io.maglevlb.dataplane.tcp.TcpProxyVip;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import java.time.Duration;
@@ -28,8 +29,9 @@ import org.slf4j.LoggerFactory;
  * it did and throws), {@link #shutdown(Duration)} (stop accepting, let open connections finish until the
  * deadline, close the rest, stop the services and the event loops).
  *
- * <p>Forwarded today: {@code tcp}/{@code proxy} VIPs (the TCP proxy). {@code udp} and {@code dsr} VIPs keep a
- * {@link VipRuntime} (tables, health) but are skipped with a warning until their forwarders exist.
+ * <p>Forwarded today: {@code tcp}/{@code proxy} VIPs (the TCP proxy) and {@code dsr} VIPs (the packet engine,
+ * {@link DsrVip}). {@code udp} proxy VIPs keep a {@link VipRuntime} (tables, health) but are skipped with a
+ * warning until their forwarder exists.
  *
  * <p>Threading: start and shutdown are called by the control thread (e.g. the CLI's main thread or the
  * shutdown hook); the accessors are safe from any thread.
@@ -117,8 +119,9 @@ public final class Maglevd {
 
     private Optional<VipForwarder> forwarderFor(VipConfig vip) {
         if (vip.mode() == ForwardingMode.DSR) {
-            LOG.warn("dsr forwarding not yet supported, skipping VIP {}", vip.name());
-            return Optional.empty();
+            // the packet engine: AF_PACKET threads of its own, fed from the same snapshot holder
+            VipRuntime runtime = vip(vip.name()).orElseThrow();
+            return Optional.of(new DsrVip(vip, runtime.snapshots(), config.flowTable(), config.effectiveWorkers()));
         }
         if (vip.protocol() == Protocol.UDP) {
             LOG.warn("udp forwarding not yet supported, skipping VIP {}", vip.name());

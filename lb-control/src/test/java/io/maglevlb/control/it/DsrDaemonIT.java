@@ -1,0 +1,266 @@
+package io.maglevlb.control.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.maglevlb.core.flow.FlowHash;
+import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.packet.LinuxNative;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * maglevd itself with a {@code mode: dsr} VIP: the daemon runs (as a child JVM) in the LB's network namespace
+ * and starts the packet engine for the VIP instead of a proxy listener; TCP clients in another namespace reach
+ * the backends the daemon's Maglev table picks, and the backends answer them directly. Namespaces
+ * {@code mlb-<pid>-d*} on one bridge, addresses from 198.18.0.0/15; all removed afterwards.
+ */
+@Timeout(120)
+class DsrDaemonIT {
+    private static final String VIP = "198.18.1.100";
+    private static final String CLIENT_IP = "198.18.0.1";
+    private static final String[] BACKEND_IPS = {"198.18.0.11", "198.18.0.12"};
+    private static final String PREFIX = "mlb-" + ProcessHandle.current().pid() + "-d";
+    private static final List<String> namespaces = new ArrayList<>();
+    private static final List<AutoCloseable> servers = Collections.synchronizedList(new ArrayList<>());
+    private static Path configFile;
+    private static Process daemon;
+    private static final List<String> daemonOutput = Collections.synchronizedList(new ArrayList<>());
+    private static Thread outputReader;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+                "DSR network tests need root (network namespaces, AF_PACKET); skipped");
+        try {
+            String sw = namespace("sw");
+            run("ip", "-n", sw, "link", "add", "br0", "type", "bridge");
+            run("ip", "-n", sw, "link", "set", "br0", "up");
+            String client = host("c", CLIENT_IP);
+            String lb = host("lb", "198.18.0.2");
+            run("ip", "-n", client, "route", "add", VIP + "/32", "via", "198.18.0.2");
+            for (int i = 0; i < BACKEND_IPS.length; i++) {
+                String name = "b" + (i + 1);
+                String ns = host(name, BACKEND_IPS[i]);
+                run("ip", "-n", ns, "addr", "add", VIP + "/32", "dev", "lo");
+                for (String dev : new String[] {"all", "eth0"}) {
+                    run("ip", "netns", "exec", ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/" + dev + "/arp_ignore");
+                    run("ip", "netns", "exec", ns, "sh", "-c", "echo 2 > /proc/sys/net/ipv4/conf/" + dev + "/arp_announce");
+                }
+                startBackend(ns, name);
+            }
+            configFile = Files.createTempFile("maglevd-dsr", ".yaml");
+            Files.writeString(configFile, """
+                    workers: 1
+                    shutdown_timeout: 1s
+                    vips:
+                      - name: dsr-web
+                        listen: %s:80
+                        protocol: tcp
+                        mode: dsr
+                        dsr:
+                          method: l2
+                          interface: eth0
+                        health_check:
+                          type: none
+                        backends:
+                          - name: b1
+                            address: %s:80
+                          - name: b2
+                            address: %s:80
+                    """.formatted(VIP, BACKEND_IPS[0], BACKEND_IPS[1]));
+            daemon = new ProcessBuilder("ip", "netns", "exec", lb,
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m",
+                    "-cp", System.getProperty("java.class.path"), "io.maglevlb.control.cli.MaglevdMain",
+                    "run", "--config", configFile.toString()).redirectErrorStream(true).start();
+            CompletableFuture<Boolean> started = new CompletableFuture<>();
+            outputReader = Thread.ofPlatform().daemon().start(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(daemon.getInputStream(), StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        daemonOutput.add(line);
+                        if (line.contains("maglevd running")) {
+                            started.complete(true);
+                        }
+                    }
+                } catch (IOException ignored) {
+                    // daemon gone
+                }
+                started.complete(false);
+            });
+            assertTrue(started.get(60, TimeUnit.SECONDS), "maglevd did not start:\n" + String.join("\n", daemonOutput));
+        } catch (Exception | Error e) {
+            tearDown();
+            throw e;
+        }
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        if (daemon != null && daemon.isAlive()) {
+            daemon.destroyForcibly();
+            daemon.waitFor(10, TimeUnit.SECONDS);
+        }
+        for (AutoCloseable s : servers) {
+            s.close();
+        }
+        for (int i = namespaces.size() - 1; i >= 0; i--) {
+            try {
+                run("ip", "netns", "del", namespaces.get(i));
+            } catch (IOException ignored) {
+                // gone already
+            }
+        }
+        namespaces.clear();
+        if (configFile != null) {
+            Files.deleteIfExists(configFile);
+        }
+    }
+
+    @Test
+    void theDaemonForwardsDsrTrafficByItsTableAndShutsDownCleanly() throws Exception {
+        // ids in configuration order (b1 = 1, b2 = 2), as the daemon's VipRuntime assigns them
+        ForwardingSnapshot table = ForwardingSnapshot.build("dsr-web", 1, 65537, List.of(
+                new BackendState(1, "b1", new InetSocketAddress(InetAddress.ofLiteral(BACKEND_IPS[0]), 80), 1, false, true),
+                new BackendState(2, "b2", new InetSocketAddress(InetAddress.ofLiteral(BACKEND_IPS[1]), 80), 1, false, true)));
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int port = 50000; port < 50010; port++) {
+            int clientPort = port;
+            String reply = inNamespace(PREFIX + "c", () -> {
+                try (Socket s = new Socket()) {
+                    s.setSoTimeout(10_000);
+                    s.bind(new InetSocketAddress(InetAddress.ofLiteral(CLIENT_IP), clientPort));
+                    s.connect(new InetSocketAddress(InetAddress.ofLiteral(VIP), 80), 10_000);
+                    s.getOutputStream().write("hi\n".getBytes(StandardCharsets.UTF_8));
+                    return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+                }
+            });
+            long hash = FlowHash.fiveTuple(6, 0, FlowHash.v4Lo(ip(CLIENT_IP)), clientPort, 0, FlowHash.v4Lo(ip(VIP)), 80);
+            assertEquals(table.backend(table.backendFor(hash)).name() + " hi", reply, "client port " + clientPort);
+            seen.add(reply);
+        }
+        assertEquals(2, seen.size(), "both backends got connections");
+        // SIGTERM (through the handle: Process.destroy() would also close the pipe we read the log from):
+        // stop new flows, wait up to shutdown_timeout for tracked ones, stop the engine
+        daemon.toHandle().destroy();
+        assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "maglevd exits on SIGTERM");
+        outputReader.join(10_000); // every line the daemon printed, up to its exit
+        assertEquals(0, daemon.exitValue(), String.join("\n", daemonOutput));
+        assertTrue(daemonOutput.stream().anyMatch(l -> l.contains("DSR engine stopped")), String.join("\n", daemonOutput));
+    }
+
+    // ---- namespace plumbing
+
+    private static String namespace(String role) throws IOException {
+        String ns = PREFIX + role;
+        run("ip", "netns", "add", ns);
+        namespaces.add(ns);
+        run("ip", "-n", ns, "link", "set", "lo", "up");
+        return ns;
+    }
+
+    private static String host(String role, String ip) throws IOException {
+        String ns = namespace(role);
+        String port = "pd" + role;
+        run("ip", "-n", PREFIX + "sw", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        run("ip", "-n", PREFIX + "sw", "link", "set", port, "master", "br0", "up");
+        run("ip", "-n", ns, "addr", "add", ip + "/24", "dev", "eth0");
+        run("ip", "-n", ns, "link", "set", "eth0", "up");
+        return ns;
+    }
+
+    private static void startBackend(String ns, String name) throws Exception {
+        ServerSocket server = inNamespace(ns, () -> {
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(80), 50); // any address: the VIP (DSR traffic) and its own (health checks)
+            return s;
+        });
+        servers.add(server);
+        Thread.ofPlatform().daemon().start(() -> {
+            while (!server.isClosed()) {
+                try {
+                    Socket c = server.accept();
+                    servers.add(c);
+                    Thread.ofPlatform().daemon().start(() -> {
+                        try (c; BufferedReader in = new BufferedReader(new InputStreamReader(c.getInputStream(), StandardCharsets.UTF_8))) {
+                            OutputStream out = c.getOutputStream();
+                            String line;
+                            while ((line = in.readLine()) != null) {
+                                out.write((name + " " + line + "\n").getBytes(StandardCharsets.UTF_8));
+                                out.flush();
+                            }
+                        } catch (IOException ignored) {
+                            // client gone
+                        }
+                    });
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+    }
+
+    interface Body<T> {
+        T call() throws Exception;
+    }
+
+    /** Runs {@code body} on a thread that entered namespace {@code ns}: sockets it creates live there. */
+    private static <T> T inNamespace(String ns, Body<T> body) throws Exception {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        Thread.ofPlatform().start(() -> {
+            try (LinuxNative sys = new LinuxNative()) {
+                if (sys.setNetworkNamespace("/run/netns/" + ns) < 0) {
+                    throw new IOException("setns " + ns + ": " + LinuxNative.describe(sys.errno()));
+                }
+                result.complete(body.call());
+            } catch (Throwable e) {
+                result.completeExceptionally(e);
+            }
+        });
+        try {
+            return result.get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof Exception ex ? ex : e;
+        }
+    }
+
+    private static void run(String... command) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(20, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IOException(String.join(" ", command) + " failed: " + out.trim());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    private static int ip(String literal) {
+        byte[] a = InetAddress.ofLiteral(literal).getAddress();
+        return ((a[0] & 0xff) << 24) | ((a[1] & 0xff) << 16) | ((a[2] & 0xff) << 8) | (a[3] & 0xff);
+    }
+}

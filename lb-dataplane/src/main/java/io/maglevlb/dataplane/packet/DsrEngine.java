@@ -1,0 +1,276 @@
+package io.maglevlb.dataplane.packet;
+
+import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.conntrack.FlowTable;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import java.net.Inet4Address;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The DSR packet engine of one VIP: N forwarding threads, each with its own AF_PACKET socket in one fanout
+ * group (the kernel steers each flow to one thread, like Maglev's steering to per-thread queues: by default
+ * with {@link FlowSteering}'s program, which keeps ICMP errors with their flow, or by its own flow hash), its
+ * own flow table and counters, plus a next-hop resolver thread.
+ *
+ * <p>Snapshots come from the control plane through {@code snapshots} (read once per batch per thread); the
+ * engine never builds tables. {@link #start} opens every socket before any thread runs, so a missing capability
+ * or interface fails the start with a clear message instead of a dead thread.
+ *
+ * <p>The engine serves one VIP: its socket filter matches that VIP's address, protocol and port only. Several
+ * DSR VIPs run several engines (each in its own fanout group) on the same or different interfaces.
+ */
+public final class DsrEngine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(DsrEngine.class);
+
+    private final DsrEngineConfig config;
+    private final List<AfPacketIo> ios;
+    private final List<DsrForwarder> forwarders;
+    private final List<Thread> threads;
+    private final NextHopResolver resolver;
+    private boolean closed;
+
+    private DsrEngine(DsrEngineConfig config, List<AfPacketIo> ios, List<DsrForwarder> forwarders,
+            List<Thread> threads, NextHopResolver resolver) {
+        this.config = config;
+        this.ios = ios;
+        this.forwarders = forwarders;
+        this.threads = threads;
+        this.resolver = resolver;
+    }
+
+    /**
+     * Opens the sockets, starts the resolver and the forwarding threads.
+     *
+     * @param snapshots the VIP's current snapshot (null until the first one is published: packets are then
+     *     dropped as {@link DropReason#NO_BACKEND})
+     * @throws PacketEngineException when the interface is missing, a capability is missing, or a socket option
+     *     is refused; nothing is left open then
+     */
+    public static DsrEngine start(DsrEngineConfig config, Supplier<ForwardingSnapshot> snapshots)
+            throws PacketEngineException {
+        Objects.requireNonNull(snapshots, "snapshots");
+        AfPacketIo.checkCapability();
+        InterfaceInfo iface;
+        try (LinuxNative sys = new LinuxNative()) {
+            iface = InterfaceInfo.read(sys, config.interfaceName());
+        }
+        Ipv4Range outerSource = config.outerSource().orElse(null);
+        if (outerSource == null) {
+            if (config.method() != io.maglevlb.core.config.DsrMethod.L2 && iface.ipv4() == 0) {
+                throw new PacketEngineException("vip " + config.vipName() + ": " + config.method().configName()
+                        + " needs an outer source address: interface " + iface.name()
+                        + " has no IPv4 address and no outer source range is configured");
+            }
+            outerSource = new Ipv4Range(iface.ipv4(), 1);
+        }
+        if (config.encapsulationOverhead() + 576 > iface.mtu()) {
+            throw new PacketEngineException("interface " + iface.name() + " MTU " + iface.mtu() + " is too small");
+        }
+        BpfProgram filter = VipFilter.forVip(config.vip().getAddress(), config.protocol().ipProtocol(),
+                config.vip().getPort());
+        int etherType = config.vip().getAddress() instanceof Inet4Address ? LinuxNative.ETH_P_IP : LinuxNative.ETH_P_IPV6;
+        List<AfPacketIo> ios = new ArrayList<>();
+        NextHopResolver resolver = null;
+        try {
+            int group = -1;
+            for (int i = 0; i < config.threads(); i++) {
+                AfPacketIo io = AfPacketIo.open(iface, filter, etherType, config.packetOptions(), group);
+                ios.add(io);
+                group = io.fanoutGroup();
+            }
+            resolver = new NextHopResolver(config.vipName(), config.method(), iface, snapshots);
+            resolver.start();
+        } catch (PacketEngineException | RuntimeException e) {
+            ios.forEach(AfPacketIo::close);
+            if (resolver != null) {
+                resolver.close();
+            }
+            throw e;
+        }
+        long idleTimeoutNs = config.idleTimeout().toNanos();
+        List<DsrForwarder> forwarders = new ArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < ios.size(); i++) {
+            int cpu = config.cpus().isEmpty() ? -1 : config.cpus().get(i % config.cpus().size());
+            FlowTable flows = new FlowTable(config.flowTable().capacity(), idleTimeoutNs,
+                    config.flowTable().floodThreshold());
+            DsrForwarder f = new DsrForwarder(config, ios.get(i), snapshots, resolver, flows, outerSource, cpu);
+            forwarders.add(f);
+            threads.add(Thread.ofPlatform().name("maglev-dsr-" + config.vipName() + "-" + i).unstarted(f));
+        }
+        threads.forEach(Thread::start);
+        log.info("vip {}: DSR engine started: {} {} on {} (mac {}, mtu {}), {} thread(s), fanout group {}",
+                config.vipName(), config.method().configName(), config.vip(), iface.name(),
+                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), threads.size(), ios.getFirst().fanoutGroup());
+        return new DsrEngine(config, List.copyOf(ios), List.copyOf(forwarders), List.copyOf(threads), resolver);
+    }
+
+    public DsrEngineConfig config() {
+        return config;
+    }
+
+    /**
+     * The first failure of a forwarding thread, if one died (a bug: parsing never throws on packet contents).
+     * Its socket stays in the fanout group, so its share of the flows is dropped until the engine is restarted;
+     * the daemon reports the VIP as failed.
+     */
+    public java.util.Optional<Throwable> failure() {
+        for (DsrForwarder f : forwarders) {
+            if (f.failure() != null) {
+                return java.util.Optional.of(f.failure());
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Stops ({@code false}) or resumes taking new flows. While stopped, packets of flows a thread tracks are still
+     * forwarded to their backend; everything else is dropped as {@link DropReason#NO_BACKEND}. For a graceful
+     * shutdown: upstream routing moves new flows to other LBs while open ones finish here.
+     */
+    public void acceptNewFlows(boolean value) {
+        forwarders.forEach(f -> f.acceptNewFlows(value));
+    }
+
+    /** Flows tracked by all threads now (racy sum; a gauge). */
+    public long trackedFlows() {
+        long sum = 0;
+        for (DsrForwarder f : forwarders) {
+            sum += f.flows().size();
+        }
+        return sum;
+    }
+
+    /** Asks the resolver to re-read routes and neighbours now (e.g. after a backend was added). */
+    public void refreshNextHops() {
+        resolver.requestRefresh();
+    }
+
+    /**
+     * Waits until the resolver has found the Ethernet next hop of every backend of {@code snapshot} (true), or
+     * {@code timeoutMs} passed (false). Until then that backend's packets are dropped as NO_NEXT_HOP, so callers
+     * that publish a snapshot and want no such drops (startup, tests) wait here.
+     */
+    public boolean awaitNextHops(ForwardingSnapshot snapshot, long timeoutMs) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        resolver.requestRefresh();
+        while (!resolver.resolvedFor(snapshot)) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(10);
+            resolver.requestRefresh();
+        }
+        return true;
+    }
+
+    /** All threads' counters summed (see {@link DsrStats}). Callable from any thread. */
+    public DsrStats stats() {
+        long received = 0;
+        long packets = 0;
+        long bytes = 0;
+        long fragments = 0;
+        long icmp = 0;
+        long checksums = 0;
+        long[] drops = new long[DropReason.VALUES.length];
+        Map<Integer, long[]> perBackend = new TreeMap<>();
+        long size = 0;
+        long hits = 0;
+        long misses = 0;
+        long inserts = 0;
+        long evictions = 0;
+        long[] evictionsByReason = new long[EvictionReason.values().length];
+        long floodSkips = 0;
+        int flooding = 0;
+        for (int t = 0; t < forwarders.size(); t++) {
+            DsrForwarder f = forwarders.get(t);
+            ForwarderCounters c = f.counters;
+            received += c.receivedFrames;
+            packets += c.forwardedPackets;
+            bytes += c.forwardedBytes;
+            fragments += c.fragmentsForwarded;
+            icmp += c.icmpErrorsForwarded;
+            checksums += c.checksumsCompleted;
+            for (int r = 0; r < drops.length; r++) {
+                drops[r] += c.drops[r];
+            }
+            AfPacketIo io = ios.get(t);
+            drops[DropReason.TX_QUEUE_FULL.ordinal()] += io.transmitQueueFullDrops();
+            drops[DropReason.TX_ERROR.ordinal()] += io.transmitErrors();
+            long[] bp = c.backendPackets;
+            long[] bb = c.backendBytes;
+            for (int id = 1; id < Math.min(bp.length, bb.length); id++) {
+                if (bp[id] != 0) {
+                    long[] sum = perBackend.computeIfAbsent(id, k -> new long[2]);
+                    sum[0] += bp[id];
+                    sum[1] += bb[id];
+                }
+            }
+            FlowTable flows = f.flows();
+            size += flows.size();
+            hits += flows.hits();
+            misses += flows.misses();
+            inserts += flows.inserts();
+            evictions += flows.evictions();
+            for (EvictionReason reason : EvictionReason.values()) {
+                evictionsByReason[reason.ordinal()] += flows.evictions(reason);
+            }
+            floodSkips += flows.floodSkips();
+            flooding += flows.inFloodMode() ? 1 : 0;
+        }
+        Map<DropReason, Long> dropMap = new EnumMap<>(DropReason.class);
+        for (DropReason r : DropReason.VALUES) {
+            dropMap.put(r, drops[r.ordinal()]);
+        }
+        Map<Integer, DsrStats.BackendTraffic> backends = new TreeMap<>();
+        perBackend.forEach((id, v) -> backends.put(id, new DsrStats.BackendTraffic(v[0], v[1])));
+        return new DsrStats(config.vipName(), received, packets, bytes, fragments, icmp, checksums,
+                Collections.unmodifiableMap(dropMap), Collections.unmodifiableMap(backends),
+                new DsrStats.FlowStats(size, hits, misses, inserts, evictions, reasons(evictionsByReason), floodSkips,
+                        flooding),
+                forwarders.size(), resolver.unresolved());
+    }
+
+    private static Map<String, Long> reasons(long[] counts) {
+        Map<String, Long> m = new TreeMap<>();
+        for (EvictionReason reason : EvictionReason.values()) {
+            m.put(reason.name().toLowerCase(java.util.Locale.ROOT), counts[reason.ordinal()]);
+        }
+        return Collections.unmodifiableMap(m);
+    }
+
+    /** Stops the threads (each within its poll timeout), then closes sockets and the resolver. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        forwarders.forEach(DsrForwarder::stop);
+        boolean allStopped = true;
+        for (Thread t : threads) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            allStopped &= !t.isAlive();
+        }
+        resolver.close();
+        if (allStopped) {
+            ios.forEach(AfPacketIo::close);
+        } else {
+            log.error("vip {}: a forwarding thread did not stop within 5 s; its socket stays open", config.vipName());
+        }
+        log.info("vip {}: DSR engine stopped", config.vipName());
+    }
+}

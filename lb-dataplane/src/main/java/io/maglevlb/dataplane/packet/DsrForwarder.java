@@ -1,0 +1,231 @@
+package io.maglevlb.dataplane.packet;
+
+import io.maglevlb.core.config.DsrMethod;
+import io.maglevlb.core.conntrack.FlowTable;
+import io.maglevlb.core.flow.FlowHash;
+import io.maglevlb.core.flow.HashMode;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import java.lang.foreign.MemorySegment;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One forwarding thread of a DSR VIP: receives batches from its {@link PacketIo}, places each packet on a
+ * backend and sends it on, rewritten (l2) or encapsulated (ipip/gue).
+ *
+ * <p>Placement: a TCP/UDP packet (and an ICMP error, by the flow it quotes) goes through this thread's flow table
+ * first and the Maglev table on a miss; a tracked flow keeps its backend while that backend still keeps flows in
+ * the current snapshot. IP fragments skip the flow table: every fragment of a datagram is placed by the 3-tuple
+ * (addresses, protocol) hash alone (Maglev §4.3), so all of them reach one backend whichever thread receives
+ * them, the first one (which has ports) included.
+ *
+ * <p>Per batch the thread reads the VIP's snapshot and the next hops once (two volatile reads) and the clock
+ * once; per packet it allocates nothing and takes no lock.
+ */
+final class DsrForwarder implements Runnable, PacketIo.FrameSink {
+    private static final int POLL_TIMEOUT_MS = 100;
+    private static final long HOUSEKEEPING_INTERVAL_NS = 100_000_000L;
+    private static final int EXPIRE_SCAN_PER_ROUND = 4096;
+    private static final int ETHERNET = FrameParser.ETHERNET_HEADER;
+    private static final Logger log = LoggerFactory.getLogger(DsrForwarder.class);
+
+    private final PacketIo io;
+    private final FrameParser parser;
+    private final Supplier<ForwardingSnapshot> snapshots;
+    private final NextHopResolver resolver;
+    private final FlowTable flows;
+    final ForwarderCounters counters = new ForwarderCounters();
+    private final boolean sourceIpHash;
+    private final DsrMethod method;
+    private final int mtu;
+    private final long ourMac;
+    private final int overhead;
+    private final int guePort;
+    private final Ipv4Range outerSource;
+    private final int cpu;
+    private volatile boolean running = true;
+    private volatile boolean acceptNewFlows = true;
+    private boolean acceptNewFlowsThisBatch = true;
+    private volatile Throwable failure;
+
+    // Per-batch state (owner thread only).
+    private ForwardingSnapshot snapshot;
+    private NextHops hops = NextHops.EMPTY;
+    private long nowNs;
+    private long[] backendPackets = counters.backendPackets;
+    private long[] backendBytes = counters.backendBytes;
+
+    DsrForwarder(DsrEngineConfig config, PacketIo io, Supplier<ForwardingSnapshot> snapshots,
+            NextHopResolver resolver, FlowTable flows, Ipv4Range outerSource, int cpu) {
+        this.io = io;
+        this.parser = new FrameParser(config.vip().getAddress(), config.protocol().ipProtocol(), config.vip().getPort());
+        this.snapshots = snapshots;
+        this.resolver = resolver;
+        this.flows = flows;
+        this.sourceIpHash = config.hashMode() == HashMode.SOURCE_IP;
+        this.method = config.method();
+        this.mtu = io.iface().mtu();
+        this.ourMac = io.iface().mac();
+        this.overhead = config.encapsulationOverhead();
+        this.guePort = config.guePort();
+        this.outerSource = outerSource;
+        this.cpu = cpu;
+    }
+
+    FlowTable flows() {
+        return flows;
+    }
+
+    /** Why this thread stopped forwarding on its own, or null while it runs (or was stopped). */
+    Throwable failure() {
+        return failure;
+    }
+
+    /** Stops (false) or resumes taking new flows: tracked flows keep being forwarded either way. Any thread. */
+    void acceptNewFlows(boolean value) {
+        acceptNewFlows = value;
+    }
+
+    void stop() {
+        running = false;
+    }
+
+    @Override
+    public void run() {
+        if (cpu >= 0) {
+            try (LinuxNative sys = new LinuxNative()) {
+                if (sys.pinCurrentThread(cpu) < 0) {
+                    log.warn("{}: cannot pin to cpu {}: {}", Thread.currentThread().getName(), cpu,
+                            LinuxNative.describe(sys.errno()));
+                }
+            }
+        }
+        long lastHousekeepingNs = System.nanoTime();
+        try {
+            while (running) {
+                io.receiveBatch(this, POLL_TIMEOUT_MS);
+                long now = System.nanoTime();
+                if (now - lastHousekeepingNs >= HOUSEKEEPING_INTERVAL_NS) {
+                    lastHousekeepingNs = now;
+                    counters.drops[DropReason.RING_FULL.ordinal()] += io.takeKernelDrops();
+                    flows.expire(now, EXPIRE_SCAN_PER_ROUND);
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            failure = e;
+            log.error("{}: forwarding thread failed; its share of the VIP's flows is no longer forwarded",
+                    Thread.currentThread().getName(), e);
+            throw e;
+        }
+    }
+
+    /**
+     * Reads the snapshot, next hops and clock for the batch whose frames have just arrived: reading them before
+     * waiting for frames would decide packets that arrived after a snapshot swap with the older table.
+     */
+    @Override
+    public void onBatchStart() {
+        ForwardingSnapshot s = snapshots.get();
+        if (s != snapshot) {
+            snapshot = s;
+            if (s != null) {
+                counters.ensureBackendCapacity(s.idLimit());
+                backendPackets = counters.backendPackets;
+                backendBytes = counters.backendBytes;
+            }
+        }
+        hops = resolver.current();
+        acceptNewFlowsThisBatch = acceptNewFlows;
+        nowNs = System.nanoTime();
+    }
+
+    /** While not taking new flows: the backend of a tracked flow that may stay there, else none. */
+    private int trackedBackend(ForwardingSnapshot s, long hash, FrameParser p) {
+        int entry = flows.find(hash, p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort, nowNs);
+        if (entry == FlowTable.NO_ENTRY) {
+            return ForwardingSnapshot.NO_BACKEND;
+        }
+        int backend = flows.backendId(entry);
+        return s.keepsFlows(backend) ? backend : ForwardingSnapshot.NO_BACKEND;
+    }
+
+    @Override
+    public void onFrame(MemorySegment m, long frame, int capturedLength, int wireLength, int flags) {
+        ForwarderCounters c = counters;
+        c.receivedFrames++;
+        if ((flags & PacketIo.FLAG_VLAN_STRIPPED) != 0) {
+            c.drops[DropReason.NOT_IP.ordinal()]++;
+            return;
+        }
+        FrameParser p = parser;
+        int kind = p.parse(m, frame, capturedLength, wireLength);
+        if (kind == FrameParser.DROP) {
+            c.drops[p.dropReason().ordinal()]++;
+            return;
+        }
+        ForwardingSnapshot s = snapshot;
+        if (s == null) {
+            c.drops[DropReason.NO_BACKEND.ordinal()]++;
+            return;
+        }
+        long hash;
+        int backend;
+        if (kind == FrameParser.FRAGMENT) {
+            hash = sourceIpHash ? FlowHash.sourceIp(p.srcHi, p.srcLo)
+                    : FlowHash.fiveTuple(p.protocol, p.srcHi, p.srcLo, 0, p.dstHi, p.dstLo, 0);
+            backend = s.backendFor(hash);
+        } else {
+            hash = sourceIpHash ? FlowHash.sourceIp(p.srcHi, p.srcLo)
+                    : FlowHash.fiveTuple(p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort);
+            if (acceptNewFlowsThisBatch) {
+                backend = flows.resolve(s, hash, p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort,
+                        nowNs);
+            } else {
+                backend = trackedBackend(s, hash, p);
+            }
+        }
+        if (backend == ForwardingSnapshot.NO_BACKEND) {
+            c.drops[DropReason.NO_BACKEND.ordinal()]++;
+            return;
+        }
+        long mac = hops.mac(backend);
+        if (mac == 0) {
+            c.drops[DropReason.NO_NEXT_HOP.ordinal()]++;
+            resolver.requestRefresh();
+            return;
+        }
+        int ipLength = p.ipLength;
+        if (ipLength + overhead > mtu) {
+            c.drops[DropReason.TOO_BIG.ordinal()]++;
+            return;
+        }
+        if (kind == FrameParser.FLOW && (flags & PacketIo.FLAG_CHECKSUM_NOT_READY) != 0) {
+            Checksums.setTransportChecksum(m, p.ipOffset, p.ipVersion == 6, p.protocol, p.l4Offset, p.l4Length);
+            c.checksumsCompleted++;
+        }
+        if (method == DsrMethod.L2) {
+            Bytes.putMac(m, frame, mac);
+            Bytes.putMac(m, frame + 6, ourMac);
+            io.transmit(m, frame, ETHERNET + ipLength);
+        } else {
+            int outerDestination = hops.outerDestination(backend);
+            MemorySegment h = io.headerSlot();
+            int headerLength = Encapsulation.writeOuterHeaders(h, method, mac, ourMac, outerSource.pick(hash),
+                    outerDestination, p.trafficClass, p.ipVersion, ipLength, Encapsulation.gueSourcePort(hash),
+                    guePort);
+            io.transmitWithHeader(headerLength, m, p.ipOffset, ipLength);
+        }
+        c.forwardedPackets++;
+        c.forwardedBytes += ipLength;
+        if (kind == FrameParser.FRAGMENT) {
+            c.fragmentsForwarded++;
+        } else if (kind == FrameParser.ICMP_ERROR) {
+            c.icmpErrorsForwarded++;
+        }
+        if (backend < backendPackets.length) {
+            backendPackets[backend]++;
+            backendBytes[backend] += ipLength;
+        }
+    }
+}

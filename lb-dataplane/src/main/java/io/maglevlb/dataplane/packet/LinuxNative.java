@@ -1,0 +1,341 @@
+package io.maglevlb.dataplane.packet;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The few Linux system calls the packet engine needs, bound once through the FFM API (no JNI, no native library
+ * of our own). Every call that can fail captures {@code errno} into a per-caller state segment, so one instance
+ * of this class is used by one thread at a time: each packet socket owns one (opened on the starting thread,
+ * then used only by its forwarding thread), the control side creates its own.
+ *
+ * <p>Methods return the raw syscall result; on {@code -1} the error number is in {@link #errno()}. Constants are
+ * the x86_64 / aarch64 Linux values (identical on both for everything here).
+ */
+public final class LinuxNative implements AutoCloseable {
+    // ---- address families, socket types and levels
+    public static final int AF_INET = 2;
+    public static final int AF_INET6 = 10;
+    public static final int AF_NETLINK = 16;
+    public static final int AF_PACKET = 17;
+    public static final int SOCK_DGRAM = 2;
+    public static final int SOCK_RAW = 3;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    public static final int NETLINK_ROUTE = 0;
+    public static final int SOL_SOCKET = 1;
+    public static final int SOL_PACKET = 263;
+    public static final int SO_SNDBUF = 7;
+    public static final int SO_RCVBUF = 8;
+    public static final int SO_ATTACH_FILTER = 26;
+
+    // ---- AF_PACKET socket options (linux/if_packet.h)
+    public static final int PACKET_RX_RING = 5;
+    public static final int PACKET_STATISTICS = 6;
+    public static final int PACKET_VERSION = 10;
+    public static final int PACKET_FANOUT = 18;
+    public static final int PACKET_QDISC_BYPASS = 20;
+    public static final int PACKET_IGNORE_OUTGOING = 23;
+    public static final int TPACKET_V3 = 2;
+    public static final int PACKET_FANOUT_DATA = 22;
+    public static final int PACKET_FANOUT_HASH = 0;
+    public static final int PACKET_FANOUT_CBPF = 6;
+    public static final int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;
+
+    // ---- ethertypes (host order; sockets want them in network order, see htons)
+    public static final int ETH_P_ALL = 0x0003;
+    public static final int ETH_P_IP = 0x0800;
+    public static final int ETH_P_IPV6 = 0x86dd;
+
+    // ---- mmap / poll / send flags
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 1;
+    public static final int MAP_POPULATE = 0x8000;
+    public static final short POLLIN = 1;
+    public static final int MSG_DONTWAIT = 0x40;
+
+    // ---- ioctl requests on an AF_INET socket (linux/sockios.h)
+    public static final long SIOCGIFADDR = 0x8915;
+    public static final long SIOCGIFMTU = 0x8921;
+    public static final long SIOCGIFHWADDR = 0x8927;
+    public static final int IFREQ_SIZE = 40;
+    public static final int IFNAMSIZ = 16;
+
+    // ---- errno values that the engine treats specially
+    public static final int EPERM = 1;
+    public static final int ENXIO = 6;
+    public static final int EINTR = 4;
+    public static final int EAGAIN = 11;
+    public static final int EACCES = 13;
+    public static final int ENODEV = 19;
+    public static final int EINVAL = 22;
+    public static final int EMSGSIZE = 90;
+    public static final int ENETDOWN = 100;
+    public static final int ENOBUFS = 105;
+    public static final int EADDRNOTAVAIL = 99;
+
+    /** CLONE_NEWNET: the namespace type for {@link #setns}. */
+    public static final int CLONE_NEWNET = 0x40000000;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle SOCKET = bind("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle BIND = bind("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SETSOCKOPT = bind("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle GETSOCKOPT = bind("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle MMAP = bind("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle POLL = bind("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle SENDMMSG = bind("sendmmsg",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SENDTO = bind("sendto",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle RECV = bind("recv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle IOCTL = bind("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle IF_NAMETOINDEX = bind("if_nametoindex", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle SCHED_SETAFFINITY = bind("sched_setaffinity",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final MethodHandle SETNS = bind("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle OPEN = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle STRERROR = LINKER.downcallHandle(
+            LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment callState = arena.allocate(CAPTURE_LAYOUT);
+
+    private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
+        Linker.Option[] options = new Linker.Option[extra.length + 1];
+        options[0] = CAPTURE_ERRNO;
+        System.arraycopy(extra, 0, options, 1, extra.length);
+        MemorySegment symbol = LIBC.find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
+        return LINKER.downcallHandle(symbol, descriptor, options);
+    }
+
+    /** errno of the last failed call made through this instance. */
+    public int errno() {
+        return (int) ERRNO.get(callState, 0L);
+    }
+
+    /** Scratch memory owned by this instance, freed by {@link #close()}. */
+    public MemorySegment allocate(long bytes) {
+        return arena.allocate(bytes, 16);
+    }
+
+    public int socket(int domain, int type, int protocol) {
+        try {
+            return (int) SOCKET.invokeExact(callState, domain, type, protocol);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int closeFd(int fd) {
+        try {
+            return (int) CLOSE.invokeExact(callState, fd);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int bind(int fd, MemorySegment address, int length) {
+        try {
+            return (int) BIND.invokeExact(callState, fd, address, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int setsockopt(int fd, int level, int name, MemorySegment value, int length) {
+        try {
+            return (int) SETSOCKOPT.invokeExact(callState, fd, level, name, value, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** setsockopt with an int value. */
+    public int setsockoptInt(int fd, int level, int name, int value) {
+        MemorySegment v = scratchInt();
+        v.set(JAVA_INT, 0, value);
+        return setsockopt(fd, level, name, v, 4);
+    }
+
+    /** getsockopt into {@code value}; {@code lengthInOut} holds the buffer length and receives the result length. */
+    public int getsockopt(int fd, int level, int name, MemorySegment value, MemorySegment lengthInOut) {
+        try {
+            return (int) GETSOCKOPT.invokeExact(callState, fd, level, name, value, lengthInOut);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** mmap of a socket's ring; returns {@link MemorySegment#NULL} on failure (errno set). */
+    public MemorySegment mmap(long length, int prot, int flags, int fd) {
+        try {
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(callState, MemorySegment.NULL, length, prot, flags, fd, 0L);
+            return p.address() == -1L ? MemorySegment.NULL : p.reinterpret(length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int munmap(MemorySegment address, long length) {
+        try {
+            return (int) MUNMAP.invokeExact(callState, address, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int poll(MemorySegment pollFds, long count, int timeoutMs) {
+        try {
+            return (int) POLL.invokeExact(callState, pollFds, count, timeoutMs);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int sendmmsg(int fd, MemorySegment messages, int count, int flags) {
+        try {
+            return (int) SENDMMSG.invokeExact(callState, fd, messages, count, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public long sendto(int fd, MemorySegment buffer, long length, int flags, MemorySegment address, int addressLength) {
+        try {
+            return (long) SENDTO.invokeExact(callState, fd, buffer, length, flags, address, addressLength);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public long recv(int fd, MemorySegment buffer, long length, int flags) {
+        try {
+            return (long) RECV.invokeExact(callState, fd, buffer, length, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int ioctl(int fd, long request, MemorySegment argument) {
+        try {
+            return (int) IOCTL.invokeExact(callState, fd, request, argument);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Interface index of {@code name} in the calling thread's network namespace, or 0 when there is none. */
+    public int ifNameToIndex(String name) {
+        try {
+            return (int) IF_NAMETOINDEX.invokeExact(callState, cString(name));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Pins the calling thread to {@code cpu}. */
+    public int pinCurrentThread(int cpu) {
+        if (cpu < 0 || cpu >= 1024) {
+            throw new IllegalArgumentException("cpu must be 0..1023, was " + cpu);
+        }
+        MemorySegment mask = arena.allocate(128, 8);
+        mask.set(JAVA_LONG, (cpu / 64) * 8L, 1L << (cpu % 64));
+        try {
+            return (int) SCHED_SETAFFINITY.invokeExact(callState, 0, 128L, mask);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Moves the calling thread into the network namespace at {@code nsPath} (e.g. /run/netns/NAME). Sockets the
+     * thread creates afterwards belong to that namespace; sockets created before keep theirs.
+     */
+    public int setNetworkNamespace(String nsPath) {
+        try {
+            int fd = (int) OPEN.invokeExact(callState, cString(nsPath), 0x80000 /* O_RDONLY | O_CLOEXEC */);
+            if (fd < 0) {
+                return fd;
+            }
+            int r = (int) SETNS.invokeExact(callState, fd, CLONE_NEWNET);
+            int saved = errno();
+            closeFd(fd);
+            if (r < 0) {
+                callState.set(JAVA_INT, 0, saved);
+            }
+            return r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A NUL-terminated copy of {@code s} in this instance's arena. */
+    public MemorySegment cString(String s) {
+        return arena.allocateFrom(s);
+    }
+
+    private MemorySegment intScratch;
+
+    private MemorySegment scratchInt() {
+        if (intScratch == null) {
+            intScratch = arena.allocate(JAVA_INT);
+        }
+        return intScratch;
+    }
+
+    /** The C library's text for {@code errno} plus its number, e.g. "Operation not permitted (errno 1)". */
+    public static String describe(int errno) {
+        try {
+            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
+            return text.reinterpret(256).getString(0) + " (errno " + errno + ")";
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+
+    /** Network byte order of a 16-bit host value. */
+    public static short htons(int v) {
+        return Short.reverseBytes((short) v);
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+}

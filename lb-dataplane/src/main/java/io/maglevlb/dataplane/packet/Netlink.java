@@ -1,0 +1,222 @@
+package io.maglevlb.dataplane.packet;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Route and neighbour queries over an rtnetlink socket (the same information as {@code ip route get} and
+ * {@code ip neigh}), for the engine's control side: never on a forwarding thread. Works for IPv4 and IPv6 in
+ * the calling process's network namespace.
+ */
+final class Netlink implements AutoCloseable {
+    private static final int NLMSG_ERROR = 2;
+    private static final int NLMSG_DONE = 3;
+    private static final int RTM_NEWROUTE = 24;
+    private static final int RTM_GETROUTE = 26;
+    private static final int RTM_NEWNEIGH = 28;
+    private static final int RTM_GETNEIGH = 30;
+    private static final int NLM_F_REQUEST = 1;
+    private static final int NLM_F_DUMP = 0x300;
+    private static final int RTA_OIF = 4;
+    private static final int RTA_GATEWAY = 5;
+    private static final int NDA_DST = 1;
+    private static final int NDA_LLADDR = 2;
+    static final int NUD_INCOMPLETE = 0x01;
+    static final int NUD_FAILED = 0x20;
+    private static final int BUFFER = 1 << 16;
+
+    /** One neighbour entry: IP address bytes, Ethernet address (low 48 bits), NUD state, interface. */
+    record Neighbour(byte[] address, long mac, int state, int ifindex) {
+        boolean usable() {
+            return mac != 0 && (state & (NUD_INCOMPLETE | NUD_FAILED)) == 0;
+        }
+    }
+
+    /** The route to a destination: the gateway (null when on-link) and the outgoing interface index. */
+    record Route(InetAddress gateway, int outputInterface) {}
+
+    private final LinuxNative sys = new LinuxNative();
+    private final int fd;
+    private final MemorySegment buffer;
+    private final MemorySegment pollFd;
+    private final MemorySegment request;
+    private final MemorySegment kernelAddress;
+    private int sequence = 1;
+
+    Netlink() throws PacketEngineException {
+        fd = sys.socket(LinuxNative.AF_NETLINK, LinuxNative.SOCK_RAW | LinuxNative.SOCK_CLOEXEC,
+                LinuxNative.NETLINK_ROUTE);
+        if (fd < 0) {
+            int errno = sys.errno();
+            sys.close();
+            throw new PacketEngineException("netlink socket: " + LinuxNative.describe(errno));
+        }
+        buffer = sys.allocate(BUFFER);
+        pollFd = sys.allocate(8);
+        pollFd.set(JAVA_INT, 0, fd);
+        pollFd.set(JAVA_SHORT, 4, LinuxNative.POLLIN);
+        request = sys.allocate(64);
+        kernelAddress = sys.allocate(12);
+        kernelAddress.set(JAVA_SHORT, 0, (short) LinuxNative.AF_NETLINK);
+    }
+
+    /** All neighbour entries of {@code family} (AF_INET / AF_INET6) on interface {@code ifindex}. */
+    List<Neighbour> neighbours(int family, int ifindex) throws PacketEngineException {
+        MemorySegment req = request;
+        int seq = sequence++;
+        header(req, 28, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
+        req.set(JAVA_BYTE, 16, (byte) family);
+        send(req, 28);
+        List<Neighbour> out = new ArrayList<>();
+        while (true) {
+            int n = receive();
+            long p = 0;
+            while (p + 16 <= n) {
+                int len = buffer.get(JAVA_INT, p);
+                int type = buffer.get(JAVA_SHORT, p + 4) & 0xffff;
+                if (len < 16 || p + len > n) {
+                    throw new PacketEngineException("netlink: malformed neighbour dump");
+                }
+                if (type == NLMSG_DONE) {
+                    return out;
+                }
+                if (type == NLMSG_ERROR) {
+                    throw new PacketEngineException("netlink neighbour dump: " + errorText(p));
+                }
+                if (type == RTM_NEWNEIGH && len >= 28) {
+                    int msgFamily = buffer.get(JAVA_BYTE, p + 16) & 0xff;
+                    int index = buffer.get(JAVA_INT, p + 20);
+                    int state = buffer.get(JAVA_SHORT, p + 24) & 0xffff;
+                    byte[] dst = null;
+                    long mac = 0;
+                    long a = p + 28;
+                    while (a + 4 <= p + len) {
+                        int alen = buffer.get(JAVA_SHORT, a) & 0xffff;
+                        int atype = buffer.get(JAVA_SHORT, a + 2) & 0x3fff;
+                        if (alen < 4 || a + alen > p + len) {
+                            break;
+                        }
+                        if (atype == NDA_DST) {
+                            dst = buffer.asSlice(a + 4, alen - 4).toArray(JAVA_BYTE);
+                        } else if (atype == NDA_LLADDR && alen - 4 == 6) {
+                            mac = Bytes.mac(buffer, a + 4);
+                        }
+                        a += align(alen);
+                    }
+                    if (msgFamily == family && index == ifindex && dst != null) {
+                        out.add(new Neighbour(dst, mac, state, index));
+                    }
+                }
+                p += align(len);
+            }
+        }
+    }
+
+    /** The kernel's route to {@code destination} (as {@code ip route get}). */
+    Route route(InetAddress destination) throws PacketEngineException {
+        byte[] addr = destination.getAddress();
+        int family = addr.length == 4 ? LinuxNative.AF_INET : LinuxNative.AF_INET6;
+        int total = 16 + 12 + 4 + addr.length;
+        MemorySegment req = request;
+        int seq = sequence++;
+        header(req, total, RTM_GETROUTE, NLM_F_REQUEST, seq);
+        req.set(JAVA_BYTE, 16, (byte) family);
+        req.set(JAVA_BYTE, 17, (byte) (addr.length * 8)); // rtm_dst_len
+        req.set(JAVA_SHORT, 28, (short) (4 + addr.length));
+        req.set(JAVA_SHORT, 30, (short) 1); // RTA_DST
+        MemorySegment.copy(MemorySegment.ofArray(addr), 0, req, 32, addr.length);
+        send(req, total);
+        int n = receive();
+        if (n < 16) {
+            throw new PacketEngineException("netlink: short route reply");
+        }
+        int len = buffer.get(JAVA_INT, 0);
+        int type = buffer.get(JAVA_SHORT, 4) & 0xffff;
+        if (type == NLMSG_ERROR) {
+            throw new PacketEngineException("no route to " + destination.getHostAddress() + ": " + errorText(0));
+        }
+        if (type != RTM_NEWROUTE || len > n || len < 28) {
+            throw new PacketEngineException("netlink: unexpected route reply type " + type);
+        }
+        InetAddress gateway = null;
+        int oif = 0;
+        long a = 28;
+        while (a + 4 <= len) {
+            int alen = buffer.get(JAVA_SHORT, a) & 0xffff;
+            int atype = buffer.get(JAVA_SHORT, a + 2) & 0x3fff;
+            if (alen < 4 || a + alen > len) {
+                break;
+            }
+            if (atype == RTA_OIF && alen >= 8) {
+                oif = buffer.get(JAVA_INT, a + 4);
+            } else if (atype == RTA_GATEWAY) {
+                try {
+                    gateway = InetAddress.getByAddress(buffer.asSlice(a + 4, alen - 4).toArray(JAVA_BYTE));
+                } catch (UnknownHostException e) {
+                    throw new PacketEngineException("netlink: bad gateway attribute", e);
+                }
+            }
+            a += align(alen);
+        }
+        return new Route(gateway, oif);
+    }
+
+    /** The usable neighbour entry for {@code address} in {@code entries}, or null. */
+    static Neighbour find(List<Neighbour> entries, InetAddress address) {
+        byte[] a = address.getAddress();
+        for (Neighbour n : entries) {
+            if (Arrays.equals(n.address(), a)) {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    private static void header(MemorySegment m, int length, int type, int flags, int seq) {
+        m.asSlice(0, length).fill((byte) 0);
+        m.set(JAVA_INT, 0, length);
+        m.set(JAVA_SHORT, 4, (short) type);
+        m.set(JAVA_SHORT, 6, (short) flags);
+        m.set(JAVA_INT, 8, seq);
+    }
+
+    private void send(MemorySegment req, int length) throws PacketEngineException {
+        if (sys.sendto(fd, req, length, 0, kernelAddress, 12) < 0) {
+            throw new PacketEngineException("netlink send: " + LinuxNative.describe(sys.errno()));
+        }
+    }
+
+    private int receive() throws PacketEngineException {
+        if (sys.poll(pollFd, 1, 2000) <= 0) {
+            throw new PacketEngineException("netlink: no answer from the kernel within 2 s");
+        }
+        long n = sys.recv(fd, buffer, BUFFER, 0);
+        if (n < 0) {
+            throw new PacketEngineException("netlink receive: " + LinuxNative.describe(sys.errno()));
+        }
+        return (int) n;
+    }
+
+    private String errorText(long message) {
+        int error = buffer.get(JAVA_INT, message + 16);
+        return LinuxNative.describe(-error);
+    }
+
+    private static long align(int length) {
+        return (length + 3L) & ~3L;
+    }
+
+    @Override
+    public void close() {
+        sys.closeFd(fd);
+        sys.close();
+    }
+}

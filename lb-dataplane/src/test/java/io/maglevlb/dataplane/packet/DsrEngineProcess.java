@@ -1,0 +1,156 @@
+package io.maglevlb.dataplane.packet;
+
+import io.maglevlb.core.config.DsrMethod;
+import io.maglevlb.core.config.FlowTableConfig;
+import io.maglevlb.core.config.Protocol;
+import io.maglevlb.core.flow.HashMode;
+import io.maglevlb.core.snapshot.BackendIds;
+import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Runs a {@link DsrEngine} in its own JVM, driven over stdin, for network tests: started under
+ * {@code ip netns exec LB-NAMESPACE} so its AF_PACKET sockets live in the LB's namespace. Protocol lines on
+ * stdout start with "@@ " (logging may print other lines).
+ *
+ * <pre>
+ * args: VIP_IP:PORT tcp|udp l2|ipip|gue IFACE THREADS FLOW_CAPACITY FLOOD_THRESHOLD [OUTER_SOURCE_CIDR|-] [GUE_PORT]
+ *       [5-tuple|source-ip] [CPU,CPU...|-]
+ * stdin:
+ *   backends NAME=IP:PORT:WEIGHT[:drained][:down],...   publish a snapshot (ids stay with names)
+ *   stats                                             print "@@ stats key=value ..."
+ *   new-flows on|off                                  resume / stop taking new flows
+ *   quit
+ * </pre>
+ */
+public final class DsrEngineProcess {
+    private DsrEngineProcess() {}
+
+    public static void main(String[] args) throws Exception {
+        String[] vip = args[0].split(":");
+        InetSocketAddress vipAddress = new InetSocketAddress(InetAddress.ofLiteral(vip[0]), Integer.parseInt(vip[1]));
+        Protocol protocol = Protocol.valueOf(args[1].toUpperCase());
+        DsrMethod method = DsrMethod.valueOf(args[2].toUpperCase());
+        String iface = args[3];
+        int threads = Integer.parseInt(args[4]);
+        FlowTableConfig flows = new FlowTableConfig(Integer.parseInt(args[5]), Integer.parseInt(args[6]));
+        Optional<Ipv4Range> outer = args.length > 7 && !args[7].equals("-") ? Optional.of(Ipv4Range.parse(args[7]))
+                : Optional.empty();
+        int guePort = args.length > 8 ? Integer.parseInt(args[8]) : 6080;
+        HashMode hashMode = args.length > 9 && args[9].equals("source-ip") ? HashMode.SOURCE_IP : HashMode.FIVE_TUPLE;
+        List<Integer> cpus = args.length > 10 && !args[10].equals("-")
+                ? java.util.Arrays.stream(args[10].split(",")).map(Integer::valueOf).toList() : List.of();
+        DsrEngineConfig config = new DsrEngineConfig("test", vipAddress, protocol, hashMode, method, iface, guePort,
+                threads, cpus, flows, Duration.ofSeconds(60), outer, AfPacketOptions.defaults());
+        AtomicReference<ForwardingSnapshot> current = new AtomicReference<>();
+        BackendIds ids = new BackendIds();
+        Map<String, Integer> idByName = new HashMap<>();
+        long generation = 0;
+        DsrEngine engine;
+        try {
+            engine = DsrEngine.start(config, current::get);
+        } catch (PacketEngineException e) {
+            reply("error " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        reply("ready");
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line;
+        try {
+            while ((line = in.readLine()) != null) {
+                line = line.trim();
+                if (line.startsWith("backends")) {
+                    List<BackendState> backends = new ArrayList<>();
+                    String spec = line.substring("backends".length()).trim();
+                    for (String item : spec.isEmpty() ? new String[0] : spec.split(",")) {
+                        String[] kv = item.split("=");
+                        String[] f = kv[1].split(":");
+                        int id = idByName.computeIfAbsent(kv[0], n -> ids.allocate());
+                        boolean drained = false;
+                        boolean healthy = true;
+                        for (int i = 3; i < f.length; i++) {
+                            drained |= f[i].equals("drained");
+                            healthy &= !f[i].equals("down");
+                        }
+                        backends.add(new BackendState(id, kv[0],
+                                new InetSocketAddress(InetAddress.ofLiteral(f[0]), Integer.parseInt(f[1])),
+                                Integer.parseInt(f[2]), drained, healthy));
+                    }
+                    ForwardingSnapshot s = ForwardingSnapshot.build("test", ++generation, 65537, backends);
+                    current.set(s);
+                    boolean resolved = engine.awaitNextHops(s, 10_000);
+                    StringBuilder sb = new StringBuilder(resolved ? "ok" : "ok-unresolved");
+                    for (BackendState b : backends) {
+                        sb.append(' ').append(b.name()).append('=').append(b.id());
+                    }
+                    reply(sb.toString());
+                } else if (line.equals("stats")) {
+                    reply("stats " + format(engine.stats()));
+                } else if (line.startsWith("new-flows ")) {
+                    engine.acceptNewFlows(line.endsWith("on"));
+                    reply("ok");
+                } else if (line.equals("quit")) {
+                    break;
+                } else if (!line.isEmpty()) {
+                    reply("error unknown command " + line);
+                }
+            }
+        } finally {
+            engine.close();
+        }
+        reply("bye");
+        System.exit(0);
+    }
+
+    static String format(DsrStats s) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("received=").append(s.receivedFrames());
+        sb.append(" forwarded=").append(s.forwardedPackets());
+        sb.append(" bytes=").append(s.forwardedBytes());
+        sb.append(" fragments=").append(s.fragmentsForwarded());
+        sb.append(" icmp=").append(s.icmpErrorsForwarded());
+        sb.append(" checksums=").append(s.checksumsCompleted());
+        s.drops().forEach((r, v) -> sb.append(" drop.").append(r.metricName()).append('=').append(v));
+        s.backends().forEach((id, t) -> sb.append(" backend.").append(id).append('=').append(t.packets()));
+        sb.append(" flows.size=").append(s.flows().size());
+        sb.append(" flows.hits=").append(s.flows().hits());
+        sb.append(" flows.misses=").append(s.flows().misses());
+        sb.append(" flows.inserts=").append(s.flows().inserts());
+        sb.append(" flows.evictions=").append(s.flows().evictions());
+        sb.append(" flows.floodSkips=").append(s.flows().floodSkips());
+        sb.append(" flows.flooding=").append(s.flows().threadsInFloodMode());
+        sb.append(" unresolved=").append(s.unresolvedBackends());
+        sb.append(" alloc.forwarders=").append(forwarderAllocatedBytes());
+        return sb.toString();
+    }
+
+    /** Bytes the forwarding threads have allocated on the heap so far (HotSpot's per-thread allocation counter). */
+    static long forwarderAllocatedBytes() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("maglev-dsr-") && !t.getName().startsWith("maglev-dsr-nexthop")) {
+                sum += Math.max(0, threads.getThreadAllocatedBytes(t.threadId()));
+            }
+        }
+        return sum;
+    }
+
+    private static void reply(String line) {
+        System.out.println("@@ " + line);
+        System.out.flush();
+    }
+}

@@ -27,6 +27,7 @@ import picocli.CommandLine.Spec;
             RunCommand.class,
             CheckCommand.class,
             TableCommand.class,
+            CtlCommand.class,
             DemoBackendCommand.class,
             CommandLine.HelpCommand.class,
         })

@@ -5,6 +5,7 @@ import io.maglevlb.control.daemon.DaemonStartException;
 import io.maglevlb.control.daemon.Maglevd;
 import io.maglevlb.control.daemon.TerminationSignals;
 import io.maglevlb.control.demo.DemoBackends;
+import io.maglevlb.control.plane.ControlPlane;
 import io.maglevlb.core.config.MaglevConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -40,8 +41,9 @@ final class RunCommand implements Callable<Integer> {
     ConfigFileOption config;
 
     @Option(names = "--demo-backends",
-            description = "Also start, in this process, a tiny HTTP server on every TCP backend address that "
-                    + "answers each request with the backend's name (try it with config/demo.yaml and curl).")
+            description = "Also start, in this process, a tiny HTTP server on every TCP backend address and a UDP "
+                    + "echo server on every UDP backend address, each answering with the backend's name (try it "
+                    + "with config/demo.yaml, curl and nc -u).")
     boolean demoBackends;
 
     @Option(names = "--tcp-splice", paramLabel = "true|false", arity = "1",
@@ -93,6 +95,8 @@ final class RunCommand implements Callable<Integer> {
 
     private int runDaemon(MaglevConfig cfg, DaemonOptions options) {
         Maglevd daemon = new Maglevd(cfg, options);
+        // Health checks, admin API, metrics, reload (SIGHUP / POST /reload) and drain.
+        daemon.addService(new ControlPlane(config.file()));
         CountDownLatch stop = new CountDownLatch(1);
         AtomicInteger signals = new AtomicInteger();
         boolean handled = TerminationSignals.install(signal -> {

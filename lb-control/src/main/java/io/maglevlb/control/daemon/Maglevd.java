@@ -9,6 +9,8 @@ import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
 import io.maglevlb.dataplane.packet.DsrVip;
 import io.maglevlb.dataplane.tcp.TcpProxyVip;
+import io.maglevlb.dataplane.udp.UdpForwarder;
+import io.maglevlb.dataplane.udp.UdpTuning;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,12 +31,15 @@ import org.slf4j.LoggerFactory;
  * it did and throws), {@link #shutdown(Duration)} (stop accepting, let open connections finish until the
  * deadline, close the rest, stop the services and the event loops).
  *
- * <p>Forwarded today: {@code tcp}/{@code proxy} VIPs (the TCP proxy) and {@code dsr} VIPs (the packet engine,
- * {@link DsrVip}). {@code udp} proxy VIPs keep a {@link VipRuntime} (tables, health) but are skipped with a
- * warning until their forwarder exists.
+ * <p>Forwarded: {@code tcp}/{@code proxy} VIPs (the TCP proxy), {@code udp}/{@code proxy} VIPs (the UDP
+ * forwarder) and {@code dsr} VIPs (the packet engine, {@link DsrVip}).
+ *
+ * <p>Reloads change the running daemon through {@link #addVip}, {@link #removeVip} and {@link #rebindVip} (and
+ * {@link VipRuntime#applyConfig} for VIPs whose forwarder carries on); forwarders they take out of service
+ * stop accepting and are kept until their connections end ({@link #reapRetired}).
  *
  * <p>Threading: start and shutdown are called by the control thread (e.g. the CLI's main thread or the
- * shutdown hook); the accessors are safe from any thread.
+ * shutdown hook); reload primitives by the control plane's thread; the accessors are safe from any thread.
  */
 public final class Maglevd {
     private static final Logger LOG = LoggerFactory.getLogger(Maglevd.class);
@@ -43,12 +48,16 @@ public final class Maglevd {
 
     private enum State { NEW, STARTING, RUNNING, STOPPED }
 
-    private final MaglevConfig config;
+    private volatile MaglevConfig config;
     private final DaemonOptions options;
+    // Copy-on-write: changed only by start and reloads (control thread), read from anywhere.
     private final List<VipRuntime> vips;
     private final List<DaemonService> services = new CopyOnWriteArrayList<>();
     private final List<DaemonService> startedServices = new ArrayList<>();
     private final List<VipForwarder> forwarders = new CopyOnWriteArrayList<>();
+    // Forwarders a reload took out of service (VIP removed or re-bound): no longer accepting, their open
+    // connections finish; dropped once empty (reapRetired), closed at shutdown.
+    private final List<VipForwarder> retired = new CopyOnWriteArrayList<>();
     private volatile MultiThreadIoEventLoopGroup workers;
     private volatile boolean stopWaiting;
     private State state = State.NEW;
@@ -60,7 +69,7 @@ public final class Maglevd {
         for (VipConfig vip : config.vips()) {
             runtimes.add(new VipRuntime(vip));
         }
-        this.vips = List.copyOf(runtimes);
+        this.vips = new CopyOnWriteArrayList<>(runtimes);
     }
 
     /** Adds a service to start with the daemon. Before {@link #start()} only. */
@@ -118,16 +127,18 @@ public final class Maglevd {
     }
 
     private Optional<VipForwarder> forwarderFor(VipConfig vip) {
+        return newForwarder(vip, vip(vip.name()).orElseThrow());
+    }
+
+    private Optional<VipForwarder> newForwarder(VipConfig vip, VipRuntime runtime) {
         if (vip.mode() == ForwardingMode.DSR) {
             // the packet engine: AF_PACKET threads of its own, fed from the same snapshot holder
-            VipRuntime runtime = vip(vip.name()).orElseThrow();
             return Optional.of(new DsrVip(vip, runtime.snapshots(), config.flowTable(), config.effectiveWorkers()));
         }
         if (vip.protocol() == Protocol.UDP) {
-            LOG.warn("udp forwarding not yet supported, skipping VIP {}", vip.name());
-            return Optional.empty();
+            return Optional.of(new UdpForwarder(vip, runtime.snapshots(), workers, options.transport(),
+                    config.flowTable(), UdpTuning.defaults()));
         }
-        VipRuntime runtime = vip(vip.name()).orElseThrow();
         return Optional.of(new TcpProxyVip(vip, runtime.snapshots(), workers, options.transport(), options.tcp()));
     }
 
@@ -169,6 +180,9 @@ public final class Maglevd {
                     left, left == 1 ? "" : "s");
         }
         for (VipForwarder f : forwarders) {
+            f.closeConnections();
+        }
+        for (VipForwarder f : retired) {
             f.closeConnections();
         }
         stopServices();
@@ -225,18 +239,127 @@ public final class Maglevd {
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 
-    /** Open connections (and UDP flows, once forwarded) over every forwarded VIP. Any thread. */
+    /** Open connections and tracked UDP flows over every forwarded VIP. Any thread. */
     public int activeConnections() {
         int sum = 0;
         for (VipForwarder f : forwarders) {
             sum += f.activeConnections();
         }
+        for (VipForwarder f : retired) {
+            sum += f.activeConnections();
+        }
         return sum;
     }
 
-    /** Every configured VIP, in file order, forwarded or not. */
+    /** Every configured VIP, in file order, forwarded or not. An unmodifiable snapshot. */
     public List<VipRuntime> vips() {
-        return vips;
+        return List.copyOf(vips);
+    }
+
+    // ---- reload primitives: called by the control plane's thread while running ----
+
+    /**
+     * Adds a VIP to the running daemon and, when it is a forwarded kind, binds it.
+     *
+     * @throws VipBindException when its address cannot be bound; the daemon is then unchanged
+     * @throws IllegalStateException when the daemon is not running or a VIP of that name exists
+     */
+    public synchronized VipRuntime addVip(VipConfig vip) throws VipBindException {
+        requireRunning();
+        if (vip(vip.name()).isPresent()) {
+            throw new IllegalStateException("vip " + vip.name() + " exists already");
+        }
+        VipRuntime runtime = new VipRuntime(vip);
+        Optional<VipForwarder> forwarder = newForwarder(vip, runtime);
+        if (forwarder.isPresent()) {
+            VipForwarder f = forwarder.get();
+            f.start();
+            forwarders.add(f);
+            runtime.attach(f);
+            LOG.info("vip {}: {}", vip.name(), f.describe());
+        }
+        vips.add(runtime);
+        return runtime;
+    }
+
+    /**
+     * Removes a VIP: its listeners close at once; its open connections finish on their own (or are closed at
+     * shutdown). Returns the removed runtime, if there was one.
+     */
+    public synchronized Optional<VipRuntime> removeVip(String name) {
+        requireRunning();
+        Optional<VipRuntime> runtime = vip(name);
+        runtime.ifPresent(r -> {
+            vips.remove(r);
+            r.forwarder().ifPresent(this::retire);
+            LOG.info("vip {}: removed; listeners closed, {} open connection(s) left to finish", name,
+                    r.forwarder().map(VipForwarder::activeConnections).orElse(0));
+            r.detach();
+        });
+        return runtime;
+    }
+
+    /**
+     * Gives a VIP a new forwarder for {@code next} (new listen address, protocol, mode or per-connection
+     * settings) and applies {@code next} to its runtime, keeping backend ids, health and drain state. Open
+     * connections stay on the old forwarder until they end. On a new address the new listeners are bound
+     * before the old ones close; on the same address the old ones close first, so new clients may be refused
+     * for the moment in between.
+     *
+     * @throws VipBindException when the new listeners cannot be bound; on a new address the VIP then keeps
+     *     its old forwarder and configuration, on the same address it is left without listeners
+     */
+    public synchronized void rebindVip(VipRuntime runtime, VipConfig next) throws VipBindException {
+        requireRunning();
+        Optional<VipForwarder> old = runtime.forwarder();
+        boolean sameAddress = old.isPresent() && old.get().localAddress().equals(next.listen());
+        if (sameAddress) {
+            retire(old.get());
+            runtime.detach();
+        }
+        Optional<VipForwarder> created = newForwarder(next, runtime);
+        if (created.isPresent()) {
+            created.get().start();
+        }
+        if (!sameAddress && old.isPresent()) {
+            retire(old.get());
+        }
+        runtime.applyConfig(next);
+        if (created.isPresent()) {
+            forwarders.add(created.get());
+            runtime.attach(created.get());
+            LOG.info("vip {}: re-bound: {}", next.name(), created.get().describe());
+        } else {
+            runtime.detach();
+        }
+    }
+
+    private void retire(VipForwarder f) {
+        f.stopAccepting();
+        forwarders.remove(f);
+        retired.add(f);
+    }
+
+    /** Drops retired forwarders whose connections have all ended. Returns how many are left. */
+    public int reapRetired() {
+        for (VipForwarder f : retired) {
+            if (f.activeConnections() == 0) {
+                f.closeConnections(); // stops its idle sweeps
+                retired.remove(f);
+            }
+        }
+        return retired.size();
+    }
+
+    /** Records the configuration a reload applied (what {@link #config()} returns from then on). */
+    public void configApplied(MaglevConfig applied) {
+        this.config = Objects.requireNonNull(applied, "applied");
+    }
+
+    private void requireRunning() {
+        if (state != State.RUNNING) {
+            throw new IllegalStateException("the daemon is " + state);
+        }
     }
 
     public Optional<VipRuntime> vip(String name) {

@@ -1,5 +1,6 @@
 package io.maglevlb.control.daemon;
 
+import io.maglevlb.control.reload.SlotMoves;
 import io.maglevlb.core.config.BackendConfig;
 import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.snapshot.BackendIds;
@@ -8,6 +9,7 @@ import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.VipForwarder;
 import io.maglevlb.dataplane.tcp.TcpProxyVip;
+import io.maglevlb.dataplane.udp.UdpForwarder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,7 +36,7 @@ import org.slf4j.LoggerFactory;
 public final class VipRuntime {
     private static final Logger LOG = LoggerFactory.getLogger(VipRuntime.class);
 
-    private final VipConfig config;
+    private volatile VipConfig config;
     private final BackendIds ids = new BackendIds();
     // Guarded by this. Configuration order.
     private final Map<String, BackendState> backends = new LinkedHashMap<>();
@@ -44,6 +46,7 @@ public final class VipRuntime {
     private volatile VipForwarder forwarder;
     private volatile long rebuilds;
     private volatile long lastBuildNanos;
+    private volatile long totalBuildNanos;
 
     public VipRuntime(VipConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -82,6 +85,11 @@ public final class VipRuntime {
         return rebuilds;
     }
 
+    /** Total time spent building this VIP's tables, in nanoseconds (for metrics). */
+    public long totalBuildNanos() {
+        return totalBuildNanos;
+    }
+
     /** How long the last table build took. */
     public Duration lastBuildTime() {
         return Duration.ofNanos(lastBuildNanos);
@@ -102,15 +110,33 @@ public final class VipRuntime {
      * @return whether the state changed
      * @throws IllegalArgumentException when the VIP has no backend of that name
      */
-    public synchronized boolean setHealthy(String backendName, boolean healthy) {
+    public boolean setHealthy(String backendName, boolean healthy) {
+        return setHealthy(backendName, healthy, null);
+    }
+
+    /**
+     * Records a health verdict with its reason (logged); when it changes the backend's state, rebuilds and
+     * publishes the table and logs how many slots changed owner.
+     *
+     * @return whether the state changed
+     * @throws IllegalArgumentException when the VIP has no backend of that name
+     */
+    public synchronized boolean setHealthy(String backendName, boolean healthy, String reason) {
         BackendState current = require(backendName);
         if (current.healthy() == healthy) {
             return false;
         }
         backends.put(backendName, current.withHealthy(healthy));
+        ForwardingSnapshot before = snapshots.current();
         ForwardingSnapshot s = rebuildAndPublish();
-        LOG.info("vip {}: backend {} is {}; table generation {} has {} of {} backends", config.name(), backendName,
-                healthy ? "up" : "down", s.generation(), s.tableBackends().size(), backends.size());
+        LOG.info("vip {}: backend {} {}{}; table generation {}: {} of {} slots moved, {} of {} backends in table",
+                config.name(), backendName, healthy ? "UP" : "DOWN", reason == null ? "" : " (" + reason + ")",
+                s.generation(), SlotMoves.count(before, s), s.tableSize(), s.tableBackends().size(),
+                backends.size());
+        if (s.isEmpty()) {
+            LOG.warn("vip {}: no backend can take new connections; new clients are refused until one is up",
+                    config.name());
+        }
         return true;
     }
 
@@ -127,10 +153,48 @@ public final class VipRuntime {
             return false;
         }
         backends.put(backendName, current.withDrained(drained));
+        ForwardingSnapshot before = snapshots.current();
         ForwardingSnapshot s = rebuildAndPublish();
-        LOG.info("vip {}: backend {} {}; table generation {} has {} of {} backends", config.name(), backendName,
-                drained ? "drained" : "undrained", s.generation(), s.tableBackends().size(), backends.size());
+        LOG.info("vip {}: backend {} {}; table generation {}: {} of {} slots moved, {} of {} backends in table",
+                config.name(), backendName, drained ? "drained" : "undrained", s.generation(),
+                SlotMoves.count(before, s), s.tableSize(), s.tableBackends().size(), backends.size());
         return true;
+    }
+
+    /**
+     * Applies a reloaded configuration of this VIP (same name): backends kept by name keep their id, health
+     * and drain state and take the new address and weight; new backends get fresh ids and start healthy
+     * (provisionally: the health checker decides); removed backends leave and their ids are freed. Rebuilds
+     * and publishes the table once. The caller has checked that listen address, protocol and mode allow the
+     * VIP's forwarder to carry on (or replaces the forwarder itself).
+     *
+     * @return the published snapshot
+     */
+    public synchronized ForwardingSnapshot applyConfig(VipConfig next) {
+        if (!next.name().equals(config.name())) {
+            throw new IllegalArgumentException("vip " + config.name() + " cannot take the config of vip " + next.name());
+        }
+        Map<String, BackendState> updated = new LinkedHashMap<>();
+        for (BackendConfig b : next.backends()) {
+            BackendState old = backends.get(b.name());
+            updated.put(b.name(), old == null
+                    ? new BackendState(ids.allocate(), b.name(), b.address(), b.weight(), false, true)
+                    : new BackendState(old.id(), b.name(), b.address(), b.weight(), old.drained(), old.healthy()));
+        }
+        for (BackendState old : backends.values()) {
+            if (!updated.containsKey(old.name())) {
+                ids.release(old.id());
+            }
+        }
+        backends.clear();
+        backends.putAll(updated);
+        config = next;
+        ForwardingSnapshot before = snapshots.current();
+        ForwardingSnapshot s = rebuildAndPublish();
+        LOG.info("vip {}: configuration applied; table generation {}: {} of {} slots moved, {} of {} backends in "
+                + "table", config.name(), s.generation(), SlotMoves.count(before, s), s.tableSize(),
+                s.tableBackends().size(), backends.size());
+        return s;
     }
 
     /**
@@ -149,7 +213,9 @@ public final class VipRuntime {
         generation++;
         ForwardingSnapshot s = ForwardingSnapshot.build(config.name(), generation, config.tableSize(),
                 new ArrayList<>(backends.values()));
-        lastBuildNanos = System.nanoTime() - start;
+        long took = System.nanoTime() - start;
+        lastBuildNanos = took;
+        totalBuildNanos = totalBuildNanos + took;
         rebuilds++;
         return s;
     }
@@ -173,7 +239,16 @@ public final class VipRuntime {
         return forwarder instanceof TcpProxyVip tcp ? Optional.of(tcp) : Optional.empty();
     }
 
+    /** The UDP forwarder of this VIP, when it is a forwarded {@code udp}/{@code proxy} VIP. */
+    public Optional<UdpForwarder> udpForwarder() {
+        return forwarder instanceof UdpForwarder udp ? Optional.of(udp) : Optional.empty();
+    }
+
     void attach(VipForwarder f) {
         this.forwarder = f;
+    }
+
+    void detach() {
+        this.forwarder = null;
     }
 }

@@ -16,12 +16,14 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code maglevd demo-backend --listen ADDR --name NAME}: one {@link DemoHttpServer} in its own process, until
- * SIGTERM or Ctrl-C (exit 0). Exit 1 when the address cannot be bound, 2 for a malformed address.
+ * {@code maglevd demo-backend --listen ADDR --name NAME [--udp]}: one {@link DemoHttpServer} (or, with
+ * {@code --udp}, one {@link UdpEchoBackend}) in its own process, until SIGTERM or Ctrl-C (exit 0). Exit 1 when
+ * the address cannot be bound, 2 for a malformed address.
  */
 @Command(name = "demo-backend", mixinStandardHelpOptions = true,
         description = {
-            "Run a tiny HTTP/1.1 server that answers every request with NAME.",
+            "Run a tiny HTTP/1.1 server that answers every request with NAME (with --udp: a UDP echo server",
+            "answering every datagram with 'NAME: payload', and TCP connections on the same port with NAME).",
             "A stand-in backend for trying maglevd: each answer is NAME and a newline. Runs until SIGTERM or "
                     + "Ctrl-C."
         })
@@ -32,6 +34,9 @@ public final class DemoBackendCommand implements Callable<Integer> {
 
     @Option(names = "--name", required = true, paramLabel = "NAME", description = "What every answer says.")
     String name;
+
+    @Option(names = "--udp", description = "Serve UDP (and TCP for health checks) instead of HTTP.")
+    boolean udp;
 
     @Spec
     CommandSpec spec;
@@ -47,6 +52,9 @@ public final class DemoBackendCommand implements Callable<Integer> {
             err.println("--listen: " + e.getMessage());
             err.flush();
             return 2;
+        }
+        if (udp) {
+            return runUdp(address, out, err);
         }
         Transport transport = Transport.detect();
         MultiThreadIoEventLoopGroup group = transport.newEventLoopGroup(1, "maglev-demo");
@@ -66,6 +74,24 @@ public final class DemoBackendCommand implements Callable<Integer> {
             return 1;
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
+    private Integer runUdp(InetSocketAddress address, PrintWriter out, PrintWriter err) throws InterruptedException {
+        try (UdpEchoBackend server = UdpEchoBackend.start(name, address)) {
+            CountDownLatch stop = new CountDownLatch(1);
+            if (!TerminationSignals.install(signal -> stop.countDown())) {
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> Runtime.getRuntime().halt(0)));
+            }
+            out.println("demo backend " + name + " answering UDP (and TCP) on "
+                    + ConfigValues.formatSocketAddress(server.address()));
+            out.flush();
+            stop.await();
+            return 0;
+        } catch (IOException e) {
+            err.println(e.getMessage());
+            err.flush();
+            return 1;
         }
     }
 }

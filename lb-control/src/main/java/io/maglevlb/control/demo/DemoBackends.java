@@ -21,28 +21,35 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code maglevd run --demo-backends}: one {@link DemoHttpServer} per backend address of the configuration's
  * TCP proxy VIPs, named after the backend, on an event loop of their own (not the forwarding loops), so that
- * {@code curl} through a VIP shows which backend answered.
+ * {@code curl} through a VIP shows which backend answered; and one {@link UdpEchoBackend} per backend address
+ * of its UDP proxy VIPs, so that {@code nc -u} shows the same.
  */
 public final class DemoBackends implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DemoBackends.class);
 
     private final MultiThreadIoEventLoopGroup group;
     private final List<DemoHttpServer> servers;
+    private final List<UdpEchoBackend> udpServers;
 
-    private DemoBackends(MultiThreadIoEventLoopGroup group, List<DemoHttpServer> servers) {
+    private DemoBackends(MultiThreadIoEventLoopGroup group, List<DemoHttpServer> servers,
+            List<UdpEchoBackend> udpServers) {
         this.group = group;
         this.servers = List.copyOf(servers);
+        this.udpServers = List.copyOf(udpServers);
     }
 
     /**
-     * Starts a server for every distinct backend address of every {@code tcp}/{@code proxy} VIP (the first
-     * backend configured at an address names it).
+     * Starts a server for every distinct backend address of every {@code tcp}/{@code proxy} VIP and a UDP echo
+     * backend for every distinct backend address of every {@code udp}/{@code proxy} VIP (the first backend
+     * configured at an address names it). A UDP echo backend also answers TCP on its address (for health
+     * checks) unless an HTTP demo server already does.
      *
      * @throws IOException when an address cannot be bound (everything started is closed again)
      */
     public static DemoBackends start(MaglevConfig config, Transport transport) throws IOException {
         MultiThreadIoEventLoopGroup group = transport.newEventLoopGroup(1, "maglev-demo");
         List<DemoHttpServer> servers = new ArrayList<>();
+        List<UdpEchoBackend> udpServers = new ArrayList<>();
         Set<InetSocketAddress> seen = new HashSet<>();
         try {
             for (VipConfig vip : config.vips()) {
@@ -58,21 +65,42 @@ public final class DemoBackends implements AutoCloseable {
                             ConfigValues.formatSocketAddress(b.address()));
                 }
             }
+            Set<InetSocketAddress> seenUdp = new HashSet<>();
+            for (VipConfig vip : config.vips()) {
+                if (vip.protocol() != Protocol.UDP || vip.mode() != ForwardingMode.PROXY) {
+                    continue;
+                }
+                for (BackendConfig b : vip.backends()) {
+                    if (!seenUdp.add(b.address())) {
+                        continue;
+                    }
+                    boolean tcpToo = !seen.contains(b.address());
+                    udpServers.add(UdpEchoBackend.start(b.name(), b.address(), tcpToo));
+                    LOG.info("demo backend {} answering UDP{} on {}", b.name(), tcpToo ? " (and TCP)" : "",
+                            ConfigValues.formatSocketAddress(b.address()));
+                }
+            }
         } catch (IOException | RuntimeException e) {
             servers.forEach(DemoHttpServer::close);
+            udpServers.forEach(UdpEchoBackend::close);
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
             throw e;
         }
-        return new DemoBackends(group, servers);
+        return new DemoBackends(group, servers, udpServers);
     }
 
     public List<DemoHttpServer> servers() {
         return servers;
     }
 
+    public List<UdpEchoBackend> udpServers() {
+        return udpServers;
+    }
+
     @Override
     public void close() {
         servers.forEach(DemoHttpServer::close);
+        udpServers.forEach(UdpEchoBackend::close);
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
     }
 }

@@ -98,15 +98,19 @@ class MaglevdTest {
     }
 
     @Test
-    void forwardsTcpVipsAndKeepsUdpVipsWithoutForwarding() throws Exception {
+    void forwardsTcpAndUdpVips() throws Exception {
         InetSocketAddress web = TestConfigs.freeLoopbackAddress();
+        InetSocketAddress dns;
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            dns = (InetSocketAddress) probe.getLocalSocketAddress();
+        }
         Maglevd d = start(TestConfigs.config(Duration.ofSeconds(5),
                 TestConfigs.tcpVip("web", web, List.of(new BackendConfig("e", echoAddress(), 1))),
-                TestConfigs.udpVip("dns", web, List.of(new BackendConfig("d", echoAddress(), 1)))));
+                TestConfigs.udpVip("dns", dns, List.of(new BackendConfig("d", echoAddress(), 1)))));
         assertTrue(d.isRunning());
         assertTrue(d.vip("web").orElseThrow().tcpProxy().isPresent());
-        assertTrue(d.vip("dns").orElseThrow().forwarder().isEmpty());
-        assertEquals(1, d.vip("dns").orElseThrow().generation(), "skipped VIPs still have a table");
+        assertTrue(d.vip("dns").orElseThrow().udpForwarder().isPresent());
+        assertEquals(dns, d.vip("dns").orElseThrow().udpForwarder().orElseThrow().localAddress());
         try (Socket s = connect(web)) {
             roundTrip(s, 42);
         }

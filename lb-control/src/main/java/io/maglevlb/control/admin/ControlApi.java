@@ -1,0 +1,29 @@
+package io.maglevlb.control.admin;
+
+import java.util.Optional;
+
+/**
+ * What the admin API asks of the daemon. The daemon implements it; {@link AdminServer} exposes it over
+ * HTTP. Methods are called on admin worker threads (never an event loop) and may block while the daemon
+ * does the work on its control thread.
+ */
+public interface ControlApi {
+
+    /** Everything an operator wants at a glance: VIPs, backends, health, drain, table digests. */
+    StatusView status();
+
+    /** The current Maglev table of {@code vip}, or empty when there is no such VIP. */
+    Optional<TableView> table(String vip);
+
+    /**
+     * Re-reads the configuration file and applies it. On any error the running configuration stays as
+     * it is and the result lists every error.
+     */
+    ReloadResult reload();
+
+    /** Stops giving new flows to a backend; its existing flows finish. Idempotent. */
+    DrainResult drain(String vip, String backend);
+
+    /** Undoes {@link #drain}. Idempotent. */
+    DrainResult undrain(String vip, String backend);
+}

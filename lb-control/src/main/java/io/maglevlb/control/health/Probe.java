@@ -1,0 +1,237 @@
+package io.maglevlb.control.health;
+
+import io.maglevlb.core.config.HealthCheckConfig;
+import io.maglevlb.core.config.HealthCheckType;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.ConnectException;
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One health check of one backend, run on the health event loop: a TCP connect, or an HTTP/1.1 GET whose
+ * status line is read (and nothing more: at most {@link #MAX_STATUS_LINE_BYTES} bytes) and matched against
+ * the expected range. The promise completes exactly once, with the first of: result, error, timeout.
+ */
+final class Probe {
+    /** An HTTP status line longer than this is a failure; bounds what one check may buffer. */
+    static final int MAX_STATUS_LINE_BYTES = 4096;
+
+    private Probe() {}
+
+    static Future<CheckOutcome> run(EventLoop loop, Class<? extends Channel> channelClass, HealthTarget target) {
+        HealthCheckConfig check = target.check();
+        long startNs = System.nanoTime();
+        Promise<CheckOutcome> promise = loop.newPromise();
+        if (check.type() == HealthCheckType.NONE) {
+            promise.setSuccess(new CheckOutcome(CheckResult.SUCCESS, "no check", 0));
+            return promise;
+        }
+        long timeoutNs = Math.max(1, check.timeout().toNanos());
+        int connectTimeoutMs = (int) Math.max(1, Math.min(Integer.MAX_VALUE, check.timeout().toMillis()));
+        ChannelHandler handler = check.type() == HealthCheckType.HTTP
+                ? new HttpStatusHandler(promise, startNs, httpRequest(target), check.expectMin(), check.expectMax())
+                : new ChannelInboundHandlerAdapter();
+        Bootstrap bootstrap = new Bootstrap()
+                .group(loop)
+                .channel(channelClass)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMs)
+                .option(ChannelOption.SO_KEEPALIVE, false)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .handler(handler);
+        ChannelFuture connect;
+        try {
+            connect = bootstrap.connect(target.address());
+        } catch (RuntimeException e) {
+            promise.trySuccess(classify(e, startNs));
+            return promise;
+        }
+        ScheduledFuture<?> timeout = loop.schedule(
+                () -> promise.trySuccess(outcome(CheckResult.TIMEOUT, "no answer within " + check.timeout().toMillis()
+                        + " ms", startNs)),
+                timeoutNs, TimeUnit.NANOSECONDS);
+        connect.addListener((ChannelFuture f) -> {
+            if (!f.isSuccess()) {
+                promise.trySuccess(classify(f.cause(), startNs));
+            } else if (check.type() == HealthCheckType.TCP) {
+                promise.trySuccess(outcome(CheckResult.SUCCESS, "connected", startNs));
+            }
+            // HTTP: the handler completes the promise from channelActive on.
+        });
+        promise.addListener(p -> {
+            timeout.cancel(false);
+            connect.channel().close();
+        });
+        return promise;
+    }
+
+    static String httpRequest(HealthTarget target) {
+        InetSocketAddress address = target.address();
+        String ip = NetUtil.toAddressString(address.getAddress()); // RFC 5952 form for IPv6
+        String host = address.getAddress() instanceof Inet6Address ? "[" + ip + "]" : ip;
+        return "GET " + target.check().path() + " HTTP/1.1\r\n"
+                + "Host: " + host + ":" + address.getPort() + "\r\n"
+                + "User-Agent: maglevd-health-check\r\n"
+                + "Accept: */*\r\n"
+                + "Connection: close\r\n"
+                + "\r\n";
+    }
+
+    static CheckOutcome outcome(CheckResult result, String detail, long startNs) {
+        return new CheckOutcome(result, detail, System.nanoTime() - startNs);
+    }
+
+    /**
+     * Sorts a failed connect into backend failure, timeout, or local error. Local errors are the process
+     * running out of something every check needs (descriptors, ephemeral ports, socket buffers): they
+     * must not count against the backend (see {@link CheckResult#LOCAL_ERROR}).
+     */
+    static CheckOutcome classify(Throwable cause, long startNs) {
+        if (isLocalResourceError(cause)) {
+            return outcome(CheckResult.LOCAL_ERROR, "local error: " + describe(cause), startNs);
+        }
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof ConnectTimeoutException) {
+                return outcome(CheckResult.TIMEOUT, "connect timed out", startNs);
+            }
+        }
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof ConnectException) {
+                String m = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
+                if (m.contains("refused")) {
+                    return outcome(CheckResult.FAILURE, "connection refused", startNs);
+                }
+            }
+        }
+        return outcome(CheckResult.FAILURE, describe(cause), startNs);
+    }
+
+    static boolean isLocalResourceError(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            // Creating or registering the socket failed: nothing reached the backend.
+            if (t instanceof ChannelException && !(t instanceof ConnectTimeoutException)) {
+                return true;
+            }
+            String m = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
+            if (m.contains("too many open files")          // EMFILE / ENFILE
+                    || m.contains("cannot assign requested address") // EADDRNOTAVAIL: no ephemeral port
+                    || m.contains("no buffer space available")    // ENOBUFS
+                    || m.contains("cannot allocate memory")) {    // ENOMEM
+                return true;
+            }
+            if (t == t.getCause()) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    private static String describe(Throwable t) {
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+    }
+
+    /** Sends the GET on connect and completes the promise from the first line of the response. */
+    private static final class HttpStatusHandler extends ChannelInboundHandlerAdapter {
+        private final Promise<CheckOutcome> promise;
+        private final long startNs;
+        private final String request;
+        private final int expectMin;
+        private final int expectMax;
+        private final StringBuilder line = new StringBuilder(64);
+
+        HttpStatusHandler(Promise<CheckOutcome> promise, long startNs, String request, int expectMin,
+                int expectMax) {
+            this.promise = promise;
+            this.startNs = startNs;
+            this.request = request;
+            this.expectMin = expectMin;
+            this.expectMax = expectMax;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            ctx.writeAndFlush(Unpooled.copiedBuffer(request, StandardCharsets.US_ASCII))
+                    .addListener((ChannelFuture f) -> {
+                        if (!f.isSuccess()) {
+                            promise.trySuccess(outcome(CheckResult.FAILURE,
+                                    "request write failed: " + describe(f.cause()), startNs));
+                        }
+                    });
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf in = (ByteBuf) msg;
+            try {
+                if (promise.isDone()) {
+                    return;
+                }
+                int newline = in.indexOf(in.readerIndex(), in.writerIndex(), (byte) '\n');
+                int take = newline < 0 ? in.readableBytes() : newline - in.readerIndex();
+                if (line.length() + take > MAX_STATUS_LINE_BYTES) {
+                    promise.trySuccess(outcome(CheckResult.FAILURE,
+                            "status line longer than " + MAX_STATUS_LINE_BYTES + " bytes", startNs));
+                    return;
+                }
+                line.append(in.toString(in.readerIndex(), take, StandardCharsets.ISO_8859_1));
+                if (newline >= 0) {
+                    promise.trySuccess(parseStatusLine(line.toString().strip()));
+                }
+            } finally {
+                in.release();
+            }
+        }
+
+        private CheckOutcome parseStatusLine(String statusLine) {
+            // "HTTP/1.1 200 OK": version, space, three digits, optional reason.
+            String[] parts = statusLine.split(" ", 3);
+            if (parts.length < 2 || !parts[0].startsWith("HTTP/1.") || parts[1].length() != 3) {
+                return outcome(CheckResult.FAILURE, "not an HTTP/1.x status line: " + abbreviate(statusLine),
+                        startNs);
+            }
+            int status;
+            try {
+                status = Integer.parseInt(parts[1]);
+            } catch (NumberFormatException e) {
+                return outcome(CheckResult.FAILURE, "bad status code: " + abbreviate(parts[1]), startNs);
+            }
+            boolean ok = status >= expectMin && status <= expectMax;
+            return outcome(ok ? CheckResult.SUCCESS : CheckResult.FAILURE, "status " + status, startNs);
+        }
+
+        private static String abbreviate(String s) {
+            return s.length() <= 64 ? s : s.substring(0, 64) + "...";
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            promise.trySuccess(outcome(CheckResult.FAILURE, "connection closed before a status line", startNs));
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            promise.trySuccess(classify(cause, startNs));
+            ctx.close();
+        }
+    }
+}

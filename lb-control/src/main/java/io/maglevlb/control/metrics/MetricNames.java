@@ -1,0 +1,90 @@
+package io.maglevlb.control.metrics;
+
+/**
+ * Names of maglevd's own meters, in Micrometer form. The Prometheus names (what operators query) follow
+ * Micrometer's Prometheus naming convention: dots become underscores, counters get {@code _total}, timers
+ * get {@code _seconds} with {@code _count}, {@code _sum} and {@code _max}. Each constant's comment gives the
+ * Prometheus name and its labels; docs/operations.md lists them with their meaning.
+ *
+ * <p>Prometheus wants one label set per metric name, so every meter of a name carries the same tag keys.
+ */
+public final class MetricNames {
+    private MetricNames() {}
+
+    /** Label of the VIP name. */
+    public static final String VIP = "vip";
+    /** Label of the backend name. */
+    public static final String BACKEND = "backend";
+    /** Label of a byte or datagram direction: {@link #CLIENT_TO_BACKEND} or {@link #BACKEND_TO_CLIENT}. */
+    public static final String DIRECTION = "direction";
+    public static final String CLIENT_TO_BACKEND = "client_to_backend";
+    public static final String BACKEND_TO_CLIENT = "backend_to_client";
+    /** Label of a health check result (see CheckResult labels) or a reload result (ok, error). */
+    public static final String RESULT = "result";
+    /** Label of a flow table eviction reason. */
+    public static final String REASON = "reason";
+
+    /** {@code maglev_connections_total{vip}}: TCP connections accepted / UDP flows created. */
+    public static final String CONNECTIONS = "maglev.connections";
+    /** {@code maglev_connections_active{vip}}: TCP connections / UDP flows open now. */
+    public static final String CONNECTIONS_ACTIVE = "maglev.connections.active";
+    /**
+     * {@code maglev_connections_refused_total{vip,reason}}: clients closed at once, reason {@code no_backend}
+     * (every backend down or drained) or {@code connect_failed} (the first choice and every retry failed).
+     */
+    public static final String CONNECTIONS_REFUSED = "maglev.connections.refused";
+    /** {@code maglev_bytes_total{vip,direction}}: payload bytes relayed. */
+    public static final String BYTES = "maglev.bytes";
+    /** {@code maglev_datagrams_total{vip,direction}}: UDP datagrams relayed. */
+    public static final String DATAGRAMS = "maglev.datagrams";
+    /** {@code maglev_packets_total{vip}}: DSR: packets forwarded toward backends. */
+    public static final String PACKETS = "maglev.packets";
+    /** {@code maglev_packets_received_total{vip}}: DSR: frames the VIP's socket filter let through. */
+    public static final String PACKETS_RECEIVED = "maglev.packets.received";
+    /** {@code maglev_packet_drops_total{vip,reason}}: DSR: packets not forwarded, by reason. */
+    public static final String PACKET_DROPS = "maglev.packet.drops";
+    /** {@code maglev_backends_unresolved{vip}}: DSR: backends whose next-hop MAC is not known yet. */
+    public static final String BACKENDS_UNRESOLVED = "maglev.backends.unresolved";
+    /** {@code maglev_connect_failures_total{vip}}: backend connects that failed or timed out. */
+    public static final String CONNECT_FAILURES = "maglev.connect.failures";
+    /** {@code maglev_connect_retries_total{vip}}: connects retried on a fallback backend. */
+    public static final String CONNECT_RETRIES = "maglev.connect.retries";
+    /** {@code maglev_flow_table_size{vip}}: flows tracked now, summed over forwarding threads. */
+    public static final String FLOW_TABLE_SIZE = "maglev.flow.table.size";
+    /** {@code maglev_flow_table_hits_total{vip}}: new-flow lookups answered by the flow table. */
+    public static final String FLOW_TABLE_HITS = "maglev.flow.table.hits";
+    /** {@code maglev_flow_table_misses_total{vip}}: lookups that went to the Maglev table. */
+    public static final String FLOW_TABLE_MISSES = "maglev.flow.table.misses";
+    /** {@code maglev_flow_table_evictions_total{vip,reason}}: entries evicted (idle, capacity, backend). */
+    public static final String FLOW_TABLE_EVICTIONS = "maglev.flow.table.evictions";
+    /** {@code maglev_backend_up{vip,backend}}: 1 when health checks pass, else 0. */
+    public static final String BACKEND_UP = "maglev.backend.up";
+    /** {@code maglev_backend_drained{vip,backend}}: 1 when drained (admin API or weight 0), else 0. */
+    public static final String BACKEND_DRAINED = "maglev.backend.drained";
+    /** {@code maglev_backend_slots{vip,backend}}: Maglev table slots the backend owns now. */
+    public static final String BACKEND_SLOTS = "maglev.backend.slots";
+    /** {@code maglev_backend_connections_total{vip,backend}}: connections established to the backend. */
+    public static final String BACKEND_CONNECTIONS = "maglev.backend.connections";
+    /** {@code maglev_backend_connections_active{vip,backend}}: connections open to the backend now. */
+    public static final String BACKEND_CONNECTIONS_ACTIVE = "maglev.backend.connections.active";
+    /** {@code maglev_backend_connect_failures_total{vip,backend}}: connects to the backend that failed. */
+    public static final String BACKEND_CONNECT_FAILURES = "maglev.backend.connect.failures";
+    /** {@code maglev_backend_packets_total{vip,backend}}: DSR: packets forwarded to the backend. */
+    public static final String BACKEND_PACKETS = "maglev.backend.packets";
+    /** {@code maglev_backend_bytes_total{vip,backend,direction}}: payload bytes relayed via the backend. */
+    public static final String BACKEND_BYTES = "maglev.backend.bytes";
+    /** {@code maglev_health_checks_total{vip,backend,result}}: checks by result. */
+    public static final String HEALTH_CHECKS = "maglev.health.checks";
+    /** {@code maglev_health_check_duration_seconds_{count,sum}{vip,backend}}: time checks took. */
+    public static final String HEALTH_CHECK_DURATION = "maglev.health.check.duration";
+    /** {@code maglev_table_rebuilds_total{vip}}: Maglev tables built and published. */
+    public static final String TABLE_REBUILDS = "maglev.table.rebuilds";
+    /** {@code maglev_table_build_duration_seconds_{count,sum,max}{vip}}: time to build a table. */
+    public static final String TABLE_BUILD_DURATION = "maglev.table.build.duration";
+    /** {@code maglev_table_slots_min{vip}}: fewest slots owned by a backend in the table (0 if empty). */
+    public static final String TABLE_SLOTS_MIN = "maglev.table.slots.min";
+    /** {@code maglev_table_slots_max{vip}}: most slots owned by a backend in the table (0 if empty). */
+    public static final String TABLE_SLOTS_MAX = "maglev.table.slots.max";
+    /** {@code maglev_reloads_total{result}}: configuration reloads, result ok or error. */
+    public static final String RELOADS = "maglev.reloads";
+}

@@ -1,0 +1,344 @@
+package io.maglevlb.control.plane;
+
+import io.maglevlb.control.admin.AdminServer;
+import io.maglevlb.control.admin.ControlApi;
+import io.maglevlb.control.admin.DrainResult;
+import io.maglevlb.control.admin.ReloadResult;
+import io.maglevlb.control.admin.StatusView;
+import io.maglevlb.control.admin.TableView;
+import io.maglevlb.control.daemon.DaemonService;
+import io.maglevlb.control.daemon.Maglevd;
+import io.maglevlb.control.daemon.VipRuntime;
+import io.maglevlb.control.health.BackendHealth;
+import io.maglevlb.control.health.CheckOutcome;
+import io.maglevlb.control.health.HealthChecker;
+import io.maglevlb.control.health.HealthTarget;
+import io.maglevlb.control.health.HealthTransition;
+import io.maglevlb.control.health.InitialState;
+import io.maglevlb.control.metrics.MaglevMetrics;
+import io.maglevlb.control.reload.ConfigDiff.BackendDiff;
+import io.maglevlb.control.reload.ConfigDiff.VipChange;
+import io.maglevlb.control.reload.HangupSignal;
+import io.maglevlb.control.reload.Reloader;
+import io.maglevlb.core.config.BackendConfig;
+import io.maglevlb.core.config.HealthCheckType;
+import io.maglevlb.core.config.MaglevConfig;
+import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.VipForwarder;
+import io.netty.util.NetUtil;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * maglevd's control plane, plugged into the daemon as one {@link DaemonService}: health checks that drive
+ * each VIP's table, the metrics registry, the admin API, configuration reloads (SIGHUP and
+ * {@code POST /reload}) and drains.
+ *
+ * <p><b>One control thread.</b> Everything that changes the daemon runs on one thread, {@code maglev-control}:
+ * health transitions, drains, reloads, and the periodic clean-up of forwarders a reload retired. They are
+ * therefore serialised: a transition of a backend that a reload just removed finds its watch replaced and
+ * is dropped. Table rebuilds run there too, never on a forwarding loop, and reach the loops by one volatile
+ * store per VIP. Admin requests arrive on admin worker threads and wait for the control thread's answer;
+ * read-only ones (status, table, metrics) read published state without it.
+ *
+ * <p><b>Health.</b> Every backend of every VIP is watched by the {@link HealthChecker} from start, starting
+ * provisionally up (as the daemon's tables do). A reload keeps a backend's health state when it stays,
+ * also when its address or the VIP's check changes (the watch is re-created with the state carried over).
+ */
+public final class ControlPlane implements DaemonService, ControlApi, Reloader.Listener {
+    private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
+    /** How long an admin request waits for the control thread (a reload of a large file included). */
+    static final long CONTROL_CALL_TIMEOUT_SECONDS = 60;
+
+    private final Path configFile;
+    private final Instant startedAt = Instant.now();
+    private volatile Maglevd daemon;
+    private ScheduledExecutorService control;
+    private MaglevMetrics metrics;
+    private HealthChecker health;
+    private AdminServer admin;
+    private Reloader reloader;
+    // Control thread only.
+    private final Map<String, VipMeters> meters = new HashMap<>();
+    private volatile String lastReload;
+
+    /** @param configFile the file reloads read: the one the daemon was started with */
+    public ControlPlane(Path configFile) {
+        this.configFile = Objects.requireNonNull(configFile, "configFile");
+    }
+
+    @Override
+    public String name() {
+        return "control plane";
+    }
+
+    @Override
+    public void start(Maglevd d) throws Exception {
+        this.daemon = d;
+        control = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "maglev-control");
+            t.setDaemon(true);
+            return t;
+        });
+        metrics = new MaglevMetrics();
+        health = new HealthChecker(this::onTransition, control);
+        reloader = new Reloader(configFile, d, this);
+        try {
+            onControl(() -> {
+                for (VipRuntime vip : d.vips()) {
+                    vipAdded(vip);
+                }
+                return null;
+            });
+            MaglevConfig config = d.config();
+            admin = AdminServer.start(config.admin().listen(), config.admin().tokenFile(), this, metrics::scrape);
+        } catch (Exception e) {
+            stop();
+            throw e;
+        }
+        HangupSignal.install(control, this::reloadOnSignal);
+        control.scheduleWithFixedDelay(this::reapRetired, 1, 1, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void stop() {
+        if (admin != null) {
+            admin.close();
+        }
+        if (health != null) {
+            health.close();
+        }
+        if (control != null) {
+            control.shutdownNow();
+            try {
+                control.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (metrics != null) {
+            metrics.close();
+        }
+    }
+
+    /** The admin API's bound address (its port when configured as 0). */
+    public InetSocketAddress adminAddress() {
+        return admin.address();
+    }
+
+    public MaglevMetrics metrics() {
+        return metrics;
+    }
+
+    public HealthChecker healthChecker() {
+        return health;
+    }
+
+    // ---- health ----
+
+    /** On the control thread. */
+    private void onTransition(HealthTransition t) {
+        Optional<BackendHealth> current = health.health(t.vip(), t.backend());
+        if (current.isEmpty() || current.get() != t.source()) {
+            log.debug("dropping a transition of a replaced watch: {}/{}", t.vip(), t.backend());
+            return;
+        }
+        daemon.vip(t.vip()).ifPresent(vip -> {
+            if (vip.backend(t.backend()).isPresent()) {
+                vip.setHealthy(t.backend(), t.up(), t.reason());
+            }
+        });
+    }
+
+    private void watch(VipRuntime vip, BackendState backend, InitialState initial) {
+        BackendHealth h = health.watch(new HealthTarget(vip.name(), backend.name(), backend.address(),
+                vip.config().healthCheck()), initial);
+        if (h.isUp() != backend.healthy() && vip.config().healthCheck().type() == HealthCheckType.NONE) {
+            vip.setHealthy(backend.name(), true, "health check type none");
+        }
+    }
+
+    // ---- reload listener (control thread) ----
+
+    @Override
+    public void vipAdded(VipRuntime vip) {
+        for (BackendState b : vip.backends()) {
+            watch(vip, b, InitialState.PROVISIONALLY_UP);
+        }
+        VipMeters old = meters.put(vip.name(), new VipMeters(metrics, vip, health));
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    @Override
+    public void vipRemoved(String vipName) {
+        health.unwatchVip(vipName);
+        VipMeters m = meters.remove(vipName);
+        if (m != null) {
+            m.close();
+        }
+    }
+
+    @Override
+    public void vipChanged(VipRuntime vip, VipChange change, boolean rebound) {
+        BackendDiff backends = change.backends();
+        VipMeters m = meters.get(vip.name());
+        for (BackendConfig removed : backends.removed()) {
+            health.unwatch(vip.name(), removed.name());
+            if (m != null) {
+                m.removeBackend(removed.name());
+            }
+        }
+        for (BackendConfig added : backends.added()) {
+            vip.backend(added.name()).ifPresent(b -> watch(vip, b, InitialState.PROVISIONALLY_UP));
+            if (m != null && !rebound) {
+                m.addBackend(added.name());
+            }
+        }
+        for (BackendDiff.Kept kept : backends.kept()) {
+            if (change.healthCheckChanged() || kept.addressChanged()) {
+                vip.backend(kept.after().name()).ifPresent(b ->
+                        watch(vip, b, b.healthy() ? InitialState.UP : InitialState.DOWN));
+            }
+        }
+        if (rebound || m == null) {
+            // A new forwarder counts from zero: register the VIP's meters again.
+            if (m != null) {
+                m.close();
+            }
+            meters.put(vip.name(), new VipMeters(metrics, vip, health));
+        }
+    }
+
+    private void reapRetired() {
+        try {
+            daemon.reapRetired();
+        } catch (RuntimeException e) {
+            log.warn("cleaning up retired forwarders failed: {}", e.toString());
+        }
+    }
+
+    private void reloadOnSignal() {
+        reloadHere();
+    }
+
+    /** On the control thread. */
+    private ReloadResult reloadHere() {
+        ReloadResult result;
+        try {
+            result = reloader.reload();
+        } catch (RuntimeException e) {
+            log.error("reload failed", e);
+            result = ReloadResult.failed(List.of("internal error: " + e));
+        }
+        metrics.countReload(result.ok());
+        lastReload = Instant.now() + (result.ok() ? " ok" : " error");
+        return result;
+    }
+
+    // ---- ControlApi ----
+
+    @Override
+    public ReloadResult reload() {
+        return onControl(this::reloadHere);
+    }
+
+    @Override
+    public DrainResult drain(String vip, String backend) {
+        return onControl(() -> setDrained(vip, backend, true));
+    }
+
+    @Override
+    public DrainResult undrain(String vip, String backend) {
+        return onControl(() -> setDrained(vip, backend, false));
+    }
+
+    private DrainResult setDrained(String vipName, String backend, boolean drained) {
+        Optional<VipRuntime> vip = daemon.vip(vipName);
+        if (vip.isEmpty()) {
+            return DrainResult.unknownVip(vipName, backend);
+        }
+        if (vip.get().backend(backend).isEmpty()) {
+            return DrainResult.unknownBackend(vipName, backend);
+        }
+        boolean changed = vip.get().setDrained(backend, drained);
+        return DrainResult.done(vipName, backend, drained, changed);
+    }
+
+    @Override
+    public StatusView status() {
+        List<StatusView.Vip> vips = new ArrayList<>();
+        for (VipRuntime vip : daemon.vips()) {
+            ForwardingSnapshot snap = vip.snapshot();
+            List<StatusView.Backend> backends = new ArrayList<>();
+            for (BackendState b : vip.backends()) {
+                Optional<BackendHealth> h = health.health(vip.name(), b.name());
+                String lastCheck = h.flatMap(BackendHealth::lastOutcome).map(ControlPlane::describe).orElse(null);
+                backends.add(new StatusView.Backend(b.name(), address(b.address()), b.weight(), b.healthy(),
+                        b.drained(), snap.slotCount(b.id()),
+                        h.map(BackendHealth::lastTransitionReason).orElse("not checked"), lastCheck));
+            }
+            InetSocketAddress listen = vip.forwarder().map(VipForwarder::localAddress).orElse(vip.config().listen());
+            vips.add(new StatusView.Vip(vip.name(), address(listen), vip.config().protocol().configName(),
+                    vip.config().mode().configName(), snap.generation(), snap.digest(), snap.tableSize(),
+                    snap.tableBackends().size(), backends));
+        }
+        String version = Maglevd.class.getPackage().getImplementationVersion();
+        return new StatusView(version == null ? "development" : version, ProcessHandle.current().pid(),
+                startedAt.toString(), configFile.toString(), lastReload, vips);
+    }
+
+    @Override
+    public Optional<TableView> table(String vipName) {
+        return daemon.vip(vipName).map(vip -> {
+            ForwardingSnapshot s = vip.snapshot();
+            List<TableView.Backend> backends = s.tableBackends().stream()
+                    .map(b -> new TableView.Backend(b.id(), b.name(), s.slotCount(b.id()))).toList();
+            return new TableView(vip.name(), s.generation(), s.digest(), s.tableSize(), backends, s.table());
+        });
+    }
+
+    private static String describe(CheckOutcome o) {
+        return o.result().label() + ": " + o.detail() + " (" + TimeUnit.NANOSECONDS.toMillis(o.durationNs()) + " ms)";
+    }
+
+    private static String address(InetSocketAddress a) {
+        return NetUtil.toSocketAddressString(a);
+    }
+
+    /** Runs {@code work} on the control thread and waits for it. */
+    private <T> T onControl(Callable<T> work) {
+        try {
+            return control.submit(work).get(CONTROL_CALL_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted waiting for the control thread", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(cause);
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("the control thread did not answer within "
+                    + CONTROL_CALL_TIMEOUT_SECONDS + " s", e);
+        }
+    }
+}

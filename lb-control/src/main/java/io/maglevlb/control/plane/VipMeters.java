@@ -1,0 +1,204 @@
+package io.maglevlb.control.plane;
+
+import io.maglevlb.control.daemon.VipRuntime;
+import io.maglevlb.control.health.HealthChecker;
+import io.maglevlb.control.metrics.ControlMeters;
+import io.maglevlb.control.metrics.DataplaneMeters;
+import io.maglevlb.control.metrics.FlowTableReaders;
+import io.maglevlb.control.metrics.MaglevMetrics;
+import io.maglevlb.control.metrics.MeterGroup;
+import io.maglevlb.control.metrics.MetricNames;
+import io.maglevlb.control.metrics.TrafficReaders;
+import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.dataplane.packet.DropReason;
+import io.maglevlb.dataplane.packet.DsrStats;
+import io.maglevlb.dataplane.packet.DsrVip;
+import io.maglevlb.dataplane.tcp.TcpVipStats;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
+
+/**
+ * The meters of one VIP and its backends, read at scrape time from the VIP's runtime (table, backend
+ * state), its health watches, and its forwarder's counters: {@code TcpProxyVip.stats()} or
+ * {@code DsrVip.stats()}, each a sum over the forwarding threads' own fields that never touches the threads.
+ * Created and changed on the control thread; closed when the VIP goes away or gets a new forwarder (whose
+ * counters start from zero).
+ *
+ * <p>Per-backend dataplane counters are indexed by backend id, and a freed id may go to a later backend:
+ * each backend's series therefore start from the counter's value when the backend's meters were registered.
+ */
+final class VipMeters implements AutoCloseable {
+    /** A scrape reads a dozen values of one VIP; they come from one sum over the threads, at most this old. */
+    static final long STATS_MAX_AGE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    private final MaglevMetrics metrics;
+    private final VipRuntime vip;
+    private final HealthChecker health;
+    private final MeterGroup vipGroup;
+    private final Map<String, MeterGroup> backendGroups = new HashMap<>();
+    private final Cached<TcpVipStats> tcp;
+    private final Cached<DsrStats> dsr;
+
+    /** A value computed at most every {@link #STATS_MAX_AGE_NS}; null while there is none. Any thread. */
+    static final class Cached<T> {
+        private final Supplier<T> source;
+        private T value;
+        private long atNs;
+
+        Cached(Supplier<T> source) {
+            this.source = source;
+        }
+
+        synchronized T get() {
+            long now = System.nanoTime();
+            if (value == null || now - atNs > STATS_MAX_AGE_NS) {
+                value = source.get();
+                atNs = now;
+            }
+            return value;
+        }
+
+        double read(ToDoubleFunction<T> f) {
+            T v = get();
+            return v == null ? 0 : f.applyAsDouble(v);
+        }
+    }
+
+    VipMeters(MaglevMetrics metrics, VipRuntime vip, HealthChecker health) {
+        this.metrics = metrics;
+        this.vip = vip;
+        this.health = health;
+        this.vipGroup = metrics.vipGroup(vip.name());
+        boolean isTcp = vip.tcpProxy().isPresent();
+        Optional<DsrVip> dsrVip = vip.forwarder().filter(DsrVip.class::isInstance).map(DsrVip.class::cast);
+        this.tcp = isTcp ? new Cached<>(() -> vip.tcpProxy().map(p -> p.stats()).orElse(null)) : null;
+        this.dsr = dsrVip.isPresent() ? new Cached<>(() -> dsrVip.get().stats().orElse(null)) : null;
+        if (tcp != null) {
+            registerTcp(vipGroup, tcp);
+        }
+        if (dsr != null) {
+            registerDsr(vipGroup, dsr);
+        }
+        ControlMeters.registerTable(vipGroup, vip::snapshot, vip, VipRuntime::rebuilds, VipRuntime::totalBuildNanos);
+        for (BackendState b : vip.backends()) {
+            addBackend(b.name());
+        }
+    }
+
+    static void registerTcp(MeterGroup g, Cached<TcpVipStats> s) {
+        DataplaneMeters.registerTraffic(g, s, new TrafficReaders<Cached<TcpVipStats>>(
+                c -> c.read(TcpVipStats::accepted),
+                c -> c.read(TcpVipStats::active),
+                c -> c.read(TcpVipStats::totalBytesToBackend),
+                c -> c.read(TcpVipStats::totalBytesToClient),
+                null, null,
+                c -> c.read(TcpVipStats::totalConnectFailures),
+                c -> c.read(TcpVipStats::totalRetries)));
+        String refused = "Clients reset at once: no backend in the table, or every backend tried failed to connect";
+        g.functionCounter(MetricNames.CONNECTIONS_REFUSED, refused, s, c -> c.read(TcpVipStats::closedNoBackend),
+                MetricNames.REASON, "no_backend");
+        g.functionCounter(MetricNames.CONNECTIONS_REFUSED, refused, s, c -> c.read(TcpVipStats::connectGiveUps),
+                MetricNames.REASON, "connect_failed");
+    }
+
+    static void registerDsr(MeterGroup g, Cached<DsrStats> s) {
+        g.functionCounter(MetricNames.PACKETS, "Packets forwarded toward backends", s,
+                c -> c.read(DsrStats::forwardedPackets));
+        g.functionCounter(MetricNames.PACKETS_RECEIVED, "Frames the VIP's socket filter let through", s,
+                c -> c.read(DsrStats::receivedFrames));
+        g.functionCounter(MetricNames.BYTES, "Payload bytes relayed", s, c -> c.read(DsrStats::forwardedBytes),
+                MetricNames.DIRECTION, MetricNames.CLIENT_TO_BACKEND);
+        for (DropReason reason : DropReason.values()) {
+            g.functionCounter(MetricNames.PACKET_DROPS, "Packets not forwarded, by reason", s,
+                    c -> c.read(d -> d.drops(reason)), MetricNames.REASON, reason.metricName());
+        }
+        g.gauge(MetricNames.BACKENDS_UNRESOLVED, "Backends whose next-hop Ethernet address is not known yet", s,
+                c -> c.read(DsrStats::unresolvedBackends));
+        Map<String, ToDoubleFunction<Cached<DsrStats>>> evictions = new LinkedHashMap<>();
+        for (EvictionReason reason : EvictionReason.values()) {
+            String label = reason.name().toLowerCase(Locale.ROOT);
+            evictions.put(label, c -> c.read(d -> d.flows().evictionsByReason().getOrDefault(label, 0L)));
+        }
+        DataplaneMeters.registerFlowTable(g, s, new FlowTableReaders<Cached<DsrStats>>(
+                c -> c.read(d -> d.flows().size()),
+                c -> c.read(d -> d.flows().hits()),
+                c -> c.read(d -> d.flows().misses()),
+                evictions));
+    }
+
+    /** Registers the meters of a backend (new, or every backend at creation). */
+    void addBackend(String backend) {
+        removeBackend(backend);
+        MeterGroup g = metrics.backendGroup(vip.name(), backend);
+        ControlMeters.registerBackend(g, () -> vip.backend(backend).orElse(null), vip::snapshot,
+                () -> health.health(vip.name(), backend).orElse(null));
+        int id = vip.backend(backend).map(BackendState::id).orElse(0);
+        if (tcp != null) {
+            registerTcpBackend(g, tcp, id);
+        }
+        if (dsr != null) {
+            registerDsrBackend(g, dsr, id);
+        }
+        backendGroups.put(backend, g);
+    }
+
+    static void registerTcpBackend(MeterGroup g, Cached<TcpVipStats> s, int id) {
+        perBackend(g, s, MetricNames.BACKEND_CONNECTIONS, "Connections established to the backend",
+                t -> t.connections(id), false);
+        perBackend(g, s, MetricNames.BACKEND_CONNECTIONS_ACTIVE, "Connections open to the backend now",
+                t -> t.activeConnections(id), true);
+        perBackend(g, s, MetricNames.BACKEND_CONNECT_FAILURES, "Connects to the backend that failed",
+                t -> t.connectFailures(id), false);
+        perBackend(g, s, MetricNames.BACKEND_BYTES, "Payload bytes relayed to and from the backend",
+                t -> t.bytesToBackend(id), false, MetricNames.DIRECTION, MetricNames.CLIENT_TO_BACKEND);
+        perBackend(g, s, MetricNames.BACKEND_BYTES, "Payload bytes relayed to and from the backend",
+                t -> t.bytesToClient(id), false, MetricNames.DIRECTION, MetricNames.BACKEND_TO_CLIENT);
+    }
+
+    static void registerDsrBackend(MeterGroup g, Cached<DsrStats> s, int id) {
+        perBackend(g, s, MetricNames.BACKEND_PACKETS, "Packets forwarded to the backend",
+                d -> d.backendPackets(id), false);
+        perBackend(g, s, MetricNames.BACKEND_BYTES, "Payload bytes relayed to and from the backend", d -> {
+            DsrStats.BackendTraffic t = d.backends().get(id);
+            return t == null ? 0 : t.bytes();
+        }, false, MetricNames.DIRECTION, MetricNames.CLIENT_TO_BACKEND);
+    }
+
+    /** A per-backend dataplane meter, counting from its value now (see the class comment). */
+    private static <T> void perBackend(MeterGroup g, Cached<T> s, String name, String description,
+            ToLongFunction<T> value, boolean gauge, String... tags) {
+        T now = s.get();
+        long baseline = gauge || now == null ? 0 : value.applyAsLong(now);
+        ToDoubleFunction<Cached<T>> read = c -> {
+            T current = c.get();
+            return current == null ? 0 : Math.max(0, value.applyAsLong(current) - baseline);
+        };
+        if (gauge) {
+            g.gauge(name, description, s, read, tags);
+        } else {
+            g.functionCounter(name, description, s, read, tags);
+        }
+    }
+
+    void removeBackend(String backend) {
+        MeterGroup g = backendGroups.remove(backend);
+        if (g != null) {
+            g.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        backendGroups.values().forEach(MeterGroup::close);
+        backendGroups.clear();
+        vipGroup.close();
+    }
+}

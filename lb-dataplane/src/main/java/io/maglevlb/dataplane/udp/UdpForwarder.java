@@ -1,0 +1,405 @@
+package io.maglevlb.dataplane.udp;
+
+import io.maglevlb.core.config.BackendConfig;
+import io.maglevlb.core.config.ConfigValues;
+import io.maglevlb.core.config.FlowTableConfig;
+import io.maglevlb.core.config.ForwardingMode;
+import io.maglevlb.core.config.Protocol;
+import io.maglevlb.core.config.VipConfig;
+import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.conntrack.FlowTable;
+import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.SnapshotHolder;
+import io.maglevlb.dataplane.Transport;
+import io.maglevlb.dataplane.VipBindException;
+import io.maglevlb.dataplane.VipForwarder;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Forwards one {@code protocol: udp}, {@code mode: proxy} VIP: one SO_REUSEPORT socket per event loop bound
+ * to the VIP address, per-flow sessions tracked by each loop's {@link FlowTable}, replies sent to clients
+ * from the VIP socket. The behaviour operators see is described in docs/udp.md.
+ *
+ * <p>Threading: {@link #start} and {@link #close} block and must not run on one of the group's event loops;
+ * {@link #stats()} may run on any thread. All forwarding state is owned by the loops (see {@link UdpVipLoop}).
+ */
+public final class UdpForwarder implements VipForwarder, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(UdpForwarder.class);
+    private static final long BIND_TIMEOUT_MS = 10_000;
+    private static final long CLOSE_TIMEOUT_MS = 10_000;
+
+    private final VipConfig vip;
+    private final SnapshotHolder snapshots;
+    private final EventLoopGroup workers;
+    private final Transport transport;
+    private final FlowTableConfig flowTableConfig;
+    private final UdpTuning tuning;
+    private final Duration idleTimeout;
+    private final List<UdpVipLoop> loops = new CopyOnWriteArrayList<>();
+    private final List<DatagramChannel> vipChannels = new CopyOnWriteArrayList<>();
+    private volatile Set<Long> socketInodes = Set.of();
+    private volatile InetSocketAddress localAddress;
+    private boolean started;
+
+    /**
+     * @param vip a {@code udp}/{@code proxy} VIP
+     * @param snapshots where the control plane publishes the VIP's tables (read once per read batch)
+     * @param workers the forwarding event loops (shared with the other VIPs): one VIP socket each
+     * @param transport the transport {@code workers} was built with
+     * @param flowTableConfig per-loop flow table size and flood threshold
+     * @param tuning batching and socket buffer settings ({@link UdpTuning#defaults()} in the daemon)
+     */
+    public UdpForwarder(VipConfig vip, SnapshotHolder snapshots, EventLoopGroup workers, Transport transport,
+            FlowTableConfig flowTableConfig, UdpTuning tuning) {
+        this.vip = Objects.requireNonNull(vip, "vip");
+        if (vip.protocol() != Protocol.UDP || vip.mode() != ForwardingMode.PROXY) {
+            throw new IllegalArgumentException("vip " + vip.name() + ": the UDP forwarder serves protocol udp, mode "
+                    + "proxy; this VIP is " + vip.protocol().configName() + "/" + vip.mode().configName());
+        }
+        this.snapshots = Objects.requireNonNull(snapshots, "snapshots");
+        this.workers = Objects.requireNonNull(workers, "workers");
+        this.transport = Objects.requireNonNull(transport, "transport");
+        this.flowTableConfig = Objects.requireNonNull(flowTableConfig, "flowTableConfig");
+        this.tuning = Objects.requireNonNull(tuning, "tuning");
+        Duration idle = vip.idleTimeout();
+        this.idleTimeout = idle == null || idle.isZero() || idle.isNegative() ? VipConfig.DEFAULT_UDP_IDLE_TIMEOUT
+                : idle;
+        this.localAddress = vip.listen();
+    }
+
+    /** Constructs and {@linkplain #start() starts} a forwarder. */
+    public static UdpForwarder start(VipConfig vip, SnapshotHolder snapshots, EventLoopGroup workers,
+            Transport transport, FlowTableConfig flowTableConfig, UdpTuning tuning) throws VipBindException {
+        UdpForwarder f = new UdpForwarder(vip, snapshots, workers, transport, flowTableConfig, tuning);
+        f.start();
+        return f;
+    }
+
+    /**
+     * Binds one socket per event loop to the VIP address (SO_REUSEPORT) and starts forwarding. A listen port
+     * of 0 picks a free port for the first socket; the others join it. Without epoll, and where the JDK cannot
+     * set SO_REUSEPORT, one socket on the first loop serves every flow.
+     *
+     * @throws VipBindException when a socket cannot be bound (nothing stays open then)
+     */
+    @Override
+    public synchronized void start() throws VipBindException {
+        if (started) {
+            throw new IllegalStateException("vip " + vip.name() + ": udp forwarder already started");
+        }
+        started = true;
+        List<EventLoop> eventLoops = new ArrayList<>();
+        for (EventExecutor e : workers) {
+            eventLoops.add((EventLoop) e);
+        }
+        if (eventLoops.isEmpty()) {
+            throw new IllegalArgumentException("event loop group has no loops");
+        }
+        boolean epoll = transport.isEpoll();
+        if (!epoll && !UdpChannels.jdkSupportsReusePort()) {
+            eventLoops = List.of(eventLoops.get(0));
+        }
+        int loopCount = eventLoops.size();
+        // max_connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
+        // (the kernel spreads flows evenly over the sockets by hash).
+        int perLoopLimit = vip.maxConnections() > 0
+                ? Math.max(1, (vip.maxConnections() + loopCount - 1) / loopCount) : Integer.MAX_VALUE;
+        int capacity = Math.min(flowTableConfig.capacity(), perLoopLimit);
+        if (vip.listen().getAddress().isAnyLocalAddress()) {
+            log.warn("vip {}: udp on a wildcard address ({}): replies leave from the address the kernel routes "
+                    + "from, which may differ from the address a client sent to; bind the VIP address", vip.name(),
+                    ConfigValues.formatSocketAddress(vip.listen()));
+        }
+        SocketProtocolFamily family = UdpChannels.familyOf(vip.listen().getAddress());
+        probeExclusive();
+        Set<Long> inodes = new HashSet<>();
+        InetSocketAddress bindTo = vip.listen();
+        try {
+            for (int i = 0; i < loopCount; i++) {
+                EventLoop loop = eventLoops.get(i);
+                UdpVipLoop vipLoop = new UdpVipLoop(vip.name(), loop, epoll, snapshots, vip.hash(), capacity,
+                        perLoopLimit, idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning);
+                DatagramChannel ch = UdpChannels.newVipChannel(epoll, family, tuning);
+                ch.pipeline().addLast(vipLoop);
+                vipChannels.add(ch);
+                loops.add(vipLoop);
+                await(loop.register(ch), bindTo);
+                await(ch.bind(bindTo), bindTo);
+                bindTo = ch.localAddress(); // later sockets join the same port
+                int fd = UdpChannels.fdOf(ch);
+                long inode = fd >= 0 ? KernelUdpDrops.socketInode(fd) : -1;
+                if (inode >= 0) {
+                    inodes.add(inode);
+                }
+            }
+        } catch (VipBindException | RuntimeException e) {
+            closeConnections();
+            throw e;
+        }
+        this.localAddress = bindTo;
+        this.socketInodes = inodes.size() == loopCount ? Set.copyOf(inodes) : Set.of();
+    }
+
+    /**
+     * With SO_REUSEPORT the kernel lets any socket of the same user that also sets it share the port, so a
+     * second maglevd (or any other program) on the VIP would bind without error and receive a share of the
+     * flows. Binding the address once without SO_REUSEPORT first turns that into "Address already in use".
+     */
+    private void probeExclusive() throws VipBindException {
+        if (vip.listen().getPort() == 0) {
+            return;
+        }
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(null)) {
+            probe.setReuseAddress(false);
+            probe.bind(vip.listen());
+        } catch (IOException e) {
+            throw new VipBindException(vip.name(), vip.listen(), e);
+        }
+    }
+
+    private void await(Future<?> future, InetSocketAddress address) throws VipBindException {
+        boolean done;
+        try {
+            done = future.await(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VipBindException(vip.name(), address, e);
+        }
+        if (!done) {
+            throw new VipBindException(vip.name(), address,
+                    new IOException("udp socket not bound after " + BIND_TIMEOUT_MS + " ms"));
+        }
+        if (!future.isSuccess()) {
+            Throwable cause = future.cause();
+            throw new VipBindException(vip.name(), address, cause == null ? new IOException("unknown error") : cause);
+        }
+    }
+
+    @Override
+    public String name() {
+        return vip.name();
+    }
+
+    @Override
+    public String describe() {
+        List<BackendConfig> backends = vip.backends();
+        StringBuilder sb = new StringBuilder("udp proxy on ").append(ConfigValues.formatSocketAddress(localAddress))
+                .append(" -> ").append(backends.size()).append(backends.size() == 1 ? " backend [" : " backends [");
+        for (int i = 0; i < backends.size(); i++) {
+            BackendConfig b = backends.get(i);
+            sb.append(i == 0 ? "" : ", ").append(b.name()).append(' ')
+                    .append(ConfigValues.formatSocketAddress(b.address())).append(" w").append(b.weight());
+        }
+        int sockets = vipChannels.size();
+        sb.append("], ").append(transport.name()).append(" with ").append(sockets)
+                .append(sockets == 1 ? " socket" : " SO_REUSEPORT sockets").append(", hash ")
+                .append(vip.hash().configName()).append(", idle_timeout ")
+                .append(ConfigValues.formatDuration(idleTimeout)).append(", flow table ")
+                .append(loops.isEmpty() ? 0 : loops.get(0).flowTable.capacity()).append(" per loop");
+        if (vip.maxConnections() > 0) {
+            sb.append(", max_connections ").append(vip.maxConnections());
+        }
+        return sb.toString();
+    }
+
+    /** The address the VIP sockets are bound to (with the real port when the configured one was 0). */
+    @Override
+    public InetSocketAddress localAddress() {
+        return localAddress;
+    }
+
+    public VipConfig config() {
+        return vip;
+    }
+
+    /** Idle timeout in force (the VIP's, or {@link VipConfig#DEFAULT_UDP_IDLE_TIMEOUT} when it set none). */
+    public Duration idleTimeout() {
+        return idleTimeout;
+    }
+
+    /** Number of VIP sockets, one per event loop. */
+    public int sockets() {
+        return vipChannels.size();
+    }
+
+    /**
+     * The loops' flow tables, for their statistics getters only (racy reads are allowed, see
+     * {@link FlowTable}); never call anything else on them from another thread.
+     */
+    public List<FlowTable> flowTables() {
+        List<FlowTable> tables = new ArrayList<>(loops.size());
+        for (UdpVipLoop l : loops) {
+            tables.add(l.flowTable);
+        }
+        return tables;
+    }
+
+    /**
+     * Sums every loop's counters (racy reads: see {@link UdpLoopCounters}) and reads the kernel's receive
+     * drops of the VIP sockets. For metrics scrapes and tests; allocates, so not for the forwarding path.
+     */
+    public UdpVipStats stats() {
+        long fromClients = 0;
+        long fromClientsBytes = 0;
+        long toBackends = 0;
+        long toBackendsBytes = 0;
+        long fromBackends = 0;
+        long fromBackendsBytes = 0;
+        long toClients = 0;
+        long toClientsBytes = 0;
+        long active = 0;
+        long created = 0;
+        long moved = 0;
+        long stateless = 0;
+        long unreachable = 0;
+        long openFailures = 0;
+        long vipErrors = 0;
+        long[] evicted = new long[EvictionReason.values().length];
+        long[] dropped = new long[UdpDropReason.values().length];
+        List<long[]> perBackend = new ArrayList<>(); // index = backend id; 7 counters each
+        for (UdpVipLoop l : loops) {
+            UdpLoopCounters c = l.counters;
+            fromClients += c.datagramsFromClients;
+            fromClientsBytes += c.bytesFromClients;
+            toBackends += c.datagramsToBackends;
+            toBackendsBytes += c.bytesToBackends;
+            fromBackends += c.datagramsFromBackends;
+            fromBackendsBytes += c.bytesFromBackends;
+            toClients += c.datagramsToClients;
+            toClientsBytes += c.bytesToClients;
+            active += l.flowsActive();
+            created += c.flowsCreated;
+            moved += c.flowsMoved;
+            stateless += c.statelessDatagrams;
+            unreachable += c.backendUnreachable;
+            openFailures += c.sessionOpenFailures;
+            vipErrors += c.vipSocketErrors;
+            for (int i = 0; i < evicted.length; i++) {
+                evicted[i] += c.flowsEvicted[i];
+            }
+            for (int i = 0; i < dropped.length; i++) {
+                dropped[i] += c.dropped[i];
+            }
+            UdpLoopCounters.PerBackend[] backends = c.backends;
+            for (int id = 0; id < backends.length; id++) {
+                UdpLoopCounters.PerBackend b = backends[id];
+                if (b == null) {
+                    continue;
+                }
+                while (perBackend.size() <= id) {
+                    perBackend.add(null);
+                }
+                long[] sum = perBackend.get(id);
+                if (sum == null) {
+                    sum = new long[7];
+                    perBackend.set(id, sum);
+                }
+                sum[0] += b.datagramsToBackend;
+                sum[1] += b.bytesToBackend;
+                sum[2] += b.datagramsFromBackend;
+                sum[3] += b.bytesFromBackend;
+                sum[4] += b.flowsCreated;
+                sum[5] += b.flowsActive;
+                sum[6] += b.unreachable;
+            }
+        }
+        Map<EvictionReason, Long> evictedByReason = new EnumMap<>(EvictionReason.class);
+        for (EvictionReason r : EvictionReason.values()) {
+            evictedByReason.put(r, evicted[r.ordinal()]);
+        }
+        Map<UdpDropReason, Long> droppedByReason = new EnumMap<>(UdpDropReason.class);
+        for (UdpDropReason r : UdpDropReason.values()) {
+            droppedByReason.put(r, dropped[r.ordinal()]);
+        }
+        ForwardingSnapshot snapshot = snapshots.current();
+        List<UdpBackendStats> backendStats = new ArrayList<>();
+        for (int id = 1; id < perBackend.size(); id++) {
+            long[] s = perBackend.get(id);
+            if (s == null) {
+                continue;
+            }
+            BackendState state = snapshot == null ? null : snapshot.backend(id);
+            backendStats.add(new UdpBackendStats(id, state == null ? null : state.name(), s[0], s[1], s[2], s[3],
+                    s[4], s[5], s[6]));
+        }
+        long kernelDrops = KernelUdpDrops.dropsOf(socketInodes);
+        return new UdpVipStats(vip.name(), fromClients, fromClientsBytes, toBackends, toBackendsBytes,
+                fromBackends, fromBackendsBytes, toClients, toClientsBytes, active, created, moved,
+                evictedByReason, stateless, droppedByReason, unreachable, openFailures, vipErrors, kernelDrops,
+                backendStats);
+    }
+
+    /**
+     * Stops taking new flows; tracked flows go on (through the same VIP sockets, which stay open) until they
+     * go idle or {@link #close()}. Waits until every loop has switched.
+     */
+    @Override
+    public void stopAccepting() {
+        List<Future<?>> pending = new ArrayList<>();
+        for (UdpVipLoop l : loops) {
+            if (!l.loop.isShuttingDown()) {
+                pending.add(l.loop.submit(l::stopAccepting));
+            }
+        }
+        for (Future<?> f : pending) {
+            f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Tracked flows now, over all loops (racy read). Any thread. */
+    @Override
+    public int activeConnections() {
+        int sum = 0;
+        for (UdpVipLoop l : loops) {
+            sum += l.flowsActive();
+        }
+        return sum;
+    }
+
+    /**
+     * Stops forwarding: closes the VIP sockets and every session and stateless socket, on their loops, and
+     * waits (up to 10 s) until that is done. Idempotent. Returns at once when the loops are already shutting
+     * down (their sockets close with them).
+     */
+    @Override
+    public void closeConnections() {
+        List<Future<?>> pending = new ArrayList<>();
+        for (UdpVipLoop l : loops) {
+            if (!l.loop.isShuttingDown()) {
+                pending.add(l.loop.submit(l::close));
+            }
+        }
+        for (DatagramChannel ch : vipChannels) {
+            pending.add(ch.close());
+        }
+        for (Future<?> f : pending) {
+            f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Same as {@link #closeConnections()}. */
+    @Override
+    public void close() {
+        closeConnections();
+    }
+}

@@ -1,0 +1,58 @@
+package io.maglevlb.dataplane.udp;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import java.time.Duration;
+
+/**
+ * Socket and batching knobs of the UDP forwarder that are not part of the YAML configuration: the defaults
+ * are what docs/udp.md measured; the other values exist so the batching measurement can compare them.
+ *
+ * @param recvBatch datagrams one {@code recvmmsg} call may read on a VIP socket; 1 = plain {@code recvmsg}
+ * @param deferFlush true: writes of one read batch are flushed together, so several datagrams to one
+ *     socket leave in one {@code sendmmsg}; false: every datagram is flushed on its own ({@code sendmsg})
+ * @param vipReceiveBufferBytes SO_RCVBUF requested for each VIP socket (the kernel caps it at
+ *     {@code net.core.rmem_max}); 0 = the kernel default
+ * @param vipSendBufferBytes SO_SNDBUF requested for each VIP socket; 0 = the kernel default
+ * @param maxExpiryInterval the longest time between two idle sweeps of a loop's flow table
+ */
+public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferBytes, int vipSendBufferBytes,
+        Duration maxExpiryInterval) {
+
+    /** Largest UDP payload over IPv4 (65535 - 20 byte IP header - 8 byte UDP header). */
+    public static final int MAX_DATAGRAM_BYTES = 65507;
+    /** Room each receive slot gets: a whole IPv6 jumbo-less datagram payload, so nothing is truncated. */
+    static final int RECEIVE_SLOT_BYTES = 65535;
+
+    public static final int DEFAULT_RECV_BATCH = 16;
+    public static final boolean DEFAULT_DEFER_FLUSH = true;
+    public static final int DEFAULT_VIP_RECEIVE_BUFFER_BYTES = 4 << 20;
+    public static final int DEFAULT_VIP_SEND_BUFFER_BYTES = 4 << 20;
+    public static final Duration DEFAULT_MAX_EXPIRY_INTERVAL = Duration.ofSeconds(1);
+
+    public UdpTuning {
+        checkArgument(recvBatch >= 1 && recvBatch <= 64, "recvBatch must be 1..64, was %s", recvBatch);
+        checkArgument(vipReceiveBufferBytes >= 0, "vipReceiveBufferBytes must be >= 0, was %s",
+                vipReceiveBufferBytes);
+        checkArgument(vipSendBufferBytes >= 0, "vipSendBufferBytes must be >= 0, was %s", vipSendBufferBytes);
+        checkArgument(maxExpiryInterval.toMillis() >= 1, "maxExpiryInterval must be >= 1 ms, was %s",
+                maxExpiryInterval);
+    }
+
+    public static UdpTuning defaults() {
+        return new UdpTuning(DEFAULT_RECV_BATCH, DEFAULT_DEFER_FLUSH, DEFAULT_VIP_RECEIVE_BUFFER_BYTES,
+                DEFAULT_VIP_SEND_BUFFER_BYTES, DEFAULT_MAX_EXPIRY_INTERVAL);
+    }
+
+    public UdpTuning withRecvBatch(int value) {
+        return new UdpTuning(value, deferFlush, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval);
+    }
+
+    public UdpTuning withDeferFlush(boolean value) {
+        return new UdpTuning(recvBatch, value, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval);
+    }
+
+    public UdpTuning withVipReceiveBufferBytes(int value) {
+        return new UdpTuning(recvBatch, deferFlush, value, vipSendBufferBytes, maxExpiryInterval);
+    }
+}

@@ -74,10 +74,15 @@ final class Backends {
         System.exit(0);
     }
 
-    /** One selector for every hold listener and connection; connections only ever read to detect the close. */
+    /**
+     * One selector for every hold listener and connection; connections only ever read to detect the close. A
+     * connection that fails (reset before its greeting, say, when a load balancer gives up on it) is closed and
+     * counted; only a failing selector or listener ends the process.
+     */
     private static void hold(Selector selector, long deadlineNs) {
         ByteBuffer sink = ByteBuffer.allocateDirect(64 * 1024);
         long open = 0;
+        long failed = 0;
         try {
             while (System.nanoTime() < deadlineNs) {
                 if (selector.select(500) == 0) {
@@ -89,11 +94,16 @@ final class Backends {
                     }
                     if (key.isAcceptable()) {
                         SocketChannel conn;
-                        while ((conn = ((ServerSocketChannel) key.channel()).accept()) != null) {
-                            conn.configureBlocking(false);
-                            conn.write(GREETING.duplicate());
-                            conn.register(selector, SelectionKey.OP_READ);
-                            open++;
+                        while ((conn = accept((ServerSocketChannel) key.channel())) != null) {
+                            try {
+                                conn.configureBlocking(false);
+                                conn.write(GREETING.duplicate());
+                                conn.register(selector, SelectionKey.OP_READ);
+                                open++;
+                            } catch (IOException e) {
+                                failed++;
+                                conn.close();
+                            }
                         }
                     } else if (key.isReadable()) {
                         SocketChannel conn = (SocketChannel) key.channel();
@@ -116,8 +126,27 @@ final class Backends {
                 selector.selectedKeys().clear();
             }
         } catch (IOException e) {
-            System.err.println("backends: hold server failed with " + open + " connections open: " + e);
+            System.err.println("backends: hold server failed with " + open + " connections open (" + failed
+                    + " failed before): " + e);
             System.exit(1);
+        }
+    }
+
+    /** The next pending connection, or null; running out of descriptors waits a little instead of failing. */
+    private static SocketChannel accept(ServerSocketChannel listener) throws IOException {
+        try {
+            return listener.accept();
+        } catch (IOException e) {
+            if (String.valueOf(e.getMessage()).contains("Too many open files")) {
+                System.err.println("backends: out of file descriptors, accept paused: " + e.getMessage());
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+                return null;
+            }
+            throw e;
         }
     }
 

@@ -228,9 +228,8 @@ public final class CtlCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "drain", mixinStandardHelpOptions = true,
-            description = "Give a backend no new flows; its existing flows finish. Survives reloads.")
-    static final class Drain implements Callable<Integer> {
+    /** A POST on one backend of one VIP: {@code /vips/{vip}/backends/{backend}/{action}}. */
+    abstract static class BackendAction implements Callable<Integer> {
         @ParentCommand
         CtlCommand ctl;
 
@@ -240,28 +239,29 @@ public final class CtlCommand implements Callable<Integer> {
         @Parameters(index = "1", paramLabel = "BACKEND")
         String backend;
 
+        abstract String action();
+
         @Override
         public Integer call() {
-            return ctl.run("POST", "/vips/" + segment(vip) + "/backends/" + segment(backend) + "/drain", false,
+            return ctl.run("POST", "/vips/" + segment(vip) + "/backends/" + segment(backend) + "/" + action(), false,
                     CtlCommand::printDrain);
         }
     }
 
-    @Command(name = "undrain", mixinStandardHelpOptions = true, description = "Undo drain.")
-    static final class Undrain implements Callable<Integer> {
-        @ParentCommand
-        CtlCommand ctl;
-
-        @Parameters(index = "0", paramLabel = "VIP")
-        String vip;
-
-        @Parameters(index = "1", paramLabel = "BACKEND")
-        String backend;
-
+    @Command(name = "drain", mixinStandardHelpOptions = true,
+            description = "Give a backend no new flows; its existing flows finish. Survives reloads.")
+    static final class Drain extends BackendAction {
         @Override
-        public Integer call() {
-            return ctl.run("POST", "/vips/" + segment(vip) + "/backends/" + segment(backend) + "/undrain", false,
-                    CtlCommand::printDrain);
+        String action() {
+            return "drain";
+        }
+    }
+
+    @Command(name = "undrain", mixinStandardHelpOptions = true, description = "Undo drain.")
+    static final class Undrain extends BackendAction {
+        @Override
+        String action() {
+            return "undrain";
         }
     }
 

@@ -59,14 +59,10 @@ public final class DemoBackendCommand implements Callable<Integer> {
         Transport transport = Transport.detect();
         MultiThreadIoEventLoopGroup group = transport.newEventLoopGroup(1, "maglev-demo");
         try (DemoHttpServer server = DemoHttpServer.start(group, transport, address, name)) {
-            CountDownLatch stop = new CountDownLatch(1);
-            if (!TerminationSignals.install(signal -> stop.countDown())) {
-                Runtime.getRuntime().addShutdownHook(new Thread(() -> Runtime.getRuntime().halt(0)));
-            }
             out.println("demo backend " + name + " answering HTTP on "
                     + ConfigValues.formatSocketAddress(server.address()));
             out.flush();
-            stop.await();
+            awaitTermination();
             return 0;
         } catch (IOException e) {
             err.println(e.getMessage());
@@ -79,19 +75,24 @@ public final class DemoBackendCommand implements Callable<Integer> {
 
     private Integer runUdp(InetSocketAddress address, PrintWriter out, PrintWriter err) throws InterruptedException {
         try (UdpEchoBackend server = UdpEchoBackend.start(name, address)) {
-            CountDownLatch stop = new CountDownLatch(1);
-            if (!TerminationSignals.install(signal -> stop.countDown())) {
-                Runtime.getRuntime().addShutdownHook(new Thread(() -> Runtime.getRuntime().halt(0)));
-            }
             out.println("demo backend " + name + " answering UDP (and TCP) on "
                     + ConfigValues.formatSocketAddress(server.address()));
             out.flush();
-            stop.await();
+            awaitTermination();
             return 0;
         } catch (IOException e) {
             err.println(e.getMessage());
             err.flush();
             return 1;
         }
+    }
+
+    /** Blocks until SIGTERM/SIGINT; where signals cannot be caught, the JVM's own shutdown ends the process. */
+    private static void awaitTermination() throws InterruptedException {
+        CountDownLatch stop = new CountDownLatch(1);
+        if (!TerminationSignals.install(signal -> stop.countDown())) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> Runtime.getRuntime().halt(0)));
+        }
+        stop.await();
     }
 }

@@ -10,7 +10,7 @@ class ArgsTest {
 
     @Test
     void addressesAreLoopbackIpLiteralsOnly() {
-        Args args = new Args("t", new String[] {"--to", "127.0.0.2:80,127.0.1.3:81", "--bad", "10.0.0.1:80",
+        Args args = new Args("t", new String[] {"--to", "127.0.0.2:80,127.0.1.3:81", "--bad", "198.51.100.1:80",
             "--name", "localhost:80"}, 0);
 
         assertEquals(2, args.addresses("to").size());

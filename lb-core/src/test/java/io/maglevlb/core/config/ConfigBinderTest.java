@@ -143,7 +143,7 @@ class ConfigBinderTest {
                       expect: 200-299
                     backends:
                       - name: a
-                        address: 10.0.0.1:80
+                        address: 198.18.0.1:80
                         weight: 3
                       - name: b
                         address: "[2001:db8::1]:80"
@@ -158,9 +158,9 @@ class ConfigBinderTest {
                       gue_port: 7000
                     backends:
                       - name: d1
-                        address: 10.0.0.2:53
+                        address: 198.18.0.2:53
                   - name: dns-dsr-l2
-                    listen: 10.1.1.1:53
+                    listen: 198.18.1.1:53
                     protocol: udp
                     mode: dsr
                     dsr:
@@ -168,8 +168,8 @@ class ConfigBinderTest {
                       interface: eth1
                     backends:
                       - name: d1
-                        address: 10.0.0.2:53
-                """.replace("listen: 0.0.0.0:53", "listen: 10.1.1.2:53"));
+                        address: 198.18.0.2:53
+                """.replace("listen: 0.0.0.0:53", "listen: 198.18.1.2:53"));
         assertEquals(new InetSocketAddress("::1", 9191), c.admin().listen());
         assertEquals(Optional.of(Path.of("/etc/maglevd/token")), c.admin().tokenFile());
         assertEquals(4, c.workers());
@@ -329,7 +329,7 @@ class ConfigBinderTest {
         @ParameterizedTest
         @CsvSource(delimiter = '|', textBlock = """
                 127.0.0.1:80           | 127.0.0.1 | 80
-                10.1.2.3:65535         | 10.1.2.3  | 65535
+                198.18.2.3:65535       | 198.18.2.3| 65535
                 '[::1]:80'             | ::1       | 80
                 '[2001:db8::42]:8080'  | 2001:db8::42 | 8080
                 """)
@@ -351,7 +351,7 @@ class ConfigBinderTest {
                 [fe80::1%eth0]:80    | zone ids
                 [::g]:80             | is not an IPv6 address
                 256.1.1.1:80         | 256 is above 255
-                010.0.0.1:80         | leading zeros
+                198.018.0.1:80       | leading zeros
                 127.0.0.1:0          | port must be between 1 and 65535, was 0
                 127.0.0.1:65536      | port must be between 1 and 65535, was 65536
                 127.0.0.1:http       | port 'http' is not a number

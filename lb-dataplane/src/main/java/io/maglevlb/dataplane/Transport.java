@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane;
 
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -10,10 +11,14 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.nio.channels.spi.SelectorProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -91,6 +96,32 @@ public final class Transport {
 
     public Class<? extends SocketChannel> socketChannelClass() {
         return epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+    }
+
+    /**
+     * Listening channels of {@code bindAddress}'s family. An IPv4 VIP gets an AF_INET socket rather than
+     * Netty's default dual-stack AF_INET6 one: its accepted sockets are then plain IPv4 ones, which are smaller
+     * in the kernel and need no IPv4-mapped address handling.
+     */
+    public ChannelFactory<ServerSocketChannel> serverSocketChannelFactory(InetAddress bindAddress) {
+        SocketProtocolFamily family = familyOf(bindAddress);
+        return epoll ? () -> new EpollServerSocketChannel(family) : () -> new NioServerSocketChannel(
+                SelectorProvider.provider(), family);
+    }
+
+    /**
+     * A new, unregistered client channel of {@code remote}'s family (AF_INET for IPv4 backends: no
+     * IPV6_V6ONLY option to set and no mapped addresses). Made directly rather than through a
+     * {@code Bootstrap}, whose per-connection clone copies its option maps and constructs reflectively.
+     */
+    public SocketChannel newSocketChannel(InetAddress remote) {
+        SocketProtocolFamily family = familyOf(remote);
+        return epoll ? new EpollSocketChannel(family)
+                : new NioSocketChannel(SelectorProvider.provider(), family);
+    }
+
+    private static SocketProtocolFamily familyOf(InetAddress address) {
+        return address instanceof Inet4Address ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6;
     }
 
     public Class<? extends DatagramChannel> datagramChannelClass() {

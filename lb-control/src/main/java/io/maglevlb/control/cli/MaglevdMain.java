@@ -49,7 +49,22 @@ public final class MaglevdMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        disableLeakSamplingUnlessAsked();
         System.exit(newCommandLine().execute(args));
+    }
+
+    /**
+     * Netty's default leak detection samples one buffer allocation in 128 and records a stack trace for it,
+     * on the forwarding threads. The relay's buffers are released on fixed paths the tests run with detection
+     * on, so the daemon turns it off unless the operator sets {@code -Dio.netty.leakDetection.level} (for
+     * example {@code simple} or {@code paranoid} in {@code MAGLEVD_JAVA_OPTS} to hunt a suspected leak).
+     * Runs before any Netty class loads, since the level is read once.
+     */
+    static void disableLeakSamplingUnlessAsked() {
+        if (System.getProperty("io.netty.leakDetection.level") == null
+                && System.getProperty("io.netty.leakDetectionLevel") == null) {
+            System.setProperty("io.netty.leakDetection.level", "disabled");
+        }
     }
 
     /** A configured command line writing to the process's stdout and stderr. */

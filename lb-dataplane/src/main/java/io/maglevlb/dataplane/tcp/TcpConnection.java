@@ -2,7 +2,6 @@ package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -17,6 +16,7 @@ import io.netty.channel.epoll.EpollTcpInfo;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
@@ -136,8 +136,28 @@ final class TcpConnection {
     private void connect(int id) {
         backendId = id;
         BackendState target = snapshot.backend(id);
-        Bootstrap bootstrap = vip.backendBootstrap.clone(frontend.eventLoop()).handler(new BackendHandler());
-        pendingConnect = bootstrap.connect(target.address());
+        SocketChannel ch = vip.newBackendChannel(target.address());
+        ch.pipeline().addLast(new BackendHandler());
+        // On the frontend's loop, registering completes at once; the connect follows in the same turn.
+        ChannelFuture registered = frontend.eventLoop().register(ch);
+        pendingConnect = registered;
+        if (registered.isDone()) {
+            connectRegistered(registered, target);
+        } else {
+            registered.addListener(f -> connectRegistered(registered, target));
+        }
+    }
+
+    private void connectRegistered(ChannelFuture registered, BackendState target) {
+        if (closing) {
+            registered.channel().close(); // the client left while the channel was registering
+            return;
+        }
+        if (!registered.isSuccess()) {
+            connectDone(registered);
+            return;
+        }
+        pendingConnect = registered.channel().connect(target.address());
         pendingConnect.addListener(connectListener);
     }
 
@@ -147,6 +167,7 @@ final class TcpConnection {
             onBackendConnected((SocketChannel) f.channel());
             return;
         }
+        f.channel().close();
         if (!frontend.isOpen() || closing) {
             return; // the client left (or was reset) while connecting: nothing to retry for
         }
@@ -226,7 +247,13 @@ final class TcpConnection {
 
     private void onBackendClosed(int countedId) {
         loop.activeByBackend[countedId]--;
-        if (frontend.isOpen()) {
+        if (!frontend.isOpen()) {
+            return;
+        }
+        if (clientOutputShut) {
+            frontend.close();
+        } else {
+            // Whatever the backend sent is still owed to the client: close once it is written.
             frontend.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         }
     }
@@ -345,28 +372,61 @@ final class TcpConnection {
         shutdownOutputAfterFlush(frontend);
     }
 
-    /** Sends {@code target} a FIN once everything queued toward it is written. */
+    /**
+     * Sends {@code target} a FIN once everything queued toward it is written. With epoll the shutdown goes
+     * straight to the socket: Netty's {@code shutdownOutput()} builds an exception with a stack trace on every
+     * call (to fail writes queued after it), a measurable cost per connection, and this relay never writes to
+     * a side after its FIN.
+     */
     private void shutdownOutputAfterFlush(SocketChannel target) {
         target.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
             if (!written.isSuccess()) {
                 abort();
                 return;
             }
-            target.shutdownOutput().addListener(shut -> {
-                if (!shut.isSuccess()) {
+            boolean otherSideDone = target == frontend ? backendOutputShut : clientOutputShut;
+            if (otherSideDone && clientInputDone && backendInputDone) {
+                closeNow(); // this FIN is the last thing left: close() sends it, a shutdown() first would not help
+                return;
+            }
+            if (target instanceof UnixChannel unix && unix.fd() instanceof Socket socket) {
+                try {
+                    socket.shutdown(false, true);
+                } catch (IOException | RuntimeException e) {
+                    // Reset or closed meanwhile (ENOTCONN surfaces as Netty's unchecked NotYetConnectedException).
                     abort();
                     return;
                 }
-                if (target == frontend) {
-                    clientOutputShut = true;
-                } else {
-                    backendOutputShut = true;
-                }
-                if (clientOutputShut && backendOutputShut) {
-                    closeNow();
-                }
-            });
+                outputShut(target);
+            } else {
+                target.shutdownOutput().addListener(shut -> {
+                    if (shut.isSuccess()) {
+                        outputShut(target);
+                    } else {
+                        abort();
+                    }
+                });
+            }
         });
+    }
+
+    private void outputShut(SocketChannel target) {
+        if (target == frontend) {
+            clientOutputShut = true;
+        } else {
+            backendOutputShut = true;
+            if (clientInputDone && !vip.splice) {
+                // Nothing will ever be sent to the backend again, so its end of input now ends the connection:
+                // let Netty close the channel on that EOF instead of half-closing it (a shutdown(SHUT_RD) that
+                // fails on a socket already past FIN both ways, plus an exception). onBackendClosed then
+                // flushes to the client and closes it, which sends its FIN. Not in splice mode: there the EOF
+                // event is what drains the socket's last bytes.
+                target.config().setAllowHalfClosure(false);
+            }
+        }
+        if (clientOutputShut && backendOutputShut) {
+            closeNow();
+        }
     }
 
     private void onError(String side, Throwable cause) {

@@ -13,7 +13,6 @@ import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -24,6 +23,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -66,7 +66,7 @@ public final class TcpProxyVip implements VipForwarder {
     private final List<Channel> listeners = new CopyOnWriteArrayList<>();
     private final List<ScheduledFuture<?>> sweeps = new ArrayList<>();
     final ConnectionLimit limit;
-    final Bootstrap backendBootstrap;
+    private final int connectTimeoutMs;
 
     private final HashMode hashMode;
     private final long vipHi;
@@ -112,16 +112,22 @@ public final class TcpProxyVip implements VipForwarder {
         this.boundAddress = config.listen();
 
         this.waterMark = new WriteBufferWaterMark(options.writeBufferLowWaterMark(), options.writeBufferHighWaterMark());
-        long connectTimeoutMs = config.connectTimeout().toMillis();
-        Bootstrap b = new Bootstrap()
-                .channel(transport.socketChannelClass())
-                .disableResolver()
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeoutMs));
-        this.backendBootstrap = b;
+        this.connectTimeoutMs = (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis());
+    }
+
+    /**
+     * A new, unregistered backend channel for {@code target}, configured like the accepted side: AUTO_READ off
+     * (the relay reads on demand), half-closure on, the relay's water marks. TCP_NODELAY is Netty's default
+     * for both transports on Linux, so it costs no extra setsockopt here.
+     */
+    SocketChannel newBackendChannel(InetSocketAddress target) {
+        SocketChannel ch = transport.newSocketChannel(target.getAddress());
+        SocketChannelConfig c = ch.config();
+        c.setAutoRead(false);
+        c.setAllowHalfClosure(true);
+        c.setWriteBufferWaterMark(waterMark);
+        c.setConnectTimeoutMillis(connectTimeoutMs);
+        return ch;
     }
 
     /**
@@ -188,11 +194,12 @@ public final class TcpProxyVip implements VipForwarder {
     private ServerBootstrap newServerBootstrap(EventLoopGroup parent, EventLoopGroup children, TcpVipLoop owner) {
         ServerBootstrap sb = new ServerBootstrap()
                 .group(parent, children)
-                .channel(transport.serverSocketChannelClass())
+                .channelFactory(transport.serverSocketChannelFactory(config.listen().getAddress()))
                 .option(ChannelOption.SO_REUSEADDR, true)
+                // TCP_NODELAY is Netty's default for accepted sockets on Linux (both transports): setting it
+                // again would cost a setsockopt per connection.
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override

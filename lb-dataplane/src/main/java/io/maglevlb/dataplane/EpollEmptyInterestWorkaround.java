@@ -103,7 +103,7 @@ final class EpollEmptyInterestWorkaround implements IoHandlerFactory {
                 return added ? delegate.submit(EpollIoOps.EPOLLERR) : delegate.submit(ops);
             }
             long result = delegate.submit(ops);
-            if (result >= 0) {
+            if (result != -1) { // -1: cancelled. Other values are the ops, negative with EPOLLET (the sign bit).
                 added = true;
             }
             return result;

@@ -15,8 +15,8 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
 /**
- * The few Linux system calls the packet engine needs, bound once through the FFM API (no JNI, no native library
- * of our own). Every call that can fail captures {@code errno} into a per-caller state segment, so one instance
+ * The few Linux system calls the packet engine and the raw TCP relay need, bound once through the FFM API (no
+ * JNI, no native library of our own). Every call that can fail captures {@code errno} into a per-caller state segment, so one instance
  * of this class is used by one thread at a time: each packet socket owns one (opened on the starting thread,
  * then used only by its forwarding thread), the control side creates its own.
  *
@@ -29,9 +29,20 @@ public final class LinuxNative implements AutoCloseable {
     public static final int AF_INET6 = 10;
     public static final int AF_NETLINK = 16;
     public static final int AF_PACKET = 17;
+    public static final int SOCK_STREAM = 1;
     public static final int SOCK_DGRAM = 2;
     public static final int SOCK_RAW = 3;
     public static final int SOCK_CLOEXEC = 0x80000;
+    public static final int SOCK_NONBLOCK = 0x800;
+    public static final int IPPROTO_TCP = 6;
+    public static final int TCP_NODELAY = 1;
+    public static final int SO_REUSEADDR = 2;
+    public static final int SO_ERROR = 4;
+    public static final int SO_LINGER = 13;
+    public static final int SO_REUSEPORT = 15;
+    public static final int SHUT_RD = 0;
+    public static final int SHUT_WR = 1;
+    public static final int MSG_NOSIGNAL = 0x4000;
     public static final int NETLINK_ROUTE = 0;
     public static final int SOL_SOCKET = 1;
     public static final int SOL_PACKET = 263;
@@ -80,6 +91,13 @@ public final class LinuxNative implements AutoCloseable {
     public static final int EACCES = 13;
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;
+    public static final int EPIPE = 32;
+    public static final int EINPROGRESS = 115;
+    public static final int ECONNRESET = 104;
+    public static final int ECONNABORTED = 103;
+    public static final int ENOTCONN = 107;
+    public static final int ETIMEDOUT = 110;
+    public static final int ECONNREFUSED = 111;
     public static final int EMSGSIZE = 90;
     public static final int ENETDOWN = 100;
     public static final int ENOBUFS = 105;
@@ -112,6 +130,24 @@ public final class LinuxNative implements AutoCloseable {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle RECV = bind("recv",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    // TCP relay (RawTcpConnection): non-blocking calls on sockets, buffers passed as raw addresses so a call at
+    // an offset into a buffer needs no slice object. critical: no thread-state transition around a call that
+    // never blocks.
+    private static final Linker.Option CRITICAL = Linker.Option.critical(false);
+    private static final MethodHandle ACCEPT4 = bind("accept4",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), CRITICAL);
+    private static final MethodHandle CONNECT = bind("connect",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), CRITICAL);
+    private static final MethodHandle GETSOCKNAME = bind("getsockname",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle SHUTDOWN = bind("shutdown",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CRITICAL);
+    private static final MethodHandle RECV_AT = bind("recv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
+    private static final MethodHandle SEND_AT = bind("send",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
+    private static final MethodHandle SETSOCKOPT_FAST = bind("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), CRITICAL);
     private static final MethodHandle IOCTL = bind("ioctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle IF_NAMETOINDEX = bind("if_nametoindex", FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -237,6 +273,69 @@ public final class LinuxNative implements AutoCloseable {
     public long recv(int fd, MemorySegment buffer, long length, int flags) {
         try {
             return (long) RECV.invokeExact(callState, fd, buffer, length, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** accept4(2): {@code address} receives the peer's sockaddr, {@code lengthInOut} holds its capacity. */
+    public int accept4(int fd, MemorySegment address, MemorySegment lengthInOut, int flags) {
+        try {
+            return (int) ACCEPT4.invokeExact(callState, fd, address, lengthInOut, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int connect(int fd, MemorySegment address, int length) {
+        try {
+            return (int) CONNECT.invokeExact(callState, fd, address, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public int getsockname(int fd, MemorySegment address, MemorySegment lengthInOut) {
+        try {
+            return (int) GETSOCKNAME.invokeExact(callState, fd, address, lengthInOut);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** shutdown(2); {@code how}: {@link #SHUT_WR} etc. */
+    public int shutdown(int fd, int how) {
+        try {
+            return (int) SHUTDOWN.invokeExact(callState, fd, how);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** recv(2) into native memory at {@code address}. */
+    public long recvAt(int fd, long address, long length, int flags) {
+        try {
+            return (long) RECV_AT.invokeExact(callState, fd, address, length, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** send(2) from native memory at {@code address}. */
+    public long sendAt(int fd, long address, long length, int flags) {
+        try {
+            return (long) SEND_AT.invokeExact(callState, fd, address, length, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** setsockopt(2) of an int option, for the per-connection options of the TCP relay. */
+    public int setsockoptIntFast(int fd, int level, int name, int value) {
+        MemorySegment v = scratchInt();
+        v.set(JAVA_INT, 0, value);
+        try {
+            return (int) SETSOCKOPT_FAST.invokeExact(callState, fd, level, name, v, 4);
         } catch (Throwable t) {
             throw rethrow(t);
         }

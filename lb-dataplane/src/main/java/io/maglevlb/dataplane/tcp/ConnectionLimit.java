@@ -31,7 +31,7 @@ final class ConnectionLimit {
     private final AcceptSwitch acceptSwitch;
     private final AtomicInteger open = new AtomicInteger();
     // Guarded by this.
-    private final ArrayDeque<TcpConnection> parked = new ArrayDeque<>();
+    private final ArrayDeque<ProxiedConnection> parked = new ArrayDeque<>();
     // Guarded by this.
     private boolean paused;
 
@@ -48,9 +48,9 @@ final class ConnectionLimit {
      * Counts a newly accepted connection. On its event loop.
      *
      * @return true when it may be forwarded now; false when it was parked, in which case
-     *     {@link TcpConnection#startAfterPark()} is later run on its event loop
+     *     {@link ProxiedConnection#startAfterPark()} is later run on its event loop
      */
-    boolean admit(TcpConnection c) {
+    boolean admit(ProxiedConnection c) {
         int n = open.incrementAndGet();
         if (max == 0 || n < max) {
             return true;
@@ -68,7 +68,7 @@ final class ConnectionLimit {
     }
 
     /** Uncounts a closed connection (served or parked). On its event loop. */
-    void release(TcpConnection c) {
+    void release(ProxiedConnection c) {
         if (c.everParked) {
             synchronized (this) {
                 if (c.parked) {
@@ -81,9 +81,9 @@ final class ConnectionLimit {
         if (max > 0 && n >= max - 1) {
             synchronized (this) {
                 while (!parked.isEmpty() && open.get() - parked.size() < max) {
-                    TcpConnection next = parked.pollFirst();
+                    ProxiedConnection next = parked.pollFirst();
                     next.parked = false;
-                    next.frontend.eventLoop().execute(next::startAfterPark);
+                    next.eventLoop().execute(next::startAfterPark);
                 }
                 updateAccepting();
             }

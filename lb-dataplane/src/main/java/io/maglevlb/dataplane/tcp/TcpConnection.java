@@ -9,6 +9,8 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.EventLoop;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
@@ -47,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * resets the other ({@link #abort}): an abortive close tells the peer the stream broke instead of ending it
  * as if it were complete.
  */
-final class TcpConnection {
+final class TcpConnection extends ProxiedConnection {
     private static final Logger LOG = LoggerFactory.getLogger(TcpConnection.class);
     private static final int DRAIN_CHUNK = 64 * 1024;
 
@@ -74,17 +76,6 @@ final class TcpConnection {
     private boolean backendOutputShut;
     private boolean closing;
 
-    // Idle list links, owned by the loop's TcpVipLoop.
-    long lastActivityNs;
-    TcpConnection idlePrev;
-    TcpConnection idleNext;
-    boolean linked;
-
-    /** Set once when the limit parked this connection; read on the loop to skip the lock otherwise. */
-    boolean everParked;
-    /** Waiting for a connection slot. Guarded by the {@link ConnectionLimit}'s lock. */
-    boolean parked;
-
     TcpConnection(TcpProxyVip vip, TcpVipLoop loop, SocketChannel frontend) {
         this.vip = vip;
         this.loop = loop;
@@ -107,7 +98,12 @@ final class TcpConnection {
         }
     }
 
-    /** Run on the loop when the connection limit hands this parked connection a slot. */
+    @Override
+    EventLoop eventLoop() {
+        return frontend.eventLoop();
+    }
+
+    @Override
     void startAfterPark() {
         if (frontend.isActive() && !closing) {
             start();
@@ -258,7 +254,7 @@ final class TcpConnection {
         }
     }
 
-    /** Idle timeout: closes both sides (FIN; whatever is still queued is dropped). */
+    @Override
     void closeIdle() {
         if (LOG.isDebugEnabled()) {
             LOG.debug("vip {}: closing idle connection from {}", vip.name(), frontend.remoteAddress());
@@ -266,6 +262,7 @@ final class TcpConnection {
         closeNow();
     }
 
+    @Override
     void closeNow() {
         closing = true;
         frontend.close();
@@ -302,14 +299,23 @@ final class TcpConnection {
         loop.touch(this, System.nanoTime());
     }
 
-    long earlyBytes() {
-        long sum = 0;
+    @Override
+    long pendingBytes() {
+        long sum = pendingWrites(frontend) + pendingWrites(backend);
         if (earlyData != null) {
             for (ByteBuf b : earlyData) {
                 sum += b.readableBytes();
             }
         }
         return sum;
+    }
+
+    private static long pendingWrites(Channel ch) {
+        if (ch == null) {
+            return 0;
+        }
+        ChannelOutboundBuffer buffer = ch.unsafe().outboundBuffer();
+        return buffer == null ? 0 : buffer.totalPendingWriteBytes();
     }
 
     // ---- relay -----------------------------------------------------------------------------------------------
@@ -461,6 +467,7 @@ final class TcpConnection {
      * {@link #touch()}. One getsockopt per side, and only for connections the idle sweep is about to close.
      * When the kernel saw data, the connection's activity time is moved to when it did.
      */
+    @Override
     boolean sawKernelActivity(long nowNs, long idleTimeoutNs) {
         if (!vip.splice || backend == null || !frontend.isActive() || !backend.isActive()) {
             return false;

@@ -64,6 +64,7 @@ public final class TcpProxyVip implements VipForwarder {
     private final EventLoopGroup workers;
     private final List<TcpVipLoop> loops = new ArrayList<>();
     private final List<Channel> listeners = new CopyOnWriteArrayList<>();
+    private final List<RawListener> rawListeners = new CopyOnWriteArrayList<>();
     private final List<ScheduledFuture<?>> sweeps = new ArrayList<>();
     final ConnectionLimit limit;
     private final int connectTimeoutMs;
@@ -76,6 +77,8 @@ public final class TcpProxyVip implements VipForwarder {
     final long idleTimeoutNs;
     final boolean proxyProtocolV2;
     final boolean splice;
+    /** Relay on raw sockets ({@link RawTcpConnection}) rather than Netty channels ({@link TcpConnection}). */
+    final boolean raw;
     private final WriteBufferWaterMark waterMark;
     private volatile InetSocketAddress boundAddress;
 
@@ -109,6 +112,7 @@ public final class TcpProxyVip implements VipForwarder {
         this.idleTimeoutNs = config.idleTimeout().toNanos();
         this.proxyProtocolV2 = config.proxyProtocol() == ProxyProtocol.V2;
         this.splice = options.splice() && transport.supportsSplice();
+        this.raw = transport.isEpoll() && !splice && options.rawRelay();
         this.boundAddress = config.listen();
 
         this.waterMark = new WriteBufferWaterMark(options.writeBufferLowWaterMark(), options.writeBufferHighWaterMark());
@@ -139,7 +143,22 @@ public final class TcpProxyVip implements VipForwarder {
     public void start() throws VipBindException {
         InetSocketAddress address = config.listen();
         try {
-            if (transport.supportsReusePort()) {
+            if (raw) {
+                probeExclusive(address);
+                for (TcpVipLoop loop : loops) {
+                    RawListener listener;
+                    try {
+                        listener = RawListener.open(this, loop, address);
+                    } catch (IOException e) {
+                        throw new VipBindException(config.name(), address, e);
+                    }
+                    rawListeners.add(listener);
+                    if (address.getPort() == 0) {
+                        // Port 0 (tests): the first listener picks the port, the others share it.
+                        address = new InetSocketAddress(address.getAddress(), localPort(listener));
+                    }
+                }
+            } else if (transport.supportsReusePort()) {
                 probeExclusive(address);
                 for (TcpVipLoop loop : loops) {
                     Channel ch = bind(newServerBootstrap(loop.eventLoop, loop.eventLoop, loop), address);
@@ -155,8 +174,11 @@ public final class TcpProxyVip implements VipForwarder {
             closeListeners();
             throw e;
         }
-        Channel first = listeners.get(0);
-        boundAddress = (InetSocketAddress) first.localAddress();
+        if (raw) {
+            boundAddress = new InetSocketAddress(config.listen().getAddress(), address.getPort());
+        } else {
+            boundAddress = (InetSocketAddress) listeners.get(0).localAddress();
+        }
         vipPort = boundAddress.getPort();
         if (idleTimeoutNs > 0) {
             long periodNs = sweepPeriodNs(idleTimeoutNs);
@@ -227,6 +249,14 @@ public final class TcpProxyVip implements VipForwarder {
         return ((InetSocketAddress) ch.localAddress()).getPort();
     }
 
+    private int localPort(RawListener listener) throws VipBindException {
+        try {
+            return listener.localAddress().getPort();
+        } catch (IOException e) {
+            throw new VipBindException(config.name(), config.listen(), e);
+        }
+    }
+
     private TcpVipLoop loopOf(EventLoop eventLoop) {
         for (TcpVipLoop loop : loops) {
             if (loop.eventLoop == eventLoop) {
@@ -240,12 +270,22 @@ public final class TcpProxyVip implements VipForwarder {
         for (Channel listener : listeners) {
             listener.config().setAutoRead(accepting);
         }
+        for (RawListener listener : rawListeners) {
+            listener.setAccepting(accepting);
+        }
+    }
+
+    int connectTimeoutMs() {
+        return connectTimeoutMs;
     }
 
     /** Flow hash of a new connection from {@code clientIp}:{@code clientPort}. On an event loop; no allocation. */
     long flowHash(byte[] clientIp, int clientPort) {
-        long hi = AddressBits.hi(clientIp);
-        long lo = AddressBits.lo(clientIp);
+        return flowHash(AddressBits.hi(clientIp), AddressBits.lo(clientIp), clientPort);
+    }
+
+    /** Flow hash of a new connection from the client address {@code hi}:{@code lo} (IPv4 mapped), port. */
+    long flowHash(long hi, long lo, int clientPort) {
         if (hashMode == HashMode.SOURCE_IP) {
             return FlowHash.sourceIp(hi, lo);
         }
@@ -270,6 +310,10 @@ public final class TcpProxyVip implements VipForwarder {
             f.awaitUninterruptibly();
         }
         listeners.clear();
+        for (RawListener listener : rawListeners) {
+            listener.closeAndWait();
+        }
+        rawListeners.clear();
     }
 
     /** Closes every open connection of this VIP at once and stops the idle sweeps; waits until done. */
@@ -280,7 +324,12 @@ public final class TcpProxyVip implements VipForwarder {
         }
         List<Future<?>> done = new ArrayList<>();
         for (TcpVipLoop loop : loops) {
-            done.add(loop.eventLoop.submit(loop::closeAll));
+            done.add(loop.eventLoop.submit(() -> {
+                loop.closeAll();
+                if (rawListeners.isEmpty()) {
+                    loop.releaseRawIo();
+                }
+            }));
         }
         for (Future<?> f : done) {
             f.awaitUninterruptibly();
@@ -378,7 +427,7 @@ public final class TcpProxyVip implements VipForwarder {
 
     /** Listening sockets: one per event loop with SO_REUSEPORT, else one. */
     public int listenerCount() {
-        return listeners.size();
+        return raw ? rawListeners.size() : listeners.size();
     }
 
     /**
@@ -407,7 +456,7 @@ public final class TcpProxyVip implements VipForwarder {
         if (proxyProtocolV2) {
             sb.append(", proxy_protocol v2");
         }
-        sb.append(splice ? ", splice" : "");
+        sb.append(splice ? ", splice" : raw ? ", raw relay" : "");
         return sb.toString();
     }
 

@@ -1,8 +1,10 @@
 package io.maglevlb.dataplane.tcp;
 
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.EventLoop;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoHandle;
+import io.netty.channel.IoRegistration;
+import io.netty.util.concurrent.Future;
 import java.util.Arrays;
 
 /**
@@ -38,12 +40,37 @@ final class TcpVipLoop {
     long[] connectFailures = new long[INITIAL_BACKEND_CAPACITY];
     long[] retries = new long[INITIAL_BACKEND_CAPACITY];
 
-    private TcpConnection idleHead;
-    private TcpConnection idleTail;
+    private RawLoopIo rawIo;
+
+    private ProxiedConnection idleHead;
+    private ProxiedConnection idleTail;
     private int linked;
 
     TcpVipLoop(EventLoop eventLoop) {
         this.eventLoop = eventLoop;
+    }
+
+    /** Registers a raw socket's handle with this loop's epoll. On the loop, where it completes at once. */
+    Future<IoRegistration> register(IoHandle handle) {
+        return ((IoEventLoop) eventLoop).register(handle);
+    }
+
+    /** The raw relay's per-loop buffer and system calls, made on first use. On the loop. */
+    RawLoopIo rawIo() {
+        RawLoopIo io = rawIo;
+        if (io == null) {
+            io = new RawLoopIo();
+            rawIo = io;
+        }
+        return io;
+    }
+
+    /** Frees the raw relay's native memory once the VIP is stopped and its connections are closed. On the loop. */
+    void releaseRawIo() {
+        if (rawIo != null) {
+            rawIo.close();
+            rawIo = null;
+        }
     }
 
     /** Makes the per-backend arrays hold ids below {@code idLimit}. On the loop, once per new connection. */
@@ -61,7 +88,7 @@ final class TcpVipLoop {
     }
 
     /** Adds a new connection at the tail (most recently active). */
-    void link(TcpConnection c, long nowNs) {
+    void link(ProxiedConnection c, long nowNs) {
         c.lastActivityNs = nowNs;
         c.idlePrev = idleTail;
         c.idleNext = null;
@@ -76,7 +103,7 @@ final class TcpVipLoop {
     }
 
     /** Records activity on {@code c} now: moves it to the tail. */
-    void touch(TcpConnection c, long nowNs) {
+    void touch(ProxiedConnection c, long nowNs) {
         c.lastActivityNs = nowNs;
         if (!c.linked || idleTail == c) {
             return;
@@ -85,12 +112,12 @@ final class TcpVipLoop {
         link(c, nowNs);
     }
 
-    void unlink(TcpConnection c) {
+    void unlink(ProxiedConnection c) {
         if (!c.linked) {
             return;
         }
-        TcpConnection prev = c.idlePrev;
-        TcpConnection next = c.idleNext;
+        ProxiedConnection prev = c.idlePrev;
+        ProxiedConnection next = c.idleNext;
         if (prev == null) {
             idleHead = next;
         } else {
@@ -109,9 +136,9 @@ final class TcpVipLoop {
 
     /** Closes every connection idle for longer than {@code idleTimeoutNs}. Scheduled on the loop. */
     void sweepIdle(long nowNs, long idleTimeoutNs) {
-        TcpConnection c = idleHead;
+        ProxiedConnection c = idleHead;
         while (c != null && nowNs - c.lastActivityNs >= idleTimeoutNs) {
-            TcpConnection next = c.idleNext;
+            ProxiedConnection next = c.idleNext;
             unlink(c);
             if (!c.sawKernelActivity(nowNs, idleTimeoutNs)) {
                 c.closeIdle();
@@ -122,9 +149,9 @@ final class TcpVipLoop {
 
     /** Closes every connection of this loop at once (shutdown deadline). On the loop. */
     void closeAll() {
-        TcpConnection c = idleHead;
+        ProxiedConnection c = idleHead;
         while (c != null) {
-            TcpConnection next = c.idleNext;
+            ProxiedConnection next = c.idleNext;
             unlink(c);
             c.closeNow();
             c = next;
@@ -142,17 +169,9 @@ final class TcpVipLoop {
      */
     long pendingBytes() {
         long sum = 0;
-        for (TcpConnection c = idleHead; c != null; c = c.idleNext) {
-            sum += pendingWrites(c.frontend) + pendingWrites(c.backend) + c.earlyBytes();
+        for (ProxiedConnection c = idleHead; c != null; c = c.idleNext) {
+            sum += c.pendingBytes();
         }
         return sum;
-    }
-
-    private static long pendingWrites(Channel ch) {
-        if (ch == null) {
-            return 0;
-        }
-        ChannelOutboundBuffer buffer = ch.unsafe().outboundBuffer();
-        return buffer == null ? 0 : buffer.totalPendingWriteBytes();
     }
 }

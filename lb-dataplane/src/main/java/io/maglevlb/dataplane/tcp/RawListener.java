@@ -1,0 +1,177 @@
+package io.maglevlb.dataplane.tcp;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import io.maglevlb.dataplane.packet.LinuxNative;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoHandle;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.epoll.LinuxSocket;
+import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A VIP's listening socket on one event loop for the raw relay: bound with SO_REUSEPORT (one per loop, the
+ * kernel spreads connections over them), registered with the loop's epoll level-triggered, and accepting with
+ * accept4 straight into {@link RawTcpConnection}s.
+ *
+ * <p><b>Threading.</b> {@link #open} and {@link #close} are called by the control plane and wait for the loop;
+ * everything else runs on the loop.
+ */
+final class RawListener implements EpollIoHandle {
+    private static final Logger LOG = LoggerFactory.getLogger(RawListener.class);
+    /** Accepts per readiness event before other sockets get their turn (level-triggered: the rest come next). */
+    private static final int ACCEPTS_PER_EVENT = 64;
+    private static final long ERROR_PAUSE_MS = 20;
+    private static final long ACCEPT_ERROR_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(10);
+
+    private final TcpProxyVip vip;
+    private final TcpVipLoop loop;
+    private final LinuxSocket socket;
+    private final int fd;
+    private IoRegistration registration;
+    /** Paused by max_connections. */
+    private boolean limitPaused;
+    /** Paused for a moment after accept ran out of file descriptors or memory. */
+    private boolean errorPaused;
+    private boolean closed;
+    private long lastAcceptErrorLogNs = System.nanoTime() - ACCEPT_ERROR_LOG_INTERVAL_NS;
+
+    private RawListener(TcpProxyVip vip, TcpVipLoop loop, LinuxSocket socket) {
+        this.vip = vip;
+        this.loop = loop;
+        this.socket = socket;
+        this.fd = socket.intValue();
+    }
+
+    /**
+     * Binds {@code address} (SO_REUSEADDR and SO_REUSEPORT), listens and registers with the loop.
+     *
+     * @throws IOException when the address cannot be bound
+     */
+    static RawListener open(TcpProxyVip vip, TcpVipLoop loop, InetSocketAddress address) throws IOException {
+        LinuxSocket socket = LinuxSocket.newSocketStream(address.getAddress() instanceof Inet4Address
+                ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6);
+        try {
+            socket.setReuseAddress(true);
+            socket.setReusePort(true);
+            socket.bind(address);
+            socket.listen(NetUtil.SOMAXCONN);
+            RawListener listener = new RawListener(vip, loop, socket);
+            Future<?> registered = loop.eventLoop.submit(() -> {
+                listener.register();
+                return null;
+            }).awaitUninterruptibly();
+            if (!registered.isSuccess()) {
+                throw new IOException("could not register the listener with its event loop", registered.cause());
+            }
+            return listener;
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    private void register() throws Exception {
+        Future<IoRegistration> f = loop.register(this).sync();
+        registration = f.getNow();
+        registration.submit(EpollIoOps.EPOLLIN);
+    }
+
+    /** The bound address (the port resolved when 0 was asked for). */
+    InetSocketAddress localAddress() throws IOException {
+        return (InetSocketAddress) socket.localAddress();
+    }
+
+    /** Pauses or resumes accepting (max_connections); new connections wait in the kernel's queue meanwhile. */
+    void setAccepting(boolean on) {
+        loop.eventLoop.execute(() -> {
+            limitPaused = !on;
+            updateInterest();
+        });
+    }
+
+    private void updateInterest() {
+        if (!closed) {
+            // NONE leaves the fd registered with no interest (see EpollEmptyInterestWorkaround).
+            registration.submit(limitPaused || errorPaused ? EpollIoOps.NONE : EpollIoOps.EPOLLIN);
+        }
+    }
+
+    /** Closes the socket: the kernel refuses new connections from then on. Waits for the loop. */
+    void closeAndWait() {
+        if (loop.eventLoop.inEventLoop()) {
+            close();
+        } else {
+            loop.eventLoop.submit(this::close).awaitUninterruptibly();
+        }
+    }
+
+    @Override
+    public FileDescriptor fd() {
+        return socket;
+    }
+
+    @Override
+    public void handle(IoRegistration registration, IoEvent event) {
+        RawLoopIo io = loop.rawIo();
+        LinuxNative sys = io.sys;
+        for (int i = 0; i < ACCEPTS_PER_EVENT && !limitPaused && !closed; i++) {
+            io.sockaddrLength.set(JAVA_INT, 0, (int) io.sockaddr.byteSize());
+            int client = sys.accept4(fd, io.sockaddr, io.sockaddrLength,
+                    LinuxNative.SOCK_NONBLOCK | LinuxNative.SOCK_CLOEXEC);
+            if (client >= 0) {
+                new RawTcpConnection(vip, loop, client, io.sockaddr).accepted();
+                continue;
+            }
+            int errno = sys.errno();
+            if (errno == LinuxNative.EAGAIN) {
+                return;
+            }
+            if (errno == LinuxNative.EINTR || errno == LinuxNative.ECONNABORTED) {
+                continue;
+            }
+            // EMFILE, ENFILE, ENOBUFS, ENOMEM: out of resources. The connection stays queued; level-triggered
+            // epoll would report the socket again at once, so accepting pauses for a moment (as HAProxy does)
+            // and the warning is logged at most every 10 s.
+            long now = System.nanoTime();
+            if (now - lastAcceptErrorLogNs >= ACCEPT_ERROR_LOG_INTERVAL_NS) {
+                lastAcceptErrorLogNs = now;
+                LOG.warn("vip {}: accept failed, pausing accepts for {} ms: {}", vip.name(), ERROR_PAUSE_MS,
+                        LinuxNative.describe(errno));
+            }
+            errorPaused = true;
+            updateInterest();
+            loop.eventLoop.schedule(() -> {
+                errorPaused = false;
+                updateInterest();
+            }, ERROR_PAUSE_MS, TimeUnit.MILLISECONDS);
+            return;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            socket.close();
+        } catch (IOException e) {
+            LOG.debug("vip {}: closing a listener failed", vip.name(), e);
+        }
+        if (registration != null) {
+            registration.cancel();
+        }
+    }
+}

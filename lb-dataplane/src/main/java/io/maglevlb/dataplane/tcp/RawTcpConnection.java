@@ -1,0 +1,618 @@
+package io.maglevlb.dataplane.tcp;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import io.maglevlb.core.flow.FlowHash;
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.packet.LinuxNative;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoEvent;
+import io.netty.channel.epoll.EpollIoHandle;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteOrder;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One proxied TCP connection relayed on raw sockets: the client socket accepted by a {@link RawListener} and the
+ * backend socket opened for it, both registered directly with the event loop's epoll (Netty's
+ * {@code EpollIoHandler}) and driven with plain system calls through FFM. The default engine with epoll; the
+ * Netty-channel engine ({@link TcpConnection}) serves NIO and splice mode.
+ *
+ * <p><b>Why.</b> A Netty channel costs some twenty system calls per connection beyond the relay's own
+ * (address and option queries on construction, an epoll_ctl per interest change, SO_LINGER checks and
+ * EPOLL_CTL_DEL on close, shutdown(SHUT_RD) on every half-close) and an exception with a stack trace per
+ * output shutdown. Here a connection's life is: accept4, TCP_NODELAY, one EPOLL_CTL_ADD per socket with every
+ * interest edge-triggered (so no epoll_ctl afterwards), socket/connect, then recv/send, and close, which also
+ * drops the fd from epoll.
+ *
+ * <p><b>Relay.</b> Edge-triggered epoll reports each readiness change once, so each side remembers whether it
+ * is readable and writable. Bytes go from one side's socket through the loop's shared buffer
+ * ({@link RawLoopIo}) straight into the other side's socket. What the other side cannot take at once is
+ * copied into a buffer owned by that side, and the source is not read again until that buffer is written out:
+ * per direction a connection holds at most one read (64 KiB) in this process when a peer stops reading.
+ *
+ * <p><b>Half-close.</b> When one side ends its input (FIN), the other side's output is shut once everything
+ * owed to it is written, so the FIN travels through. When both directions have ended both sockets are closed
+ * (the last FIN is sent by close()). Errors and resets on one side reset the other (SO_LINGER 0), as does
+ * giving up on backends.
+ *
+ * <p><b>Threading.</b> Everything runs on the loop of the listener that accepted the connection.
+ */
+final class RawTcpConnection extends ProxiedConnection {
+    private static final Logger LOG = LoggerFactory.getLogger(RawTcpConnection.class);
+
+    /** Every event either side can need, edge-triggered: registered once, never modified. */
+    static final EpollIoOps INTEREST = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLOUT).with(EpollIoOps.EPOLLRDHUP)
+            .with(EpollIoOps.EPOLLET);
+    private static final int EV_IN = EpollIoOps.EPOLLIN.value();
+    private static final int EV_OUT = EpollIoOps.EPOLLOUT.value();
+    private static final int EV_RDHUP = EpollIoOps.EPOLLRDHUP.value();
+    private static final int EV_ERR = EpollIoOps.EPOLLERR.value();
+    private static final int EV_HUP = 0x10; // EPOLLHUP: not among Netty's EpollIoOps constants
+    /** Reads per side per turn before yielding the loop to other connections (then resumed by a task). */
+    private static final int READS_PER_TURN = 16;
+    private static final int NODELAY_ON = 1;
+
+    private final TcpProxyVip vip;
+    private final TcpVipLoop loop;
+    private final RawLoopIo io;
+    private final Side front;
+    private Side back;
+    private final long clientHi;
+    private final long clientLo;
+    private final int clientPort;
+
+    private ForwardingSnapshot snapshot;
+    private long flowHash;
+    private int firstChoice;
+    private int backendId = ForwardingSnapshot.NO_BACKEND;
+    private int attempt;
+    private boolean connected;
+    private boolean closed;
+    private ScheduledFuture<?> connectTimer;
+    private boolean pumpScheduled;
+    private final Runnable connectTimeoutTask = this::onConnectTimeout;
+    private final Runnable pumpTask = this::scheduledPump;
+
+    /**
+     * @param clientFd the accepted, non-blocking socket
+     * @param peer its peer's sockaddr as accept4 filled it in ({@code io.sockaddr})
+     */
+    RawTcpConnection(TcpProxyVip vip, TcpVipLoop loop, int clientFd, MemorySegment peer) {
+        this.vip = vip;
+        this.loop = loop;
+        this.io = loop.rawIo();
+        this.front = new Side(clientFd, true);
+        short family = peer.get(JAVA_SHORT, 0);
+        this.clientPort = Short.toUnsignedInt(peer.get(JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN), 2));
+        if (family == LinuxNative.AF_INET) {
+            clientHi = FlowHash.v4Hi();
+            clientLo = FlowHash.v4Lo(peer.get(JAVA_INT.withOrder(ByteOrder.BIG_ENDIAN), 4));
+        } else {
+            // IPv4-mapped addresses come out as ::ffff:a.b.c.d, the form FlowHash already uses for IPv4.
+            clientHi = peer.get(JAVA_LONG.withOrder(ByteOrder.BIG_ENDIAN), 8);
+            clientLo = peer.get(JAVA_LONG.withOrder(ByteOrder.BIG_ENDIAN), 16);
+        }
+    }
+
+    /** Right after accept4, on the loop: registers the client socket and picks a backend (or parks). */
+    void accepted() {
+        loop.accepted++;
+        loop.active++;
+        loop.link(this, System.nanoTime());
+        io.sys.setsockoptIntFast(front.fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_NODELAY, NODELAY_ON);
+        if (!register(front)) {
+            closeBoth(true);
+            return;
+        }
+        if (vip.limit.admit(this)) {
+            start();
+        }
+    }
+
+    @Override
+    EventLoop eventLoop() {
+        return loop.eventLoop;
+    }
+
+    @Override
+    void startAfterPark() {
+        if (!closed) {
+            start();
+        }
+    }
+
+    private void start() {
+        ForwardingSnapshot s = vip.snapshots.current();
+        snapshot = s;
+        loop.ensureBackendCapacity(s.idLimit());
+        flowHash = vip.flowHash(clientHi, clientLo, clientPort);
+        int id = s.backendFor(flowHash);
+        if (id == ForwardingSnapshot.NO_BACKEND) {
+            loop.closedNoBackend++;
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("vip {}: no backend available for {}, resetting", vip.name(), clientDescription());
+            }
+            closeBoth(true);
+            return;
+        }
+        firstChoice = id;
+        connect(id);
+    }
+
+    private void connect(int id) {
+        backendId = id;
+        MemorySegment target = io.backendSockaddr(snapshot, id);
+        int family = target.get(JAVA_SHORT, 0);
+        LinuxNative sys = io.sys;
+        int fd = sys.socket(family, LinuxNative.SOCK_STREAM | LinuxNative.SOCK_NONBLOCK | LinuxNative.SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            connectFailed(sys.errno());
+            return;
+        }
+        sys.setsockoptIntFast(fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_NODELAY, NODELAY_ON);
+        Side b = new Side(fd, false);
+        back = b;
+        int r = sys.connect(fd, target, (int) target.byteSize());
+        if (r < 0 && sys.errno() != LinuxNative.EINPROGRESS) {
+            connectFailed(sys.errno());
+            return;
+        }
+        if (!register(b)) {
+            connectFailed(LinuxNative.EINVAL);
+            return;
+        }
+        if (r == 0) {
+            onConnected();
+        } else if (vip.connectTimeoutMs() > 0) {
+            connectTimer = loop.eventLoop.schedule(connectTimeoutTask, vip.connectTimeoutMs(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private boolean register(Side side) {
+        Future<IoRegistration> f = loop.register(side);
+        if (!f.isSuccess()) {
+            LOG.warn("vip {}: could not register a socket with the event loop: {}", vip.name(), f.cause());
+            return false;
+        }
+        side.registration = f.getNow();
+        // submit returns the ops value, negative here (EPOLLET is the sign bit); -1 only when cancelled.
+        side.registration.submit(INTEREST);
+        return side.registration.isValid();
+    }
+
+    private void onConnectTimeout() {
+        connectTimer = null;
+        if (!closed && !connected && back != null) {
+            connectFailed(LinuxNative.ETIMEDOUT);
+        }
+    }
+
+    private void connectFailed(int errno) {
+        if (connectTimer != null) {
+            connectTimer.cancel(false);
+            connectTimer = null;
+        }
+        if (back != null) {
+            closeSide(back, false);
+            back = null;
+        }
+        loop.connectFailures[backendId]++;
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("vip {}: connect to backend {} failed for {}: {}", vip.name(),
+                    snapshot.backend(backendId).name(), clientDescription(), LinuxNative.describe(errno));
+        }
+        if (attempt < vip.connectRetries) {
+            attempt++;
+            int next = snapshot.fallback(flowHash, firstChoice, attempt);
+            if (next != ForwardingSnapshot.NO_BACKEND) {
+                loop.retries[next]++;
+                connect(next);
+                return;
+            }
+        }
+        loop.connectGiveUps++;
+        closeBoth(true);
+    }
+
+    private void onConnected() {
+        connected = true;
+        if (connectTimer != null) {
+            connectTimer.cancel(false);
+            connectTimer = null;
+        }
+        loop.connections[backendId]++;
+        loop.activeByBackend[backendId]++;
+        back.writable = true;
+        if (vip.proxyProtocolV2) {
+            ByteBuf header = PooledByteBufAllocator.DEFAULT.directBuffer(64); // direct: written by address
+            ProxyProtocolV2.encode(header, clientAddress(), vipAddress());
+            back.pending = header; // sent first by the pump, before any client byte
+        }
+        touch();
+        pump();
+    }
+
+    // ---- events and relay ------------------------------------------------------------------------------------
+
+    private void onEvent(Side side, int events) {
+        if (closed) {
+            return;
+        }
+        if (side == back && !connected) {
+            if ((events & (EV_ERR | EV_HUP)) != 0) {
+                connectFailed(socketError(back));
+                return;
+            }
+            if ((events & EV_OUT) == 0) {
+                return;
+            }
+            onConnected();
+            if (closed) {
+                return;
+            }
+        } else if (side == front && !connected && (events & (EV_ERR | EV_HUP)) != 0) {
+            closeBoth(true); // the client reset or vanished before a backend was reached
+            return;
+        }
+        if ((events & (EV_IN | EV_RDHUP | EV_HUP | EV_ERR)) != 0) {
+            side.readable = true;
+            if ((events & (EV_RDHUP | EV_HUP | EV_ERR)) != 0) {
+                side.peerClosed = true;
+            }
+        }
+        if ((events & (EV_OUT | EV_ERR | EV_HUP)) != 0) {
+            side.writable = true;
+        }
+        pump();
+    }
+
+    /** Moves whatever can move both ways. Nothing before the backend is connected: client bytes wait in its socket. */
+    private void pump() {
+        if (!connected || closed) {
+            return;
+        }
+        boolean moved = relay(front, back);
+        if (!closed) {
+            moved |= relay(back, front);
+        }
+        if (moved && !closed) {
+            touch();
+        }
+    }
+
+    private void scheduledPump() {
+        pumpScheduled = false;
+        pump();
+    }
+
+    /** One direction, {@code src} to {@code dst}. Returns whether any byte moved. */
+    private boolean relay(Side src, Side dst) {
+        if (dst.pending != null && !flushPending(dst)) {
+            return false; // dst is still full: src waits (backpressure)
+        }
+        if (closed) {
+            return false;
+        }
+        if (src.inputDone) {
+            endOutput(dst);
+            return false;
+        }
+        LinuxNative sys = io.sys;
+        boolean moved = false;
+        for (int reads = 0; src.readable; reads++) {
+            if (reads == READS_PER_TURN) {
+                schedulePump(); // edge-triggered: nothing would wake this side again
+                return moved;
+            }
+            long n = sys.recvAt(src.fd, io.bufferAddress, RawLoopIo.BUFFER_SIZE, 0);
+            if (n > 0) {
+                moved = true;
+                count(src, n);
+                if (n < RawLoopIo.BUFFER_SIZE && !src.peerClosed) {
+                    // TCP hands over all it holds: the socket is drained until the next edge. Not so once the
+                    // peer has closed: its FIN may have come with the last bytes and brings no edge of its
+                    // own, so the next read must see the end.
+                    src.readable = false;
+                }
+                long written = send(dst, io.bufferAddress, n);
+                if (written < 0) {
+                    return moved; // reset: both sides closed
+                }
+                if (written < n) {
+                    dst.pending = PooledByteBufAllocator.DEFAULT.directBuffer((int) (n - written));
+                    dst.pending.writeBytes(io.buffer.asByteBuffer().position((int) written).limit((int) n));
+                    return moved;
+                }
+                continue;
+            }
+            if (n == 0) {
+                src.readable = false;
+                src.inputDone = true;
+                endOutput(dst);
+                return moved;
+            }
+            int errno = sys.errno();
+            if (errno == LinuxNative.EAGAIN) {
+                src.readable = false;
+            } else if (errno != LinuxNative.EINTR) {
+                failed(src, errno);
+                return moved;
+            }
+        }
+        return moved;
+    }
+
+    private void count(Side src, long n) {
+        if (src == front) {
+            loop.bytesToBackend[backendId] += n;
+        } else {
+            loop.bytesToClient[backendId] += n;
+        }
+    }
+
+    /**
+     * Writes {@code length} bytes at {@code address} to {@code dst}: the count written (less when its socket
+     * buffer filled), or -1 after a failure reset the connection.
+     */
+    private long send(Side dst, long address, long length) {
+        if (!dst.writable) {
+            return 0;
+        }
+        LinuxNative sys = io.sys;
+        for (;;) {
+            long w = sys.sendAt(dst.fd, address, length, LinuxNative.MSG_NOSIGNAL);
+            if (w >= 0) {
+                if (w < length) {
+                    dst.writable = false;
+                }
+                return w;
+            }
+            int errno = sys.errno();
+            if (errno == LinuxNative.EAGAIN) {
+                dst.writable = false;
+                return 0;
+            }
+            if (errno != LinuxNative.EINTR) {
+                failed(dst, errno);
+                return -1;
+            }
+        }
+    }
+
+    /** Writes out what {@code dst} is owed. True when nothing is left. */
+    private boolean flushPending(Side dst) {
+        ByteBuf p = dst.pending;
+        long w = send(dst, p.memoryAddress() + p.readerIndex(), p.readableBytes());
+        if (w < 0) {
+            return false;
+        }
+        p.skipBytes((int) w);
+        if (p.isReadable()) {
+            return false;
+        }
+        p.release();
+        dst.pending = null;
+        return true;
+    }
+
+    /** The other side's input ended: once {@code dst} is owed nothing, its output ends too (FIN). */
+    private void endOutput(Side dst) {
+        if (dst.outputShut || dst.pending != null) {
+            return;
+        }
+        dst.outputShut = true;
+        if (front.inputDone && back.inputDone && front.outputShut && back.outputShut) {
+            closeBoth(false); // both directions are over: close() sends this last FIN
+            return;
+        }
+        if (io.sys.shutdown(dst.fd, LinuxNative.SHUT_WR) < 0) {
+            failed(dst, io.sys.errno()); // ENOTCONN: the peer reset meanwhile
+        }
+    }
+
+    private void schedulePump() {
+        if (!pumpScheduled) {
+            pumpScheduled = true;
+            loop.eventLoop.execute(pumpTask);
+        }
+    }
+
+    private void failed(Side side, int errno) {
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("vip {}: {} side of connection from {} failed: {}", vip.name(), side.front ? "client" : "backend",
+                    clientDescription(), LinuxNative.describe(errno));
+        }
+        closeBoth(true);
+    }
+
+    private int socketError(Side side) {
+        io.intLength.set(JAVA_INT, 0, 4);
+        if (io.sys.getsockopt(side.fd, LinuxNative.SOL_SOCKET, LinuxNative.SO_ERROR, io.intValue, io.intLength) < 0) {
+            return io.sys.errno();
+        }
+        int e = io.intValue.get(JAVA_INT, 0);
+        return e != 0 ? e : LinuxNative.ECONNREFUSED;
+    }
+
+    private void touch() {
+        loop.touch(this, System.nanoTime());
+    }
+
+    // ---- closing ---------------------------------------------------------------------------------------------
+
+    @Override
+    void closeIdle() {
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("vip {}: closing idle connection from {}", vip.name(), clientDescription());
+        }
+        closeBoth(false);
+    }
+
+    @Override
+    void closeNow() {
+        closeBoth(false);
+    }
+
+    /** Closes both sockets (FIN, or RST when {@code reset}) and settles the books. Idempotent. */
+    private void closeBoth(boolean reset) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (connectTimer != null) {
+            connectTimer.cancel(false);
+            connectTimer = null;
+        }
+        // Backend first, then the client, then the slot: a max_connections slot is never handed on while this
+        // connection's backend socket is still open.
+        if (back != null) {
+            closeSide(back, reset);
+            if (connected) {
+                loop.activeByBackend[backendId]--;
+            }
+        }
+        closeSide(front, reset);
+        loop.active--;
+        loop.unlink(this);
+        vip.limit.release(this);
+    }
+
+    private void closeSide(Side side, boolean reset) {
+        if (side.closed) {
+            return;
+        }
+        side.closed = true;
+        if (reset) {
+            io.sys.setsockopt(side.fd, LinuxNative.SOL_SOCKET, LinuxNative.SO_LINGER, io.lingerReset, 8);
+        }
+        if (side.pending != null) {
+            side.pending.release();
+            side.pending = null;
+        }
+        try {
+            // Closed before the registration is cancelled, so Netty sees the fd gone and skips EPOLL_CTL_DEL:
+            // close() already took it out of epoll.
+            side.descriptor.close();
+        } catch (IOException e) {
+            LOG.debug("close of fd {} failed", side.fd, e);
+        }
+        if (side.registration != null) {
+            side.registration.cancel();
+        }
+    }
+
+    @Override
+    boolean sawKernelActivity(long nowNs, long idleTimeoutNs) {
+        return false; // every byte passes through pump(), which records activity
+    }
+
+    @Override
+    long pendingBytes() {
+        long sum = 0;
+        if (front.pending != null) {
+            sum += front.pending.readableBytes();
+        }
+        if (back != null && back.pending != null) {
+            sum += back.pending.readableBytes();
+        }
+        return sum;
+    }
+
+    // ---- addresses (logging and PROXY protocol only) ---------------------------------------------------------
+
+    private InetSocketAddress clientAddress() {
+        return toAddress(clientHi, clientLo, clientPort);
+    }
+
+    /** The address the client connected to (the VIP; resolved for a wildcard listen address). */
+    private InetSocketAddress vipAddress() {
+        InetSocketAddress configured = vip.localAddress();
+        if (!configured.getAddress().isAnyLocalAddress()) {
+            return configured;
+        }
+        MemorySegment sa = io.sockaddr;
+        io.sockaddrLength.set(JAVA_INT, 0, (int) sa.byteSize());
+        if (io.sys.getsockname(front.fd, sa, io.sockaddrLength) < 0) {
+            return configured;
+        }
+        int port = Short.toUnsignedInt(sa.get(JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN), 2));
+        if (sa.get(JAVA_SHORT, 0) == LinuxNative.AF_INET) {
+            return toAddress(FlowHash.v4Hi(), FlowHash.v4Lo(sa.get(JAVA_INT.withOrder(ByteOrder.BIG_ENDIAN), 4)), port);
+        }
+        return toAddress(sa.get(JAVA_LONG.withOrder(ByteOrder.BIG_ENDIAN), 8),
+                sa.get(JAVA_LONG.withOrder(ByteOrder.BIG_ENDIAN), 16), port);
+    }
+
+    /** An address from its 128-bit form (IPv4 as ::ffff:a.b.c.d, which comes back as an Inet4Address). */
+    private static InetSocketAddress toAddress(long hi, long lo, int port) {
+        byte[] raw = new byte[16];
+        for (int i = 0; i < 8; i++) {
+            raw[i] = (byte) (hi >>> (56 - 8 * i));
+            raw[8 + i] = (byte) (lo >>> (56 - 8 * i));
+        }
+        try {
+            return new InetSocketAddress(InetAddress.getByAddress(raw), port);
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException(e); // cannot happen with 16 bytes
+        }
+    }
+
+    private String clientDescription() {
+        return clientAddress().toString();
+    }
+
+    /** One socket of the connection, as epoll's handle for it. */
+    private final class Side implements EpollIoHandle {
+        final int fd;
+        final FileDescriptor descriptor;
+        final boolean front;
+        IoRegistration registration;
+        boolean readable;
+        boolean writable;
+        boolean inputDone;
+        /** The peer ended its output or the socket failed: reads go on until they see the end or the error. */
+        boolean peerClosed;
+        boolean outputShut;
+        boolean closed;
+        /** Bytes owed to this side that its socket could not take yet. */
+        ByteBuf pending;
+
+        Side(int fd, boolean front) {
+            this.fd = fd;
+            this.descriptor = new FileDescriptor(fd);
+            this.front = front;
+        }
+
+        @Override
+        public FileDescriptor fd() {
+            return descriptor;
+        }
+
+        @Override
+        public void handle(IoRegistration registration, IoEvent event) {
+            onEvent(this, ((EpollIoEvent) event).ops().value());
+        }
+
+        @Override
+        public void close() {
+            closeBoth(false); // the event loop is shutting down
+        }
+    }
+}

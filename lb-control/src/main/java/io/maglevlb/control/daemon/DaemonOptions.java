@@ -20,7 +20,10 @@ public record DaemonOptions(TcpProxyOptions tcp, Transport transport) {
         Objects.requireNonNull(transport, "transport");
     }
 
-    /** Options from system properties ({@value TcpProxyOptions#SPLICE_PROPERTY}, {@value #TRANSPORT_PROPERTY}). */
+    /**
+     * Options from system properties ({@value TcpProxyOptions#SPLICE_PROPERTY},
+     * {@value TcpProxyOptions#ENGINE_PROPERTY}, {@value #TRANSPORT_PROPERTY}).
+     */
     public static DaemonOptions fromSystemProperties() {
         String transport = System.getProperty(TRANSPORT_PROPERTY, "auto");
         Transport t = switch (transport) {

@@ -51,15 +51,10 @@ public final class MaglevTable {
     private final List<MaglevBackend> backends;
     private final int[] slotCounts;
 
-    private MaglevTable(int[] slots, List<MaglevBackend> backends) {
+    private MaglevTable(int[] slots, List<MaglevBackend> backends, int[] slotCounts) {
         this.slots = slots;
         this.backends = backends;
-        this.slotCounts = new int[backends.size()];
-        for (int s : slots) {
-            if (s != NO_BACKEND) {
-                slotCounts[s]++;
-            }
-        }
+        this.slotCounts = slotCounts;
     }
 
     /**
@@ -86,7 +81,9 @@ public final class MaglevTable {
             skips[i] = skip(name, size);
             weights[i] = b.weight();
         }
-        return new MaglevTable(populate(offsets, skips, weights, size), List.copyOf(sorted));
+        int[] slotCounts = new int[n];
+        int[] slots = populate(offsets, skips, weights, size, defaultTailThreshold(size), slotCounts);
+        return new MaglevTable(slots, List.copyOf(sorted), slotCounts);
     }
 
     /** Validates a table size for {@code backendCount} backends; the message says what would be valid. */
@@ -141,6 +138,12 @@ public final class MaglevTable {
 
     /** {@link #populate(int[], int[], int[], int)} with a given switch point; the result never depends on it. */
     static int[] populate(int[] offsets, int[] skips, int[] weights, int size, int tailThreshold) {
+        return populate(offsets, skips, weights, size, tailThreshold, null);
+    }
+
+    /** As above, and when {@code slotCounts} (zeros, one per backend) is given, counts each backend's slots. */
+    private static int[] populate(int[] offsets, int[] skips, int[] weights, int size, int tailThreshold,
+            int[] slotCounts) {
         int n = offsets.length;
         checkArgument(skips.length == n && weights.length == n,
                 "offsets, skips and weights differ in length (%s, %s, %s)", n, skips.length, weights.length);
@@ -180,6 +183,13 @@ public final class MaglevTable {
         Population population = new Population(offsets, skips, size, table, tailThreshold);
         if (equalWeights) {
             population.roundRobin(order);
+            if (slotCounts != null) {
+                // Turn t goes to order[t mod active] and claims one slot, so with M turns in all the first
+                // M mod active backends in turn order get one slot more: no need to count the M slots.
+                for (int k = 0; k < active; k++) {
+                    slotCounts[order[k]] = size / active + (k < size % active ? 1 : 0);
+                }
+            }
         } else {
             // Rounds until full: each round hands out weightSum / maxWeight turns on average. The round loop
             // visits every backend each round; with extreme weight ratios (1 : 1e6) that is far more visits
@@ -189,6 +199,11 @@ public final class MaglevTable {
                 population.byRounds(order, orderWeights, maxWeight);
             } else {
                 population.byTurnQueue(order, orderWeights, maxWeight);
+            }
+            if (slotCounts != null) {
+                for (int s : table) {
+                    slotCounts[s]++;
+                }
             }
         }
         return table;
@@ -253,7 +268,8 @@ public final class MaglevTable {
             this.reciprocal = Long.divideUnsigned(-1L, size);
             this.stride4Back = new int[skips.length];
             for (int i = 0; i < skips.length; i++) {
-                stride4Back[i] = (int) (4L * skips[i] % size) - size;
+                int twice = addMod(skips[i], skips[i] - size, size); // doubling twice: no division
+                stride4Back[i] = addMod(twice, twice - size, size) - size;
             }
             this.tailThreshold = Math.min(size, tailThreshold);
             if (free <= this.tailThreshold) {

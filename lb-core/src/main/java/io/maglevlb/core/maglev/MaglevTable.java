@@ -486,9 +486,9 @@ public final class MaglevTable {
         /**
          * Walks on from a claimed slot. Four interleaved chains (steps 1, 2, 3, 4 ahead, each advancing four
          * steps) so the next probes do not wait on the previous one's add-and-wrap. One branch per four
-         * probes, and the first free of the four in permutation order is then chosen without branches: a
-         * branch per probe mispredicts twice per claim on average (where the free slot is and that the
-         * loop ends), this once. The slot found is the one the single walk would find.
+         * probes, then the first free of the four in permutation order is chosen without branches: where
+         * the walk ends is unpredictable, and one exit mispredicts less often than four (a branch per probe
+         * measured about 10 % slower here). The slot found is the one the single walk would find.
          */
         private int walkRun(int claimed, int strideBack, int stride4Back) {
             long[] taken = this.taken;

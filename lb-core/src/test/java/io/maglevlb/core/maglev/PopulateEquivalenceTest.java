@@ -76,18 +76,21 @@ class PopulateEquivalenceTest {
     @Test
     void equalsTheTextbookLoopForRealNamesAtFullSize() {
         for (int n : new int[] {1, 10, 100, 1000}) {
-            int size = 65537;
-            int[] offsets = new int[n];
-            int[] skips = new int[n];
-            int[] weights = new int[n];
-            for (int i = 0; i < n; i++) {
-                String name = String.format("backend-%04d", i);
-                offsets[i] = MaglevTable.offset(name, size);
-                skips[i] = MaglevTable.skip(name, size);
-                weights[i] = n == 1000 ? 1 + i % 3 : 1;
+            for (boolean weighted : new boolean[] {false, true}) {
+                int size = 65537;
+                int[] offsets = new int[n];
+                int[] skips = new int[n];
+                int[] weights = new int[n];
+                for (int i = 0; i < n; i++) {
+                    String name = String.format("backend-%04d", i);
+                    offsets[i] = MaglevTable.offset(name, size);
+                    skips[i] = MaglevTable.skip(name, size);
+                    weights[i] = weighted ? 1 + i % 3 : 1;
+                }
+                assertArrayEquals(textbook(offsets, skips, weights, size),
+                        MaglevTable.populate(offsets, skips, weights, size),
+                        "N=" + n + (weighted ? ", weights 1..3" : ", equal weights"));
             }
-            assertArrayEquals(textbook(offsets, skips, weights, size), MaglevTable.populate(offsets, skips, weights, size),
-                    "N=" + n);
         }
     }
 

@@ -64,6 +64,9 @@ final class RawListener implements EpollIoHandle {
         try {
             socket.setReuseAddress(true);
             socket.setReusePort(true);
+            // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies the listener's TCP state
+            // into each child), which saves a setsockopt per connection.
+            socket.setTcpNoDelay(true);
             socket.bind(address);
             socket.listen(NetUtil.SOMAXCONN);
             RawListener listener = new RawListener(vip, loop, socket);

@@ -37,9 +37,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Why.</b> A Netty channel costs some twenty system calls per connection beyond the relay's own
  * (address and option queries on construction, an epoll_ctl per interest change, SO_LINGER checks and
  * EPOLL_CTL_DEL on close, shutdown(SHUT_RD) on every half-close) and an exception with a stack trace per
- * output shutdown. Here a connection's life is: accept4, TCP_NODELAY, one EPOLL_CTL_ADD per socket with every
- * interest edge-triggered (so no epoll_ctl afterwards), socket/connect, then recv/send, and close, which also
- * drops the fd from epoll.
+ * output shutdown. Here a connection's life is: accept4 (TCP_NODELAY comes from the listener), one
+ * EPOLL_CTL_ADD per socket with every interest edge-triggered (so no epoll_ctl afterwards), socket, TCP_NODELAY,
+ * connect, then recv/send, and close, which also drops the fd from epoll.
  *
  * <p><b>Relay.</b> Edge-triggered epoll reports each readiness change once, so each side remembers whether it
  * is readable and writable. Bytes go from one side's socket through the loop's shared buffer
@@ -116,7 +116,7 @@ final class RawTcpConnection extends ProxiedConnection {
         loop.accepted++;
         loop.active++;
         loop.link(this, System.nanoTime());
-        io.sys.setsockoptIntFast(front.fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_NODELAY, NODELAY_ON);
+        // TCP_NODELAY came with the socket: the listener has it set (see RawListener.open).
         if (!register(front)) {
             closeBoth(true);
             return;

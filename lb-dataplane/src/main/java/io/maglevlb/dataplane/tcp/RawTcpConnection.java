@@ -218,16 +218,11 @@ final class RawTcpConnection extends ProxiedConnection {
             LOG.debug("vip {}: connect to backend {} failed for {}: {}", vip.name(),
                     snapshot.backend(backendId).name(), clientDescription(), LinuxNative.describe(errno));
         }
-        if (attempt < vip.connectRetries) {
-            attempt++;
-            int next = snapshot.fallback(flowHash, firstChoice, attempt);
-            if (next != ForwardingSnapshot.NO_BACKEND) {
-                loop.retries[next]++;
-                connect(next);
-                return;
-            }
+        int next = loop.retryTarget(snapshot, flowHash, firstChoice, ++attempt, vip.connectRetries);
+        if (next != ForwardingSnapshot.NO_BACKEND) {
+            connect(next);
+            return;
         }
-        loop.connectGiveUps++;
         closeBoth(true);
     }
 

@@ -172,16 +172,11 @@ final class TcpConnection extends ProxiedConnection {
             LOG.debug("vip {}: connect to backend {} failed for {}: {}", vip.name(),
                     snapshot.backend(backendId).name(), frontend.remoteAddress(), f.cause().toString());
         }
-        if (attempt < vip.connectRetries) {
-            attempt++;
-            int next = snapshot.fallback(flowHash, firstChoice, attempt);
-            if (next != ForwardingSnapshot.NO_BACKEND) {
-                loop.retries[next]++;
-                connect(next);
-                return;
-            }
+        int next = loop.retryTarget(snapshot, flowHash, firstChoice, ++attempt, vip.connectRetries);
+        if (next != ForwardingSnapshot.NO_BACKEND) {
+            connect(next);
+            return;
         }
-        loop.connectGiveUps++;
         abort();
     }
 

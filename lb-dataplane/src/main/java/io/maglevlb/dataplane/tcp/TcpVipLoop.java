@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.tcp;
 
+import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandle;
@@ -85,6 +86,23 @@ final class TcpVipLoop {
         bytesToClient = Arrays.copyOf(bytesToClient, size);
         connectFailures = Arrays.copyOf(connectFailures, size);
         retries = Arrays.copyOf(retries, size);
+    }
+
+    /**
+     * The backend for connect attempt {@code attempt} (1 for the first retry) after a failed connect, counted as
+     * a retry; or {@link ForwardingSnapshot#NO_BACKEND}, counted as a give-up, once {@code maxRetries} are spent
+     * or the snapshot has no other backend. Both relay engines retry through this.
+     */
+    int retryTarget(ForwardingSnapshot snapshot, long flowHash, int firstChoice, int attempt, int maxRetries) {
+        if (attempt <= maxRetries) {
+            int next = snapshot.fallback(flowHash, firstChoice, attempt);
+            if (next != ForwardingSnapshot.NO_BACKEND) {
+                retries[next]++;
+                return next;
+            }
+        }
+        connectGiveUps++;
+        return ForwardingSnapshot.NO_BACKEND;
     }
 
     /** Adds a new connection at the tail (most recently active). */

@@ -36,11 +36,8 @@ public final class LinuxNative implements AutoCloseable {
     public static final int SOCK_NONBLOCK = 0x800;
     public static final int IPPROTO_TCP = 6;
     public static final int TCP_NODELAY = 1;
-    public static final int SO_REUSEADDR = 2;
     public static final int SO_ERROR = 4;
     public static final int SO_LINGER = 13;
-    public static final int SO_REUSEPORT = 15;
-    public static final int SHUT_RD = 0;
     public static final int SHUT_WR = 1;
     public static final int MSG_NOSIGNAL = 0x4000;
     public static final int NETLINK_ROUTE = 0;
@@ -91,11 +88,8 @@ public final class LinuxNative implements AutoCloseable {
     public static final int EACCES = 13;
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;
-    public static final int EPIPE = 32;
     public static final int EINPROGRESS = 115;
-    public static final int ECONNRESET = 104;
     public static final int ECONNABORTED = 103;
-    public static final int ENOTCONN = 107;
     public static final int ETIMEDOUT = 110;
     public static final int ECONNREFUSED = 111;
     public static final int EMSGSIZE = 90;
@@ -303,7 +297,7 @@ public final class LinuxNative implements AutoCloseable {
         }
     }
 
-    /** shutdown(2); {@code how}: {@link #SHUT_WR} etc. */
+    /** shutdown(2); {@code how}: {@link #SHUT_WR} (the only direction the relay shuts itself). */
     public int shutdown(int fd, int how) {
         try {
             return (int) SHUTDOWN.invokeExact(callState, fd, how);

@@ -49,7 +49,7 @@ class ConfigValuesTest {
 
     @Test
     void parsedAddressesAreNeverUnresolved() {
-        for (String s : List.of("127.0.0.1:1", "[::1]:2", "[::ffff:10.0.0.1]:3")) {
+        for (String s : List.of("127.0.0.1:1", "[::1]:2", "[::ffff:198.18.0.1]:3")) {
             InetSocketAddress a = ConfigValues.parseSocketAddress(s);
             assertEquals(false, a.isUnresolved(), s);
         }

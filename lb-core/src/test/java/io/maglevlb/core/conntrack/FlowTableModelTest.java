@@ -88,7 +88,7 @@ class FlowTableModelTest {
         table = new FlowTable(CAPACITY, TIMEOUT_NS, 0, listener);
         List<TestFlow> universe = new ArrayList<>();
         for (int i = 0; i < UNIVERSE; i++) {
-            TestFlow f = TestFlow.v4(TestFlow.UDP, 0x0a00_0000 + i / 3, 1000 + i % 3, 0xc612_0001, 53);
+            TestFlow f = TestFlow.v4(TestFlow.UDP, 0xc613_0000 + i / 3, 1000 + i % 3, 0xc612_0001, 53);
             universe.add(i % 2 == 0 ? f : f.withHash(COLLIDING_HASHES[(i / 2) % COLLIDING_HASHES.length]));
         }
         now = 1_000;

@@ -33,7 +33,7 @@ class FlowTableResolveTest {
 
     FlowTableResolveTest() {
         for (int i = 0; i < FLOWS; i++) {
-            flows.add(TestFlow.v4(UDP, 0x0a00_0000 + i, 20000 + i % 7, 0xc612_0001, 53));
+            flows.add(TestFlow.v4(UDP, 0xc613_0000 + i, 20000 + i % 7, 0xc612_0001, 53));
         }
     }
 

@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class FlowTableTest {
     private static final long SECOND_NS = 1_000_000_000L;
     private static final long LONG_TIMEOUT_NS = 3600 * SECOND_NS;
-    private static final int CLIENT = 0x0a00_0001; // 10.0.0.1
+    private static final int CLIENT = 0xc613_0001; // 198.19.0.1
     private static final int VIP = 0xc612_0001; // 198.18.0.1
 
     private final RecordingListener listener = new RecordingListener();
@@ -69,7 +69,7 @@ class FlowTableTest {
     @Test
     void insertsAndFindsAnIpv4Flow() {
         FlowTable t = RecordingListener.table(listener, 16, LONG_TIMEOUT_NS, 0);
-        TestFlow f = TestFlow.v4(TCP, 0x0a00_0001, 40000, VIP, 443);
+        TestFlow f = TestFlow.v4(TCP, CLIENT, 40000, VIP, 443);
 
         assertEquals(NO_ENTRY, f.find(t, 100));
         int id = f.insert(t, 7, 100);
@@ -83,16 +83,16 @@ class FlowTableTest {
         assertEquals(1, t.misses());
         assertEquals(1, t.inserts());
         // Another port, another protocol, or the reverse direction is another flow.
-        assertEquals(NO_ENTRY, TestFlow.v4(TCP, 0x0a00_0001, 40001, VIP, 443).find(t, 300));
-        assertEquals(NO_ENTRY, TestFlow.v4(UDP, 0x0a00_0001, 40000, VIP, 443).find(t, 300));
-        assertEquals(NO_ENTRY, TestFlow.v4(TCP, VIP, 443, 0x0a00_0001, 40000).find(t, 300));
+        assertEquals(NO_ENTRY, TestFlow.v4(TCP, CLIENT, 40001, VIP, 443).find(t, 300));
+        assertEquals(NO_ENTRY, TestFlow.v4(UDP, CLIENT, 40000, VIP, 443).find(t, 300));
+        assertEquals(NO_ENTRY, TestFlow.v4(TCP, VIP, 443, CLIENT, 40000).find(t, 300));
     }
 
     @Test
     void insertsAndFindsIpv6FlowsApartFromTheirIpv4Lookalikes() {
         FlowTable t = RecordingListener.table(listener, 16, LONG_TIMEOUT_NS, 0);
         long docHi = 0x2001_0db8_0000_0000L;
-        TestFlow v4 = TestFlow.v4(UDP, 0x0a00_0001, 5000, 0x0a00_0002, 53);
+        TestFlow v4 = TestFlow.v4(UDP, CLIENT, 5000, VIP, 53);
         // Same low 64 address bits as the IPv4-mapped flow, different high bits; forced onto the same hash.
         TestFlow v6 = TestFlow.v6(UDP, docHi, v4.srcLo(), 5000, docHi, v4.dstLo(), 53).withHash(v4.hash());
         TestFlow v6OnlySrc = TestFlow.v6(UDP, docHi, v4.srcLo(), 5000, 0, v4.dstLo(), 53).withHash(v4.hash());

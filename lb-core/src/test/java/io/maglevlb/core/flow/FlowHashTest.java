@@ -24,21 +24,23 @@ class FlowHashTest {
      */
     private static final double CHI_SQUARE_LIMIT = 125.0;
 
-    private static final int CLIENT = 0x0a000001; // 10.0.0.1
+    private static final int CLIENT = 0xc6120001; // 198.18.0.1
+    private static final int BENCHMARK_NET = 0xc6120000; // 198.18.0.0/15 (RFC 2544)
+    private static final int BENCHMARK_NET_SIZE = 1 << 17;
     private static final int VIP = 0xc000020a; // 192.0.2.10
     private static final long DOC_PREFIX = 0x20010db800000000L; // 2001:db8::/64
 
     // Golden values: a change here moves every flow to another backend on upgrade (mixed-version hosts
     // behind ECMP would disagree). Change them only on purpose, with a release note.
-    private static final long GOLDEN_TCP_V4 = 0xb7b1c53703c12408L;
-    private static final long GOLDEN_UDP_V4 = 0x7b4b9d62beb77b39L;
+    private static final long GOLDEN_TCP_V4 = 0xe33443d908012a9aL;
+    private static final long GOLDEN_UDP_V4 = 0x9b12b7dcc3302d41L;
     private static final long GOLDEN_TCP_V6 = 0x5f4ed632f888423dL;
-    private static final long GOLDEN_SOURCE_V4 = 0x1bd694cf9b020b35L;
+    private static final long GOLDEN_SOURCE_V4 = 0x0a38f8c8dac2c1caL;
     private static final long GOLDEN_SOURCE_V6 = 0x5afe88fc0ea7912fL;
 
     @Test
     void goldenValuesPinTheHashAcrossVersions() {
-        assertEquals(0x0000ffff0a000001L, FlowHash.v4Lo(CLIENT));
+        assertEquals(0x0000ffffc6120001L, FlowHash.v4Lo(CLIENT));
         assertEquals(0L, FlowHash.v4Hi());
         assertEquals(GOLDEN_TCP_V4, v4(TCP, CLIENT, 12345, VIP, 80));
         assertEquals(GOLDEN_UDP_V4, v4(UDP, CLIENT, 12345, VIP, 53));
@@ -70,11 +72,13 @@ class FlowHashTest {
 
     @Test
     void sequentialClientAddressesSpreadEvenly() {
-        assertEvenSpread("sequential IPv4 clients", 200_000, i -> v4(TCP, CLIENT + i, 40000, VIP, 443));
+        // Every address of 198.18.0.0/15 once (2^17 = 131072 clients).
+        assertEvenSpread("sequential IPv4 clients", BENCHMARK_NET_SIZE,
+                i -> v4(TCP, BENCHMARK_NET + i, 40000, VIP, 443));
         assertEvenSpread("sequential IPv6 clients", 200_000,
                 i -> FlowHash.fiveTuple(UDP, DOC_PREFIX, i, 5353, DOC_PREFIX, 0x80L, 53));
-        assertEvenSpread("sequential IPv4 sources", 200_000,
-                i -> FlowHash.sourceIp(FlowHash.v4Hi(), FlowHash.v4Lo(CLIENT + i)));
+        assertEvenSpread("sequential IPv4 sources", BENCHMARK_NET_SIZE,
+                i -> FlowHash.sourceIp(FlowHash.v4Hi(), FlowHash.v4Lo(BENCHMARK_NET + i)));
         assertEvenSpread("sequential IPv6 sources", 200_000, i -> FlowHash.sourceIp(DOC_PREFIX, i));
     }
 
@@ -159,8 +163,8 @@ class FlowHashTest {
 
     @Test
     void ipv4AndIpv6FormsOfSimilarAddressesHashDifferently() {
-        // 10.0.0.1 as IPv4-mapped (::ffff:10.0.0.1) vs the IPv6 addresses ::10.0.0.1 (IPv4-compatible) and
-        // 2001:db8::ffff:10.0.0.1 (same low half, other high half).
+        // 198.18.0.1 as IPv4-mapped (::ffff:198.18.0.1) vs the IPv6 addresses ::198.18.0.1 (IPv4-compatible)
+        // and 2001:db8::ffff:198.18.0.1 (same low half, other high half).
         long mapped = FlowHash.v4Lo(CLIENT);
         long compatible = CLIENT & 0xffff_ffffL;
         Set<Long> fiveTuples = Set.of(

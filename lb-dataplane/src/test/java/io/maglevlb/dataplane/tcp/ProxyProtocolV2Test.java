@@ -71,11 +71,11 @@ class ProxyProtocolV2Test {
 
     @Test
     void lengthMatchesTheEncoding() throws IOException {
-        InetSocketAddress v4 = new InetSocketAddress(InetAddress.getByName("10.0.0.1"), 1);
+        InetSocketAddress v4 = new InetSocketAddress(InetAddress.getByName("198.18.0.1"), 1);
         InetSocketAddress v6 = new InetSocketAddress(InetAddress.getByName("::1"), 1);
         assertEquals(28, ProxyProtocolV2.length(v4, v4));
         assertEquals(52, ProxyProtocolV2.length(v6, v4));
-        assertEquals(2 * 28, encode("10.0.0.1", 1, "10.0.0.1", 1).length());
+        assertEquals(2 * 28, encode("198.18.0.1", 1, "198.18.0.1", 1).length());
     }
 
     @Test

@@ -48,7 +48,7 @@ public final class ConfigBinder {
     static final List<String> BACKEND_KEYS = List.of("name", "address", "weight");
     static final List<String> HEALTH_CHECK_KEYS =
             List.of("type", "interval", "timeout", "rise", "fall", "path", "expect");
-    static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port");
+    static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port", "ingress_drop");
 
     /** Upper bound of {@code workers}: far above any core count, low enough to catch a typo. */
     public static final int MAX_WORKERS = 1024;
@@ -526,7 +526,7 @@ public final class ConfigBinder {
     }
 
     private DsrConfig bindDsr(ConfigNode node, String path) {
-        MapNode map = map(node, path, "DSR settings (method, interface, gue_port)");
+        MapNode map = map(node, path, "DSR settings (method, interface, gue_port, ingress_drop)");
         if (map == null) {
             return null;
         }
@@ -547,10 +547,13 @@ public final class ConfigBinder {
                 guePort = integer(f.node("gue_port"), f.path("gue_port"), 1, 65535);
             }
         }
+        Boolean ingressDrop = f.has("ingress_drop")
+                ? bool(f.node("ingress_drop"), f.path("ingress_drop"))
+                : Boolean.valueOf(DsrConfig.DEFAULT_INGRESS_DROP);
         if (errors.size() > before) {
             return null;
         }
-        return new DsrConfig(method, interfaceName, guePort);
+        return new DsrConfig(method, interfaceName, guePort, ingressDrop);
     }
 
     private String interfaceName(ConfigNode node, String path) {
@@ -620,6 +623,21 @@ public final class ConfigBinder {
             return null;
         }
         return (int) value;
+    }
+
+    private Boolean bool(ConfigNode node, String path) {
+        String text = scalar(node, path, "true or false");
+        if (text == null) {
+            return null;
+        }
+        return switch (text.strip()) {
+            case "true" -> Boolean.TRUE;
+            case "false" -> Boolean.FALSE;
+            default -> {
+                error(path, node, "expected true or false, got '" + text + "'");
+                yield null;
+            }
+        };
     }
 
     private Duration duration(ConfigNode node, String path) {

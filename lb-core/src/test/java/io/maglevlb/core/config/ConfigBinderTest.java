@@ -714,6 +714,17 @@ class ConfigBinderTest {
         }
 
         @Test
+        void ingressDropDefaultsToTrueAndTakesABoolean() {
+            assertTrue(valid(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0")).vips().getFirst().dsr()
+                    .orElseThrow().ingressDrop());
+            assertEquals(Optional.of(new DsrConfig(DsrMethod.L2, "eth0", DsrConfig.DEFAULT_GUE_PORT, false)),
+                    valid(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0\n  ingress_drop: false")).vips()
+                            .getFirst().dsr());
+            assertOnlyError(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0\n  ingress_drop: maybe"),
+                    "vips[0].dsr.ingress_drop", 13, 21, "expected true or false, got 'maybe'");
+        }
+
+        @Test
         void guePortDefaultsAndIsOnlyForGue() {
             assertEquals(Optional.of(new DsrConfig(DsrMethod.GUE, "eth0", DsrConfig.DEFAULT_GUE_PORT)),
                     valid(vip("mode: dsr\ndsr:\n  method: gue\n  interface: eth0")).vips().getFirst().dsr());

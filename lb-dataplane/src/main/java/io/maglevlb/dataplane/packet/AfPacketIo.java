@@ -16,7 +16,9 @@ import java.lang.invoke.VarHandle;
  * <p>Setup order matters: the socket is created with protocol 0 so it receives nothing until the filter,
  * ring and options are in place, then bound to the interface and the VIP's ethertype, then joined to the
  * fanout group (the kernel requires a bound socket for that). Binding to one ethertype (not ETH_P_ALL) keeps
- * the socket off the interface's transmit tap entirely; PACKET_IGNORE_OUTGOING is set as well.
+ * the socket off the interface's transmit tap entirely, but the kernel hands such sockets their frames after
+ * the tc ingress hook; with {@code dsr.ingress_drop} the socket is bound to ETH_P_ALL instead, whose taps run
+ * before that hook, and PACKET_IGNORE_OUTGOING (always set) keeps it off the transmit side.
  *
  * <p><b>Threading.</b> {@link #open} runs on the engine's starting thread; afterwards the socket belongs to one
  * forwarding thread (see {@link PacketIo}). {@link #close()} only after that thread has stopped.
@@ -118,8 +120,8 @@ public final class AfPacketIo implements PacketIo {
     private static PacketEngineException socketError(int errno) {
         if (errno == LinuxNative.EPERM || errno == LinuxNative.EACCES) {
             return new PacketEngineException("cannot open an AF_PACKET socket: " + LinuxNative.describe(errno)
-                    + ". The DSR packet engine needs the CAP_NET_RAW capability (AF_PACKET sockets); the host setup"
-                    + " in docs/dsr.md needs CAP_NET_ADMIN. Run maglevd as root, or grant both, e.g."
+                    + ". The DSR packet engine needs the CAP_NET_RAW capability (AF_PACKET sockets) and"
+                    + " CAP_NET_ADMIN (its tc ingress filter). Run maglevd as root, or grant both, e.g."
                     + " AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN in its systemd unit, or"
                     + " `setcap cap_net_raw,cap_net_admin+ep` on the java binary");
         }
@@ -127,13 +129,14 @@ public final class AfPacketIo implements PacketIo {
     }
 
     /**
-     * Opens a socket on {@code iface} receiving frames of {@code etherType} that pass {@code filter}, and joins
+     * Opens a socket on {@code iface} receiving frames of {@code etherType} (of every type when
+     * {@code beforeIngressHook}: then it sees them before tc's ingress filters) that pass {@code filter}, and joins
      * fanout group {@code fanoutGroup}, or creates a new group with a kernel-assigned unique id when it is
      * negative ({@link #fanoutGroup()} then tells the id for the other sockets). With
      * {@link AfPacketOptions.Fanout#FLOW_KEY} the creator installs {@link FlowSteering}'s program for the group.
      */
-    public static AfPacketIo open(InterfaceInfo iface, BpfProgram filter, int etherType, AfPacketOptions options,
-            int fanoutGroup) throws PacketEngineException {
+    public static AfPacketIo open(InterfaceInfo iface, BpfProgram filter, int etherType, boolean beforeIngressHook,
+            AfPacketOptions options, int fanoutGroup) throws PacketEngineException {
         LinuxNative sys = new LinuxNative();
         int fd = sys.socket(LinuxNative.AF_PACKET, LinuxNative.SOCK_RAW | LinuxNative.SOCK_CLOEXEC, 0);
         if (fd < 0) {
@@ -173,7 +176,7 @@ public final class AfPacketIo implements PacketIo {
             }
             MemorySegment sll = sys.allocate(20);
             sll.set(JAVA_SHORT, 0, (short) LinuxNative.AF_PACKET);
-            sll.set(JAVA_SHORT, 2, LinuxNative.htons(etherType));
+            sll.set(JAVA_SHORT, 2, LinuxNative.htons(beforeIngressHook ? LinuxNative.ETH_P_ALL : etherType));
             sll.set(JAVA_INT, 4, iface.index());
             check(sys, sys.bind(fd, sll, 20), "bind to interface " + iface.name());
             int group;

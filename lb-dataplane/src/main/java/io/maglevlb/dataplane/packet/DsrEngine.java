@@ -36,11 +36,13 @@ public final class DsrEngine implements AutoCloseable {
     private final List<DsrForwarder> forwarders;
     private final List<Thread> threads;
     private final NextHopResolver resolver;
+    private final IngressDrop ingressDrop;
     private boolean closed;
 
     private DsrEngine(DsrEngineConfig config, List<AfPacketIo> ios, List<DsrForwarder> forwarders,
-            List<Thread> threads, NextHopResolver resolver) {
+            List<Thread> threads, NextHopResolver resolver, IngressDrop ingressDrop) {
         this.config = config;
+        this.ingressDrop = ingressDrop;
         this.ios = ios;
         this.forwarders = forwarders;
         this.threads = threads;
@@ -83,7 +85,8 @@ public final class DsrEngine implements AutoCloseable {
         try {
             int group = -1;
             for (int i = 0; i < config.threads(); i++) {
-                AfPacketIo io = AfPacketIo.open(iface, filter, etherType, config.packetOptions(), group);
+                AfPacketIo io = AfPacketIo.open(iface, filter, etherType, config.ingressDrop(), config.packetOptions(),
+                        group);
                 ios.add(io);
                 group = io.fanoutGroup();
             }
@@ -95,6 +98,18 @@ public final class DsrEngine implements AutoCloseable {
                 resolver.close();
             }
             throw e;
+        }
+        // after the sockets are bound: the filter ends what their taps have copied
+        IngressDrop ingressDrop = null;
+        if (config.ingressDrop()) {
+            try {
+                ingressDrop = IngressDrop.attach(iface, config);
+            } catch (PacketEngineException e) {
+                log.warn("vip {}: no ingress drop filter on {} ({}; it needs CAP_NET_ADMIN and a kernel with "
+                        + "cls_bpf and clsact): the host's IP stack also routes every VIP packet, which costs CPU "
+                        + "on the forwarding cores; set dsr.ingress_drop: false to silence this", config.vipName(),
+                        iface.name(), e.getMessage());
+            }
         }
         long idleTimeoutNs = config.idleTimeout().toNanos();
         List<DsrForwarder> forwarders = new ArrayList<>();
@@ -108,10 +123,14 @@ public final class DsrEngine implements AutoCloseable {
             threads.add(Thread.ofPlatform().name("maglev-dsr-" + config.vipName() + "-" + i).unstarted(f));
         }
         threads.forEach(Thread::start);
-        log.info("vip {}: DSR engine started: {} {} on {} (mac {}, mtu {}), {} thread(s), fanout group {}",
+        log.info("vip {}: DSR engine started: {} {} on {} (mac {}, mtu {}), {} thread(s), fanout group {}, {}",
                 config.vipName(), config.method().configName(), config.vip(), iface.name(),
-                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), threads.size(), ios.getFirst().fanoutGroup());
-        return new DsrEngine(config, List.copyOf(ios), List.copyOf(forwarders), List.copyOf(threads), resolver);
+                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), threads.size(), ios.getFirst().fanoutGroup(),
+                ingressDrop == null ? "no ingress drop filter"
+                        : "ingress drop filter prio " + IngressDrop.PRIORITY + " handle 0x"
+                                + Integer.toUnsignedString(ingressDrop.handle(), 16));
+        return new DsrEngine(config, List.copyOf(ios), List.copyOf(forwarders), List.copyOf(threads), resolver,
+                ingressDrop);
     }
 
     public DsrEngineConfig config() {
@@ -255,6 +274,9 @@ public final class DsrEngine implements AutoCloseable {
             return;
         }
         closed = true;
+        if (ingressDrop != null) {
+            ingressDrop.close(); // first: the host's stack gets the VIP's packets back while the threads stop
+        }
         forwarders.forEach(DsrForwarder::stop);
         boolean allStopped = true;
         for (Thread t : threads) {

@@ -29,11 +29,13 @@ import java.util.Optional;
  * @param idleTimeout a tracked flow with no packet for this long is forgotten
  * @param outerSource ipip/gue: outer source addresses, picked per flow; empty = the interface's IPv4 address
  * @param packetOptions AF_PACKET ring and batch sizes
+ * @param ingressDrop attach a tc ingress filter that ends the VIP's packets once the engine's socket has them,
+ *     so the host's IP stack does not route each one too (see {@link VipFilter#ingressDrop})
  */
 public record DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol protocol, HashMode hashMode,
         DsrMethod method, String interfaceName, int guePort, int threads, List<Integer> cpus,
         FlowTableConfig flowTable, Duration idleTimeout, Optional<Ipv4Range> outerSource,
-        AfPacketOptions packetOptions) {
+        AfPacketOptions packetOptions, boolean ingressDrop) {
 
     public static final int DEFAULT_THREADS = 1;
 
@@ -78,27 +80,32 @@ public record DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol pr
                 () -> new IllegalArgumentException("vip " + vip.name() + ": dsr mode without dsr settings"));
         return new DsrEngineConfig(vip.name(), vip.listen(), vip.protocol(), vip.hash(), dsr.method(),
                 dsr.interfaceName(), dsr.guePort(), threads, List.of(), flowTable, vip.idleTimeout(),
-                Optional.empty(), AfPacketOptions.defaults());
+                Optional.empty(), AfPacketOptions.defaults(), dsr.ingressDrop());
     }
 
     public DsrEngineConfig withThreads(int value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, value, cpus,
-                flowTable, idleTimeout, outerSource, packetOptions);
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop);
     }
 
     public DsrEngineConfig withCpus(List<Integer> value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, value,
-                flowTable, idleTimeout, outerSource, packetOptions);
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop);
     }
 
     public DsrEngineConfig withOuterSource(Optional<Ipv4Range> value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, value, packetOptions);
+                flowTable, idleTimeout, value, packetOptions, ingressDrop);
     }
 
     public DsrEngineConfig withPacketOptions(AfPacketOptions value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, outerSource, value);
+                flowTable, idleTimeout, outerSource, value, ingressDrop);
+    }
+
+    public DsrEngineConfig withIngressDrop(boolean value) {
+        return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
+                flowTable, idleTimeout, outerSource, packetOptions, value);
     }
 
     /** Bytes the method adds in front of the client's IP packet (besides the Ethernet header). */

@@ -23,7 +23,13 @@ final class Netlink implements AutoCloseable {
     private static final int RTM_GETROUTE = 26;
     private static final int RTM_NEWNEIGH = 28;
     private static final int RTM_GETNEIGH = 30;
+    private static final int RTM_NEWQDISC = 36;
+    private static final int RTM_NEWTFILTER = 44;
+    private static final int RTM_DELTFILTER = 45;
     private static final int NLM_F_REQUEST = 1;
+    private static final int NLM_F_ACK = 4;
+    private static final int NLM_F_EXCL = 0x200;
+    private static final int NLM_F_CREATE = 0x400;
     private static final int NLM_F_DUMP = 0x300;
     private static final int RTA_OIF = 4;
     private static final int RTA_GATEWAY = 5;
@@ -32,6 +38,20 @@ final class Netlink implements AutoCloseable {
     static final int NUD_INCOMPLETE = 0x01;
     static final int NUD_FAILED = 0x20;
     private static final int BUFFER = 1 << 16;
+    // traffic control (linux/pkt_sched.h, linux/rtnetlink.h, linux/pkt_cls.h)
+    private static final int TC_H_CLSACT = 0xffff_fff1;
+    /** The clsact (or ingress) qdisc's ingress hook, as a filter's parent. */
+    private static final int TC_H_INGRESS_HOOK = 0xffff_fff2;
+    private static final int TCA_KIND = 1;
+    private static final int TCA_OPTIONS = 2;
+    private static final int TCA_BPF_OPS_LEN = 4;
+    private static final int TCA_BPF_OPS = 5;
+    private static final int TCA_BPF_FLAGS = 8;
+    private static final int TCA_BPF_FLAG_ACT_DIRECT = 1;
+    private static final int ETH_P_ALL_NETWORK_ORDER = 0x0300;
+    private static final int EEXIST = 17;
+    private static final int ENOENT = 2;
+    private static final int EINVAL = 22;
 
     /** One neighbour entry: IP address bytes, Ethernet address (low 48 bits), NUD state, interface. */
     record Neighbour(byte[] address, long mac, int state, int ifindex) {
@@ -63,7 +83,7 @@ final class Netlink implements AutoCloseable {
         pollFd = sys.allocate(8);
         pollFd.set(JAVA_INT, 0, fd);
         pollFd.set(JAVA_SHORT, 4, LinuxNative.POLLIN);
-        request = sys.allocate(64);
+        request = sys.allocate(2048);
         kernelAddress = sys.allocate(12);
         kernelAddress.set(JAVA_SHORT, 0, (short) LinuxNative.AF_NETLINK);
     }
@@ -167,6 +187,122 @@ final class Netlink implements AutoCloseable {
             a += align(alen);
         }
         return new Route(gateway, oif);
+    }
+
+    /**
+     * Adds a clsact qdisc to interface {@code ifindex}, the home of ingress filters. Returns false when the
+     * interface already has one (or an {@code ingress} qdisc, whose ingress hook filters attach to the same way).
+     */
+    boolean addClsactQdisc(int ifindex) throws PacketEngineException {
+        MemorySegment m = tcMessage(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex, 0xffff_0000, TC_H_CLSACT, 0);
+        int length = attribute(m, 36, TCA_KIND, "clsact");
+        int error = acknowledged(m, length);
+        if (error == EEXIST) {
+            return false;
+        }
+        if (error != 0) {
+            throw new PacketEngineException("adding a clsact qdisc: " + LinuxNative.describe(error));
+        }
+        return true;
+    }
+
+    /**
+     * Adds (or replaces) classic BPF filter {@code handle} at {@code priority} on the ingress hook of interface
+     * {@code ifindex}, in direct-action mode: the program's return value is the tc verdict.
+     */
+    void addIngressBpf(int ifindex, int priority, int handle, BpfProgram program) throws PacketEngineException {
+        MemorySegment m = tcMessage(RTM_NEWTFILTER, NLM_F_CREATE, ifindex, handle, TC_H_INGRESS_HOOK,
+                (priority << 16) | ETH_P_ALL_NETWORK_ORDER);
+        int p = attribute(m, 36, TCA_KIND, "bpf");
+        int options = p;
+        p += 4;
+        m.set(JAVA_SHORT, p, (short) 6);
+        m.set(JAVA_SHORT, p + 2, (short) TCA_BPF_OPS_LEN);
+        m.set(JAVA_SHORT, p + 4, (short) program.length());
+        p += 8;
+        int opsLength = 4 + 8 * program.length();
+        if (p + opsLength + 64 > m.byteSize()) {
+            throw new PacketEngineException("BPF program of " + program.length() + " instructions is too long");
+        }
+        m.set(JAVA_SHORT, p, (short) opsLength);
+        m.set(JAVA_SHORT, p + 2, (short) TCA_BPF_OPS);
+        for (int i = 0; i < program.length(); i++) {
+            long o = p + 4 + 8L * i;
+            m.set(JAVA_SHORT, o, (short) program.code(i));
+            m.set(JAVA_BYTE, o + 2, (byte) program.jt(i));
+            m.set(JAVA_BYTE, o + 3, (byte) program.jf(i));
+            m.set(JAVA_INT, o + 4, program.k(i));
+        }
+        p += (int) align(opsLength);
+        m.set(JAVA_SHORT, p, (short) 8);
+        m.set(JAVA_SHORT, p + 2, (short) TCA_BPF_FLAGS);
+        m.set(JAVA_INT, p + 4, TCA_BPF_FLAG_ACT_DIRECT);
+        p += 8;
+        m.set(JAVA_SHORT, options, (short) (p - options));
+        m.set(JAVA_SHORT, options + 2, (short) TCA_OPTIONS);
+        int error = acknowledged(m, p);
+        if (error != 0) {
+            throw new PacketEngineException("adding an ingress BPF filter: " + LinuxNative.describe(error));
+        }
+    }
+
+    /** Removes ingress filter {@code handle} at {@code priority}; false when it was not there. */
+    boolean deleteIngressFilter(int ifindex, int priority, int handle) throws PacketEngineException {
+        MemorySegment m = tcMessage(RTM_DELTFILTER, 0, ifindex, handle, TC_H_INGRESS_HOOK,
+                (priority << 16) | ETH_P_ALL_NETWORK_ORDER);
+        int length = attribute(m, 36, TCA_KIND, "bpf");
+        int error = acknowledged(m, length);
+        if (error == ENOENT || error == EINVAL) { // EINVAL: the interface has no ingress qdisc any more
+            return false;
+        }
+        if (error != 0) {
+            throw new PacketEngineException("removing an ingress filter: " + LinuxNative.describe(error));
+        }
+        return true;
+    }
+
+    /** struct nlmsghdr + struct tcmsg (36 bytes) for a tc request; the length is set by {@link #acknowledged}. */
+    private MemorySegment tcMessage(int type, int flags, int ifindex, int handle, int parent, int info) {
+        request.fill((byte) 0); // attribute padding included
+        header(request, 36, type, NLM_F_REQUEST | NLM_F_ACK | flags, sequence++);
+        request.set(JAVA_INT, 20, ifindex);
+        request.set(JAVA_INT, 24, handle);
+        request.set(JAVA_INT, 28, parent);
+        request.set(JAVA_INT, 32, info);
+        return request;
+    }
+
+    /** Writes a NUL-terminated string attribute at {@code offset}; returns the offset after it. */
+    private static int attribute(MemorySegment m, int offset, int type, String value) {
+        byte[] text = value.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        int length = 4 + text.length + 1;
+        m.set(JAVA_SHORT, offset, (short) length);
+        m.set(JAVA_SHORT, offset + 2, (short) type);
+        MemorySegment.copy(MemorySegment.ofArray(text), 0, m, offset + 4, text.length);
+        m.set(JAVA_BYTE, offset + 4 + text.length, (byte) 0);
+        return offset + (int) align(length);
+    }
+
+    /** Sends a request that asked for an acknowledgement; returns 0 or the kernel's errno. */
+    private int acknowledged(MemorySegment m, int length) throws PacketEngineException {
+        int seq = m.get(JAVA_INT, 8);
+        m.set(JAVA_INT, 0, length);
+        send(m, length);
+        while (true) {
+            int n = receive();
+            long p = 0;
+            while (p + 16 <= n) {
+                int len = buffer.get(JAVA_INT, p);
+                int type = buffer.get(JAVA_SHORT, p + 4) & 0xffff;
+                if (len < 16 || p + len > n) {
+                    throw new PacketEngineException("netlink: malformed acknowledgement");
+                }
+                if (type == NLMSG_ERROR && len >= 20 && buffer.get(JAVA_INT, p + 8) == seq) {
+                    return -buffer.get(JAVA_INT, p + 16);
+                }
+                p += align(len);
+            }
+        }
     }
 
     /** The usable neighbour entry for {@code address} in {@code entries}, or null. */

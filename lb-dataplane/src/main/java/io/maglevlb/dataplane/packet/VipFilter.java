@@ -22,11 +22,28 @@ import java.net.InetAddress;
 public final class VipFilter {
     /** Bytes of an accepted packet to deliver: more than any frame (GRO super-frames included). */
     public static final int ACCEPT_ALL = 0x40000;
+    /** tc verdicts (linux/pkt_cls.h) of the {@linkplain #ingressDrop ingress} variant. */
+    static final int TC_ACT_SHOT = 2;
+    static final int TC_ACT_UNSPEC = -1;
 
     private VipFilter() {}
 
     /** The filter for VIP {@code address}:{@code port} over IP protocol {@code protocol} (6 = TCP, 17 = UDP). */
     public static BpfProgram forVip(InetAddress address, int protocol, int port) {
+        return build(address, protocol, port, ACCEPT_ALL, 0);
+    }
+
+    /**
+     * The same match as a tc ingress program in direct-action mode: it ends ({@code TC_ACT_SHOT}) exactly the
+     * packets {@link #forVip} hands to the engine, which the interface's packet taps have copied by then, and
+     * leaves every other packet to the next filter ({@code TC_ACT_UNSPEC}). Without it the host's IP stack
+     * also routes each VIP packet it does not own, only to drop it (or, with forwarding on, send a duplicate).
+     */
+    public static BpfProgram ingressDrop(InetAddress address, int protocol, int port) {
+        return build(address, protocol, port, TC_ACT_SHOT, TC_ACT_UNSPEC);
+    }
+
+    private static BpfProgram build(InetAddress address, int protocol, int port, int match, int noMatch) {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("VIP port must be 1..65535, was " + port);
         }
@@ -34,13 +51,13 @@ public final class VipFilter {
             throw new IllegalArgumentException("VIP protocol must be 6 (tcp) or 17 (udp), was " + protocol);
         }
         return switch (address) {
-            case Inet4Address v4 -> ipv4(v4, protocol, port);
-            case Inet6Address v6 -> ipv6(v6, protocol, port);
+            case Inet4Address v4 -> ipv4(v4, protocol, port, match, noMatch);
+            case Inet6Address v6 -> ipv6(v6, protocol, port, match, noMatch);
             default -> throw new IllegalArgumentException("not an IP address: " + address);
         };
     }
 
-    private static BpfProgram ipv4(Inet4Address vip, int protocol, int port) {
+    private static BpfProgram ipv4(Inet4Address vip, int protocol, int port, int match, int noMatch) {
         byte[] a = vip.getAddress();
         int vipWord = ((a[0] & 0xff) << 24) | ((a[1] & 0xff) << 16) | ((a[2] & 0xff) << 8) | (a[3] & 0xff);
         return BpfProgram.assembler()
@@ -57,12 +74,12 @@ public final class VipFilter {
                 .label("icmp")
                 .loadIpv4HeaderLengthIntoX(14)
                 .loadByteIndexed(14).jumpIfEqual(3, "accept", "drop")     // ICMP type 3: destination unreachable
-                .label("accept").ret(ACCEPT_ALL)
-                .label("drop").ret(0)
+                .label("accept").ret(match)
+                .label("drop").ret(noMatch)
                 .build();
     }
 
-    private static BpfProgram ipv6(Inet6Address vip, int protocol, int port) {
+    private static BpfProgram ipv6(Inet6Address vip, int protocol, int port, int match, int noMatch) {
         byte[] a = vip.getAddress();
         BpfProgram.Assembler asm = BpfProgram.assembler().loadHalf(12).jumpIfEqual(0x86dd, null, "drop");
         for (int w = 0; w < 4; w++) {
@@ -77,8 +94,8 @@ public final class VipFilter {
                 .loadHalf(56).jumpIfEqual(port, "accept", "drop")         // 14 + 40 + 2: destination port
                 .label("icmp6")
                 .loadByte(54).jumpIfEqual(2, "accept", "drop")            // ICMPv6 type 2: packet too big
-                .label("accept").ret(ACCEPT_ALL)
-                .label("drop").ret(0)
+                .label("accept").ret(match)
+                .label("drop").ret(noMatch)
                 .build();
     }
 }

@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <pre>
  * args: VIP_IP:PORT tcp|udp l2|ipip|gue IFACE THREADS FLOW_CAPACITY FLOOD_THRESHOLD [OUTER_SOURCE_CIDR|-] [GUE_PORT]
- *       [5-tuple|source-ip] [CPU,CPU...|-]
+ *       [5-tuple|source-ip] [CPU,CPU...|-] [ingress-drop|no-ingress-drop]
  * stdin:
  *   backends NAME=IP:PORT:WEIGHT[:drained][:down],...   publish a snapshot (ids stay with names)
  *   stats                                             print "@@ stats key=value ..."
@@ -52,8 +52,9 @@ public final class DsrEngineProcess {
         HashMode hashMode = args.length > 9 && args[9].equals("source-ip") ? HashMode.SOURCE_IP : HashMode.FIVE_TUPLE;
         List<Integer> cpus = args.length > 10 && !args[10].equals("-")
                 ? java.util.Arrays.stream(args[10].split(",")).map(Integer::valueOf).toList() : List.of();
+        boolean ingressDrop = !(args.length > 11 && args[11].equals("no-ingress-drop"));
         DsrEngineConfig config = new DsrEngineConfig("test", vipAddress, protocol, hashMode, method, iface, guePort,
-                threads, cpus, flows, Duration.ofSeconds(60), outer, AfPacketOptions.defaults());
+                threads, cpus, flows, Duration.ofSeconds(60), outer, AfPacketOptions.defaults(), ingressDrop);
         AtomicReference<ForwardingSnapshot> current = new AtomicReference<>();
         BackendIds ids = new BackendIds();
         Map<String, Integer> idByName = new HashMap<>();

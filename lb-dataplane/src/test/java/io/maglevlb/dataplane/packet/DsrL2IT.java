@@ -1,6 +1,7 @@
 package io.maglevlb.dataplane.packet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
@@ -26,6 +27,8 @@ class DsrL2IT {
     /** UDP engine with a 64-flow table and flood mode above 100 new flows/s: for the flood test. */
     private static EngineProcess smallTableEngine;
     private static final int SMALL_TABLE_PORT = 5454;
+    /** UDP port of the engines the ingress-filter test starts and stops itself. */
+    private static final int FILTER_TEST_PORT = 5656;
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -36,6 +39,7 @@ class DsrL2IT {
             net.startTcpServers(TCP_PORT);
             net.startUdpServers(UDP_PORT);
             net.startUdpServers(SMALL_TABLE_PORT);
+            net.startUdpServers(FILTER_TEST_PORT);
             var tcp = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + TCP_PORT, "tcp",
                     "l2", "eth0", "2", "65536", "0"));
             var udp = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + UDP_PORT, "udp",
@@ -355,5 +359,57 @@ class DsrL2IT {
         assertEquals(datagrams, forwarded, "the engine forwards exactly the client's datagrams");
         assertTrue(lbRx < datagrams + 10, "the LB receives the client's " + datagrams
                 + " datagrams (plus a few ARP frames), not the replies; it received " + lbRx);
+    }
+
+    @Test
+    void theIngressFilterKeepsVipPacketsFromTheLbsIpStackAndLeavesWithTheEngine() throws Exception {
+        Assumptions.assumeTrue(NetLab.hasCommand("tc"), "needs the tc tool (iproute2) to list ingress filters");
+        String vip = DsrLab.VIP + ":" + FILTER_TEST_PORT;
+        String handle = "0x" + Integer.toUnsignedString(
+                IngressDrop.handleFor(new java.net.InetSocketAddress(DsrLab.VIP, FILTER_TEST_PORT), 17), 16);
+        long stackWithout;
+        try (EngineProcess e = new EngineProcess(net.lb, vip, "udp", "l2", "eth0", "1", "65536", "0", "-", "6080",
+                "5-tuple", "-", "no-ingress-drop")) {
+            e.backends(DsrLab.spec(FILTER_TEST_PORT, "b1", "b2", "b3"));
+            assertFalse(ingressFilters().contains(handle), ingressFilters());
+            stackWithout = lbIpReceivesDuring(20);
+        }
+        long stackWith;
+        try (EngineProcess e = new EngineProcess(net.lb, vip, "udp", "l2", "eth0", "1", "65536", "0")) {
+            e.backends(DsrLab.spec(FILTER_TEST_PORT, "b1", "b2", "b3"));
+            String filters = ingressFilters();
+            assertTrue(filters.contains("pref 65520 bpf chain 0 handle " + handle + " direct-action"), filters);
+            stackWith = lbIpReceivesDuring(20);
+        }
+        assertFalse(ingressFilters().contains(handle), "the engine removes its filter when it stops");
+        assertTrue(stackWithout >= 20, "without the filter the LB's IP stack receives every datagram too: "
+                + stackWithout);
+        assertTrue(stackWith < 5, "with the filter the LB's IP stack receives none of them: " + stackWith);
+    }
+
+    private String ingressFilters() throws Exception {
+        return net.lab.exec(net.lb, "tc", "filter", "show", "dev", "eth0", "ingress");
+    }
+
+    /** IP packets the LB namespace's stack received (Ip: InReceives) while 20 datagrams went through the VIP. */
+    private long lbIpReceivesDuring(int datagrams) throws Exception {
+        long before = ipInReceives(net.lb);
+        for (int i = 0; i < datagrams; i++) {
+            try (DatagramSocket s = net.udpClient(43000 + i, FILTER_TEST_PORT)) {
+                DsrLab.udpExchange(s, ("datagram " + i).getBytes());
+            }
+        }
+        return ipInReceives(net.lb) - before;
+    }
+
+    private long ipInReceives(String ns) throws Exception {
+        String[] lines = net.lab.exec(ns, "cat", "/proc/net/snmp").split("\n");
+        for (int i = 0; i + 1 < lines.length; i++) {
+            if (lines[i].startsWith("Ip: ") && lines[i + 1].startsWith("Ip: ")) {
+                java.util.List<String> names = java.util.List.of(lines[i].split(" "));
+                return Long.parseLong(lines[i + 1].split(" ")[names.indexOf("InReceives")]);
+            }
+        }
+        throw new IllegalStateException("no Ip: lines in /proc/net/snmp");
     }
 }

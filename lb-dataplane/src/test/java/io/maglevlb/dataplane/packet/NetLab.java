@@ -49,9 +49,13 @@ final class NetLab implements AutoCloseable {
 
     /** Whether this process can run network-namespace tests. */
     static boolean available() {
-        boolean hasIp = Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip"))
-                || Files.isExecutable(Path.of("/usr/bin/ip"));
-        return hasIp && "root".equals(System.getProperty("user.name"));
+        return hasCommand("ip") && "root".equals(System.getProperty("user.name"));
+    }
+
+    /** Whether an iproute2-style tool ({@code ip}, {@code tc}) is installed in one of the usual places. */
+    static boolean hasCommand(String name) {
+        return Files.isExecutable(Path.of("/usr/sbin", name)) || Files.isExecutable(Path.of("/sbin", name))
+                || Files.isExecutable(Path.of("/usr/bin", name));
     }
 
     String name(String role) {

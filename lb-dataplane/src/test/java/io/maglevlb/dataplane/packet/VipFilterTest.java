@@ -71,6 +71,35 @@ class VipFilterTest {
     }
 
     @Test
+    void ingressVariantEndsExactlyWhatTheSocketFilterAccepts() {
+        BpfProgram drop80 = VipFilter.ingressDrop(InetAddress.ofLiteral(VIP), 6, 80);
+        BpfProgram drop6 = VipFilter.ingressDrop(InetAddress.ofLiteral(VIP6), 6, 443);
+        String client = "2001:db8::1";
+        byte[][] v4Frames = {
+            v4(VIP, 6, 0x4000, Frames.tcp(1, 80, new byte[0])), v4(VIP, 6, 0, Frames.tcp(1, 81, new byte[0])),
+            v4("198.18.1.101", 6, 0, Frames.tcp(1, 80, new byte[0])), v4(VIP, 17, 0, Frames.udp(1, 80, new byte[0])),
+            v4(VIP, 6, 0x0010, new byte[64]), v4(VIP, 1, 0, Frames.icmp(3, 4, 0, new byte[28])),
+            v4(VIP, 1, 0, Frames.icmp(8, 0, 0, new byte[8])), Frames.ethernet(0x0806, new byte[28]),
+        };
+        for (byte[] f : v4Frames) {
+            assertEquals(accepts(tcp80, f) ? VipFilter.TC_ACT_SHOT : VipFilter.TC_ACT_UNSPEC,
+                    BpfInterpreter.run(drop80, f));
+        }
+        byte[][] v6Frames = {
+            Frames.ethernet(0x86dd, Frames.ipv6(client, VIP6, 6, Frames.tcp(1, 443, new byte[0]))),
+            Frames.ethernet(0x86dd, Frames.ipv6(client, VIP6, 6, Frames.tcp(1, 80, new byte[0]))),
+            Frames.ethernet(0x86dd, Frames.ipv6(client, VIP6, 58, Frames.icmp(2, 0, 1280, new byte[48]))),
+            Frames.ethernet(0x86dd, Frames.ipv6(client, VIP6, 58, Frames.icmp(128, 0, 0, new byte[8]))),
+        };
+        for (byte[] f : v6Frames) {
+            assertEquals(accepts(tcp6, f) ? VipFilter.TC_ACT_SHOT : VipFilter.TC_ACT_UNSPEC,
+                    BpfInterpreter.run(drop6, f));
+        }
+        assertEquals(VipFilter.TC_ACT_SHOT, BpfInterpreter.run(drop80, v4Frames[0]));
+        assertEquals(VipFilter.TC_ACT_UNSPEC, BpfInterpreter.run(drop80, v4Frames[1]));
+    }
+
+    @Test
     void rejectsNonsense() {
         assertThrows(IllegalArgumentException.class, () -> VipFilter.forVip(InetAddress.ofLiteral(VIP), 1, 80));
         assertThrows(IllegalArgumentException.class, () -> VipFilter.forVip(InetAddress.ofLiteral(VIP), 6, 0));

@@ -24,6 +24,15 @@ public interface VipForwarder {
     /** Closes every open connection or flow at once. Waits until done. */
     void closeConnections();
 
+    /**
+     * Whether this forwarder, once it stops accepting, may drain its open connections while a successor serves
+     * the same address (true for proxies: the kernel gives each socket its own connections). When false, a
+     * reload that replaces it on the same address closes it before the successor starts.
+     */
+    default boolean drainsBesideSuccessor() {
+        return true;
+    }
+
     /** The address the VIP is bound to. */
     InetSocketAddress localAddress();
 

@@ -304,7 +304,7 @@ public final class Maglevd {
      * settings) and applies {@code next} to its runtime, keeping backend ids, health and drain state. Open
      * connections stay on the old forwarder until they end. On a new address the new listeners are bound
      * before the old ones close; on the same address the old ones close first, so new clients may be refused
-     * for the moment in between.
+     * for the moment in between. A forwarder that cannot drain beside its successor (DSR) is closed at once.
      *
      * @throws VipBindException when the new listeners cannot be bound; on a new address the VIP then keeps
      *     its old forwarder and configuration, on the same address it is left without listeners
@@ -314,7 +314,13 @@ public final class Maglevd {
         Optional<VipForwarder> old = runtime.forwarder();
         boolean sameAddress = old.isPresent() && old.get().localAddress().equals(next.listen());
         if (sameAddress) {
-            retire(old.get());
+            if (old.get().drainsBesideSuccessor()) {
+                retire(old.get());
+            } else {
+                old.get().stopAccepting();
+                old.get().closeConnections();
+                forwarders.remove(old.get());
+            }
             runtime.detach();
         }
         Optional<VipForwarder> created = newForwarder(next, runtime);

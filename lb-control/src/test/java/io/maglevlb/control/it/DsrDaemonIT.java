@@ -161,13 +161,39 @@ class DsrDaemonIT {
             seen.add(reply);
         }
         assertEquals(2, seen.size(), "both backends got connections");
+
+        // A reload that changes the VIP's settings gives it a new engine. The old one must stop first: two
+        // engines on one VIP would both forward every packet, the new one placing the old one's flows anew.
+        Files.writeString(configFile, Files.readString(configFile).replace("    protocol: tcp\n",
+                "    protocol: tcp\n    idle_timeout: 90s\n"));
+        run("kill", "-HUP", Long.toString(daemon.pid()));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (logLines("re-bound") == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(1, logLines("re-bound"), String.join("\n", daemonOutput));
+        assertEquals(1, logLines("DSR engine stopped"), "the old engine stopped before the new one took over");
+        assertEquals(2, logLines("DSR engine started"), String.join("\n", daemonOutput));
+        String filters = run("ip", "netns", "exec", PREFIX + "lb", "tc", "filter", "show", "dev", "eth0", "ingress");
+        assertEquals(1, filters.lines().filter(l -> l.contains("pref 65520 bpf chain 0 handle")).count(),
+                "one ingress drop filter for the VIP after the reload:\n" + filters);
+        String reply = inNamespace(PREFIX + "c", () -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(10_000);
+                s.bind(new InetSocketAddress(InetAddress.ofLiteral(CLIENT_IP), 50100));
+                s.connect(new InetSocketAddress(InetAddress.ofLiteral(VIP), 80), 10_000);
+                s.getOutputStream().write("again\n".getBytes(StandardCharsets.UTF_8));
+                return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+            }
+        });
+        assertTrue(reply != null && reply.endsWith(" again"), "forwarding goes on after the reload: " + reply);
         // SIGTERM (through the handle: Process.destroy() would also close the pipe we read the log from):
         // stop new flows, wait up to shutdown_timeout for tracked ones, stop the engine
         daemon.toHandle().destroy();
         assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "maglevd exits on SIGTERM");
         outputReader.join(10_000); // every line the daemon printed, up to its exit
         assertEquals(0, daemon.exitValue(), String.join("\n", daemonOutput));
-        assertTrue(daemonOutput.stream().anyMatch(l -> l.contains("DSR engine stopped")), String.join("\n", daemonOutput));
+        assertEquals(2, logLines("DSR engine stopped"), String.join("\n", daemonOutput));
     }
 
     // ---- namespace plumbing
@@ -246,16 +272,23 @@ class DsrDaemonIT {
         }
     }
 
-    private static void run(String... command) throws IOException {
+    private static String run(String... command) throws IOException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(20, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 throw new IOException(String.join(" ", command) + " failed: " + out.trim());
             }
+            return out;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);
+        }
+    }
+
+    private static long logLines(String text) {
+        synchronized (daemonOutput) {
+            return daemonOutput.stream().filter(l -> l.contains(text)).count();
         }
     }
 

@@ -72,6 +72,17 @@ public final class DsrVip implements VipForwarder {
         }
     }
 
+    /**
+     * No: two engines on one VIP would both receive every packet. The successor does not know this engine's
+     * flows and places them by the table, so a TCP segment it sends to another backend than the one holding the
+     * connection is answered with a reset. A reload therefore stops this engine first; its flows are placed anew
+     * by the successor's table, as after a restart.
+     */
+    @Override
+    public boolean drainsBesideSuccessor() {
+        return false;
+    }
+
     @Override
     public InetSocketAddress localAddress() {
         return vip.listen();

@@ -12,7 +12,8 @@ import java.util.List;
  * ./mvnw -q -pl lb-dataplane dependency:build-classpath -Dmdep.outputFile=/tmp/cp.txt -Dmdep.includeScope=test
  * java --enable-native-access=ALL-UNNAMED -cp lb-dataplane/target/test-classes:lb-dataplane/target/classes:$(cat /tmp/cp.txt) \
  *     io.maglevlb.dataplane.packet.DsrForwardingBenchmark [seconds=10] [flows=1024] [rounds=3]
- * (-Ddsr.bench.overloadOnly=true before the class name: overload runs only, for quick experiments)
+ * (-Ddsr.bench.overloadOnly=true before the class name: overload runs only, for quick experiments;
+ * -Ddsr.bench.rate=PPS paces those runs, for profiling a path at a fixed load)
  * </pre>
  *
  * Path: generator namespace --veth--> bridge --veth--> LB namespace --veth--> bridge --veth--> sink namespace.
@@ -68,8 +69,10 @@ public final class DsrForwardingBenchmark {
             }
 
             String[] paths = {"linux ip_forward", "dsr engine", "dsr engine, no ingress_drop"};
-            // -Ddsr.bench.overloadOnly=true: overload runs only (quick experiments)
+            // -Ddsr.bench.overloadOnly=true: overload runs only (quick experiments); -Ddsr.bench.rate=PPS paces
+            // them (for profiling a path at a fixed load)
             boolean overloadOnly = Boolean.getBoolean("dsr.bench.overloadOnly");
+            long firstRunRate = Long.getLong("dsr.bench.rate", 0);
             Result unmeasured = new Result(Double.NaN, Double.NaN, Double.NaN);
             double[][] overload = new double[paths.length][rounds];
             double[][] offered = new double[paths.length][rounds];
@@ -85,7 +88,7 @@ public final class DsrForwardingBenchmark {
                         lab.sysctl(lb, "net.ipv4.ip_forward", "1");
                         NetLab.run("ip", "-n", lb, "route", "add", DsrLab.VIP + "/32", "via", "198.18.0.11");
                         try {
-                            o = run(lab, gen, sink, frames, seconds, 0);
+                            o = run(lab, gen, sink, frames, seconds, firstRunRate);
                             lf = overloadOnly ? Double.NaN : lossFreeRate(lab, gen, sink, frames, o.offeredPps);
                             c = overloadOnly ? unmeasured : cost(lab, gen, sink, frames, probe);
                         } finally {
@@ -99,7 +102,7 @@ public final class DsrForwardingBenchmark {
                             e.backends("s1=198.18.0.11:9000:1");
                             run(lab, gen, sink, frames, 2, 0); // warm up the JIT
                             java.util.Map<String, Long> warm = e.stats();
-                            o = run(lab, gen, sink, frames, seconds, 0);
+                            o = run(lab, gen, sink, frames, seconds, firstRunRate);
                             lf = overloadOnly ? Double.NaN : lossFreeRate(lab, gen, sink, frames, o.offeredPps);
                             c = overloadOnly ? unmeasured : cost(lab, gen, sink, frames, probe);
                             java.util.Map<String, Long> end = e.stats();

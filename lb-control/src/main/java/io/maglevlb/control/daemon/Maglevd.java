@@ -7,7 +7,9 @@ import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.packet.DsrEngine;
 import io.maglevlb.dataplane.packet.DsrVip;
+import io.maglevlb.dataplane.packet.PacketEngineException;
 import io.maglevlb.dataplane.tcp.TcpProxyVip;
 import io.maglevlb.dataplane.udp.UdpForwarder;
 import io.maglevlb.dataplane.udp.UdpTuning;
@@ -91,6 +93,7 @@ public final class Maglevd {
             throw new IllegalStateException("start() may be called once, the daemon is " + state);
         }
         state = State.STARTING;
+        removeStaleIngressFilters();
         Transport transport = options.transport();
         int workerCount = config.effectiveWorkers();
         workers = transport.newEventLoopGroup(workerCount, WORKER_THREAD_PREFIX);
@@ -124,6 +127,15 @@ public final class Maglevd {
         state = State.RUNNING;
         LOG.info("maglevd running: {} of {} VIPs forwarding, {} workers ({})", forwarders.size(), vips.size(),
                 workerCount, transport.name());
+    }
+
+    /** A killed predecessor's DSR ingress filters would go on ending packets of VIPs nobody forwards now. */
+    private static void removeStaleIngressFilters() {
+        try {
+            DsrEngine.removeStaleIngressFilters();
+        } catch (PacketEngineException | RuntimeException e) {
+            LOG.warn("could not check for ingress drop filters left by a previous maglevd: {}", e.getMessage());
+        }
     }
 
     private Optional<VipForwarder> forwarderFor(VipConfig vip) {

@@ -133,6 +133,17 @@ public final class DsrEngine implements AutoCloseable {
                 ingressDrop);
     }
 
+    /**
+     * Removes ingress drop filters that maglevd processes which are no longer running left on this network
+     * namespace's interfaces (see {@code dsr.ingress_drop}); a daemon calls it once as it starts.
+     *
+     * @return how many were removed
+     * @throws PacketEngineException when the interfaces or filters cannot be listed or one cannot be removed
+     */
+    public static int removeStaleIngressFilters() throws PacketEngineException {
+        return IngressDrop.removeStale();
+    }
+
     public DsrEngineConfig config() {
         return config;
     }

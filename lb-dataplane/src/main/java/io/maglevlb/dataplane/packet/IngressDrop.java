@@ -2,6 +2,7 @@ package io.maglevlb.dataplane.packet;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.util.Map;
 import java.util.zip.CRC32;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,8 +18,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The filter sits at {@link #PRIORITY} (65520, after any filter an operator adds at the usual priorities),
  * with a handle derived from the VIP, so a restarted daemon replaces its own filter; {@code tc filter show dev IF
- * ingress} lists it with its bytecode. It is removed when the engine stops; the clsact qdisc stays (other filters
- * may use it).
+ * ingress} lists it with its bytecode, and its class id (unused by a direct-action filter; tc prints it as
+ * {@code flowid}, in hex) is the owning process's id. It is removed when the engine stops; the clsact qdisc stays (other filters may use it). A daemon that was
+ * killed cannot remove its filters: {@link #removeStale} does when the next daemon starts.
  */
 final class IngressDrop implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IngressDrop.class);
@@ -46,7 +48,7 @@ final class IngressDrop implements AutoCloseable {
         int handle = handleFor(config.vip(), config.protocol().ipProtocol());
         try (Netlink netlink = new Netlink()) {
             netlink.addClsactQdisc(iface.index());
-            netlink.addIngressBpf(iface.index(), PRIORITY, handle, program);
+            netlink.addIngressBpf(iface.index(), PRIORITY, handle, program, (int) ProcessHandle.current().pid());
         }
         return new IngressDrop(config.vipName(), iface.name(), iface.index(), handle);
     }
@@ -59,6 +61,37 @@ final class IngressDrop implements AutoCloseable {
                 .put((byte) ipProtocol).flip());
         int h = (int) crc.getValue();
         return h == 0 ? 1 : h;
+    }
+
+    /**
+     * Removes the ingress filters, on every interface of this network namespace, that a maglevd process which
+     * no longer runs left behind (killed before it could remove them): they would go on ending the packets of a
+     * VIP nobody forwards. Filters at other priorities, without an owner tag, or of running processes stay.
+     *
+     * @return how many were removed
+     */
+    static int removeStale() throws PacketEngineException {
+        Map<Integer, String> interfaces;
+        try (LinuxNative sys = new LinuxNative()) {
+            interfaces = sys.interfaces();
+        }
+        int removed = 0;
+        try (Netlink netlink = new Netlink()) {
+            for (Map.Entry<Integer, String> iface : interfaces.entrySet()) {
+                for (Netlink.IngressFilter f : netlink.ingressFilters(iface.getKey(), PRIORITY)) {
+                    long owner = Integer.toUnsignedLong(f.tag());
+                    if (owner == 0 || ProcessHandle.of(owner).map(ProcessHandle::isAlive).orElse(false)) {
+                        continue;
+                    }
+                    if (netlink.deleteIngressFilter(iface.getKey(), PRIORITY, f.handle())) {
+                        removed++;
+                        log.warn("removed a stale ingress drop filter from {} (handle 0x{}): its maglevd process "
+                                + "{} is gone", iface.getValue(), Integer.toUnsignedString(f.handle(), 16), owner);
+                    }
+                }
+            }
+        }
+        return removed;
     }
 
     int handle() {

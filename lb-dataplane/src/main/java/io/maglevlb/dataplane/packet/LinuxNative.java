@@ -145,6 +145,10 @@ public final class LinuxNative implements AutoCloseable {
     private static final MethodHandle IOCTL = bind("ioctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle IF_NAMETOINDEX = bind("if_nametoindex", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle IF_NAMEINDEX = LINKER.downcallHandle(
+            LIBC.find("if_nameindex").orElseThrow(), FunctionDescriptor.of(ADDRESS));
+    private static final MethodHandle IF_FREENAMEINDEX = LINKER.downcallHandle(
+            LIBC.find("if_freenameindex").orElseThrow(), FunctionDescriptor.ofVoid(ADDRESS));
     private static final MethodHandle SCHED_SETAFFINITY = bind("sched_setaffinity",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
     private static final MethodHandle SETNS = bind("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
@@ -350,6 +354,36 @@ public final class LinuxNative implements AutoCloseable {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /**
+     * Every network interface of the calling thread's network namespace, by index (if_nameindex). Empty if the
+     * kernel refused the query.
+     */
+    public java.util.Map<Integer, String> interfaces() {
+        java.util.Map<Integer, String> out = new java.util.TreeMap<>();
+        try {
+            MemorySegment list = (MemorySegment) IF_NAMEINDEX.invokeExact();
+            if (list.equals(MemorySegment.NULL)) {
+                return out;
+            }
+            try {
+                MemorySegment entries = list.reinterpret(Long.MAX_VALUE);
+                for (long o = 0; ; o += 16) { // struct if_nameindex { unsigned if_index; char *if_name; }
+                    int index = entries.get(JAVA_INT, o);
+                    if (index == 0) {
+                        break;
+                    }
+                    MemorySegment name = entries.get(ADDRESS, o + 8).reinterpret(64);
+                    out.put(index, name.getString(0));
+                }
+            } finally {
+                IF_FREENAMEINDEX.invokeExact(list);
+            }
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return out;
     }
 
     /** Pins the calling thread to {@code cpu}. */

@@ -26,6 +26,7 @@ final class Netlink implements AutoCloseable {
     private static final int RTM_NEWQDISC = 36;
     private static final int RTM_NEWTFILTER = 44;
     private static final int RTM_DELTFILTER = 45;
+    private static final int RTM_GETTFILTER = 46;
     private static final int NLM_F_REQUEST = 1;
     private static final int NLM_F_ACK = 4;
     private static final int NLM_F_EXCL = 0x200;
@@ -46,6 +47,7 @@ final class Netlink implements AutoCloseable {
     private static final int TCA_OPTIONS = 2;
     private static final int TCA_BPF_OPS_LEN = 4;
     private static final int TCA_BPF_OPS = 5;
+    private static final int TCA_BPF_CLASSID = 3;
     private static final int TCA_BPF_FLAGS = 8;
     private static final int TCA_BPF_FLAG_ACT_DIRECT = 1;
     private static final int ETH_P_ALL_NETWORK_ORDER = 0x0300;
@@ -208,9 +210,12 @@ final class Netlink implements AutoCloseable {
 
     /**
      * Adds (or replaces) classic BPF filter {@code handle} at {@code priority} on the ingress hook of interface
-     * {@code ifindex}, in direct-action mode: the program's return value is the tc verdict.
+     * {@code ifindex}, in direct-action mode: the program's return value is the tc verdict. {@code tag} is stored
+     * as the filter's class id, which direct-action filters do not use: the kernel keeps no name for classic
+     * programs, and a tag is how a later process recognises the filter.
      */
-    void addIngressBpf(int ifindex, int priority, int handle, BpfProgram program) throws PacketEngineException {
+    void addIngressBpf(int ifindex, int priority, int handle, BpfProgram program, int tag)
+            throws PacketEngineException {
         MemorySegment m = tcMessage(RTM_NEWTFILTER, NLM_F_CREATE, ifindex, handle, TC_H_INGRESS_HOOK,
                 (priority << 16) | ETH_P_ALL_NETWORK_ORDER);
         int p = attribute(m, 36, TCA_KIND, "bpf");
@@ -235,6 +240,10 @@ final class Netlink implements AutoCloseable {
         }
         p += (int) align(opsLength);
         m.set(JAVA_SHORT, p, (short) 8);
+        m.set(JAVA_SHORT, p + 2, (short) TCA_BPF_CLASSID);
+        m.set(JAVA_INT, p + 4, tag);
+        p += 8;
+        m.set(JAVA_SHORT, p, (short) 8);
         m.set(JAVA_SHORT, p + 2, (short) TCA_BPF_FLAGS);
         m.set(JAVA_INT, p + 4, TCA_BPF_FLAG_ACT_DIRECT);
         p += 8;
@@ -244,6 +253,66 @@ final class Netlink implements AutoCloseable {
         if (error != 0) {
             throw new PacketEngineException("adding an ingress BPF filter: " + LinuxNative.describe(error));
         }
+    }
+
+    /** One bpf filter on an ingress hook: its handle and its tag (class id; 0 if none). */
+    record IngressFilter(int handle, int tag) {}
+
+    /** The bpf filters at {@code priority} on the ingress hook of interface {@code ifindex} (none: empty). */
+    List<IngressFilter> ingressFilters(int ifindex, int priority) throws PacketEngineException {
+        request.fill((byte) 0);
+        int seq = sequence++;
+        header(request, 36, RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_DUMP, seq);
+        request.set(JAVA_INT, 20, ifindex);
+        request.set(JAVA_INT, 28, TC_H_INGRESS_HOOK);
+        request.set(JAVA_INT, 32, (priority << 16) | ETH_P_ALL_NETWORK_ORDER);
+        send(request, 36);
+        List<IngressFilter> out = new ArrayList<>();
+        while (true) {
+            int n = receive();
+            long p = 0;
+            while (p + 16 <= n) {
+                int len = buffer.get(JAVA_INT, p);
+                int type = buffer.get(JAVA_SHORT, p + 4) & 0xffff;
+                if (len < 16 || p + len > n) {
+                    throw new PacketEngineException("netlink: malformed filter dump");
+                }
+                if (type == NLMSG_DONE || type == NLMSG_ERROR) {
+                    return out; // an error here means no ingress qdisc: no filters
+                }
+                int handle = len >= 36 ? buffer.get(JAVA_INT, p + 24) : 0;
+                if (handle != 0) { // handle 0 is the priority's own entry, not a filter
+                    out.add(new IngressFilter(handle, bpfClassId(p + 36, p + len)));
+                }
+                p += align(len);
+            }
+        }
+    }
+
+    /** TCA_OPTIONS / TCA_BPF_CLASSID among the attributes in [from, to) of the buffer, or 0. */
+    private int bpfClassId(long from, long to) {
+        for (long a = from; a + 4 <= to; ) {
+            int alen = buffer.get(JAVA_SHORT, a) & 0xffff;
+            int atype = buffer.get(JAVA_SHORT, a + 2) & 0x3fff;
+            if (alen < 4 || a + alen > to) {
+                break;
+            }
+            if (atype == TCA_OPTIONS) {
+                for (long b = a + 4; b + 4 <= a + alen; ) {
+                    int blen = buffer.get(JAVA_SHORT, b) & 0xffff;
+                    int btype = buffer.get(JAVA_SHORT, b + 2) & 0x3fff;
+                    if (blen < 4 || b + blen > a + alen) {
+                        break;
+                    }
+                    if (btype == TCA_BPF_CLASSID && blen >= 8) {
+                        return buffer.get(JAVA_INT, b + 4);
+                    }
+                    b += align(blen);
+                }
+            }
+            a += align(alen);
+        }
+        return 0;
     }
 
     /** Removes ingress filter {@code handle} at {@code priority}; false when it was not there. */

@@ -10,6 +10,7 @@ import java.net.Socket;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -378,7 +379,8 @@ class DsrL2IT {
         try (EngineProcess e = new EngineProcess(net.lb, vip, "udp", "l2", "eth0", "1", "65536", "0")) {
             e.backends(DsrLab.spec(FILTER_TEST_PORT, "b1", "b2", "b3"));
             String filters = ingressFilters();
-            assertTrue(filters.contains("pref 65520 bpf chain 0 handle " + handle + " direct-action"), filters);
+            assertTrue(filters.lines().anyMatch(l -> l.contains("pref 65520 bpf chain 0 handle " + handle + " ")
+                    && l.contains("direct-action")), filters);
             stackWith = lbIpReceivesDuring(20);
         }
         assertFalse(ingressFilters().contains(handle), "the engine removes its filter when it stops");
@@ -411,5 +413,33 @@ class DsrL2IT {
             }
         }
         throw new IllegalStateException("no Ip: lines in /proc/net/snmp");
+    }
+
+    @Test
+    void aKilledEnginesFilterIsRemovedByTheNextStartAndLiveOnesStay() throws Exception {
+        Assumptions.assumeTrue(NetLab.hasCommand("tc"), "needs the tc tool (iproute2) to list ingress filters");
+        String handle = "0x" + Integer.toUnsignedString(
+                IngressDrop.handleFor(new java.net.InetSocketAddress(DsrLab.VIP, FILTER_TEST_PORT), 17), 16);
+        EngineProcess killed = new EngineProcess(net.lb, DsrLab.VIP + ":" + FILTER_TEST_PORT, "udp", "l2", "eth0", "1",
+                "65536", "0");
+        try {
+            assertTrue(ingressFilters().contains("handle " + handle + " "), ingressFilters());
+            ProcessHandle.of(killed.pid()).orElseThrow().destroyForcibly(); // SIGKILL: no chance to clean up
+            assertTrue(ProcessHandle.of(killed.pid()).orElseThrow().onExit().get(10, TimeUnit.SECONDS) != null);
+        } finally {
+            killed.close();
+        }
+        String before = ingressFilters();
+        assertTrue(before.contains("handle " + handle + " "), "a killed engine leaves its filter: " + before);
+        long liveFilters = before.lines().filter(l -> l.contains(" handle ")).count() - 1;
+
+        int removed = NetLab.inNamespace(net.lb, DsrEngine::removeStaleIngressFilters);
+
+        String after = ingressFilters();
+        assertEquals(1, removed, after);
+        assertFalse(after.contains("handle " + handle + " "), after);
+        assertEquals(liveFilters, after.lines().filter(l -> l.contains(" handle ")).count(),
+                "the running engines keep theirs: " + after);
+        assertEquals(0, (int) NetLab.inNamespace(net.lb, DsrEngine::removeStaleIngressFilters));
     }
 }

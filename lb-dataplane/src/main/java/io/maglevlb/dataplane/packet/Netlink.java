@@ -98,6 +98,45 @@ final class Netlink implements AutoCloseable {
         req.set(JAVA_BYTE, 16, (byte) family);
         send(req, 28);
         List<Neighbour> out = new ArrayList<>();
+        readDump("neighbour dump", false, (p, len, type) -> {
+            if (type == RTM_NEWNEIGH && len >= 28) {
+                int msgFamily = buffer.get(JAVA_BYTE, p + 16) & 0xff;
+                int index = buffer.get(JAVA_INT, p + 20);
+                int state = buffer.get(JAVA_SHORT, p + 24) & 0xffff;
+                byte[] dst = null;
+                long mac = 0;
+                long a = p + 28;
+                while (a + 4 <= p + len) {
+                    int alen = buffer.get(JAVA_SHORT, a) & 0xffff;
+                    int atype = buffer.get(JAVA_SHORT, a + 2) & 0x3fff;
+                    if (alen < 4 || a + alen > p + len) {
+                        break;
+                    }
+                    if (atype == NDA_DST) {
+                        dst = buffer.asSlice(a + 4, alen - 4).toArray(JAVA_BYTE);
+                    } else if (atype == NDA_LLADDR && alen - 4 == 6) {
+                        mac = Bytes.mac(buffer, a + 4);
+                    }
+                    a += align(alen);
+                }
+                if (msgFamily == family && index == ifindex && dst != null) {
+                    out.add(new Neighbour(dst, mac, state, index));
+                }
+            }
+        });
+        return out;
+    }
+
+    /** Receives the messages of a dump up to NLMSG_DONE (visitor: offset, length, type of each message). */
+    private interface DumpVisitor {
+        void message(long offset, int length, int type);
+    }
+
+    /**
+     * Hands every message of the dump just requested to {@code visitor}, until NLMSG_DONE. An NLMSG_ERROR ends
+     * the dump too: quietly when {@code errorEndsDump}, else with an exception naming {@code what}.
+     */
+    private void readDump(String what, boolean errorEndsDump, DumpVisitor visitor) throws PacketEngineException {
         while (true) {
             int n = receive();
             long p = 0;
@@ -105,38 +144,18 @@ final class Netlink implements AutoCloseable {
                 int len = buffer.get(JAVA_INT, p);
                 int type = buffer.get(JAVA_SHORT, p + 4) & 0xffff;
                 if (len < 16 || p + len > n) {
-                    throw new PacketEngineException("netlink: malformed neighbour dump");
+                    throw new PacketEngineException("netlink: malformed " + what);
                 }
                 if (type == NLMSG_DONE) {
-                    return out;
+                    return;
                 }
                 if (type == NLMSG_ERROR) {
-                    throw new PacketEngineException("netlink neighbour dump: " + errorText(p));
-                }
-                if (type == RTM_NEWNEIGH && len >= 28) {
-                    int msgFamily = buffer.get(JAVA_BYTE, p + 16) & 0xff;
-                    int index = buffer.get(JAVA_INT, p + 20);
-                    int state = buffer.get(JAVA_SHORT, p + 24) & 0xffff;
-                    byte[] dst = null;
-                    long mac = 0;
-                    long a = p + 28;
-                    while (a + 4 <= p + len) {
-                        int alen = buffer.get(JAVA_SHORT, a) & 0xffff;
-                        int atype = buffer.get(JAVA_SHORT, a + 2) & 0x3fff;
-                        if (alen < 4 || a + alen > p + len) {
-                            break;
-                        }
-                        if (atype == NDA_DST) {
-                            dst = buffer.asSlice(a + 4, alen - 4).toArray(JAVA_BYTE);
-                        } else if (atype == NDA_LLADDR && alen - 4 == 6) {
-                            mac = Bytes.mac(buffer, a + 4);
-                        }
-                        a += align(alen);
+                    if (errorEndsDump) {
+                        return;
                     }
-                    if (msgFamily == family && index == ifindex && dst != null) {
-                        out.add(new Neighbour(dst, mac, state, index));
-                    }
+                    throw new PacketEngineException("netlink " + what + ": " + errorText(p));
                 }
+                visitor.message(p, len, type);
                 p += align(len);
             }
         }
@@ -268,25 +287,14 @@ final class Netlink implements AutoCloseable {
         request.set(JAVA_INT, 32, (priority << 16) | ETH_P_ALL_NETWORK_ORDER);
         send(request, 36);
         List<IngressFilter> out = new ArrayList<>();
-        while (true) {
-            int n = receive();
-            long p = 0;
-            while (p + 16 <= n) {
-                int len = buffer.get(JAVA_INT, p);
-                int type = buffer.get(JAVA_SHORT, p + 4) & 0xffff;
-                if (len < 16 || p + len > n) {
-                    throw new PacketEngineException("netlink: malformed filter dump");
-                }
-                if (type == NLMSG_DONE || type == NLMSG_ERROR) {
-                    return out; // an error here means no ingress qdisc: no filters
-                }
-                int handle = len >= 36 ? buffer.get(JAVA_INT, p + 24) : 0;
-                if (handle != 0) { // handle 0 is the priority's own entry, not a filter
-                    out.add(new IngressFilter(handle, bpfClassId(p + 36, p + len)));
-                }
-                p += align(len);
+        // an error here means the interface has no ingress qdisc, so no filters
+        readDump("filter dump", true, (p, len, type) -> {
+            int handle = len >= 36 ? buffer.get(JAVA_INT, p + 24) : 0;
+            if (handle != 0) { // handle 0 is the priority's own entry, not a filter
+                out.add(new IngressFilter(handle, bpfClassId(p + 36, p + len)));
             }
-        }
+        });
+        return out;
     }
 
     /** TCA_OPTIONS / TCA_BPF_CLASSID among the attributes in [from, to) of the buffer, or 0. */

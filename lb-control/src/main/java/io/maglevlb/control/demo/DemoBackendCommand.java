@@ -59,10 +59,11 @@ public final class DemoBackendCommand implements Callable<Integer> {
         Transport transport = Transport.detect();
         MultiThreadIoEventLoopGroup group = transport.newEventLoopGroup(1, "maglev-demo");
         try (DemoHttpServer server = DemoHttpServer.start(group, transport, address, name)) {
+            CountDownLatch stop = onTermination();
             out.println("demo backend " + name + " answering HTTP on "
                     + ConfigValues.formatSocketAddress(server.address()));
             out.flush();
-            awaitTermination();
+            stop.await();
             return 0;
         } catch (IOException e) {
             err.println(e.getMessage());
@@ -75,10 +76,11 @@ public final class DemoBackendCommand implements Callable<Integer> {
 
     private Integer runUdp(InetSocketAddress address, PrintWriter out, PrintWriter err) throws InterruptedException {
         try (UdpEchoBackend server = UdpEchoBackend.start(name, address)) {
+            CountDownLatch stop = onTermination();
             out.println("demo backend " + name + " answering UDP (and TCP) on "
                     + ConfigValues.formatSocketAddress(server.address()));
             out.flush();
-            awaitTermination();
+            stop.await();
             return 0;
         } catch (IOException e) {
             err.println(e.getMessage());
@@ -87,12 +89,15 @@ public final class DemoBackendCommand implements Callable<Integer> {
         }
     }
 
-    /** Blocks until SIGTERM/SIGINT; where signals cannot be caught, the JVM's own shutdown ends the process. */
-    private static void awaitTermination() throws InterruptedException {
+    /**
+     * A latch that SIGTERM/SIGINT opens; where signals cannot be caught, the JVM's own shutdown ends the process.
+     * Installed before the ready line is printed: a signal sent as soon as that line appears must find it.
+     */
+    private static CountDownLatch onTermination() {
         CountDownLatch stop = new CountDownLatch(1);
         if (!TerminationSignals.install(signal -> stop.countDown())) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> Runtime.getRuntime().halt(0)));
         }
-        stop.await();
+        return stop;
     }
 }

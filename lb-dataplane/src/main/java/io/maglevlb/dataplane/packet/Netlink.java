@@ -132,11 +132,33 @@ final class Netlink implements AutoCloseable {
         void message(long offset, int length, int type);
     }
 
+    /** One reply message (offset, length, type in the buffer); true when it was the last one wanted. */
+    private interface ReplyVisitor {
+        boolean message(long offset, int length, int type) throws PacketEngineException;
+    }
+
     /**
      * Hands every message of the dump just requested to {@code visitor}, until NLMSG_DONE. An NLMSG_ERROR ends
      * the dump too: quietly when {@code errorEndsDump}, else with an exception naming {@code what}.
      */
     private void readDump(String what, boolean errorEndsDump, DumpVisitor visitor) throws PacketEngineException {
+        readReplies(what, (p, len, type) -> {
+            if (type == NLMSG_DONE) {
+                return true;
+            }
+            if (type == NLMSG_ERROR) {
+                if (errorEndsDump) {
+                    return true;
+                }
+                throw new PacketEngineException("netlink " + what + ": " + errorText(p));
+            }
+            visitor.message(p, len, type);
+            return false;
+        });
+    }
+
+    /** Receives reply messages, checking each one's length, until {@code visitor} has seen the last it wants. */
+    private void readReplies(String what, ReplyVisitor visitor) throws PacketEngineException {
         while (true) {
             int n = receive();
             long p = 0;
@@ -146,16 +168,9 @@ final class Netlink implements AutoCloseable {
                 if (len < 16 || p + len > n) {
                     throw new PacketEngineException("netlink: malformed " + what);
                 }
-                if (type == NLMSG_DONE) {
+                if (visitor.message(p, len, type)) {
                     return;
                 }
-                if (type == NLMSG_ERROR) {
-                    if (errorEndsDump) {
-                        return;
-                    }
-                    throw new PacketEngineException("netlink " + what + ": " + errorText(p));
-                }
-                visitor.message(p, len, type);
                 p += align(len);
             }
         }
@@ -365,21 +380,15 @@ final class Netlink implements AutoCloseable {
         int seq = m.get(JAVA_INT, 8);
         m.set(JAVA_INT, 0, length);
         send(m, length);
-        while (true) {
-            int n = receive();
-            long p = 0;
-            while (p + 16 <= n) {
-                int len = buffer.get(JAVA_INT, p);
-                int type = buffer.get(JAVA_SHORT, p + 4) & 0xffff;
-                if (len < 16 || p + len > n) {
-                    throw new PacketEngineException("netlink: malformed acknowledgement");
-                }
-                if (type == NLMSG_ERROR && len >= 20 && buffer.get(JAVA_INT, p + 8) == seq) {
-                    return -buffer.get(JAVA_INT, p + 16);
-                }
-                p += align(len);
+        int[] error = new int[1];
+        readReplies("acknowledgement", (p, len, type) -> {
+            if (type == NLMSG_ERROR && len >= 20 && buffer.get(JAVA_INT, p + 8) == seq) {
+                error[0] = -buffer.get(JAVA_INT, p + 16);
+                return true;
             }
-        }
+            return false;
+        });
+        return error[0];
     }
 
     /** The usable neighbour entry for {@code address} in {@code entries}, or null. */

@@ -1,12 +1,9 @@
 package io.maglevlb.bench.e2e;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
-import java.nio.channels.DatagramChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
@@ -20,7 +17,8 @@ import java.util.List;
  *   <li>{@code --hold}: TCP servers for the idle-connection memory test. Each accepted connection gets a one-byte
  *       greeting (so the client knows the load balancer really connected through to a backend) and is then held
  *       open, anything it sends discarded, until the client closes it.</li>
- *   <li>{@code --udp-echo}: UDP echo servers, one thread per address, for the datagram test.</li>
+ *   <li>{@code --udp-echo}: UDP echo servers, one thread for all addresses ({@link UdpEcho}), for the datagram
+ *       test.</li>
  * </ul>
  * Prints {@code READY} once every socket is bound and exits by itself after {@code --max-seconds}.
  */
@@ -53,15 +51,9 @@ final class Backends {
             }
             threads.add(Thread.ofPlatform().daemon().name("hold").unstarted(() -> hold(selector, deadlineNs)));
         }
-        for (InetSocketAddress address : echo) {
-            DatagramChannel channel = DatagramChannel.open();
-            channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            channel.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
-            channel.setOption(StandardSocketOptions.SO_SNDBUF, 4 << 20);
-            channel.bind(address);
-            channel.configureBlocking(false);
-            threads.add(Thread.ofPlatform().daemon().name("echo-" + address)
-                    .unstarted(() -> echo(channel, deadlineNs)));
+        if (!echo.isEmpty()) {
+            UdpEcho server = UdpEcho.open(echo);
+            threads.add(Thread.ofPlatform().daemon().name("udp-echo").unstarted(() -> server.serve(deadlineNs)));
         }
         threads.forEach(Thread::start);
         System.out.println("READY hold=" + hold.size() + " udp-echo=" + echo.size());
@@ -69,6 +61,9 @@ final class Backends {
         long leftMs;
         while ((leftMs = (deadlineNs - System.nanoTime()) / 1_000_000) > 0) {
             Thread.sleep(Math.min(leftMs, 1000));
+        }
+        for (Thread thread : threads) {
+            thread.join(1000); // each notices the deadline within its 500 ms wait
         }
         System.out.println("backends: --max-seconds reached, exiting");
         System.exit(0);
@@ -147,26 +142,6 @@ final class Backends {
                 return null;
             }
             throw e;
-        }
-    }
-
-    /** Echoes every datagram back to its sender, draining the socket before waiting again. */
-    private static void echo(DatagramChannel channel, long deadlineNs) {
-        ByteBuffer buffer = ByteBuffer.allocateDirect(65536);
-        try (Selector selector = Selector.open()) {
-            channel.register(selector, SelectionKey.OP_READ);
-            while (System.nanoTime() < deadlineNs) {
-                if (selector.select(500) == 0) {
-                    continue;
-                }
-                selector.selectedKeys().clear();
-                SocketAddress from;
-                while ((from = channel.receive(buffer.clear())) != null) {
-                    channel.send(buffer.flip(), from);
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("udp echo on " + channel.socket().getLocalSocketAddress(), e);
         }
     }
 }

@@ -73,7 +73,7 @@ public record ConfigDiff(List<VipConfig> added, List<VipConfig> removed, List<Vi
      * @param tableChanged the table's inputs differ (size, or a backend added, removed or re-weighted): rebuild
      * @param healthCheckChanged the health check differs: re-create the watches (health state carried over)
      * @param settingsChanged per-connection settings differ (hash mode, limits, timeouts, retries, PROXY
-     *     protocol): apply to new connections
+     *     protocol, delayed ACKs): apply to new connections
      * @param backends backend by backend
      */
     public record VipChange(VipConfig before, VipConfig after, boolean listenerChanged, boolean tableChanged,
@@ -92,7 +92,8 @@ public record ConfigDiff(List<VipConfig> added, List<VipConfig> removed, List<Vi
                     || !before.connectTimeout().equals(after.connectTimeout())
                     || before.connectRetries() != after.connectRetries()
                     || !before.idleTimeout().equals(after.idleTimeout())
-                    || before.proxyProtocol() != after.proxyProtocol();
+                    || before.proxyProtocol() != after.proxyProtocol()
+                    || before.delayedAck() != after.delayedAck();
             return new VipChange(before, after, listener, table, health, settings, backends);
         }
 

@@ -44,7 +44,7 @@ public final class ConfigBinder {
     static final List<String> FLOW_TABLE_KEYS = List.of("capacity", "flood_threshold");
     static final List<String> VIP_KEYS = List.of("name", "listen", "protocol", "mode", "hash", "table_size",
             "backends", "health_check", "max_connections", "connect_timeout", "connect_retries", "idle_timeout",
-            "proxy_protocol", "dsr");
+            "proxy_protocol", "delayed_ack", "dsr");
     static final List<String> BACKEND_KEYS = List.of("name", "address", "weight");
     static final List<String> HEALTH_CHECK_KEYS =
             List.of("type", "interval", "timeout", "rise", "fall", "path", "expect");
@@ -271,9 +271,12 @@ public final class ConfigBinder {
                         + protocol.configName() + ", mode " + mode.configName() + ")");
             }
         }
+        DelayedAck delayedAck = f.has("delayed_ack")
+                ? choice(f.node("delayed_ack"), f.path("delayed_ack"), DelayedAck.values(), DelayedAck::configName)
+                : VipConfig.DEFAULT_DELAYED_ACK;
         if (protocol != null && mode != null && !tcpProxy) {
             String why = mode == ForwardingMode.DSR ? "in mode dsr" : "for udp VIPs";
-            for (String key : List.of("connect_timeout", "connect_retries")) {
+            for (String key : List.of("connect_timeout", "connect_retries", "delayed_ack")) {
                 if (f.has(key)) {
                     Entry e = f.entry(key);
                     warning(f.path(key), e.line(), e.column(), "'" + key + "' has no effect " + why);
@@ -317,7 +320,7 @@ public final class ConfigBinder {
             return null;
         }
         return new VipConfig(name, listen, protocol, mode, hash, tableSize, backends, healthCheck, maxConnections,
-                connectTimeout, connectRetries, idleTimeout, proxyProtocol, dsr);
+                connectTimeout, connectRetries, idleTimeout, proxyProtocol, delayedAck, dsr);
     }
 
     private Integer bindTableSize(Fields f, MapNode vip, int backendCount) {

@@ -22,17 +22,19 @@ import java.util.Optional;
  * @param connectRetries tcp proxy: other backends tried after the first choice fails
  * @param idleTimeout a connection or flow with no traffic either way for this long is closed
  * @param proxyProtocol tcp proxy: header toward backends
+ * @param delayedAck tcp proxy: which connections delay their ACKs of received data
  * @param dsr dsr mode settings, present only when {@code mode: dsr}
  */
 public record VipConfig(String name, InetSocketAddress listen, Protocol protocol, ForwardingMode mode,
         HashMode hash, int tableSize, List<BackendConfig> backends, HealthCheckConfig healthCheck,
         int maxConnections, Duration connectTimeout, int connectRetries, Duration idleTimeout,
-        ProxyProtocol proxyProtocol, Optional<DsrConfig> dsr) {
+        ProxyProtocol proxyProtocol, DelayedAck delayedAck, Optional<DsrConfig> dsr) {
 
     public static final Protocol DEFAULT_PROTOCOL = Protocol.TCP;
     public static final ForwardingMode DEFAULT_MODE = ForwardingMode.PROXY;
     public static final HashMode DEFAULT_HASH = HashMode.FIVE_TUPLE;
     public static final ProxyProtocol DEFAULT_PROXY_PROTOCOL = ProxyProtocol.NONE;
+    public static final DelayedAck DEFAULT_DELAYED_ACK = DelayedAck.OFF;
     public static final int DEFAULT_TABLE_SIZE = 65537;
     public static final int DEFAULT_MAX_CONNECTIONS = 0;
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
@@ -42,6 +44,15 @@ public record VipConfig(String name, InetSocketAddress listen, Protocol protocol
 
     public VipConfig {
         backends = List.copyOf(backends);
+    }
+
+    /** A VIP with the default {@code delayed_ack}. */
+    public VipConfig(String name, InetSocketAddress listen, Protocol protocol, ForwardingMode mode,
+            HashMode hash, int tableSize, List<BackendConfig> backends, HealthCheckConfig healthCheck,
+            int maxConnections, Duration connectTimeout, int connectRetries, Duration idleTimeout,
+            ProxyProtocol proxyProtocol, Optional<DsrConfig> dsr) {
+        this(name, listen, protocol, mode, hash, tableSize, backends, healthCheck, maxConnections, connectTimeout,
+                connectRetries, idleTimeout, proxyProtocol, DEFAULT_DELAYED_ACK, dsr);
     }
 
     /** The idle timeout used when a VIP sets none: long for TCP, short for UDP, which has no close. */

@@ -682,10 +682,24 @@ class ConfigBinderTest {
         }
 
         @Test
+        void delayedAckChoosesTheConnections() {
+            assertEquals(VipConfig.DEFAULT_DELAYED_ACK, valid(vip("")).vips().getFirst().delayedAck());
+            for (DelayedAck d : DelayedAck.values()) {
+                assertEquals(d, valid(vip("delayed_ack: " + d.configName())).vips().getFirst().delayedAck());
+            }
+            assertOnlyError(vip("delayed_ack: true"), "vips[0].delayed_ack", 9, 18,
+                    "'true' is not one of off, client, backend, both");
+            assertTrue(DelayedAck.BOTH.client() && DelayedAck.BOTH.backend());
+            assertTrue(DelayedAck.CLIENT.client() && !DelayedAck.CLIENT.backend());
+            assertTrue(!DelayedAck.BACKEND.client() && DelayedAck.BACKEND.backend());
+            assertTrue(!DelayedAck.OFF.client() && !DelayedAck.OFF.backend());
+        }
+
+        @Test
         void tcpProxyOnlyKeysWarnElsewhere() {
-            BindResult r = bind(vip("protocol: udp\nconnect_timeout: 1s\nconnect_retries: 1"));
+            BindResult r = bind(vip("protocol: udp\nconnect_timeout: 1s\nconnect_retries: 1\ndelayed_ack: both"));
             assertTrue(r.isValid());
-            assertEquals(List.of("vips[0].connect_timeout", "vips[0].connect_retries"),
+            assertEquals(List.of("vips[0].connect_timeout", "vips[0].connect_retries", "vips[0].delayed_ack"),
                     r.warnings().stream().map(ConfigWarning::path).toList());
             assertTrue(r.warnings().getFirst().message().contains("no effect for udp VIPs"));
         }

@@ -36,10 +36,12 @@ public final class LinuxNative implements AutoCloseable {
     public static final int SOCK_NONBLOCK = 0x800;
     public static final int IPPROTO_TCP = 6;
     public static final int TCP_NODELAY = 1;
+    public static final int TCP_QUICKACK = 12;
     public static final int SO_ERROR = 4;
     public static final int SO_LINGER = 13;
     public static final int SHUT_WR = 1;
     public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int MSG_MORE = 0x8000;
     public static final int NETLINK_ROUTE = 0;
     public static final int SOL_SOCKET = 1;
     public static final int SOL_PACKET = 263;

@@ -117,6 +117,9 @@ final class RawTcpConnection extends ProxiedConnection {
         loop.active++;
         loop.link(this, System.nanoTime());
         // TCP_NODELAY came with the socket: the listener has it set (see RawListener.open).
+        if (vip.delayedAck.client()) {
+            io.sys.setsockoptIntFast(front.fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_QUICKACK, 0);
+        }
         if (!register(front)) {
             closeBoth(true);
             return;
@@ -235,6 +238,11 @@ final class RawTcpConnection extends ProxiedConnection {
         loop.connections[backendId]++;
         loop.activeByBackend[backendId]++;
         back.writable = true;
+        if (vip.delayedAck.backend()) {
+            // Only now: with quick ACKs off before connect, the handshake's last ACK would wait for data to ride
+            // on (up to 200 ms), and a server-first backend (SMTP, SSH) could not accept and greet meanwhile.
+            io.sys.setsockoptIntFast(back.fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_QUICKACK, 0);
+        }
         if (vip.proxyProtocolV2) {
             ByteBuf header = PooledByteBufAllocator.DEFAULT.directBuffer(64); // direct: written by address
             ProxyProtocolV2.encode(header, clientAddress(), vipAddress());
@@ -270,6 +278,9 @@ final class RawTcpConnection extends ProxiedConnection {
             side.readable = true;
             if ((events & (EV_RDHUP | EV_HUP | EV_ERR)) != 0) {
                 side.peerClosed = true;
+            }
+            if ((events & EV_ERR) != 0) {
+                side.failedSeen = true;
             }
         }
         if ((events & (EV_OUT | EV_ERR | EV_HUP)) != 0) {
@@ -320,19 +331,31 @@ final class RawTcpConnection extends ProxiedConnection {
             if (n > 0) {
                 moved = true;
                 count(src, n);
+                // A short read drains the socket: TCP hands over all it holds. If the peer's FIN had already
+                // arrived when epoll reported it (and no error came with it), nothing can follow these bytes, so
+                // the read that would return 0 is skipped and the FIN is sent on with them (see send).
+                boolean last = n < RawLoopIo.BUFFER_SIZE && src.peerClosed && !src.failedSeen;
                 if (n < RawLoopIo.BUFFER_SIZE && !src.peerClosed) {
-                    // TCP hands over all it holds: the socket is drained until the next edge. Not so once the
-                    // peer has closed: its FIN may have come with the last bytes and brings no edge of its
-                    // own, so the next read must see the end.
+                    // Drained until the next edge. Not so once the peer has closed: its FIN may have come with
+                    // the last bytes and brings no edge of its own, so the next read must see the end (or the
+                    // shortcut above applies).
                     src.readable = false;
                 }
-                long written = send(dst, io.bufferAddress, n);
+                long written = send(dst, io.bufferAddress, n, last);
                 if (written < 0) {
                     return moved; // reset: both sides closed
+                }
+                if (last) {
+                    src.readable = false;
+                    src.inputDone = true;
                 }
                 if (written < n) {
                     dst.pending = PooledByteBufAllocator.DEFAULT.directBuffer((int) (n - written));
                     dst.pending.writeBytes(io.buffer.asByteBuffer().position((int) written).limit((int) n));
+                    return moved; // endOutput runs once pending is written out (relay checks inputDone)
+                }
+                if (last) {
+                    endOutput(dst);
                     return moved;
                 }
                 continue;
@@ -366,13 +389,16 @@ final class RawTcpConnection extends ProxiedConnection {
      * Writes {@code length} bytes at {@code address} to {@code dst}: the count written (less when its socket
      * buffer filled), or -1 after a failure reset the connection.
      */
-    private long send(Side dst, long address, long length) {
+    private long send(Side dst, long address, long length, boolean finFollows) {
         if (!dst.writable) {
             return 0;
         }
         LinuxNative sys = io.sys;
+        // MSG_MORE when the FIN follows at once: the kernel holds a short tail segment back, and the shutdown
+        // right after sets FIN on it, so data and FIN leave in one segment (one packet, one ACK fewer).
+        int flags = finFollows ? LinuxNative.MSG_NOSIGNAL | LinuxNative.MSG_MORE : LinuxNative.MSG_NOSIGNAL;
         for (;;) {
-            long w = sys.sendAt(dst.fd, address, length, LinuxNative.MSG_NOSIGNAL);
+            long w = sys.sendAt(dst.fd, address, length, flags);
             if (w >= 0) {
                 if (w < length) {
                     dst.writable = false;
@@ -394,7 +420,7 @@ final class RawTcpConnection extends ProxiedConnection {
     /** Writes out what {@code dst} is owed. True when nothing is left. */
     private boolean flushPending(Side dst) {
         ByteBuf p = dst.pending;
-        long w = send(dst, p.memoryAddress() + p.readerIndex(), p.readableBytes());
+        long w = send(dst, p.memoryAddress() + p.readerIndex(), p.readableBytes(), false);
         if (w < 0) {
             return false;
         }
@@ -584,6 +610,8 @@ final class RawTcpConnection extends ProxiedConnection {
         boolean inputDone;
         /** The peer ended its output or the socket failed: reads go on until they see the end or the error. */
         boolean peerClosed;
+        /** epoll reported an error on this socket: reads must go on to see it, not stop at a short one. */
+        boolean failedSeen;
         boolean outputShut;
         boolean closed;
         /** Bytes owed to this side that its socket could not take yet. */

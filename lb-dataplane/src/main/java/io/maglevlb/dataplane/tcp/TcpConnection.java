@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -186,6 +187,9 @@ final class TcpConnection extends ProxiedConnection {
             return;
         }
         backend = ch;
+        if (vip.delayedAck.backend()) {
+            ch.config().setOption(EpollChannelOption.TCP_QUICKACK, false); // after the handshake, never before
+        }
         loop.connections[backendId]++;
         loop.activeByBackend[backendId]++;
         int countedId = backendId;

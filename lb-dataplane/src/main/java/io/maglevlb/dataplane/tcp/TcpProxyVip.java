@@ -2,6 +2,7 @@ package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.core.config.BackendConfig;
 import io.maglevlb.core.config.ConfigValues;
+import io.maglevlb.core.config.DelayedAck;
 import io.maglevlb.core.config.ForwardingMode;
 import io.maglevlb.core.config.Protocol;
 import io.maglevlb.core.config.ProxyProtocol;
@@ -37,6 +38,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The TCP proxy of one {@code protocol: tcp, mode: proxy} VIP: listens on the VIP address, picks a backend per
@@ -58,6 +61,8 @@ import java.util.concurrent.TimeoutException;
  * {@link #activeConnections()} may be called from any thread.
  */
 public final class TcpProxyVip implements VipForwarder {
+    private static final Logger LOG = LoggerFactory.getLogger(TcpProxyVip.class);
+
     private final VipConfig config;
     final SnapshotHolder snapshots;
     private final Transport transport;
@@ -76,6 +81,8 @@ public final class TcpProxyVip implements VipForwarder {
     final int connectRetries;
     final long idleTimeoutNs;
     final boolean proxyProtocolV2;
+    /** Which connections delay their ACKs (TCP_QUICKACK off); epoll only (NIO has no such option here). */
+    final DelayedAck delayedAck;
     final boolean splice;
     /** Relay on raw sockets ({@link RawTcpConnection}) rather than Netty channels ({@link TcpConnection}). */
     final boolean raw;
@@ -111,6 +118,11 @@ public final class TcpProxyVip implements VipForwarder {
         this.connectRetries = config.connectRetries();
         this.idleTimeoutNs = config.idleTimeout().toNanos();
         this.proxyProtocolV2 = config.proxyProtocol() == ProxyProtocol.V2;
+        this.delayedAck = transport.isEpoll() ? config.delayedAck() : DelayedAck.OFF;
+        if (config.delayedAck() != DelayedAck.OFF && !transport.isEpoll()) {
+            LOG.warn("vip {}: delayed_ack {} has no effect with the {} transport (epoll only)", config.name(),
+                    config.delayedAck().configName(), transport.name());
+        }
         this.splice = options.splice() && transport.supportsSplice();
         this.raw = transport.isEpoll() && !splice && options.rawRelay();
         this.boundAddress = config.listen();
@@ -223,6 +235,8 @@ public final class TcpProxyVip implements VipForwarder {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
+                // Only set when asked for: a child option costs a setsockopt per accepted connection.
+                .childOption(EpollChannelOption.TCP_QUICKACK, delayedAck.client() ? false : null)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -455,6 +469,9 @@ public final class TcpProxyVip implements VipForwarder {
         }
         if (proxyProtocolV2) {
             sb.append(", proxy_protocol v2");
+        }
+        if (delayedAck != DelayedAck.OFF) {
+            sb.append(", delayed_ack ").append(delayedAck.configName());
         }
         sb.append(splice ? ", splice" : raw ? ", raw relay" : "");
         return sb.toString();

@@ -1,6 +1,7 @@
 package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.core.config.BackendConfig;
+import io.maglevlb.core.config.DelayedAck;
 import io.maglevlb.core.config.ForwardingMode;
 import io.maglevlb.core.config.HealthCheckConfig;
 import io.maglevlb.core.config.Protocol;
@@ -109,6 +110,7 @@ final class ProxyFixture implements AutoCloseable {
         int connectRetries = VipConfig.DEFAULT_CONNECT_RETRIES;
         Duration idleTimeout = VipConfig.DEFAULT_TCP_IDLE_TIMEOUT;
         ProxyProtocol proxyProtocol = ProxyProtocol.NONE;
+        DelayedAck delayedAck = VipConfig.DEFAULT_DELAYED_ACK;
         Transport transport = Transport.detect();
         int workers = 2;
         TcpProxyOptions options = TcpProxyOptions.defaults();
@@ -165,6 +167,11 @@ final class ProxyFixture implements AutoCloseable {
             return this;
         }
 
+        Spec delayedAck(DelayedAck value) {
+            delayedAck = value;
+            return this;
+        }
+
         Spec transport(Transport value) {
             transport = value;
             return this;
@@ -183,7 +190,7 @@ final class ProxyFixture implements AutoCloseable {
         VipConfig toConfig() {
             return new VipConfig(name, listen, Protocol.TCP, ForwardingMode.PROXY, hash, tableSize, backends,
                     HealthCheckConfig.defaults(), maxConnections, connectTimeout, connectRetries, idleTimeout,
-                    proxyProtocol, Optional.empty());
+                    proxyProtocol, delayedAck, Optional.empty());
         }
 
         ProxyFixture start() throws VipBindException {

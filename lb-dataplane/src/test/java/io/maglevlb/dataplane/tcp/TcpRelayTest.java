@@ -71,13 +71,19 @@ class TcpRelayTest {
 
     /** Writes {@code length} bytes (a multiple of 64 KiB) of seeded random data; returns their CRC32C. */
     static long writeRandom(OutputStream out, long seed, long length) throws IOException {
+        return writeRandom(out, seed, length, CHUNK);
+    }
+
+    /** Writes {@code length} bytes of seeded random data in writes of {@code chunk}; returns their CRC32C. */
+    static long writeRandom(OutputStream out, long seed, long length, int chunk) throws IOException {
         SplittableRandom random = new SplittableRandom(seed);
-        byte[] buf = new byte[CHUNK];
+        byte[] buf = new byte[chunk];
         CRC32C crc = new CRC32C();
-        for (long done = 0; done < length; done += CHUNK) {
+        for (long done = 0; done < length; done += chunk) {
+            int n = (int) Math.min(chunk, length - done);
             random.nextBytes(buf);
-            crc.update(buf);
-            out.write(buf);
+            crc.update(buf, 0, n);
+            out.write(buf, 0, n);
         }
         out.flush();
         return crc.getValue();
@@ -181,6 +187,67 @@ class TcpRelayTest {
             long expectedCrc = writeRandom(expected, 300_000, answerLength);
             assertEquals(expectedCrc, checksum(in, answerLength));
             assertEquals(-1, in.read());
+        }
+    }
+
+    /**
+     * The backend answers and closes at once, like an HTTP server answering "Connection: close": its bytes and
+     * FIN often arrive together, and the raw relay then forwards the end without reading it (and sends the FIN
+     * in the same segment as the last bytes). Every answer must still arrive whole, end with EOF, and leave the
+     * client free to send afterwards. Sizes straddle the relay's 64 KiB read so the last read is short, full,
+     * or one byte over.
+     */
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void answersFollowedAtOnceByCloseArriveWholeOnManyConnections(Relay relay) throws Exception {
+        int[] sizes = {1, 145, 4096, 65_535, 65_536, 65_537, 131_072, 200_001};
+        AtomicLong trailingBytesSeen = new AtomicLong();
+        TestBackend.Behaviour answersAndCloses = (socket, backend) -> {
+            InputStream in = socket.getInputStream();
+            int size = new DataInputStream(in).readInt();
+            OutputStream out = socket.getOutputStream();
+            writeRandom(out, size, size, size); // one write: the FIN follows the last byte immediately
+            socket.shutdownOutput();
+            trailingBytesSeen.addAndGet(in.transferTo(OutputStream.nullOutputStream()));
+        };
+        int rounds = 25;
+        try (TestBackend a = TestBackend.start("a", answersAndCloses);
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("close").backend(a)).start();
+             ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> done = new ArrayList<>();
+            for (int r = 0; r < rounds; r++) {
+                for (int size : sizes) {
+                    done.add(clients.submit(() -> {
+                        try (Socket s = new Socket()) {
+                            s.setSoTimeout(Clients.TIMEOUT_MS);
+                            s.connect(proxy.address());
+                            new DataOutputStream(s.getOutputStream()).writeInt(size);
+                            InputStream in = s.getInputStream();
+                            assertEquals(writeRandom(OutputStream.nullOutputStream(), size, size, size),
+                                    checksum(in, size), "answer of " + size + " bytes");
+                            assertEquals(-1, in.read(), "EOF after " + size + " bytes");
+                            s.getOutputStream().write(new byte[] {1, 2, 3}); // half-open: still delivered
+                            s.shutdownOutput();
+                        }
+                        return null;
+                    }));
+                }
+            }
+            for (Future<?> f : done) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+            proxy.awaitNoConnections();
+            long trailing = (long) rounds * sizes.length * 3;
+            ProxyFixture.awaitTrue("the backend got every client's bytes after its FIN",
+                    () -> trailingBytesSeen.get() >= trailing);
+            assertEquals(trailing, trailingBytesSeen.get());
+            if (!proxy.vip.splicing()) {
+                long answered = 0;
+                for (int size : sizes) {
+                    answered += size;
+                }
+                assertEquals(rounds * answered, proxy.vip.stats().totalBytesToClient());
+            }
         }
     }
 

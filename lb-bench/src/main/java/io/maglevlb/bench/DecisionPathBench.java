@@ -6,7 +6,6 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.maglev.MaglevTable;
-import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.AddressBits;
 import java.lang.foreign.Arena;
@@ -16,8 +15,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -75,12 +72,8 @@ public class DecisionPathBench {
 
     @Setup
     public void setUp() throws UnknownHostException {
-        List<BackendState> backends = new ArrayList<>();
-        for (int i = 1; i <= BACKENDS; i++) {
-            backends.add(new BackendState(i, "backend-" + i, new InetSocketAddress("127.0.0.1", 9000 + i), 1,
-                    false, true));
-        }
-        snapshot = ForwardingSnapshot.build("bench", 1, MaglevTable.DEFAULT_SIZE, backends);
+        snapshot = ForwardingSnapshot.build("bench", 1, MaglevTable.DEFAULT_SIZE,
+                BenchInputs.backendStates(BACKENDS));
         table = new FlowTable(FLOWS, 60_000_000_000L, 0);
         sockaddrs = Arena.ofAuto().allocate((long) FLOWS * SOCKADDR_IN, 8);
         SplittableRandom random = new SplittableRandom(7);

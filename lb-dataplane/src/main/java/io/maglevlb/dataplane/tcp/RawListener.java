@@ -84,14 +84,6 @@ final class RawListener implements EpollIoHandle {
         }
     }
 
-    private static void quickAckOff(int fd) throws IOException {
-        try (LinuxNative sys = new LinuxNative()) {
-            if (sys.setsockoptInt(fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_QUICKACK, 0) < 0) {
-                throw new IOException("setsockopt(TCP_QUICKACK) on the listener: " + LinuxNative.describe(sys.errno()));
-            }
-        }
-    }
-
     private void register() throws Exception {
         Future<IoRegistration> f = loop.register(this).sync();
         registration = f.getNow();

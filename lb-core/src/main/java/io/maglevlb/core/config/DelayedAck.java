@@ -14,7 +14,7 @@ package io.maglevlb.core.config;
 public enum DelayedAck {
     /** Linux's default: quick ACKs on both connections. */
     OFF("off", false, false),
-    /** Accepted client connections delay ACKs (set on the listener, which they inherit it from). */
+    /** Accepted client connections delay ACKs (set on each after accept: a listener's setting does not carry over). */
     CLIENT("client", true, false),
     /** Backend connections delay ACKs once connected (never the handshake: server-first protocols wait for it). */
     BACKEND("backend", false, true),

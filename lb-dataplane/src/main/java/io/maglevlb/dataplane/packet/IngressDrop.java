@@ -29,6 +29,8 @@ final class IngressDrop implements AutoCloseable {
 
     /** tc priority of maglevd's filters: lower runs first; tc numbers operators' filters from 49152 downwards. */
     static final int PRIORITY = 0xfff0;
+    /** This process's id: the tag its filters carry. */
+    private static final long SELF = ProcessHandle.current().pid();
 
     private final String vipName;
     private final String interfaceName;
@@ -43,16 +45,41 @@ final class IngressDrop implements AutoCloseable {
         this.handle = handle;
     }
 
-    /** Attaches the filter for {@code config}'s VIP on {@code iface}; call once the engine's sockets are bound. */
+    /**
+     * Attaches the filter for {@code config}'s VIP on {@code iface}; call once the engine's sockets are bound.
+     * Returns null, with a warning, when a running maglevd process already owns the filter for this VIP there
+     * (its own engine for the VIP): replacing that filter would let either engine's stop remove the other's.
+     */
     static IngressDrop attach(InterfaceInfo iface, DsrEngineConfig config) throws PacketEngineException {
         BpfProgram program = VipFilter.ingressDrop(config.vip().getAddress(), config.protocol().ipProtocol(),
                 config.vip().getPort());
         int handle = handleFor(config.vip(), config.protocol().ipProtocol());
         try (Netlink netlink = new Netlink()) {
             netlink.addClsactQdisc(iface.index());
-            netlink.addIngressBpf(iface.index(), PRIORITY, handle, program, (int) ProcessHandle.current().pid());
+            long owner = owner(netlink, iface.index(), handle);
+            if (owner != 0 && owner != SELF && isRunning(owner)) {
+                log.warn("vip {}: maglevd process {} already has the ingress drop filter for {} on {}, so this engine "
+                        + "runs without one; both engines forward every packet of the VIP: run one engine per VIP",
+                        config.vipName(), owner, config.vip(), iface.name());
+                return null;
+            }
+            netlink.addIngressBpf(iface.index(), PRIORITY, handle, program, (int) SELF);
         }
         return new IngressDrop(config.vipName(), iface.name(), iface.index(), handle);
+    }
+
+    /** The owner pid of filter {@code handle} at {@link #PRIORITY} on the interface; 0 when none or untagged. */
+    private static long owner(Netlink netlink, int ifindex, int handle) throws PacketEngineException {
+        for (Netlink.IngressFilter f : netlink.ingressFilters(ifindex, PRIORITY)) {
+            if (f.handle() == handle) {
+                return Integer.toUnsignedLong(f.tag());
+            }
+        }
+        return 0;
+    }
+
+    private static boolean isRunning(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
     /** A non-zero handle that depends only on the VIP's address, port and protocol. */
@@ -82,7 +109,7 @@ final class IngressDrop implements AutoCloseable {
             for (Map.Entry<Integer, String> iface : interfaces.entrySet()) {
                 for (Netlink.IngressFilter f : netlink.ingressFilters(iface.getKey(), PRIORITY)) {
                     long owner = Integer.toUnsignedLong(f.tag());
-                    if (owner == 0 || ProcessHandle.of(owner).map(ProcessHandle::isAlive).orElse(false)) {
+                    if (owner == 0 || isRunning(owner)) {
                         continue;
                     }
                     if (netlink.deleteIngressFilter(iface.getKey(), PRIORITY, f.handle())) {
@@ -100,7 +127,10 @@ final class IngressDrop implements AutoCloseable {
         return handle;
     }
 
-    /** Removes the filter; the host's IP stack receives the VIP's packets again. Idempotent; never throws. */
+    /**
+     * Removes the filter if this process still owns it; the host's IP stack receives the VIP's packets again.
+     * Idempotent; never throws.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -108,7 +138,10 @@ final class IngressDrop implements AutoCloseable {
         }
         closed = true;
         try (Netlink netlink = new Netlink()) {
-            netlink.deleteIngressFilter(ifindex, PRIORITY, handle);
+            // Only while it is still ours: a daemon started after this one's death was presumed may own it now.
+            if (owner(netlink, ifindex, handle) == SELF) {
+                netlink.deleteIngressFilter(ifindex, PRIORITY, handle);
+            }
         } catch (PacketEngineException | RuntimeException e) {
             String hex = "0x" + Integer.toUnsignedString(handle, 16);
             log.warn("vip {}: could not remove its ingress filter (handle {}) from {}: {}; remove it with "

@@ -389,6 +389,30 @@ class DsrL2IT {
         assertTrue(stackWith < 5, "with the filter the LB's IP stack receives none of them: " + stackWith);
     }
 
+    @Test
+    void aSecondEngineForTheSameVipLeavesTheFirstEnginesFilterAlone() throws Exception {
+        Assumptions.assumeTrue(NetLab.hasCommand("tc"), "needs the tc tool (iproute2) to list ingress filters");
+        String vip = DsrLab.VIP + ":" + FILTER_TEST_PORT;
+        String handle = "handle 0x" + Integer.toUnsignedString(
+                IngressDrop.handleFor(new java.net.InetSocketAddress(DsrLab.VIP, FILTER_TEST_PORT), 17), 16) + " ";
+        try (EngineProcess first = new EngineProcess(net.lb, vip, "udp", "l2", "eth0", "1", "65536", "0")) {
+            String flowid = "flowid :" + Long.toHexString(first.pid()); // tc prints the owner tag (class id) so
+            assertTrue(filterLine(handle).contains(flowid), ingressFilters());
+            try (EngineProcess second = new EngineProcess(net.lb, vip, "udp", "l2", "eth0", "1", "65536", "0")) {
+                assertTrue(filterLine(handle).contains(flowid), "the second engine does not take the filter over: "
+                        + ingressFilters());
+            }
+            assertTrue(filterLine(handle).contains(flowid), "the second engine's stop leaves the first's filter: "
+                    + ingressFilters());
+        }
+        assertFalse(ingressFilters().contains(handle), "the first engine removes its filter when it stops");
+    }
+
+    /** The line of {@code tc filter show} with {@code handle}, or "" when there is none. */
+    private String filterLine(String handle) throws Exception {
+        return ingressFilters().lines().filter(l -> l.contains(handle)).findFirst().orElse("");
+    }
+
     private String ingressFilters() throws Exception {
         return net.lab.exec(net.lb, "tc", "filter", "show", "dev", "eth0", "ingress");
     }

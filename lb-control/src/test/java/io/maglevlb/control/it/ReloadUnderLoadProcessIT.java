@@ -1,0 +1,154 @@
+package io.maglevlb.control.it;
+
+import static io.maglevlb.control.it.ConfigYaml.backend;
+import static io.maglevlb.control.it.ConfigYaml.config;
+import static io.maglevlb.control.it.ConfigYaml.noCheck;
+import static io.maglevlb.control.it.ConfigYaml.vip;
+import static io.maglevlb.control.it.InProcessDaemon.freePort;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 15, defect 5: reloads that change a VIP's settings while clients open a new connection per request.
+ * The real daemon in its own JVM; 20 reloads alternate {@code connect_timeout} (1s / 2s) and
+ * {@code max_connections} (0 / 10000), each of which gives the VIP a new forwarder on the same address. Every
+ * request must succeed: no refused connection, no reset of a connection waiting in the old listener's accept
+ * queue, no read that ends early.
+ *
+ * <p>The load is bounded in count ({@value #MAX_REQUESTS} requests) and time ({@link #LOAD_LIMIT}); the reloads
+ * are paced by progress (each waits until {@value #REQUESTS_PER_RELOAD} more requests completed), not by sleeps.
+ */
+class ReloadUnderLoadProcessIT {
+    private static final Duration STARTUP = Duration.ofSeconds(90);
+    private static final Duration LOAD_LIMIT = Duration.ofSeconds(120);
+    private static final int CLIENTS = 16;
+    private static final long MAX_REQUESTS = 400_000;
+    private static final int RELOADS = 20;
+    private static final long REQUESTS_PER_RELOAD = 300;
+
+    @TempDir
+    Path dir;
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private static String yaml(int adminPort, int vipPort, NamedEchoBackend a, NamedEchoBackend b, int variant) {
+        String settings = variant % 2 == 0
+                ? "    connect_timeout: 1s\n"
+                : "    connect_timeout: 2s\n    max_connections: 10000\n";
+        return config(adminPort, vip("web", vipPort, noCheck(), backend(a), backend(b))
+                .replace("    connect_timeout: 1s\n", settings));
+    }
+
+    @Test
+    void twentySettingsReloadsUnderNewConnectionLoadLoseNoClient() throws Exception {
+        int adminPort = freePort();
+        int vipPort = freePort();
+        try (NamedEchoBackend a = new NamedEchoBackend("a");
+             NamedEchoBackend b = new NamedEchoBackend("b")) {
+            Path config = Files.writeString(dir.resolve("maglevd.yaml"), yaml(adminPort, vipPort, a, b, 0));
+            try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"), "run", "--config",
+                    config.toString())) {
+                maglevd.awaitLine("maglevd running", STARTUP);
+
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicLong done = new AtomicLong();
+                AtomicLong errors = new AtomicLong();
+                Map<String, Long> errorKinds = new ConcurrentHashMap<>();
+                long deadline = System.nanoTime() + LOAD_LIMIT.toNanos();
+                List<Thread> clients = new ArrayList<>();
+                for (int i = 0; i < CLIENTS; i++) {
+                    clients.add(Thread.ofPlatform().name("client-" + i).start(() -> {
+                        while (!stop.get() && done.get() < MAX_REQUESTS && System.nanoTime() < deadline) {
+                            try {
+                                request(vipPort);
+                                done.incrementAndGet();
+                            } catch (IOException | RuntimeException e) {
+                                errors.incrementAndGet();
+                                errorKinds.merge(e.getClass().getSimpleName() + ": " + e.getMessage(), 1L, Long::sum);
+                            }
+                        }
+                    }));
+                }
+                List<String> failedReloads = new ArrayList<>();
+                try {
+                    for (int r = 1; r <= RELOADS; r++) {
+                        awaitProgress(done, errors, done.get() + REQUESTS_PER_RELOAD, deadline);
+                        Files.writeString(config, yaml(adminPort, vipPort, a, b, r));
+                        HttpResponse<String> answer = http.send(HttpRequest.newBuilder(
+                                        URI.create("http://127.0.0.1:" + adminPort + "/reload"))
+                                .POST(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(30)).build(),
+                                HttpResponse.BodyHandlers.ofString());
+                        if (answer.statusCode() != 200 || !answer.body().contains("\"web\"")) {
+                            failedReloads.add(r + ": " + answer.statusCode() + " " + answer.body());
+                        }
+                    }
+                    awaitProgress(done, errors, done.get() + REQUESTS_PER_RELOAD, deadline);
+                } finally {
+                    stop.set(true);
+                    for (Thread t : clients) {
+                        t.join(Duration.ofSeconds(30));
+                    }
+                }
+                assertEquals(List.of(), failedReloads, "every reload applied and changed vip web");
+                assertEquals(RELOADS, maglevd.output().lines().filter(l -> l.contains("vip web: re-bound")
+                        || l.contains("vip web: settings applied")).count(), maglevd.output());
+                assertEquals(0, errors.get(), "client errors over " + done.get() + " requests: " + errorKinds);
+                assertTrue(done.get() >= (RELOADS + 1) * REQUESTS_PER_RELOAD, "requests done: " + done.get());
+            }
+        }
+    }
+
+    /** Waits until {@code target} requests are done (or the load's deadline passed). */
+    private static void awaitProgress(AtomicLong done, AtomicLong errors, long target, long deadline)
+            throws InterruptedException {
+        while (done.get() + errors.get() < target && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+    }
+
+    /** One request on a new connection: the backend's greeting, one echoed byte, then both sides close. */
+    private static void request(int vipPort) throws IOException {
+        try (Socket s = new Socket()) {
+            s.setSoTimeout(10_000);
+            s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort), 10_000);
+            InputStream in = s.getInputStream();
+            int c;
+            int greeting = 0;
+            while ((c = in.read()) >= 0 && c != '\n') {
+                greeting++;
+            }
+            if (c < 0 || greeting == 0) {
+                throw new IOException("connection ended before the backend's greeting");
+            }
+            s.getOutputStream().write('!');
+            if (in.read() != '!') {
+                throw new IOException("echo missing");
+            }
+            s.shutdownOutput();
+            if (in.read() != -1) {
+                throw new IOException("bytes after the echo");
+            }
+        }
+    }
+}

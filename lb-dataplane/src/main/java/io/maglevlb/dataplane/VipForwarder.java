@@ -15,6 +15,18 @@ public interface VipForwarder {
     /** Binds the VIP's sockets and starts forwarding. */
     void start() throws VipBindException;
 
+    /**
+     * Starts in place of {@code predecessor}, the same VIP's forwarder on the same address, by taking over its
+     * sockets instead of binding new ones, so the address never goes without a socket. The predecessor keeps its
+     * open connections or flows and takes no new ones; the caller retires it.
+     *
+     * @return false, with nothing changed, when this forwarder cannot take over {@code predecessor}'s sockets (the
+     *     default); the caller then stops the predecessor and calls {@link #start()}
+     */
+    default boolean startInPlaceOf(VipForwarder predecessor) throws VipBindException {
+        return false;
+    }
+
     /** Stops taking new connections or flows; open ones go on. Waits until the sockets are closed. */
     void stopAccepting();
 

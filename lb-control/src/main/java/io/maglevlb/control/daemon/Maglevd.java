@@ -315,8 +315,10 @@ public final class Maglevd {
      * Gives a VIP a new forwarder for {@code next} (new listen address, protocol, mode or per-connection
      * settings) and applies {@code next} to its runtime, keeping backend ids, health and drain state. Open
      * connections stay on the old forwarder until they end. On a new address the new listeners are bound
-     * before the old ones close; on the same address the old ones close first, so new clients may be refused
-     * for the moment in between. A forwarder that cannot drain beside its successor (DSR) is closed at once.
+     * before the old ones close. On the same address the new forwarder takes over the old one's sockets
+     * ({@link VipForwarder#startInPlaceOf}) where it can (TCP proxy): nothing is refused or reset. Where it cannot,
+     * the old sockets close first, so new clients may be refused for the moment in between. A forwarder that
+     * cannot drain beside its successor (DSR) is closed at once.
      *
      * @throws VipBindException when the new listeners cannot be bound; on a new address the VIP then keeps
      *     its old forwarder and configuration, on the same address it is left without listeners
@@ -325,7 +327,11 @@ public final class Maglevd {
         requireRunning();
         Optional<VipForwarder> old = runtime.forwarder();
         boolean sameAddress = old.isPresent() && old.get().localAddress().equals(next.listen());
-        if (sameAddress) {
+        Optional<VipForwarder> created = newForwarder(next, runtime);
+        boolean handedOver = sameAddress && created.isPresent() && created.get().startInPlaceOf(old.get());
+        if (handedOver) {
+            retire(old.get()); // it listens no more; its open connections finish
+        } else if (sameAddress) {
             if (old.get().drainsBesideSuccessor()) {
                 retire(old.get());
             } else {
@@ -335,8 +341,7 @@ public final class Maglevd {
             }
             runtime.detach();
         }
-        Optional<VipForwarder> created = newForwarder(next, runtime);
-        if (created.isPresent()) {
+        if (created.isPresent() && !handedOver) {
             created.get().start();
         }
         if (!sameAddress && old.isPresent()) {
@@ -346,7 +351,8 @@ public final class Maglevd {
         if (created.isPresent()) {
             forwarders.add(created.get());
             runtime.attach(created.get());
-            LOG.info("vip {}: re-bound: {}", next.name(), created.get().describe());
+            LOG.info("vip {}: re-bound{}: {}", next.name(), handedOver ? " (listening sockets handed over)" : "",
+                    created.get().describe());
         } else {
             runtime.detach();
         }

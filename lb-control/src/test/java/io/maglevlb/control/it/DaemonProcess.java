@@ -24,11 +24,17 @@ final class DaemonProcess implements AutoCloseable {
 
     /** Starts {@code maglevd ARGS...}, logging to {@code log}. */
     static DaemonProcess start(Path log, String... args) throws IOException {
+        return start(log, List.of(), args);
+    }
+
+    /** Starts {@code maglevd ARGS...} in a JVM with {@code jvmOptions} added (e.g. system properties). */
+    static DaemonProcess start(Path log, List<String> jvmOptions, String... args) throws IOException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--enable-native-access=ALL-UNNAMED");
         command.add("-Xmx256m");
         command.add("-XX:TieredStopAtLevel=1"); // starts faster; these tests check behaviour, not speed
+        command.addAll(jvmOptions);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add("io.maglevlb.control.cli.MaglevdMain");

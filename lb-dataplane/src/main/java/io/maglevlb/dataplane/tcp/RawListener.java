@@ -3,6 +3,7 @@ package io.maglevlb.dataplane.tcp;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import io.maglevlb.dataplane.packet.LinuxNative;
+import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoHandle;
@@ -24,8 +25,14 @@ import org.slf4j.LoggerFactory;
  * kernel spreads connections over them), registered with the loop's epoll level-triggered, and accepting with
  * accept4 straight into {@link RawTcpConnection}s.
  *
- * <p><b>Threading.</b> {@link #open} and {@link #close} are called by the control plane and wait for the loop;
- * everything else runs on the loop.
+ * <p><b>Hand-off.</b> A reload that gives the VIP a new forwarder on the same address hands the listening socket
+ * over ({@link #handOver}) instead of closing it: the socket never leaves the kernel's SO_REUSEPORT group, so no
+ * connection attempt is refused and nothing waiting in its accept queue is reset. From the hand-off on, this loop
+ * accepts for the new forwarder, with its settings: that includes every connection still queued at that moment.
+ *
+ * <p><b>Threading.</b> {@link #open}, {@link #handOverAndWait} and {@link #close} are called by the control plane
+ * and wait for the loop; everything else runs on the loop. {@link #vip} and {@link #loop} change only on the loop,
+ * in {@link #handOver}, so an accept always sees one owner.
  */
 final class RawListener implements EpollIoHandle {
     private static final Logger LOG = LoggerFactory.getLogger(RawListener.class);
@@ -34,8 +41,11 @@ final class RawListener implements EpollIoHandle {
     private static final long ERROR_PAUSE_MS = 20;
     private static final long ACCEPT_ERROR_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(10);
 
-    private final TcpProxyVip vip;
-    private final TcpVipLoop loop;
+    // Written on the loop only (handOver); read on the loop.
+    private TcpProxyVip vip;
+    private TcpVipLoop loop;
+    /** The loop's event loop, the same before and after a hand-off: what other threads submit to. */
+    private final EventLoop eventLoop;
     private final LinuxSocket socket;
     private final int fd;
     private IoRegistration registration;
@@ -49,6 +59,7 @@ final class RawListener implements EpollIoHandle {
     private RawListener(TcpProxyVip vip, TcpVipLoop loop, LinuxSocket socket) {
         this.vip = vip;
         this.loop = loop;
+        this.eventLoop = loop.eventLoop;
         this.socket = socket;
         this.fd = socket.intValue();
     }
@@ -95,12 +106,43 @@ final class RawListener implements EpollIoHandle {
         return (InetSocketAddress) socket.localAddress();
     }
 
-    /** Pauses or resumes accepting (max_connections); new connections wait in the kernel's queue meanwhile. */
-    void setAccepting(boolean on) {
-        loop.eventLoop.execute(() -> {
+    /**
+     * Pauses or resumes accepting for {@code owner}'s max_connections; new connections wait in the kernel's
+     * queue meanwhile. Ignored once the listener belongs to another forwarder (a request queued before a
+     * hand-off must not pause the successor).
+     */
+    void setAccepting(TcpProxyVip owner, boolean on) {
+        eventLoop.execute(() -> {
+            if (vip != owner) {
+                return;
+            }
             limitPaused = !on;
             updateInterest();
         });
+    }
+
+    /**
+     * Gives this listening socket to {@code successor} (its loop {@code successorLoop} runs on the same event
+     * loop): the socket stays open and registered, and the next accept is the successor's. Waits for the loop.
+     */
+    void handOverAndWait(TcpProxyVip successor, TcpVipLoop successorLoop) {
+        if (successorLoop.eventLoop != eventLoop) {
+            throw new IllegalArgumentException("a listener can only be handed to a forwarder on its own event loop");
+        }
+        eventLoop.submit(() -> handOver(successor, successorLoop)).awaitUninterruptibly();
+    }
+
+    /** On the loop. The successor starts with its own connection limit, so a limit pause does not carry over. */
+    private void handOver(TcpProxyVip successor, TcpVipLoop successorLoop) {
+        vip = successor;
+        loop = successorLoop;
+        limitPaused = false;
+        updateInterest();
+    }
+
+    /** The event loop this listener accepts on. */
+    EventLoop eventLoop() {
+        return eventLoop;
     }
 
     private void updateInterest() {
@@ -112,10 +154,10 @@ final class RawListener implements EpollIoHandle {
 
     /** Closes the socket: the kernel refuses new connections from then on. Waits for the loop. */
     void closeAndWait() {
-        if (loop.eventLoop.inEventLoop()) {
+        if (eventLoop.inEventLoop()) {
             close();
         } else {
-            loop.eventLoop.submit(this::close).awaitUninterruptibly();
+            eventLoop.submit(this::close).awaitUninterruptibly();
         }
     }
 

@@ -17,6 +17,7 @@ import io.maglevlb.dataplane.VipForwarder;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -56,8 +57,15 @@ import org.slf4j.LoggerFactory;
  * read once per new connection; on a failed connect the {@code attempt}-th fallback of the same snapshot is
  * tried, up to {@code connect_retries} times.
  *
- * <p><b>Threading.</b> {@link #start()}, {@link #stopAccepting()} and {@link #closeConnections()} are called by
- * the control plane (never from an event loop: they wait for the loops). {@link #stats()} and
+ * <p><b>Reload on the same address.</b> A successor (the same VIP with other settings) takes over the listening
+ * sockets with {@link #startInPlaceOf} instead of binding new ones: they stay open and in the kernel's SO_REUSEPORT
+ * group throughout, so no connection attempt is refused and nothing in an accept queue is reset. Connections
+ * accepted before the hand-off stay with this forwarder and its settings until they end; every connection
+ * accepted after it, including those that were already waiting in the accept queue, gets the successor's.
+ *
+ * <p><b>Threading.</b> {@link #start()}, {@link #startInPlaceOf}, {@link #stopAccepting()} and
+ * {@link #closeConnections()} are called by the control plane (never from an event loop: they wait for the
+ * loops). {@link #stats()} and
  * {@link #activeConnections()} may be called from any thread.
  */
 public final class TcpProxyVip implements VipForwarder {
@@ -88,6 +96,8 @@ public final class TcpProxyVip implements VipForwarder {
     final boolean raw;
     private final WriteBufferWaterMark waterMark;
     private volatile InetSocketAddress boundAddress;
+    /** Sets up the channels the channel-engine listeners accept; handed on with them to a successor. */
+    private volatile Acceptor acceptor = new Acceptor(this);
 
     /**
      * @param config a {@code tcp}/{@code proxy} VIP
@@ -173,14 +183,14 @@ public final class TcpProxyVip implements VipForwarder {
             } else if (transport.supportsReusePort()) {
                 probeExclusive(address);
                 for (TcpVipLoop loop : loops) {
-                    Channel ch = bind(newServerBootstrap(loop.eventLoop, loop.eventLoop, loop), address);
+                    Channel ch = bind(newServerBootstrap(loop.eventLoop, loop.eventLoop), address);
                     if (address.getPort() == 0) {
                         // Port 0 (tests): the first listener picks the port, the others share it.
                         address = new InetSocketAddress(address.getAddress(), localPort(ch));
                     }
                 }
             } else {
-                bind(newServerBootstrap(loops.get(0).eventLoop, workers, null), address);
+                bind(newServerBootstrap(loops.get(0).eventLoop, workers), address);
             }
         } catch (VipBindException e) {
             closeListeners();
@@ -192,6 +202,48 @@ public final class TcpProxyVip implements VipForwarder {
             boundAddress = (InetSocketAddress) listeners.get(0).localAddress();
         }
         vipPort = boundAddress.getPort();
+        startSweeps();
+    }
+
+    /**
+     * Starts by taking over the listening sockets of {@code predecessor}, this VIP's forwarder on the same address
+     * with other settings, instead of binding new ones. The sockets stay open (no connection attempt is refused,
+     * nothing queued is reset); each loop's listener accepts for this forwarder from its hand-off on, also what
+     * is already queued. The predecessor keeps the connections it accepted and no longer listens: retire it.
+     *
+     * @return false, with nothing changed, when {@code predecessor} is not a TCP proxy with the same relay engine
+     *     and bound address; the caller then stops it and calls {@link #start()}
+     */
+    @Override
+    public boolean startInPlaceOf(VipForwarder predecessor) {
+        if (!(predecessor instanceof TcpProxyVip old) || old.raw != raw || old.transport != transport
+                || old.workers != workers || !old.boundAddress.equals(config.listen())
+                || (old.rawListeners.isEmpty() && old.listeners.isEmpty())) {
+            return false;
+        }
+        if (raw) {
+            for (RawListener listener : old.rawListeners) {
+                listener.handOverAndWait(this, loopOf(listener.eventLoop()));
+                rawListeners.add(listener);
+                old.rawListeners.remove(listener);
+            }
+        } else {
+            Acceptor handed = old.acceptor;
+            handed.owner = this; // from here on, accepted channels are set up for this forwarder
+            acceptor = handed;
+            for (Channel listener : old.listeners) {
+                listeners.add(listener);
+                old.listeners.remove(listener);
+                listener.config().setAutoRead(true); // this forwarder's limit starts with no connection
+            }
+        }
+        boundAddress = old.boundAddress;
+        vipPort = boundAddress.getPort();
+        startSweeps();
+        return true;
+    }
+
+    private void startSweeps() {
         if (idleTimeoutNs > 0) {
             long periodNs = sweepPeriodNs(idleTimeoutNs);
             for (TcpVipLoop loop : loops) {
@@ -225,7 +277,7 @@ public final class TcpProxyVip implements VipForwarder {
         return Math.clamp(idleTimeoutNs / 10, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
     }
 
-    private ServerBootstrap newServerBootstrap(EventLoopGroup parent, EventLoopGroup children, TcpVipLoop owner) {
+    private ServerBootstrap newServerBootstrap(EventLoopGroup parent, EventLoopGroup children) {
         ServerBootstrap sb = new ServerBootstrap()
                 .group(parent, children)
                 .channelFactory(transport.serverSocketChannelFactory(config.listen().getAddress()))
@@ -236,14 +288,7 @@ public final class TcpProxyVip implements VipForwarder {
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
                 // Only set when asked for: a child option costs a setsockopt per accepted connection.
-                .childOption(EpollChannelOption.TCP_QUICKACK, delayedAck.client() ? false : null)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        TcpVipLoop loop = owner != null ? owner : loopOf(ch.eventLoop());
-                        ch.pipeline().addLast(new TcpConnection(TcpProxyVip.this, loop, ch).frontendHandler());
-                    }
-                });
+                .childHandler(acceptor);
         if (transport.supportsReusePort()) {
             sb.option(EpollChannelOption.SO_REUSEPORT, true);
         }
@@ -282,10 +327,39 @@ public final class TcpProxyVip implements VipForwarder {
 
     private void setAccepting(boolean accepting) {
         for (Channel listener : listeners) {
-            listener.config().setAutoRead(accepting);
+            // On the listener's loop, where a hand-off cannot interleave: once handed on, this limit is ignored.
+            listener.eventLoop().execute(() -> {
+                if (acceptor.owner == this) {
+                    listener.config().setAutoRead(accepting);
+                }
+            });
         }
         for (RawListener listener : rawListeners) {
-            listener.setAccepting(accepting);
+            listener.setAccepting(this, accepting);
+        }
+    }
+
+    /**
+     * The child handler of the channel-engine listeners: sets up each accepted channel for the forwarder that
+     * owns the listeners now. A successor on the same address takes the listeners over by becoming the owner
+     * (one volatile store); accepted channels are set up for whichever owner the accepting loop reads.
+     */
+    @ChannelHandler.Sharable
+    private static final class Acceptor extends ChannelInitializer<SocketChannel> {
+        volatile TcpProxyVip owner;
+
+        Acceptor(TcpProxyVip owner) {
+            this.owner = owner;
+        }
+
+        @Override
+        protected void initChannel(SocketChannel ch) {
+            TcpProxyVip vip = owner;
+            if (vip.delayedAck.client()) {
+                // As a child option it would be fixed at bind time; here it follows the owner's setting.
+                ch.config().setOption(EpollChannelOption.TCP_QUICKACK, false);
+            }
+            ch.pipeline().addLast(new TcpConnection(vip, vip.loopOf(ch.eventLoop()), ch).frontendHandler());
         }
     }
 

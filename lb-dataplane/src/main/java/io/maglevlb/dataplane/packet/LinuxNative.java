@@ -13,6 +13,7 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The few Linux system calls the packet engine and the raw TCP relay need, bound once through the FFM API (no
@@ -159,6 +160,7 @@ public final class LinuxNative implements AutoCloseable {
             LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     private final Arena arena = Arena.ofShared();
+    private final AtomicLong allocated = new AtomicLong();
     private final MemorySegment callState = arena.allocate(CAPTURE_LAYOUT);
 
     private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
@@ -177,7 +179,17 @@ public final class LinuxNative implements AutoCloseable {
 
     /** Scratch memory owned by this instance, freed by {@link #close()}. */
     public MemorySegment allocate(long bytes) {
-        return arena.allocate(bytes, 16);
+        MemorySegment segment = arena.allocate(bytes, 16);
+        allocated.addAndGet(bytes);
+        return segment;
+    }
+
+    /**
+     * Bytes handed out by {@link #allocate} so far. Nothing is freed before {@link #close()}, so this is the
+     * instance's native memory (plus alignment): it must stop growing once its owner is set up. Any thread.
+     */
+    public long allocatedBytes() {
+        return allocated.get();
     }
 
     public int socket(int domain, int type, int protocol) {

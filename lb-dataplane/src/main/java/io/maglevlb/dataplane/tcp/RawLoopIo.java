@@ -2,7 +2,7 @@ package io.maglevlb.dataplane.tcp;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.packet.LinuxNative;
@@ -16,6 +16,14 @@ import java.nio.ByteOrder;
  * its errno slot), one relay buffer that every read on the loop goes through, scratch space for socket
  * addresses, and the backends' encoded socket addresses for the current snapshot.
  *
+ * <p><b>Native memory.</b> Everything here is allocated once, when the loop's relay is made, from the binding's
+ * arena, and freed together by {@link #close()} once the VIP has stopped and its last connection on the loop is
+ * gone (lifetime: per loop and VIP forwarder). Nothing native is allocated per snapshot or per connection: the
+ * backends' addresses of a snapshot are kept encoded on the Java heap (owned by the garbage collector, gone with
+ * the snapshot's last user) and copied into one native scratch sockaddr right before each connect(2), which copies
+ * it into the kernel. So a table swap (a health flap, a drain) costs no native memory, and no connection can read
+ * native memory freed under it.
+ *
  * <p><b>Threading.</b> Used only on its event loop, so one buffer serves every connection: a read is written on
  * before the next read happens, and whatever a peer could not take at once is copied out of it.
  */
@@ -24,7 +32,9 @@ final class RawLoopIo {
     static final int BUFFER_SIZE = 64 * 1024;
     /** Large enough for a sockaddr_in6. */
     private static final int SOCKADDR_SIZE = 28;
+    private static final int SOCKADDR_IN_SIZE = 16;
 
+    // All of the following: allocated here, lifetime of this object, freed by close().
     final LinuxNative sys = new LinuxNative();
     final MemorySegment buffer = sys.allocate(BUFFER_SIZE);
     final long bufferAddress = buffer.address();
@@ -36,9 +46,16 @@ final class RawLoopIo {
     /** Scratch int for getsockopt(SO_ERROR). */
     final MemorySegment intValue = sys.allocate(4);
     final MemorySegment intLength = sys.allocate(4);
+    /**
+     * The target of the connect(2) being made: filled by {@link #backendSockaddr} right before the call, which
+     * copies it. Two views of one allocation, sized for IPv4 and IPv6, so a connect allocates no slice.
+     */
+    private final MemorySegment connectTarget6 = sys.allocate(SOCKADDR_SIZE);
+    private final MemorySegment connectTarget4 = connectTarget6.asSlice(0, SOCKADDR_IN_SIZE);
 
+    /** The snapshot {@link #backendSockaddrs} was encoded for; heap only, replaced on the next swap. */
     private ForwardingSnapshot encodedFor;
-    private MemorySegment[] backendSockaddrs = new MemorySegment[0];
+    private byte[][] backendSockaddrs = new byte[0][];
 
     RawLoopIo() {
         lingerReset.set(JAVA_INT, 0, 1);
@@ -46,12 +63,14 @@ final class RawLoopIo {
     }
 
     /**
-     * The sockaddr of backend {@code id} of {@code snapshot}, encoded once per snapshot and loop (a table swap
-     * re-encodes on the first connect after it): connects neither allocate nor convert addresses.
+     * The sockaddr of backend {@code id} of {@code snapshot}, valid until the next call on this loop: pass it to
+     * connect(2) at once. The encoding is made on the heap once per snapshot and loop (a table swap re-encodes on
+     * the first connect after it; a retry of a connection that started with an older snapshot re-encodes that
+     * one, on the heap), so connects neither allocate nor convert addresses.
      */
     MemorySegment backendSockaddr(ForwardingSnapshot snapshot, int id) {
         if (snapshot != encodedFor) {
-            MemorySegment[] encoded = new MemorySegment[snapshot.idLimit()];
+            byte[][] encoded = new byte[snapshot.idLimit()][];
             for (int i = 0; i < encoded.length; i++) {
                 if (snapshot.backend(i) != null) {
                     encoded[i] = encode(snapshot.backend(i).address());
@@ -60,21 +79,22 @@ final class RawLoopIo {
             backendSockaddrs = encoded;
             encodedFor = snapshot;
         }
-        return backendSockaddrs[id];
+        byte[] sa = backendSockaddrs[id];
+        MemorySegment target = sa.length == SOCKADDR_IN_SIZE ? connectTarget4 : connectTarget6;
+        MemorySegment.copy(sa, 0, target, JAVA_BYTE, 0, sa.length);
+        return target;
     }
 
-    /** A sockaddr_in or sockaddr_in6 for {@code address}, sized exactly. */
-    MemorySegment encode(InetSocketAddress address) {
+    /** A sockaddr_in or sockaddr_in6 for {@code address}, sized exactly, on the heap. */
+    static byte[] encode(InetSocketAddress address) {
         byte[] ip = address.getAddress().getAddress();
         boolean v4 = address.getAddress() instanceof Inet4Address;
-        MemorySegment sa = sys.allocate(v4 ? 16 : 28);
-        sa.set(JAVA_SHORT, 0, (short) (v4 ? LinuxNative.AF_INET : LinuxNative.AF_INET6));
-        sa.set(JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN), 2, (short) address.getPort());
-        int at = v4 ? 4 : 8;
-        for (int i = 0; i < ip.length; i++) {
-            sa.set(JAVA_BYTE, at + i, ip[i]);
-        }
-        return sa;
+        byte[] encoded = new byte[v4 ? SOCKADDR_IN_SIZE : SOCKADDR_SIZE];
+        MemorySegment sa = MemorySegment.ofArray(encoded);
+        sa.set(JAVA_SHORT_UNALIGNED, 0, (short) (v4 ? LinuxNative.AF_INET : LinuxNative.AF_INET6));
+        sa.set(JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN), 2, (short) address.getPort());
+        MemorySegment.copy(ip, 0, sa, JAVA_BYTE, v4 ? 4 : 8, ip.length);
+        return encoded;
     }
 
     /** Frees the native memory. On the loop, after its last connection is gone. */

@@ -8,8 +8,11 @@ import static io.maglevlb.control.it.InProcessDaemon.freePort;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.maglevlb.control.demo.UdpEchoBackend;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -17,6 +20,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,9 +30,10 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 15, defect 5: reloads that change a VIP's settings while clients open a new connection per request.
@@ -117,6 +122,115 @@ class ReloadUnderLoadProcessIT {
                 assertEquals(RELOADS, maglevd.output().lines().filter(l -> l.contains("vip web: re-bound")).count(), maglevd.output());
                 assertEquals(0, errors.get(), "client errors over " + done.get() + " requests: " + errorKinds);
                 assertTrue(done.get() >= (RELOADS + 1) * REQUESTS_PER_RELOAD, "requests done: " + done.get());
+            }
+        }
+    }
+
+    private static String udpYaml(int adminPort, int vipPort, List<UdpEchoBackend> backends, int variant) {
+        StringBuilder sb = new StringBuilder("""
+                  - name: dns
+                    listen: 127.0.0.1:%d
+                    protocol: udp
+                    table_size: 1009
+                    idle_timeout: %s
+                    health_check:
+                      type: none
+                    backends:
+                """.formatted(vipPort, variant % 2 == 0 ? "2s" : "3s"));
+        for (UdpEchoBackend b : backends) {
+            sb.append("      - name: ").append(b.name()).append("\n        address: 127.0.0.1:")
+                    .append(b.address().getPort()).append('\n');
+        }
+        return config(adminPort, sb.toString());
+    }
+
+    /** UDP: new flows and one long flow per client while 20 reloads change idle_timeout. */
+    @Test
+    void twentySettingsReloadsOfAUdpVipUnderLoadLoseNoDatagram() throws Exception {
+        int adminPort = freePort();
+        int vipPort;
+        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            vipPort = probe.getLocalPort();
+        }
+        InetSocketAddress vip = new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort);
+        List<UdpEchoBackend> backends = List.of(
+                UdpEchoBackend.start("u1", new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), false),
+                UdpEchoBackend.start("u2", new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), false));
+        try {
+            Path config = Files.writeString(dir.resolve("maglevd.yaml"), udpYaml(adminPort, vipPort, backends, 0));
+            try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"), "run", "--config",
+                    config.toString())) {
+                maglevd.awaitLine("maglevd running", STARTUP);
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicLong done = new AtomicLong();
+                AtomicLong errors = new AtomicLong();
+                Map<String, Long> errorKinds = new ConcurrentHashMap<>();
+                long deadline = System.nanoTime() + LOAD_LIMIT.toNanos();
+                List<Thread> clients = new ArrayList<>();
+                for (int i = 0; i < CLIENTS; i++) {
+                    boolean longFlow = i % 2 == 0;
+                    clients.add(Thread.ofPlatform().name("udp-client-" + i).start(() -> {
+                        DatagramSocket flow = null;
+                        try {
+                            while (!stop.get() && done.get() < MAX_REQUESTS && System.nanoTime() < deadline) {
+                                try {
+                                    if (flow == null || !longFlow) {
+                                        if (flow != null) {
+                                            flow.close();
+                                        }
+                                        flow = new DatagramSocket(0, InetAddress.getLoopbackAddress());
+                                        flow.setSoTimeout(2_000);
+                                    }
+                                    byte[] q = "q".getBytes(StandardCharsets.US_ASCII);
+                                    flow.send(new DatagramPacket(q, q.length, vip));
+                                    DatagramPacket in = new DatagramPacket(new byte[256], 256);
+                                    flow.receive(in);
+                                    done.incrementAndGet();
+                                } catch (IOException | RuntimeException e) {
+                                    errors.incrementAndGet();
+                                    errorKinds.merge((longFlow ? "long flow " : "new flow ") + e.getClass()
+                                            .getSimpleName() + ": " + e.getMessage(), 1L, Long::sum);
+                                    if (flow != null) {
+                                        flow.close();
+                                        flow = null;
+                                    }
+                                }
+                            }
+                        } finally {
+                            if (flow != null) {
+                                flow.close();
+                            }
+                        }
+                    }));
+                }
+                List<String> failedReloads = new ArrayList<>();
+                try {
+                    for (int r = 1; r <= RELOADS; r++) {
+                        awaitProgress(done, errors, done.get() + errors.get() + REQUESTS_PER_RELOAD, deadline);
+                        Files.writeString(config, udpYaml(adminPort, vipPort, backends, r));
+                        HttpResponse<String> answer = http.send(HttpRequest.newBuilder(
+                                        URI.create("http://127.0.0.1:" + adminPort + "/reload"))
+                                .POST(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(30)).build(),
+                                HttpResponse.BodyHandlers.ofString());
+                        if (answer.statusCode() != 200 || !answer.body().contains("\"dns\"")) {
+                            failedReloads.add(r + ": " + answer.statusCode() + " " + answer.body());
+                        }
+                    }
+                    awaitProgress(done, errors, done.get() + errors.get() + REQUESTS_PER_RELOAD, deadline);
+                } finally {
+                    stop.set(true);
+                    for (Thread t : clients) {
+                        t.join(Duration.ofSeconds(30));
+                    }
+                }
+                System.out.printf("udp reloads: %d exchanges, %d lost, %s; failed reloads: %s%n", done.get(),
+                        errors.get(), errorKinds, failedReloads);
+                assertEquals(List.of(), failedReloads, "every reload applied and changed vip dns");
+                assertEquals(0, errors.get(), "lost exchanges over " + done.get() + ": " + errorKinds);
+            }
+        } finally {
+            for (UdpEchoBackend b : backends) {
+                b.close();
             }
         }
     }

@@ -120,11 +120,6 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             eventLoops = List.of(eventLoops.get(0));
         }
         int loopCount = eventLoops.size();
-        // max_connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
-        // (the kernel spreads flows evenly over the sockets by hash).
-        int perLoopLimit = vip.maxConnections() > 0
-                ? Math.max(1, (vip.maxConnections() + loopCount - 1) / loopCount) : Integer.MAX_VALUE;
-        int capacity = Math.min(flowTableConfig.capacity(), perLoopLimit);
         if (vip.listen().getAddress().isAnyLocalAddress()) {
             log.warn("vip {}: udp on a wildcard address ({}): replies leave from the address the kernel routes "
                     + "from, which may differ from the address a client sent to; bind the VIP address", vip.name(),
@@ -137,8 +132,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         try {
             for (int i = 0; i < loopCount; i++) {
                 EventLoop loop = eventLoops.get(i);
-                UdpVipLoop vipLoop = new UdpVipLoop(vip.name(), loop, epoll, snapshots, vip.hash(), capacity,
-                        perLoopLimit, idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning);
+                UdpVipLoop vipLoop = newLoop(loop, loopCount);
                 DatagramChannel ch = UdpChannels.newVipChannel(epoll, family, tuning);
                 ch.pipeline().addLast(vipLoop);
                 vipChannels.add(ch);
@@ -158,6 +152,55 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
         this.localAddress = bindTo;
         this.socketInodes = inodes.size() == loopCount ? Set.copyOf(inodes) : Set.of();
+    }
+
+    private UdpVipLoop newLoop(EventLoop loop, int loopCount) {
+        // max_connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
+        // (the kernel spreads flows evenly over the sockets by hash).
+        int perLoopLimit = vip.maxConnections() > 0
+                ? Math.max(1, (vip.maxConnections() + loopCount - 1) / loopCount) : Integer.MAX_VALUE;
+        int capacity = Math.min(flowTableConfig.capacity(), perLoopLimit);
+        return new UdpVipLoop(vip.name(), loop, transport.isEpoll(), snapshots, vip.hash(), capacity, perLoopLimit,
+                idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning);
+    }
+
+    /**
+     * Starts by taking over the VIP sockets of {@code predecessor}, this VIP's forwarder on the same address with
+     * other settings, instead of binding new ones (they could not be bound beside it, and closing it first would
+     * drop what arrives meanwhile). On each loop this forwarder's handler replaces the predecessor's between two
+     * read batches: every datagram from then on is this forwarder's, with its settings. A flow the predecessor
+     * tracked becomes a new flow here at its next datagram (same backend while the table is the same, from a new
+     * source port); the predecessor's sessions still send their backends' replies through the sockets until they
+     * go idle, and it no longer takes new flows: retire it.
+     *
+     * @return false, with nothing changed, when {@code predecessor} is not a started UDP forwarder on the same
+     *     address and event loops
+     */
+    @Override
+    public synchronized boolean startInPlaceOf(VipForwarder predecessor) {
+        if (started || !(predecessor instanceof UdpForwarder old) || old.workers != workers
+                || old.transport != transport || !old.localAddress.equals(vip.listen()) || old.loops.isEmpty()
+                || old.vipChannels.size() != old.loops.size()) {
+            return false;
+        }
+        started = true;
+        int loopCount = old.loops.size();
+        for (int i = 0; i < loopCount; i++) {
+            UdpVipLoop previous = old.loops.get(i);
+            UdpVipLoop next = newLoop(previous.loop, loopCount);
+            Future<?> done = previous.loop.submit(() -> next.takeOver(previous));
+            done.awaitUninterruptibly(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            if (!done.isSuccess()) {
+                throw new IllegalStateException("vip " + vip.name() + ": could not take over a udp socket",
+                        done.cause());
+            }
+            loops.add(next);
+            vipChannels.add(next.vipChannel());
+        }
+        old.vipChannels.clear(); // the predecessor no longer owns them
+        this.localAddress = old.localAddress;
+        this.socketInodes = old.socketInodes;
+        return true;
     }
 
     /**

@@ -112,6 +112,8 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private long sweptGeneration = Long.MIN_VALUE;
     private ScheduledFuture<?> sweepTask;
     private boolean closed;
+    /** The VIP socket went to a successor ({@link #takeOver}): this loop only replies through it, never closes it. */
+    private boolean vipChannelHandedOver;
 
     UdpVipLoop(String vipName, EventLoop loop, boolean epoll, SnapshotHolder snapshots, HashMode hashMode,
             int tableCapacity, int flowLimit, long idleTimeoutNs, int floodThreshold, UdpTuning tuning) {
@@ -138,7 +140,11 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
      */
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        DatagramChannel channel = (DatagramChannel) ctx.channel();
+        active((DatagramChannel) ctx.channel());
+        ctx.fireChannelActive();
+    }
+
+    private void active(DatagramChannel channel) {
         this.vipChannel = channel;
         InetSocketAddress local = channel.localAddress();
         splitAddress(local.getAddress());
@@ -147,7 +153,25 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         this.dstPort = local.getPort();
         this.sweepTask = loop.scheduleAtFixedRate(this::sweep, sweepIntervalNs, sweepIntervalNs,
                 TimeUnit.NANOSECONDS);
-        ctx.fireChannelActive();
+    }
+
+    /**
+     * Runs on {@link #loop}: takes over {@code predecessor}'s VIP socket (a reload changed the VIP's settings, not
+     * its address). This loop replaces the predecessor in the socket's pipeline, between two read batches, so
+     * the next datagram the socket reads is this loop's, and the socket never closes. The predecessor takes no
+     * new flows; its tracked flows' replies still leave through the socket, which it no longer closes.
+     */
+    void takeOver(UdpVipLoop predecessor) {
+        DatagramChannel channel = predecessor.vipChannel;
+        predecessor.accepting = false;
+        predecessor.vipChannelHandedOver = true;
+        channel.pipeline().replace(predecessor, null, this);
+        active(channel);
+    }
+
+    /** The VIP socket, once bound. */
+    DatagramChannel vipChannel() {
+        return vipChannel;
     }
 
     /** Runs on {@link #loop}: from now on only tracked flows are forwarded. */
@@ -164,7 +188,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         if (sweepTask != null) {
             sweepTask.cancel(false);
         }
-        if (vipChannel != null) {
+        if (vipChannel != null && !vipChannelHandedOver) {
             vipChannel.close();
         }
         flowTable.clear();

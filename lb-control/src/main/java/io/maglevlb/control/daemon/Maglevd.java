@@ -321,7 +321,8 @@ public final class Maglevd {
      * cannot drain beside its successor (DSR) is closed at once.
      *
      * @throws VipBindException when the new listeners cannot be bound; on a new address the VIP then keeps
-     *     its old forwarder and configuration, on the same address it is left without listeners
+     *     its old forwarder and configuration, on the same address (only where the sockets cannot be handed
+     *     over) it is left without listeners
      */
     public synchronized void rebindVip(VipRuntime runtime, VipConfig next) throws VipBindException {
         requireRunning();

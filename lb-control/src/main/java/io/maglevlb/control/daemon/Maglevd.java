@@ -316,9 +316,9 @@ public final class Maglevd {
      * settings) and applies {@code next} to its runtime, keeping backend ids, health and drain state. Open
      * connections stay on the old forwarder until they end. On a new address the new listeners are bound
      * before the old ones close. On the same address the new forwarder takes over the old one's sockets
-     * ({@link VipForwarder#startInPlaceOf}) where it can (TCP proxy): nothing is refused or reset. Where it cannot,
-     * the old sockets close first, so new clients may be refused for the moment in between. A forwarder that
-     * cannot drain beside its successor (DSR) is closed at once.
+     * ({@link VipForwarder#startInPlaceOf}) where it can (TCP and UDP proxies): nothing is refused, reset or
+     * dropped. Where it cannot, the old sockets close first, so new clients may be refused for the moment in
+     * between. A forwarder that cannot drain beside its successor (DSR) is closed at once.
      *
      * @throws VipBindException when the new listeners cannot be bound; on a new address the VIP then keeps
      *     its old forwarder and configuration, on the same address (only where the sockets cannot be handed

@@ -65,8 +65,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Threading.</b> {@link #start()}, {@link #startInPlaceOf}, {@link #stopAccepting()} and
  * {@link #closeConnections()} are called by the control plane (never from an event loop: they wait for the
- * loops). {@link #stats()} and
- * {@link #activeConnections()} may be called from any thread.
+ * loops). {@link #stats()} and {@link #activeConnections()} may be called from any thread.
  */
 public final class TcpProxyVip implements VipForwarder {
     private static final Logger LOG = LoggerFactory.getLogger(TcpProxyVip.class);
@@ -287,7 +286,7 @@ public final class TcpProxyVip implements VipForwarder {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
-                // Only set when asked for: a child option costs a setsockopt per accepted connection.
+                // TCP_QUICKACK (delayed_ack: client) is set by the Acceptor, so that it follows the owner's setting.
                 .childHandler(acceptor);
         if (transport.supportsReusePort()) {
             sb.option(EpollChannelOption.SO_REUSEPORT, true);

@@ -5,15 +5,11 @@ import io.maglevlb.core.config.ConfigBinder;
 import io.maglevlb.core.config.ConfigError;
 import io.maglevlb.core.config.ConfigNode;
 import io.maglevlb.core.config.MaglevConfig;
-import java.io.IOException;
 import java.io.StringReader;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -33,7 +29,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 import org.yaml.snakeyaml.nodes.Tag;
 
 /**
- * Loads a maglevd YAML file: reads it (size-limited, strict UTF-8), composes the YAML node tree with SnakeYAML,
+ * Loads a maglevd YAML file: reads it ({@link TrustedFile}: a regular file, size-limited while reading; strict
+ * UTF-8), composes the YAML node tree with SnakeYAML,
  * converts it to lb-core's {@link ConfigNode} tree with 1-based line/column marks, and binds it with
  * {@link ConfigBinder}.
  *
@@ -135,34 +132,20 @@ public final class YamlConfigLoader {
     }
 
     private String read(Path file) throws UnreadableFileException {
+        byte[] bytes;
         try {
-            if (Files.isDirectory(file)) {
-                throw new UnreadableFileException("is a directory, not a configuration file");
-            }
-            long size = Files.size(file);
-            if (size > maxFileBytes) {
-                throw new UnreadableFileException("the file is " + size + " bytes; the limit is " + maxFileBytes
-                        + " (is this the right file?)");
-            }
-            byte[] bytes = Files.readAllBytes(file);
-            if (bytes.length > maxFileBytes) {
-                throw new UnreadableFileException("the file is over the limit of " + maxFileBytes + " bytes");
-            }
-            try {
-                return StandardCharsets.UTF_8.newDecoder()
-                        .onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT)
-                        .decode(ByteBuffer.wrap(bytes))
-                        .toString();
-            } catch (CharacterCodingException e) {
-                throw new UnreadableFileException("the file is not valid UTF-8");
-            }
-        } catch (NoSuchFileException e) {
-            throw new UnreadableFileException("no such file");
-        } catch (AccessDeniedException e) {
-            throw new UnreadableFileException("permission denied");
-        } catch (IOException e) {
-            throw new UnreadableFileException("cannot read: " + e.getMessage());
+            bytes = TrustedFile.read(file, maxFileBytes, "configuration file");
+        } catch (TrustedFile.RefusedException e) {
+            throw new UnreadableFileException(e.getMessage());
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes))
+                    .toString();
+        } catch (CharacterCodingException e) {
+            throw new UnreadableFileException("the file is not valid UTF-8");
         }
     }
 

@@ -2,13 +2,16 @@ package io.maglevlb.control.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -94,6 +97,32 @@ class MaglevdMainTest {
         assertEquals(1, r.exitCode());
         assertEquals(missing + ": no such file", r.err().strip());
         assertFalse(r.err().contains("Exception"), r::toString);
+    }
+
+    @Test
+    void checkOfSpecialFilesFailsAtOnceWithAClearError() throws Exception {
+        Run zero = run("check", "--config", "/dev/zero");
+        assertEquals(1, zero.exitCode(), zero::toString);
+        assertEquals("/dev/zero: is a character device, not a regular file: a configuration file must be a regular"
+                + " file (or a symbolic link to one)", zero.err().strip());
+        Run directory = run("check", "--config", dir.toString());
+        assertEquals(dir + ": is a directory, not a configuration file", directory.err().strip());
+        Path fifo = dir.resolve("maglevd.fifo");
+        assumeTrue(mkfifo(fifo), "mkfifo is not available");
+        Run pipe = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> run("check", "--config", fifo.toString()),
+                "a FIFO must not block check (hang guard, not a performance threshold)");
+        assertEquals(1, pipe.exitCode(), pipe::toString);
+        assertTrue(pipe.err().startsWith(fifo + ": is a FIFO (named pipe), not a regular file"), pipe::toString);
+    }
+
+    private static boolean mkfifo(Path path) throws InterruptedException {
+        try {
+            Process p = new ProcessBuilder("mkfifo", path.toString()).redirectErrorStream(true).start();
+            p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+            return p.waitFor() == 0 && Files.exists(path);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     @Test

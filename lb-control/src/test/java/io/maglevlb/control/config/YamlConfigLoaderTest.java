@@ -3,7 +3,9 @@ package io.maglevlb.control.config;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.maglevlb.core.config.ConfigError;
 import io.maglevlb.core.config.HealthCheckConfig;
@@ -137,6 +139,59 @@ class YamlConfigLoaderTest {
         Path file = write("big.yaml", VALID);
         ConfigLoadResult r = new YamlConfigLoader(64).load(file);
         assertTrue(onlyError(r).message().contains("the limit is 64"), r::toString);
+    }
+
+    /** Hang guard only (a FIFO used to block for ever): generous, never a performance threshold. */
+    private static final Duration HANG_GUARD = Duration.ofSeconds(60);
+
+    @Test
+    void aCharacterDeviceIsRefusedWithoutReadingIt() {
+        // /dev/zero never ends: it used to be read until the heap was gone.
+        ConfigLoadResult r = assertTimeoutPreemptively(HANG_GUARD, () -> loader.load(Path.of("/dev/zero")));
+        assertEquals(List.of("/dev/zero: is a character device, not a regular file: a configuration file must be a"
+                + " regular file (or a symbolic link to one)"), r.formattedErrors());
+    }
+
+    @Test
+    void aFifoIsRefusedWithoutOpeningIt() throws Exception {
+        Path fifo = dir.resolve("config.fifo");
+        assumeTrue(mkfifo(fifo), "mkfifo is not available: skipping the FIFO case");
+        // Opening a FIFO for reading blocks until a writer comes: the loader must not open it at all.
+        ConfigLoadResult r = assertTimeoutPreemptively(HANG_GUARD, () -> loader.load(fifo));
+        assertEquals(List.of(fifo + ": is a FIFO (named pipe), not a regular file: a configuration file must be a"
+                + " regular file (or a symbolic link to one)"), r.formattedErrors());
+    }
+
+    @Test
+    void aSymbolicLinkToARegularFileIsRead() throws Exception {
+        Path target = write("real.yaml", VALID);
+        Path link = Files.createSymbolicLink(dir.resolve("link.yaml"), target);
+        assertEquals(List.of("web"), loader.loadOrThrow(link).vips().stream().map(VipConfig::name).toList());
+        Path dangling = Files.createSymbolicLink(dir.resolve("dangling.yaml"), dir.resolve("gone.yaml"));
+        assertEquals(List.of(dangling + ": no such file (a symbolic link to a missing file)"),
+                loader.load(dangling).formattedErrors());
+        Path toDevice = Files.createSymbolicLink(dir.resolve("zero.yaml"), Path.of("/dev/zero"));
+        assertTrue(onlyError(loader.load(toDevice)).message().startsWith("is a character device"));
+    }
+
+    @Test
+    void theSizeLimitHoldsWhileReadingNotOnlyByTheReportedSize() {
+        // /proc files report a size of 0 but have content: only a limit on the read itself catches them.
+        Path status = Path.of("/proc/self/status");
+        assumeTrue(Files.isRegularFile(status), "no /proc: skipping");
+        ConfigLoadResult r = new YamlConfigLoader(64).load(status);
+        assertEquals("the file is over the limit of 64 bytes (it grew while it was read, or its size is not what"
+                + " stat says)", onlyError(r).message());
+    }
+
+    static boolean mkfifo(Path path) throws InterruptedException {
+        try {
+            Process p = new ProcessBuilder("mkfifo", path.toString()).redirectErrorStream(true).start();
+            p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+            return p.waitFor() == 0 && Files.exists(path);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     @Test

@@ -1,8 +1,8 @@
 package io.maglevlb.control.admin;
 
+import io.maglevlb.control.config.AdminTokenFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -21,20 +21,13 @@ final class BearerToken {
     }
 
     /**
-     * Reads the token: the file's content without surrounding whitespace (a trailing newline is usual).
+     * Reads the token: the file's content without surrounding whitespace (a trailing newline is usual), checked
+     * by {@link AdminTokenFile#read} (a regular file only root and maglevd's user can change).
      *
-     * @throws IOException when the file cannot be read or holds no token
+     * @throws IOException saying why the file cannot be used, as "admin token file FILE: reason"
      */
     static BearerToken fromFile(Path file) throws IOException {
-        String token = Files.readString(file, StandardCharsets.UTF_8).strip();
-        if (token.isEmpty()) {
-            throw new IOException("admin token file " + file + " is empty");
-        }
-        if (token.chars().anyMatch(c -> c <= ' ' || c == 127)) {
-            throw new IOException("admin token file " + file + " holds whitespace or control characters inside"
-                    + " the token");
-        }
-        return new BearerToken(token.getBytes(StandardCharsets.UTF_8));
+        return new BearerToken(AdminTokenFile.read(file).token().getBytes(StandardCharsets.UTF_8));
     }
 
     /** Whether an {@code Authorization} header value carries this token. */

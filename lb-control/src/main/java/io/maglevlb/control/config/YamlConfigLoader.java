@@ -4,6 +4,7 @@ import io.maglevlb.core.config.BindResult;
 import io.maglevlb.core.config.ConfigBinder;
 import io.maglevlb.core.config.ConfigError;
 import io.maglevlb.core.config.ConfigNode;
+import io.maglevlb.core.config.ConfigWarning;
 import io.maglevlb.core.config.MaglevConfig;
 import java.io.StringReader;
 import java.nio.ByteBuffer;
@@ -32,7 +33,8 @@ import org.yaml.snakeyaml.nodes.Tag;
  * Loads a maglevd YAML file: reads it ({@link TrustedFile}: a regular file, size-limited while reading; strict
  * UTF-8), composes the YAML node tree with SnakeYAML,
  * converts it to lb-core's {@link ConfigNode} tree with 1-based line/column marks, and binds it with
- * {@link ConfigBinder}.
+ * {@link ConfigBinder}. {@link #load} also reads {@code admin.token_file} ({@link AdminTokenFile}) as start would,
+ * so that {@code maglevd check} and reloads report a token file the daemon would refuse.
  *
  * <p>Safety: SnakeYAML is only asked to <em>compose</em> (build its node graph); nothing is ever constructed
  * from a tag, and any tag outside YAML's standard scalar, map and list tags is an error, so a config file
@@ -76,7 +78,32 @@ public final class YamlConfigLoader {
         } catch (UnreadableFileException e) {
             return ConfigLoadResult.failed(source, List.of(new ConfigError("", 0, 0, e.getMessage())));
         }
-        return parse(text, source);
+        return checkTokenFile(parse(text, source));
+    }
+
+    /**
+     * A valid result whose {@code admin.token_file} fails {@link AdminTokenFile#read} becomes invalid; its
+     * warnings join the result's. So {@code check}, start and every reload judge the token file alike.
+     */
+    private static ConfigLoadResult checkTokenFile(ConfigLoadResult result) {
+        if (!result.isValid()) {
+            return result;
+        }
+        MaglevConfig config = result.config().orElseThrow();
+        if (config.admin().tokenFile().isEmpty()) {
+            return result;
+        }
+        Path tokenFile = config.admin().tokenFile().get();
+        String path = "admin.token_file";
+        List<ConfigWarning> warnings = new ArrayList<>(result.warnings());
+        try {
+            AdminTokenFile token = AdminTokenFile.read(tokenFile);
+            token.warnings().forEach(w -> warnings.add(new ConfigWarning(path, 0, 0, w)));
+            return new ConfigLoadResult(result.source(), result.config(), result.errors(), warnings);
+        } catch (TrustedFile.RefusedException e) {
+            return new ConfigLoadResult(result.source(), java.util.Optional.empty(),
+                    List.of(new ConfigError(path, 0, 0, e.getMessage())), warnings);
+        }
     }
 
     /**
@@ -134,7 +161,7 @@ public final class YamlConfigLoader {
     private String read(Path file) throws UnreadableFileException {
         byte[] bytes;
         try {
-            bytes = TrustedFile.read(file, maxFileBytes, "configuration file");
+            bytes = TrustedFile.read(file, maxFileBytes, TrustedFile.Kind.CONFIGURATION).bytes();
         } catch (TrustedFile.RefusedException e) {
             throw new UnreadableFileException(e.getMessage());
         }

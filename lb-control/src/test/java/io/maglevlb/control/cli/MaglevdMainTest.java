@@ -115,6 +115,20 @@ class MaglevdMainTest {
         assertTrue(pipe.err().startsWith(fifo + ": is a FIFO (named pipe), not a regular file"), pipe::toString);
     }
 
+    @Test
+    void checkAndRunRefuseAConfigurationOthersCanWrite() throws Exception {
+        Path file = write(CONFIG);
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+        String expected = file + ": is writable by group and others (mode 0666): maglevd refuses a configuration"
+                + " file that others can change. Fix: chmod go-w " + file;
+        Run check = run("check", "--config", file.toString());
+        assertEquals(1, check.exitCode(), check::toString);
+        assertEquals(expected, check.err().strip());
+        Run start = run("run", "--config", file.toString());
+        assertEquals(1, start.exitCode(), start::toString);
+        assertEquals(expected, start.err().strip(), "refused before anything starts");
+    }
+
     private static boolean mkfifo(Path path) throws InterruptedException {
         try {
             Process p = new ProcessBuilder("mkfifo", path.toString()).redirectErrorStream(true).start();

@@ -230,6 +230,27 @@ class ReloadControlIT {
         assertEquals(0, reloads("ok"));
     }
 
+    @Test
+    void aConfigFileOthersCanWriteIsRefusedOnReloadUntilFixed() throws Exception {
+        JsonNode before = status();
+        daemon.rewriteConfig(configB());
+        java.nio.file.Files.setPosixFilePermissions(daemon.configFile(),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+        HttpResponse<String> r = reload();
+        assertEquals(422, r.statusCode(), r.body());
+        String error = JSON.readTree(r.body()).get("errors").get(0).asText();
+        assertEquals(daemon.configFile() + ": is writable by group and others (mode 0666): maglevd refuses a"
+                + " configuration file that others can change. Fix: chmod go-w " + daemon.configFile(), error);
+        assertTrue(daemon.daemon().vip("extra").isEmpty(), "the running configuration is unchanged");
+        assertEquals(withoutLastCheck(before.get("vips")), withoutLastCheck(status().get("vips")));
+
+        java.nio.file.Files.setPosixFilePermissions(daemon.configFile(),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        HttpResponse<String> fixed = reload();
+        assertEquals(200, fixed.statusCode(), fixed.body());
+        assertTrue(daemon.daemon().vip("extra").isPresent());
+    }
+
     /** The VIPs without each backend's last check (its duration differs from one check to the next). */
     private static JsonNode withoutLastCheck(JsonNode vips) {
         JsonNode copy = vips.deepCopy();

@@ -1,6 +1,7 @@
 package io.maglevlb.control.cli;
 
 import io.maglevlb.control.demo.DemoBackendCommand;
+import io.maglevlb.control.logging.LogLevelDefiner;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -50,6 +51,7 @@ public final class MaglevdMain implements Callable<Integer> {
 
     public static void main(String[] args) {
         disableLeakSamplingUnlessAsked();
+        LogLevelDefiner.warnIfRejected();
         System.exit(newCommandLine().execute(args));
     }
 

@@ -10,6 +10,9 @@ import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.VipForwarder;
 import io.maglevlb.dataplane.tcp.TcpProxyVip;
 import io.maglevlb.dataplane.udp.UdpForwarder;
+import io.micrometer.core.instrument.Clock;
+import io.micrometer.core.instrument.distribution.DistributionStatisticConfig;
+import io.micrometer.core.instrument.distribution.TimeWindowMax;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -17,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +51,11 @@ public final class VipRuntime {
     private volatile long rebuilds;
     private volatile long lastBuildNanos;
     private volatile long totalBuildNanos;
+    /** Longest build over a sliding two minutes, as a Micrometer Timer's max (thread-safe). */
+    private final TimeWindowMax recentBuildMax = new TimeWindowMax(Clock.SYSTEM, DistributionStatisticConfig.DEFAULT);
+    // Guarded by this. Whether the published table has no backend, so that the warning is logged once per
+    // transition into that state, not once per event that keeps it there.
+    private boolean tableEmpty;
 
     public VipRuntime(VipConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -54,7 +63,9 @@ public final class VipRuntime {
             backends.put(b.name(), new BackendState(ids.allocate(), b.name(), b.address(), b.weight(), false, true));
         }
         // Not yet shared with any other thread: no lock needed for the first build.
-        this.snapshots = new SnapshotHolder(build());
+        ForwardingSnapshot first = build();
+        this.snapshots = new SnapshotHolder(first);
+        noteEmptiness(first);
     }
 
     public String name() {
@@ -88,6 +99,11 @@ public final class VipRuntime {
     /** Total time spent building this VIP's tables, in nanoseconds (for metrics). */
     public long totalBuildNanos() {
         return totalBuildNanos;
+    }
+
+    /** The longest table build of the last two minutes (0 when none), in seconds; for metrics. Any thread. */
+    public double maxRecentBuildSeconds() {
+        return recentBuildMax.poll(TimeUnit.SECONDS);
     }
 
     /** How long the last table build took. */
@@ -133,10 +149,6 @@ public final class VipRuntime {
                 config.name(), backendName, healthy ? "UP" : "DOWN", reason == null ? "" : " (" + reason + ")",
                 s.generation(), SlotMoves.count(before, s), s.tableSize(), s.tableBackends().size(),
                 backends.size());
-        if (s.isEmpty()) {
-            LOG.warn("vip {}: no backend can take new connections; new clients are refused until one is up",
-                    config.name());
-        }
         return true;
     }
 
@@ -204,7 +216,65 @@ public final class VipRuntime {
     public synchronized ForwardingSnapshot rebuildAndPublish() {
         ForwardingSnapshot s = build();
         snapshots.publish(s);
+        noteEmptiness(s);
         return s;
+    }
+
+    /**
+     * Logs a warning when the table has just become empty (every backend down, drained or of weight 0: new
+     * clients are refused), and a note when it has backends again. Once per transition, whatever caused it.
+     */
+    // Holds the lock (or runs in the constructor).
+    private void noteEmptiness(ForwardingSnapshot s) {
+        boolean empty = s.isEmpty();
+        if (empty && !tableEmpty) {
+            LOG.warn("vip {}: no backend can take new connections ({}); new clients are refused until one is up "
+                    + "and undrained", config.name(), whyEmpty());
+        } else if (!empty && tableEmpty) {
+            LOG.info("vip {}: backends can take new connections again ({} of {} in table)", config.name(),
+                    s.tableBackends().size(), backends.size());
+        }
+        tableEmpty = empty;
+    }
+
+    // Holds the lock.
+    private String whyEmpty() {
+        if (backends.isEmpty()) {
+            return "the vip has no backends";
+        }
+        int down = 0;
+        int drained = 0;
+        int weightZero = 0;
+        for (BackendState b : backends.values()) {
+            if (!b.healthy()) {
+                down++;
+            } else if (b.drained()) {
+                drained++;
+            } else if (b.weight() == 0) {
+                weightZero++;
+            }
+        }
+        int n = backends.size();
+        if (down == n) {
+            return "every backend is down";
+        }
+        if (drained == n) {
+            return "every backend is drained";
+        }
+        if (weightZero == n) {
+            return "every backend has weight 0";
+        }
+        List<String> parts = new ArrayList<>();
+        if (down > 0) {
+            parts.add(down + " down");
+        }
+        if (drained > 0) {
+            parts.add(drained + " drained");
+        }
+        if (weightZero > 0) {
+            parts.add(weightZero + " with weight 0");
+        }
+        return "of " + n + " backends " + String.join(", ", parts);
     }
 
     // Holds the lock.
@@ -216,6 +286,7 @@ public final class VipRuntime {
         long took = System.nanoTime() - start;
         lastBuildNanos = took;
         totalBuildNanos = totalBuildNanos + took;
+        recentBuildMax.record(took, TimeUnit.NANOSECONDS);
         rebuilds++;
         return s;
     }

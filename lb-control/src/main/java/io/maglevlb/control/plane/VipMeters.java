@@ -133,7 +133,8 @@ final class VipMeters implements AutoCloseable {
         if (udp != null) {
             registerUdp(vipGroup, udp);
         }
-        ControlMeters.registerTable(vipGroup, vip::snapshot, vip, VipRuntime::rebuilds, VipRuntime::totalBuildNanos);
+        ControlMeters.registerTable(vipGroup, vip::snapshot, vip, VipRuntime::rebuilds, VipRuntime::totalBuildNanos,
+                VipRuntime::maxRecentBuildSeconds);
         for (BackendState b : vip.backends()) {
             addBackend(b.name());
         }

@@ -117,6 +117,8 @@ class AdminControlIT {
                 "process_files_open_files", "process_uptime_seconds")) {
             assertFalse(text.samples(name).isEmpty(), "missing " + name);
         }
+        // Documented with the timer; a gauge (the longest build of the last two minutes, 0 once that passed).
+        assertTrue(text.value("maglev_table_build_duration_seconds_max", "vip", "web") >= 0);
         assertEquals(1009, text.value("maglev_backend_slots", "vip", "web", "backend", "a")
                 + text.value("maglev_backend_slots", "vip", "web", "backend", "b"));
         double perBackend = text.value("maglev_backend_connections_total", "vip", "web", "backend", "a")

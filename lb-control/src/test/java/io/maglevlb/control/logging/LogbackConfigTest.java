@@ -114,6 +114,39 @@ class LogbackConfigTest {
     }
 
     @Test
+    void anUnknownLevelLogsAtInfoWithAWarningNotAtDebug() throws Exception {
+        LoggerContext context = configure(Map.of("maglev.log.level", "verbose"));
+        try {
+            // Logback alone reads an unknown level name as DEBUG.
+            assertEquals(Level.INFO, context.getLogger("io.maglevlb").getLevel());
+            assertEquals(java.util.List.of(), problems(context), "no logback status dump");
+            ch.qos.logback.core.read.ListAppender<ILoggingEvent> captured = new ch.qos.logback.core.read.ListAppender<>();
+            captured.setContext(context);
+            captured.start();
+            Logger log = context.getLogger(LogLevelDefiner.class);
+            log.addAppender(captured);
+            LogLevelDefiner.warnIfRejected(context, log);
+            assertEquals(1, captured.list.size());
+            assertEquals(Level.WARN, captured.list.getFirst().getLevel());
+            assertEquals("log level 'verbose' (MAGLEV_LOG_LEVEL or -Dmaglev.log.level) is not one of ERROR, WARN,"
+                    + " INFO, DEBUG, TRACE: logging at INFO", captured.list.getFirst().getFormattedMessage());
+        } finally {
+            context.stop();
+        }
+    }
+
+    @Test
+    void aValidLevelInAnyCaseIsTakenWithoutAWarning() throws Exception {
+        LoggerContext context = configure(Map.of("maglev.log.level", " trace "));
+        try {
+            assertEquals(Level.TRACE, context.getLogger("io.maglevlb").getLevel());
+            assertTrue(LogLevelDefiner.problem(context).isEmpty());
+        } finally {
+            context.stop();
+        }
+    }
+
+    @Test
     void levelComesFromTheSwitch() throws Exception {
         LoggerContext context = configure(Map.of("maglev.log.level", "DEBUG"));
         try {

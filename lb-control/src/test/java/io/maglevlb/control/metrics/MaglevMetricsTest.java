@@ -116,8 +116,9 @@ class MaglevMetricsTest {
         BackendState b = new BackendState(2, "b", addr, 2, false, true);
         AtomicReference<ForwardingSnapshot> current =
                 new AtomicReference<>(ForwardingSnapshot.build("web", 1, 101, List.of(a, b)));
-        long[] builds = {1, 2_000_000}; // tables built, total build time in ns
-        ControlMeters.registerTable(metrics.vipGroup("web"), current::get, builds, x -> x[0], x -> x[1]);
+        long[] builds = {1, 2_000_000, 2_000_000}; // tables built, total build time in ns, longest recent in ns
+        ControlMeters.registerTable(metrics.vipGroup("web"), current::get, builds, x -> x[0], x -> x[1],
+                x -> x[2] / 1e9);
         AtomicReference<BackendState> stateA = new AtomicReference<>(a);
         ControlMeters.registerBackend(metrics.backendGroup("web", "a"), stateA::get, current::get, () -> null);
 
@@ -131,6 +132,7 @@ class MaglevMetricsTest {
         assertEquals(1, text.value("maglev_table_rebuilds_total", "vip", "web"));
         assertEquals(1, text.value("maglev_table_build_duration_seconds_count", "vip", "web"));
         assertEquals(0.002, text.value("maglev_table_build_duration_seconds_sum", "vip", "web"), 1e-9);
+        assertEquals(0.002, text.value("maglev_table_build_duration_seconds_max", "vip", "web"), 1e-9);
         assertEquals(1, text.value("maglev_backend_up", "vip", "web", "backend", "a"));
         assertEquals(0, text.value("maglev_backend_drained", "vip", "web", "backend", "a"));
         assertEquals(slotsA, text.value("maglev_backend_slots", "vip", "web", "backend", "a"));

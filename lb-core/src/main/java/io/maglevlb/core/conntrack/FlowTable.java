@@ -2,6 +2,7 @@ package io.maglevlb.core.conntrack;
 
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import java.security.SecureRandom;
 import java.util.Objects;
 
 /**
@@ -9,12 +10,15 @@ import java.util.Objects;
  * its backend across table rebuilds as long as that backend still {@linkplain ForwardingSnapshot#keepsFlows
  * keeps flows} (DESIGN §5).
  *
- * <p>A flow is keyed by its tuple (protocol, source address and port, destination address and port); the
- * caller's precomputed 64-bit flow hash ({@link io.maglevlb.core.flow.FlowHash}) only chooses where the probe
- * starts, and every candidate is verified against the whole tuple. Addresses are two longs each (IPv6, or
- * IPv4-mapped via {@code FlowHash.v4Hi()} / {@code FlowHash.v4Lo(ip)}). The caller must always pass the same
- * hash for the same tuple (it does: the hash is a function of the tuple and the VIP's hash mode). Protocol is
- * taken modulo 256 and ports modulo 65536.
+ * <p>A flow is keyed by its tuple (protocol, source address and port, destination address and port). Where
+ * its probe starts comes from a keyed hash of the tuple with a secret drawn from {@link SecureRandom} when the
+ * table is made, not from the public flow hash: that one ({@link io.maglevlb.core.flow.FlowHash}) is fixed on
+ * every host for Maglev placement, so a sender who picks source tuples (spoofed UDP toward a DSR VIP, say)
+ * could otherwise line up long probe chains (hash flooding). Every candidate is verified against the whole
+ * tuple. Addresses are two longs each (IPv6, or IPv4-mapped via {@code FlowHash.v4Hi()} /
+ * {@code FlowHash.v4Lo(ip)}). The caller's flow hash is what {@link #resolve} asks the Maglev table with; the
+ * caller must always pass the same hash for the same tuple (it does: the hash is a function of the tuple and
+ * the VIP's hash mode). Protocol is taken modulo 256 and ports modulo 65536.
  *
  * <p>Each tracked flow is an <em>entry</em> with an id in {@code [0, capacity())}. The id never changes while
  * the flow lives, so callers may keep state in arrays of {@link #capacity()} elements indexed by it; the
@@ -47,8 +51,20 @@ public final class FlowTable {
      *
      * Index. A separate open-addressing table (linear probing, power-of-two size = 2 x capacity so the load
      * factor is at most 0.5) of longs: low 32 bits = entry id + 1 (0 = empty slot), high 32 bits = low 32 bits
-     * of the flow hash. The high bits filter candidates without touching the slab and give the home slot
-     * (hash & mask) back when a slot moves. Deletion is backward shift (Knuth 6.4 algorithm R): following
+     * of the index hash. The high bits filter candidates without touching the slab and give the home slot
+     * (indexHash & mask) back when a slot moves. The slab keeps each entry's index hash for the same reason.
+     *
+     * Index hash (hash flooding). Linear probing is only fast while home slots are spread; a public hash
+     * lets a sender choose tuples with one home slot (low-bit collisions take ~2 x capacity tries each, and
+     * the public fold even has full collisions: any IPv6 source whose high half equals its key). So the index
+     * hash is keyed with six 64-bit words derived (splitmix64) from a per-table seed from SecureRandom:
+     *   src = fold(srcHi ^ k0, srcLo ^ k1), dst = fold(dstHi ^ k2, dstLo ^ k3),
+     *   indexHash = fold(src ^ k4, ports ^ dst ^ k5), fold(a, b) = low ^ high of the 128-bit product a * b.
+     * Attacker-chosen fields (source address, source port) enter only through a multiply with secret
+     * operands, never XORed together first, so no choice of tuples collides without knowing the key. Three
+     * wide multiplies, two in parallel: a few ns per lookup, no memory access (FlowTableBench before/after
+     * in docs/architecture.md). Not a cryptographic MAC, like the keyed jhash/siphash of Linux conntrack it
+     * only has to make placement unpredictable from outside; the seed never leaves the table. Deletion is backward shift (Knuth 6.4 algorithm R): following
      * slots move back into the hole when that keeps them reachable from their home, so there are no
      * tombstones and a probe ends at the first empty slot. Only index slots move; entries never do, which is
      * what keeps entry ids stable.
@@ -94,9 +110,17 @@ public final class FlowTable {
     private static final long KEY_MASK = (1L << BACKEND_SHIFT) - 1;
     private static final long FREE = -1L;
     private static final long ENTRY_BITS = 0xffff_ffffL;
+    private static final long GOLDEN_GAMMA = 0x9e37_79b9_7f4a_7c15L;
 
     private final int capacity;
     private final int entryMask;
+    // Index hash keys (see design notes); derived from the table's secret seed.
+    private final long k0;
+    private final long k1;
+    private final long k2;
+    private final long k3;
+    private final long k4;
+    private final long k5;
     private final long[] slab;
     private final long[] index;
     private final int indexMask;
@@ -136,6 +160,22 @@ public final class FlowTable {
      */
     public FlowTable(int requestedCapacity, long idleTimeoutNs, int floodThresholdPerSec,
             EvictionListener listener) {
+        this(requestedCapacity, idleTimeoutNs, floodThresholdPerSec, listener, Secrets.RANDOM.nextLong());
+    }
+
+    /**
+     * A table whose index secret is derived from {@code indexSeed}: for tests that need to know or repeat the
+     * index layout. Everything else takes the public constructors, which draw the seed from SecureRandom.
+     */
+    FlowTable(int requestedCapacity, long idleTimeoutNs, int floodThresholdPerSec, EvictionListener listener,
+            long indexSeed) {
+        long z = indexSeed;
+        this.k0 = splitmix64(z += GOLDEN_GAMMA);
+        this.k1 = splitmix64(z += GOLDEN_GAMMA);
+        this.k2 = splitmix64(z += GOLDEN_GAMMA);
+        this.k3 = splitmix64(z += GOLDEN_GAMMA);
+        this.k4 = splitmix64(z += GOLDEN_GAMMA);
+        this.k5 = splitmix64(z + GOLDEN_GAMMA);
         if (requestedCapacity < 1 || requestedCapacity > MAX_CAPACITY) {
             throw new IllegalArgumentException(
                     "flow table capacity must be between 1 and " + MAX_CAPACITY + ", was " + requestedCapacity);
@@ -188,7 +228,9 @@ public final class FlowTable {
      */
     public int resolve(ForwardingSnapshot snapshot, long hash, int protocol, long srcHi, long srcLo, int srcPort,
             long dstHi, long dstLo, int dstPort, long nowNs) {
-        int entry = find(hash, protocol, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, nowNs);
+        long key = keyBits(protocol, srcPort, dstPort);
+        long indexHash = indexHash(key, srcHi, srcLo, dstHi, dstLo);
+        int entry = lookup(indexHash, key, srcHi, srcLo, dstHi, dstLo, nowNs);
         if (entry != NO_ENTRY) {
             int metaIndex = (entry << STRIDE_SHIFT) + META;
             int current = (int) (slab[metaIndex] >>> BACKEND_SHIFT);
@@ -214,8 +256,7 @@ public final class FlowTable {
             lastResolvedEntry = NO_ENTRY;
             return chosen;
         }
-        lastResolvedEntry = insertNew(hash, keyBits(protocol, srcPort, dstPort), srcHi, srcLo, dstHi, dstLo,
-                chosen, nowNs);
+        lastResolvedEntry = insertNew(indexHash, key, srcHi, srcLo, dstHi, dstLo, chosen, nowNs);
         return chosen;
     }
 
@@ -230,16 +271,23 @@ public final class FlowTable {
      * Looks the flow up. A live entry is refreshed (last seen = {@code nowNs}) and counted as a hit; an entry
      * idle for longer than the timeout is removed ({@link EvictionReason#IDLE}) and counted as a miss.
      *
+     * @param hash the flow's public hash; unused here (the index is keyed by the table's secret), kept so that
+     *     every method takes the same tuple arguments as {@link #resolve}
      * @return the entry id, or {@link #NO_ENTRY}
      */
     public int find(long hash, int protocol, long srcHi, long srcLo, int srcPort, long dstHi, long dstLo,
             int dstPort, long nowNs) {
         long key = keyBits(protocol, srcPort, dstPort);
+        return lookup(indexHash(key, srcHi, srcLo, dstHi, dstLo), key, srcHi, srcLo, dstHi, dstLo, nowNs);
+    }
+
+    /** {@link #find} once the key bits and index hash are known. */
+    private int lookup(long indexHash, long key, long srcHi, long srcLo, long dstHi, long dstLo, long nowNs) {
         long[] index = this.index;
         long[] slab = this.slab;
         int mask = indexMask;
-        long tag = hash << 32;
-        for (int i = (int) hash & mask; ; i = (i + 1) & mask) {
+        long tag = indexHash << 32;
+        for (int i = (int) indexHash & mask; ; i = (i + 1) & mask) {
             long slot = index[i];
             if (slot == 0) {
                 misses++;
@@ -270,6 +318,7 @@ public final class FlowTable {
      * (created = last seen = {@code nowNs}), replacing the least recently seen of a sample when the table is
      * full, unless the table is in flood mode or no sampled entry may go.
      *
+     * @param hash the flow's public hash; unused here, as in {@link #find}
      * @param backendId 0 ({@link ForwardingSnapshot#NO_BACKEND}) .. {@link #MAX_BACKEND_ID}
      * @return the entry id, or {@link #NOT_INSERTED}
      */
@@ -277,7 +326,8 @@ public final class FlowTable {
             int dstPort, int backendId, long nowNs) {
         checkBackendId(backendId);
         long key = keyBits(protocol, srcPort, dstPort);
-        int slot = indexSlotOf(hash, key, srcHi, srcLo, dstHi, dstLo);
+        long indexHash = indexHash(key, srcHi, srcLo, dstHi, dstLo);
+        int slot = indexSlotOf(indexHash, key, srcHi, srcLo, dstHi, dstLo);
         if (slot >= 0) {
             int entry = (int) index[slot] - 1;
             int base = entry << STRIDE_SHIFT;
@@ -289,7 +339,7 @@ public final class FlowTable {
                 return entry;
             }
         }
-        return insertNew(hash, key, srcHi, srcLo, dstHi, dstLo, backendId, nowNs);
+        return insertNew(indexHash, key, srcHi, srcLo, dstHi, dstLo, backendId, nowNs);
     }
 
     /**
@@ -507,7 +557,7 @@ public final class FlowTable {
 
     // ---------------------------------------------------------------- internals
 
-    private int insertNew(long hash, long key, long srcHi, long srcLo, long dstHi, long dstLo, int backendId,
+    private int insertNew(long indexHash, long key, long srcHi, long srcLo, long dstHi, long dstLo, int backendId,
             long nowNs) {
         if (floodThresholdPerSec > 0 && floodBlocks(nowNs)) {
             floodSkips++;
@@ -520,11 +570,11 @@ public final class FlowTable {
         int entry = freeIds[--freeCount];
         long[] index = this.index;
         int mask = indexMask;
-        int i = (int) hash & mask;
+        int i = (int) indexHash & mask;
         while (index[i] != 0) {
             i = (i + 1) & mask;
         }
-        index[i] = (hash << 32) | (entry + 1L);
+        index[i] = (indexHash << 32) | (entry + 1L);
         int base = entry << STRIDE_SHIFT;
         long[] slab = this.slab;
         slab[base + SRC_HI] = srcHi;
@@ -534,7 +584,7 @@ public final class FlowTable {
         slab[base + META] = key | ((long) backendId << BACKEND_SHIFT);
         slab[base + LAST_SEEN] = nowNs;
         slab[base + CREATED] = nowNs;
-        slab[base + HASH] = hash;
+        slab[base + HASH] = indexHash;
         size++;
         inserts++;
         return entry;
@@ -591,10 +641,10 @@ public final class FlowTable {
     }
 
     /** Index slot of the live flow with this key, or -1. Counts nothing, expires nothing. */
-    private int indexSlotOf(long hash, long key, long srcHi, long srcLo, long dstHi, long dstLo) {
+    private int indexSlotOf(long indexHash, long key, long srcHi, long srcLo, long dstHi, long dstLo) {
         int mask = indexMask;
-        long tag = hash << 32;
-        for (int i = (int) hash & mask; ; i = (i + 1) & mask) {
+        long tag = indexHash << 32;
+        for (int i = (int) indexHash & mask; ; i = (i + 1) & mask) {
             long slot = index[i];
             if (slot == 0) {
                 return -1;
@@ -661,6 +711,51 @@ public final class FlowTable {
         index[hole] = 0;
     }
 
+    /** The keyed index hash of a tuple (see design notes). Allocation-free; pure function of tuple and key. */
+    private long indexHash(long key, long srcHi, long srcLo, long dstHi, long dstLo) {
+        long src = fold(srcHi ^ k0, srcLo ^ k1);
+        long dst = fold(dstHi ^ k2, dstLo ^ k3);
+        return fold(src ^ k4, key ^ dst ^ k5);
+    }
+
+    /** Low ^ high 64 bits of the 128-bit product (Math.multiplyHigh is one instruction on x86-64 and aarch64). */
+    private static long fold(long a, long b) {
+        return a * b ^ Math.multiplyHigh(a, b);
+    }
+
+    /** SplitMix64's output function: turns a seed sequence into well-spread key words. */
+    private static long splitmix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xbf58_476d_1ce4_e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d0_49bb_1331_11ebL;
+        return z ^ (z >>> 31);
+    }
+
+    /** The index hash this table gives a tuple; for tests that need keys colliding under a known seed. */
+    long indexHashOf(int protocol, long srcHi, long srcLo, int srcPort, long dstHi, long dstLo, int dstPort) {
+        return indexHash(keyBits(protocol, srcPort, dstPort), srcHi, srcLo, dstHi, dstLo);
+    }
+
+    /** Number of index slots (2 x capacity). */
+    int indexSlots() {
+        return index.length;
+    }
+
+    /**
+     * The longest probe a lookup of a tracked flow makes now: slots read from the flow's home slot to its
+     * own, over every tracked flow (1 = found at home; 0 for an empty table). A full scan; for tests.
+     */
+    int longestProbe() {
+        int longest = 0;
+        for (int i = 0; i < index.length; i++) {
+            long slot = index[i];
+            if (slot != 0) {
+                int home = (int) (slot >>> 32) & indexMask;
+                longest = Math.max(longest, ((i - home) & indexMask) + 1);
+            }
+        }
+        return longest;
+    }
+
     private static long keyBits(int protocol, int srcPort, int dstPort) {
         return ((long) (protocol & 0xff) << 32) | ((long) (srcPort & 0xffff) << 16) | (dstPort & 0xffff);
     }
@@ -676,6 +771,11 @@ public final class FlowTable {
         if (!isLive(entryId)) {
             throw new IllegalArgumentException("entry " + entryId + " is not in use");
         }
+    }
+
+    /** One SecureRandom for every table's seed: seeded once by the JDK, thread-safe, only used at construction. */
+    private static final class Secrets {
+        static final SecureRandom RANDOM = new SecureRandom();
     }
 
     private static void checkBackendId(int backendId) {

@@ -211,7 +211,9 @@ public final class HealthChecker implements AutoCloseable {
     private void startCheck(BackendHealth health) {
         checksInFlight++;
         health.checkStartNs = System.nanoTime();
-        Future<CheckOutcome> result = Probe.run(loop, loops.socketChannelClass(), health.target());
+        Future<CheckOutcome> result = health.target().check().type() == HealthCheckType.UDP
+                ? UdpProbe.run(loop, loops.datagramChannelClass(), health.target())
+                : Probe.run(loop, loops.socketChannelClass(), health.target());
         result.addListener(f -> {
             checksInFlight--;
             CheckOutcome outcome = f.isSuccess()

@@ -74,6 +74,17 @@ class MaglevdMainTest {
     }
 
     @Test
+    void checkWarnsWhenAUdpVipHasATcpCheck() throws Exception {
+        Path file = write(CONFIG.replace("    table_size: 1009\n", "    table_size: 1009\n    health_check:\n"
+                + "      type: tcp\n"));
+        Run r = run("check", "--config", file.toString());
+        assertEquals(0, r.exitCode(), r::toString);
+        assertTrue(r.out().startsWith(file + ": OK (2 vips, 4 backends)"), r::toString);
+        assertTrue(r.err().startsWith(file + ":16:13: vips[1].health_check.type: warning: a tcp check of a udp VIP: "
+                + "backends that serve only UDP are marked down"), r::toString);
+    }
+
+    @Test
     void checkPrintsEveryErrorOnePerLineAndFails() throws Exception {
         Path file = write(CONFIG.replace("address: 127.0.0.1:9002", "address: localhost:9002")
                 .replace("table_size: 1009", "table_size: 1000")

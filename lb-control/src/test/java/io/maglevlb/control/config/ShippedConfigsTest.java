@@ -65,8 +65,9 @@ class ShippedConfigsTest {
         assertEquals(Protocol.UDP, dns.protocol());
         assertEquals(new InetSocketAddress("127.0.0.1", 8053), dns.listen());
         assertEquals(List.of(9101, 9102, 9103), dns.backends().stream().map(b -> b.address().getPort()).toList());
+        assertEquals(HealthCheckType.TCP, web.healthCheck().type());
+        assertEquals(HealthCheckType.UDP, dns.healthCheck().type(), "the demo UDP backends are checked over UDP");
         for (VipConfig v : c.vips()) {
-            assertEquals(HealthCheckType.TCP, v.healthCheck().type());
             assertTrue(v.backends().stream().allMatch(b -> b.address().getAddress().isLoopbackAddress()));
         }
     }

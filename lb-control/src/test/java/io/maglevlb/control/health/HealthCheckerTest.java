@@ -201,6 +201,25 @@ class HealthCheckerTest {
     }
 
     @Test
+    void udpBackendIsCheckedOverUdpAndGoesDownByIcmpWhenItsPortCloses() throws Exception {
+        UdpLoopbackBackend backend = UdpLoopbackBackend.echo();
+        HealthCheckConfig udp = new HealthCheckConfig(HealthCheckType.UDP, INTERVAL, TIMEOUT, RISE, FALL, "/", 200,
+                399);
+        BackendHealth h = watch("a", backend.address(), udp, InitialState.PROVISIONALLY_UP);
+        await(() -> h.checks(CheckResult.SUCCESS) >= 2, 10_000, "2 successful udp checks");
+        assertTrue(h.isUp());
+        assertTrue(backend.received().size() >= 2, "each check sent a datagram");
+        assertNull(transitions.poll());
+
+        backend.close();
+        HealthTransition down = nextTransition(VERDICT_BOUND_MS);
+        assertNotNull(down, "no down transition within " + VERDICT_BOUND_MS + " ms");
+        assertFalse(down.up());
+        assertTrue(down.reason().startsWith(FALL + " consecutive failed checks, last: ICMP port unreachable"),
+                down.reason());
+    }
+
+    @Test
     void typeNoneIsAlwaysUpAndNeverConnects() throws Exception {
         try (LoopbackServer server = LoopbackServer.tcp()) {
             HealthCheckConfig none = new HealthCheckConfig(HealthCheckType.NONE, INTERVAL, TIMEOUT, RISE, FALL,

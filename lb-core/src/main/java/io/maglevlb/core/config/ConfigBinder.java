@@ -47,7 +47,7 @@ public final class ConfigBinder {
             "proxy_protocol", "delayed_ack", "dsr");
     static final List<String> BACKEND_KEYS = List.of("name", "address", "weight");
     static final List<String> HEALTH_CHECK_KEYS =
-            List.of("type", "interval", "timeout", "rise", "fall", "path", "expect");
+            List.of("type", "interval", "timeout", "rise", "fall", "path", "expect", "send");
     static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port", "ingress_drop");
 
     /** Upper bound of {@code workers}: far above any core count, low enough to catch a typo. */
@@ -244,8 +244,8 @@ public final class ConfigBinder {
 
         Integer tableSize = bindTableSize(f, map, backendCount);
         HealthCheckConfig healthCheck = f.has("health_check")
-                ? bindHealthCheck(f.node("health_check"), f.path("health_check"))
-                : HealthCheckConfig.defaults();
+                ? bindHealthCheck(f.node("health_check"), f.path("health_check"), protocol)
+                : HealthCheckConfig.defaults(protocol == null ? VipConfig.DEFAULT_PROTOCOL : protocol);
         Integer maxConnections = f.has("max_connections")
                 ? integer(f.node("max_connections"), f.path("max_connections"), 0, Integer.MAX_VALUE)
                 : Integer.valueOf(VipConfig.DEFAULT_MAX_CONNECTIONS);
@@ -417,8 +417,10 @@ public final class ConfigBinder {
         return new BackendConfig(name, address, weight);
     }
 
-    private HealthCheckConfig bindHealthCheck(ConfigNode node, String path) {
-        MapNode map = map(node, path, "health check settings (type, interval, timeout, rise, fall, path, expect)");
+    /** @param protocol the VIP's protocol, or null when it did not parse: it picks the default type */
+    private HealthCheckConfig bindHealthCheck(ConfigNode node, String path, Protocol protocol) {
+        MapNode map = map(node, path,
+                "health check settings (type, interval, timeout, rise, fall, path, expect, send)");
         if (map == null) {
             return null;
         }
@@ -426,7 +428,7 @@ public final class ConfigBinder {
         Fields f = new Fields(map, path, HEALTH_CHECK_KEYS);
         HealthCheckType type = f.has("type")
                 ? choice(f.node("type"), f.path("type"), HealthCheckType.values(), HealthCheckType::configName)
-                : HealthCheckConfig.DEFAULT_TYPE;
+                : HealthCheckConfig.defaultType(protocol == null ? VipConfig.DEFAULT_PROTOCOL : protocol);
         Duration interval = f.has("interval")
                 ? duration(f.node("interval"), f.path("interval"))
                 : HealthCheckConfig.DEFAULT_INTERVAL;
@@ -452,12 +454,32 @@ public final class ConfigBinder {
         String httpPath = HealthCheckConfig.DEFAULT_PATH;
         int expectMin = HealthCheckConfig.DEFAULT_EXPECT_MIN;
         int expectMax = HealthCheckConfig.DEFAULT_EXPECT_MAX;
-        for (String httpOnly : List.of("path", "expect")) {
-            if (f.has(httpOnly) && type != null && type != HealthCheckType.HTTP) {
-                Entry e = f.entry(httpOnly);
-                error(f.path(httpOnly), e.line(), e.column(), "'" + httpOnly + "' is only valid for health check "
-                        + "type http (type is " + type.configName() + ")");
-            }
+        if (f.has("path") && type != null && type != HealthCheckType.HTTP) {
+            Entry e = f.entry("path");
+            error(f.path("path"), e.line(), e.column(), "'path' is only valid for health check type http (type is "
+                    + type.configName() + ")");
+        }
+        if (f.has("expect") && type != null && type != HealthCheckType.HTTP && type != HealthCheckType.UDP) {
+            Entry e = f.entry("expect");
+            error(f.path("expect"), e.line(), e.column(), "'expect' is only valid for health check types http "
+                    + "(a status range) and udp (the reply's first bytes) (type is " + type.configName() + ")");
+        }
+        if (f.has("send") && type != null && type != HealthCheckType.UDP) {
+            Entry e = f.entry("send");
+            error(f.path("send"), e.line(), e.column(), "'send' is only valid for health check type udp (type is "
+                    + type.configName() + ")");
+        }
+        UdpPayload send = HealthCheckConfig.DEFAULT_SEND;
+        Optional<UdpPayload> expectReply = Optional.empty();
+        if (type == HealthCheckType.UDP && f.has("send")) {
+            send = payload(f.node("send"), f.path("send"));
+        }
+        if (type == HealthCheckType.UDP && f.has("expect")) {
+            UdpPayload p = payload(f.node("expect"), f.path("expect"));
+            expectReply = p == null ? null : Optional.of(p);
+        }
+        if (protocol != null && type != null && f.has("type")) {
+            checkTypeFitsProtocol(f, protocol, type);
         }
         if (type == HealthCheckType.HTTP && f.has("path")) {
             httpPath = httpPath(f.node("path"), f.path("path"));
@@ -480,7 +502,39 @@ public final class ConfigBinder {
         if (errors.size() > before) {
             return null;
         }
-        return new HealthCheckConfig(type, interval, timeout, rise, fall, httpPath, expectMin, expectMax);
+        return new HealthCheckConfig(type, interval, timeout, rise, fall, httpPath, expectMin, expectMax, send,
+                expectReply);
+    }
+
+    /**
+     * Warns when the check cannot see the service the VIP forwards: a tcp or http check of a UDP VIP's
+     * backends marks a backend that serves only UDP down (and a healthy-looking TCP port says nothing about
+     * its UDP service); a udp check of a TCP VIP's backends passes while nothing listens on TCP.
+     */
+    private void checkTypeFitsProtocol(Fields f, Protocol protocol, HealthCheckType type) {
+        Entry e = f.entry("type");
+        if (protocol == Protocol.UDP && (type == HealthCheckType.TCP || type == HealthCheckType.HTTP)) {
+            warning(f.path("type"), e.value().line(), e.value().column(), "a " + type.configName()
+                    + " check of a udp VIP: backends that serve only UDP are marked down and the VIP drops every "
+                    + "datagram, and a TCP port that answers says nothing about the UDP service; use type udp "
+                    + "(the default for udp VIPs)");
+        } else if (protocol == Protocol.TCP && type == HealthCheckType.UDP) {
+            warning(f.path("type"), e.value().line(), e.value().column(), "a udp check of a tcp VIP: it passes "
+                    + "while nothing listens on TCP; use type tcp (the default for tcp VIPs) or http");
+        }
+    }
+
+    private UdpPayload payload(ConfigNode node, String path) {
+        String text = scalar(node, path, "a datagram payload: text, or '" + UdpPayload.HEX_PREFIX + "' and hex digits");
+        if (text == null) {
+            return null;
+        }
+        try {
+            return UdpPayload.parse(text);
+        } catch (IllegalArgumentException e) {
+            error(path, node, e.getMessage());
+            return null;
+        }
     }
 
     private String httpPath(ConfigNode node, String path) {

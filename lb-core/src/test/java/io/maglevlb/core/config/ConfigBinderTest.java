@@ -192,6 +192,7 @@ class ConfigBinderTest {
         assertEquals(Protocol.UDP, dns.protocol());
         assertEquals(ForwardingMode.DSR, dns.mode());
         assertEquals(Optional.of(new DsrConfig(DsrMethod.GUE, "eth0", 7000)), dns.dsr());
+        assertEquals(HealthCheckConfig.defaults(Protocol.UDP), dns.healthCheck(), "a dsr udp VIP gets udp checks");
         assertEquals(Optional.of(new DsrConfig(DsrMethod.L2, "eth1", DsrConfig.DEFAULT_GUE_PORT)),
                 c.vip("dns-dsr-l2").orElseThrow().dsr());
     }
@@ -572,7 +573,7 @@ class ConfigBinderTest {
         @Test
         void unknownTypeSuggests() {
             assertOnlyError(hc("type: HTTP"), "vips[0].health_check.type", 10, 13,
-                    "'HTTP' is not one of tcp, http, none (did you mean 'http'?)");
+                    "'HTTP' is not one of tcp, http, udp, none (did you mean 'http'?)");
         }
 
         @Test
@@ -636,6 +637,97 @@ class ConfigBinderTest {
                     "'path' is only valid for health check type http (type is tcp)");
             assertError(r.errors().get(1), "vips[0].health_check.expect", 12, 7, "(type is tcp)");
             assertOnlyError(hc("path: /x"), "vips[0].health_check.path", 10, 7, "(type is tcp)");
+        }
+
+        @Test
+        void udpVipWithoutHealthCheckGetsUdpChecks() {
+            BindResult r = bind(vip("protocol: udp"));
+            assertTrue(r.isValid(), r.errors()::toString);
+            assertEquals(List.of(), r.warnings());
+            HealthCheckConfig c = r.config().orElseThrow().vips().getFirst().healthCheck();
+            assertEquals(HealthCheckType.UDP, c.type());
+            assertEquals(HealthCheckConfig.DEFAULT_SEND, c.send());
+            assertEquals(Optional.empty(), c.expectReply());
+            assertEquals(HealthCheckConfig.DEFAULT_INTERVAL, c.interval());
+            assertEquals(HealthCheckType.TCP, valid(VIP_HEAD).vips().getFirst().healthCheck().type(),
+                    "tcp VIPs keep tcp checks");
+        }
+
+        @Test
+        void udpVipWithTimingsOnlyGetsUdpChecks() {
+            VipConfig v = valid(vip("protocol: udp\nhealth_check:\n  interval: 5s")).vips().getFirst();
+            assertEquals(HealthCheckType.UDP, v.healthCheck().type());
+            assertEquals(Duration.ofSeconds(5), v.healthCheck().interval());
+        }
+
+        @Test
+        void udpCheckWithTextSendAndExpect() {
+            HealthCheckConfig c = validHc("type: udp\nsend: \"ping me\"\nexpect: pong");
+            assertEquals(HealthCheckType.UDP, c.type());
+            assertEquals(UdpPayload.of("ping me".getBytes(java.nio.charset.StandardCharsets.UTF_8)), c.send());
+            assertEquals("ping me", c.send().toString());
+            assertEquals(Optional.of(UdpPayload.of(new byte[] {'p', 'o', 'n', 'g'})), c.expectReply());
+        }
+
+        @Test
+        void udpPayloadsInHex() {
+            HealthCheckConfig c = validHc("type: udp\nsend: \"hex: 00 01 fF\"\nexpect: hex:0a");
+            assertEquals(UdpPayload.of(new byte[] {0, 1, (byte) 0xff}), c.send());
+            assertEquals(Optional.of(UdpPayload.of(new byte[] {0x0a})), c.expectReply());
+            assertEquals("hex: 00 01 ff", c.send().toString());
+        }
+
+        @ParameterizedTest
+        @CsvSource(delimiter = '|', textBlock = """
+                '"hex: 0"'  | odd number of hex digits (1)
+                '"hex: zz"' | not hex digits after 'hex:': 'zz'
+                '"hex:"'    | no hex digits after 'hex:'
+                '""'        | must not be empty
+                """)
+        void badUdpPayloadsAreRejectedWithPathAndLine(String text, String messagePart) {
+            assertOnlyError(hc("type: udp\nsend: " + text), "vips[0].health_check.send", 11, 13, messagePart);
+            assertOnlyError(hc("type: udp\nexpect: " + text), "vips[0].health_check.expect", 11, 15, messagePart);
+        }
+
+        @Test
+        void udpPayloadIsAtMostOneUnfragmentedDatagram() {
+            String max = "x".repeat(UdpPayload.MAX_BYTES);
+            assertEquals(UdpPayload.MAX_BYTES, validHc("type: udp\nsend: " + max).send().length());
+            assertOnlyError(hc("type: udp\nsend: " + max + "x"), "vips[0].health_check.send", 11, 13,
+                    "must be at most 1472 bytes (one unfragmented datagram), was 1473");
+        }
+
+        @Test
+        void sendIsOnlyForUdpAndExpectNotForTcp() {
+            assertOnlyError(hc("type: http\nsend: x"), "vips[0].health_check.send", 11, 7,
+                    "'send' is only valid for health check type udp (type is http)");
+            assertOnlyError(hc("send: x"), "vips[0].health_check.send", 10, 7, "(type is tcp)");
+            assertOnlyError(hc("type: none\nexpect: x"), "vips[0].health_check.expect", 11, 7,
+                    "'expect' is only valid for health check types http (a status range) and udp");
+            assertOnlyError(hc("type: udp\npath: /x"), "vips[0].health_check.path", 11, 7, "(type is udp)");
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {"tcp", "http"})
+        void tcpOrHttpCheckOfAUdpVipWarns(String type) {
+            BindResult r = bind(vip("protocol: udp\nhealth_check:\n  type: " + type));
+            assertTrue(r.isValid(), r.errors()::toString);
+            assertEquals(1, r.warnings().size(), r.warnings()::toString);
+            ConfigWarning w = r.warnings().getFirst();
+            assertEquals("vips[0].health_check.type", w.path());
+            assertEquals(11, w.line());
+            assertEquals(13, w.column());
+            assertTrue(w.message().contains("a " + type + " check of a udp VIP: backends that serve only UDP are "
+                    + "marked down"), w.message());
+        }
+
+        @Test
+        void udpCheckOfATcpVipWarns() {
+            BindResult r = bind(hc("type: udp"));
+            assertTrue(r.isValid(), r.errors()::toString);
+            assertEquals(1, r.warnings().size(), r.warnings()::toString);
+            assertEquals("vips[0].health_check.type", r.warnings().getFirst().path());
+            assertTrue(r.warnings().getFirst().message().contains("a udp check of a tcp VIP"));
         }
 
         @Test

@@ -27,11 +27,17 @@ public final class BackendHealth {
     private volatile long localErrors;
     private volatile long checkDurationTotalNs;
     private volatile long deferredChecks;
+    private volatile long passiveChecks;
 
     // Health loop only.
     ScheduledFuture<?> nextCheck;
     boolean stopped;
     long checkStartNs;
+    boolean checkInFlight;
+    /** Why the next check to end confirms a passive signal (see {@link HealthChecker#suspect}), or null. */
+    String suspicion;
+    /** When the last passive signal started a check (System.nanoTime), 0 before the first. */
+    long lastPassiveCheckNs;
 
     BackendHealth(HealthTarget target, InitialState initial) {
         this.target = target;
@@ -90,6 +96,11 @@ public final class BackendHealth {
         return checkDurationTotalNs;
     }
 
+    /** Checks run, or waited for, to confirm a passive signal (see {@link HealthChecker#suspect}). */
+    public long passiveChecks() {
+        return passiveChecks;
+    }
+
     /** Checks postponed because the checker was at its bound of concurrent checks. */
     public long deferredChecks() {
         return deferredChecks;
@@ -103,8 +114,28 @@ public final class BackendHealth {
      * @return the transition's reason when the verdict changed, else null
      */
     String record(CheckOutcome outcome) {
+        return record(outcome, null);
+    }
+
+    /**
+     * Records a completed check that may confirm a passive signal: with {@code suspicion} set, a failed check
+     * (failure or timeout) takes an up backend down at once instead of after {@code fall} of them; any other
+     * result counts as usual.
+     *
+     * @return the transition's reason when the verdict changed, else null
+     */
+    String record(CheckOutcome outcome, String suspicion) {
         lastOutcome = outcome;
-        String reason = applyVerdict(outcome);
+        String reason;
+        if (suspicion != null && outcome.result().isVerdict() && !outcome.result().isSuccess()
+                && riseFall.markDown()) {
+            reason = suspicion + ", confirmed by an immediate check: " + outcome.detail();
+            up = false;
+            lastTransitionReason = reason;
+            lastTransitionEpochMs = System.currentTimeMillis();
+        } else {
+            reason = applyVerdict(outcome);
+        }
         // Counters last: a reader that sees the count go up also sees the verdict and reason it led to.
         checkDurationTotalNs = checkDurationTotalNs + outcome.durationNs();
         switch (outcome.result()) {
@@ -141,6 +172,10 @@ public final class BackendHealth {
         lastTransitionReason = reason;
         lastTransitionEpochMs = System.currentTimeMillis();
         return reason;
+    }
+
+    void countPassiveCheck() {
+        passiveChecks = passiveChecks + 1;
     }
 
     void countDeferred() {

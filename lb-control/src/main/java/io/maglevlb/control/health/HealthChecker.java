@@ -39,6 +39,10 @@ import org.slf4j.LoggerFactory;
  * previous one took longer). The jitter keeps checks of many backends, started together by a reload, from
  * staying in step.
  *
+ * <p><b>Passive signal.</b> {@link #suspect} lets evidence from outside the checks (the UDP dataplane's ICMP
+ * unreachable count, sampled by the control plane) bring a backend's next check forward; a failure of that
+ * check takes the backend down at once. The checker decides; the caller only reports what it saw.
+ *
  * <p><b>Threading.</b> {@link #watch}, {@link #unwatch} and {@link #close} may be called from any thread;
  * they hand their work to the health loop. Transitions are delivered on {@code listenerExecutor} (the
  * daemon's control thread), in the order they happened for any one backend.
@@ -119,6 +123,35 @@ public final class HealthChecker implements AutoCloseable {
             if (key.vip().equals(vip)) {
                 unwatch(key.vip(), key.backend());
             }
+        }
+    }
+
+    /**
+     * A passive signal: something other than the checks (the UDP dataplane's count of ICMP unreachable
+     * errors toward the backend) suggests that {@code backend} is down. If it is up, it is checked now
+     * instead of at its next scheduled time, and if that check fails (failure or timeout) it goes down at
+     * once, not after {@code fall} failures: the signal and the check are two independent witnesses. A check
+     * already in flight (or waiting for a slot) serves as that check. A successful or local-error check
+     * changes nothing, so a stale or local signal (the dataplane counts failed sends too) cannot take a
+     * backend down by itself.
+     *
+     * <p>Bounded: at most one such check per backend per {@code interval}; ignored while the backend is down
+     * (coming back still takes {@code rise} scheduled successes), for type none, and for unknown backends.
+     * Any thread.
+     *
+     * @param evidence what was seen, the start of the transition's reason, e.g. {@code "2 ICMP unreachable
+     *     errors from the dataplane"}
+     */
+    public void suspect(String vip, String backend, String evidence) {
+        Objects.requireNonNull(evidence, "evidence");
+        BackendHealth health = watches.get(new Key(vip, backend));
+        if (health == null || closed) {
+            return;
+        }
+        try {
+            loop.execute(() -> onSuspect(health, evidence));
+        } catch (RejectedExecutionException e) {
+            log.debug("passive signal not handled, health loop shut down: {}/{}", vip, backend);
         }
     }
 
@@ -208,14 +241,39 @@ public final class HealthChecker implements AutoCloseable {
         startCheck(health);
     }
 
+    private void onSuspect(BackendHealth health, String evidence) {
+        if (health.stopped || !health.isUp() || health.target().check().type() == HealthCheckType.NONE
+                || health.suspicion != null) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (health.lastPassiveCheckNs != 0
+                && now - health.lastPassiveCheckNs < health.target().check().interval().toNanos()) {
+            return;
+        }
+        health.lastPassiveCheckNs = now;
+        health.suspicion = evidence;
+        health.countPassiveCheck();
+        log.debug("{}/{}: {}; checking now", health.target().vip(), health.target().backend(), evidence);
+        if (health.checkInFlight || waiting.contains(health)) {
+            return; // that check's result confirms or clears the suspicion
+        }
+        if (health.nextCheck != null) {
+            health.nextCheck.cancel(false);
+        }
+        runCheck(health);
+    }
+
     private void startCheck(BackendHealth health) {
         checksInFlight++;
+        health.checkInFlight = true;
         health.checkStartNs = System.nanoTime();
         Future<CheckOutcome> result = health.target().check().type() == HealthCheckType.UDP
                 ? UdpProbe.run(loop, loops.datagramChannelClass(), health.target())
                 : Probe.run(loop, loops.socketChannelClass(), health.target());
         result.addListener(f -> {
             checksInFlight--;
+            health.checkInFlight = false;
             CheckOutcome outcome = f.isSuccess()
                     ? (CheckOutcome) f.getNow()
                     : Probe.classify(f.cause(), health.checkStartNs);
@@ -241,7 +299,9 @@ public final class HealthChecker implements AutoCloseable {
         if (outcome.result() == CheckResult.LOCAL_ERROR) {
             logLocalError(health, outcome);
         }
-        String reason = health.record(outcome);
+        String suspicion = health.suspicion;
+        health.suspicion = null;
+        String reason = health.record(outcome, suspicion);
         if (reason != null) {
             HealthTransition transition = new HealthTransition(health, health.isUp(), reason);
             log.debug("{}/{} {}: {}", health.target().vip(), health.target().backend(),

@@ -48,6 +48,20 @@ public final class RiseFall {
         return false;
     }
 
+    /**
+     * Takes an up backend down at once, whatever the streak (a failure confirmed by independent evidence:
+     * see {@link HealthChecker#suspect}). Coming back still needs {@code rise} successes.
+     *
+     * @return true when the backend was up
+     */
+    public boolean markDown() {
+        boolean wasUp = up;
+        up = false;
+        provisional = false;
+        streak = 0;
+        return wasUp;
+    }
+
     public boolean isUp() {
         return up;
     }

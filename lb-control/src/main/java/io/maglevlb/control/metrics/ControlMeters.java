@@ -46,6 +46,11 @@ public final class ControlMeters {
                 return current == null ? 0 : current.checks(result);
             }, MetricNames.RESULT, result.label());
         }
+        backendGroup.functionCounter(MetricNames.HEALTH_PASSIVE_CHECKS,
+                "Health checks brought forward by the passive signal (UDP: ICMP unreachable errors)", health, h -> {
+                    BackendHealth current = h.get();
+                    return current == null ? 0 : current.passiveChecks();
+                });
         backendGroup.functionTimer(MetricNames.HEALTH_CHECK_DURATION, "Time health checks took", health, h -> {
             BackendHealth current = h.get();
             return current == null ? 0 : current.checkCount();

@@ -96,6 +96,11 @@ public final class MetricNames {
     public static final String BACKEND_BYTES = "maglev.backend.bytes";
     /** {@code maglev_health_checks_total{vip,backend,result}}: checks by result. */
     public static final String HEALTH_CHECKS = "maglev.health.checks";
+    /**
+     * {@code maglev_health_passive_checks_total{vip,backend}}: checks brought forward by the passive signal
+     * (UDP: a rise of the backend's ICMP unreachable count).
+     */
+    public static final String HEALTH_PASSIVE_CHECKS = "maglev.health.passive.checks";
     /** {@code maglev_health_check_duration_seconds_{count,sum}{vip,backend}}: time checks took. */
     public static final String HEALTH_CHECK_DURATION = "maglev.health.check.duration";
     /** {@code maglev_table_rebuilds_total{vip}}: Maglev tables built and published. */

@@ -29,6 +29,7 @@ import io.maglevlb.dataplane.VipForwarder;
 import io.maglevlb.dataplane.packet.DsrStats;
 import io.maglevlb.dataplane.packet.DsrVip;
 import io.maglevlb.dataplane.tcp.TcpVipStats;
+import io.maglevlb.dataplane.udp.UdpForwarder;
 import io.maglevlb.dataplane.udp.UdpVipStats;
 import io.netty.util.NetUtil;
 import java.net.InetSocketAddress;
@@ -70,6 +71,12 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
     /** How long an admin request waits for the control thread (a reload of a large file included). */
     static final long CONTROL_CALL_TIMEOUT_SECONDS = 60;
+    /**
+     * How often the control thread reads the UDP forwarders' per-backend ICMP unreachable counts (the passive
+     * health signal). A read is a few plain loads per backend and loop; 200 ms adds at most that much to the
+     * time a dead UDP backend keeps receiving new flows, next to the confirming check's own duration.
+     */
+    static final long PASSIVE_SAMPLE_MS = 200;
 
     private final Path configFile;
     private final Instant startedAt = Instant.now();
@@ -81,6 +88,7 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     private Reloader reloader;
     // Control thread only.
     private final Map<String, VipMeters> meters = new HashMap<>();
+    private Map<String, UnreachableSample> unreachableSamples = new HashMap<>();
     private volatile String lastReload;
 
     /** @param configFile the file reloads read: the one the daemon was started with */
@@ -119,6 +127,8 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         }
         HangupSignal.install(control, this::reloadOnSignal);
         control.scheduleWithFixedDelay(this::reapRetired, 1, 1, TimeUnit.SECONDS);
+        control.scheduleWithFixedDelay(this::samplePassiveSignal, PASSIVE_SAMPLE_MS, PASSIVE_SAMPLE_MS,
+                TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -169,6 +179,45 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
                 vip.setHealthy(t.backend(), t.up(), t.reason());
             }
         });
+    }
+
+    /** A backend's ICMP unreachable count at the last sample, with what it was read from. */
+    private record UnreachableSample(UdpForwarder forwarder, int backendId, long count) {}
+
+    /**
+     * The passive health signal, on the control thread every {@link #PASSIVE_SAMPLE_MS}: reads each UDP
+     * backend's ICMP unreachable count from its forwarder and reports a rise to the health checker, which
+     * decides what it means ({@link HealthChecker#suspect}). The first sample of a backend, and one after its
+     * forwarder or backend id changed (a reload), only sets the baseline; so does a count that went down (the
+     * id was given to another backend and its counters restarted). The control plane reads counters here; it
+     * never touches a packet.
+     */
+    private void samplePassiveSignal() {
+        try {
+            Map<String, UnreachableSample> next = new HashMap<>();
+            for (VipRuntime vip : daemon.vips()) {
+                Optional<UdpForwarder> udp = vip.udpForwarder();
+                if (udp.isEmpty()) {
+                    continue;
+                }
+                UdpForwarder forwarder = udp.get();
+                for (BackendState b : vip.backends()) {
+                    String key = vip.name() + "/" + b.name();
+                    long count = forwarder.backendUnreachable(b.id());
+                    UnreachableSample last = unreachableSamples.get(key);
+                    next.put(key, new UnreachableSample(forwarder, b.id(), count));
+                    if (last != null && last.forwarder() == forwarder && last.backendId() == b.id()
+                            && count > last.count() && b.healthy()) {
+                        long rise = count - last.count();
+                        health.suspect(vip.name(), b.name(), rise + " ICMP unreachable error" + (rise == 1 ? "" : "s")
+                                + " from the dataplane");
+                    }
+                }
+            }
+            unreachableSamples = next;
+        } catch (RuntimeException e) {
+            log.warn("sampling the passive health signal failed: {}", e.toString());
+        }
     }
 
     private void watch(VipRuntime vip, BackendState backend, InitialState initial) {

@@ -219,6 +219,47 @@ class HealthCheckerTest {
                 down.reason());
     }
 
+    /** A udp check whose scheduled checks are far apart: only a passive signal can bring one forward. */
+    private static HealthCheckConfig slowUdp() {
+        return new HealthCheckConfig(HealthCheckType.UDP, Duration.ofSeconds(60), TIMEOUT, RISE, FALL, "/", 200, 399);
+    }
+
+    @Test
+    void passiveSignalConfirmedByAFailedCheckTakesAnUpBackendDownAtOnce() throws Exception {
+        InetSocketAddress dead;
+        try (UdpLoopbackBackend gone = UdpLoopbackBackend.echo()) {
+            dead = gone.address();
+        }
+        // Settled up: scheduled checks alone would need FALL failures, 60 s apart.
+        BackendHealth h = watch("a", dead, slowUdp(), InitialState.UP);
+        checker.suspect("web", "a", "2 ICMP unreachable errors from the dataplane");
+        HealthTransition down = nextTransition(10_000);
+        assertNotNull(down, "no down transition after the passive signal");
+        assertFalse(down.up());
+        assertSame(h, down.source());
+        assertEquals("2 ICMP unreachable errors from the dataplane, confirmed by an immediate check: "
+                + "ICMP port unreachable", down.reason());
+        assertTrue(h.checks(CheckResult.FAILURE) < FALL, "down before fall failures");
+        assertEquals(1, h.passiveChecks());
+
+    }
+
+    @Test
+    void passiveSignalOnAHealthyBackendRunsOneCheckAndChangesNothing() throws Exception {
+        try (UdpLoopbackBackend backend = UdpLoopbackBackend.echo()) {
+            BackendHealth h = watch("a", backend.address(), slowUdp(), InitialState.UP);
+            String reason = h.lastTransitionReason();
+            // Two signals in one interval: one check (the bound keeps a noisy signal from flooding a backend).
+            checker.suspect("web", "a", "1 ICMP unreachable error from the dataplane");
+            checker.suspect("web", "a", "1 ICMP unreachable error from the dataplane");
+            await(() -> h.checks(CheckResult.SUCCESS) >= 1, 10_000, "the confirming check");
+            assertTrue(h.isUp());
+            assertEquals(reason, h.lastTransitionReason(), "no transition");
+            assertEquals(1, h.passiveChecks());
+            assertEquals(0, h.checks(CheckResult.FAILURE));
+        }
+    }
+
     @Test
     void typeNoneIsAlwaysUpAndNeverConnects() throws Exception {
         try (LoopbackServer server = LoopbackServer.tcp()) {

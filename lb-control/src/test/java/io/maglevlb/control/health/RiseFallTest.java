@@ -11,6 +11,19 @@ import org.junit.jupiter.api.Test;
 class RiseFallTest {
 
     @Test
+    void markDownTakesAnUpBackendDownWhateverTheStreakAndRiseStillAppliesToComeBack() {
+        RiseFall rf = new RiseFall(2, 3, InitialState.UP);
+        assertFalse(rf.record(false));
+        assertTrue(rf.markDown());
+        assertFalse(rf.isUp());
+        assertEquals(0, rf.streak());
+        assertFalse(rf.markDown(), "already down");
+        assertFalse(rf.record(true));
+        assertTrue(rf.record(true), "rise successes bring it back");
+        assertTrue(rf.isUp());
+    }
+
+    @Test
     void provisionalStartGoesDownOnTheFirstFailure() {
         RiseFall rf = new RiseFall(2, 3, InitialState.PROVISIONALLY_UP);
         assertTrue(rf.isUp());

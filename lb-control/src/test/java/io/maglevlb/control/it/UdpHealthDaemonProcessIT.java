@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.maglevlb.control.metrics.PrometheusText;
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
@@ -29,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Health checking of a UDP VIP in the real daemon, in its own JVM, with backends that speak only UDP (nothing
  * listens on TCP at their ports): the default check of a UDP VIP is a udp check, so such backends stay up and
- * the VIP answers.
+ * the VIP answers; and a backend that dies is taken down by the passive signal (the dataplane's ICMP
+ * unreachable count) long before its scheduled checks would.
  */
 class UdpHealthDaemonProcessIT {
     private static final Duration STARTUP = Duration.ofSeconds(90);
@@ -42,10 +44,31 @@ class UdpHealthDaemonProcessIT {
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
+    /**
+     * A free UDP port on loopback below the kernel's ephemeral range: a port from that range, free when the
+     * test looks, can be taken as a source port by any other process's datagram socket (the suite runs beside
+     * UDP load tests) before the daemon binds it.
+     */
     private static int freeUdpPort() throws IOException {
-        try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+        int ephemeralLow = 32768;
+        try {
+            String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).strip();
+            ephemeralLow = Integer.parseInt(range.split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            // keep the usual default
         }
+        int low = 10_000;
+        int high = Math.max(low + 1000, ephemeralLow);
+        java.util.SplittableRandom random = new java.util.SplittableRandom();
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int port = random.nextInt(low, high);
+            try (DatagramSocket s = new DatagramSocket(port, InetAddress.getLoopbackAddress())) {
+                return s.getLocalPort();
+            } catch (IOException taken) {
+                // try another
+            }
+        }
+        throw new IOException("no free UDP port in " + low + "-" + (high - 1));
     }
 
     /** A one-VIP config; {@code healthCheck} is the VIP's health_check block (indented) or empty for none. */
@@ -71,16 +94,21 @@ class UdpHealthDaemonProcessIT {
         return Files.writeString(dir.resolve("maglevd.yaml"), yaml.toString());
     }
 
-    private JsonNode backendStatus(int adminPort, String backend) throws Exception {
+    private String get(int adminPort, String path) throws Exception {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort
-                + "/status")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+                + path)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode(), r.body());
-        for (JsonNode b : JSON.readTree(r.body()).get("vips").get(0).get("backends")) {
+        return r.body();
+    }
+
+    private JsonNode backendStatus(int adminPort, String backend) throws Exception {
+        String body = get(adminPort, "/status");
+        for (JsonNode b : JSON.readTree(body).get("vips").get(0).get("backends")) {
             if (b.get("name").asText().equals(backend)) {
                 return b;
             }
         }
-        throw new AssertionError("no backend " + backend + " in " + r.body());
+        throw new AssertionError("no backend " + backend + " in " + body);
     }
 
     /** Polls the backend's status until {@code condition} holds; fails with the last status after WAIT. */
@@ -99,6 +127,18 @@ class UdpHealthDaemonProcessIT {
         }
     }
 
+    /** Scrapes until {@code condition} holds (a scrape may be served from a short-lived cache). */
+    private PrometheusText awaitMetrics(int adminPort, Predicate<PrometheusText> condition) throws Exception {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            PrometheusText m = PrometheusText.parse(get(adminPort, "/metrics"));
+            if (condition.test(m) || System.nanoTime() > deadline) {
+                return m;
+            }
+            Thread.sleep(100);
+        }
+    }
+
     private static boolean checked(JsonNode backend) {
         return !backend.path("lastCheck").isNull() && !backend.path("lastCheck").isMissingNode();
     }
@@ -106,6 +146,16 @@ class UdpHealthDaemonProcessIT {
     /** Client address number {@code i}: 127.0.x.y, so flows differ in source address as well as port. */
     private static InetAddress source(int i) throws IOException {
         return InetAddress.getByAddress(new byte[] {127, 0, (byte) (1 + i / 250), (byte) (i % 250 + 1)});
+    }
+
+    /** Sends one datagram from each of the sources {@code from..to-1} (new flows) without waiting for answers. */
+    private static void sendFlows(int from, int to, InetSocketAddress vip) throws IOException {
+        for (int i = from; i < to; i++) {
+            try (DatagramSocket client = new DatagramSocket(new InetSocketAddress(source(i), 0))) {
+                byte[] b = ("f" + i).getBytes(StandardCharsets.UTF_8);
+                client.send(new DatagramPacket(b, b.length, vip));
+            }
+        }
     }
 
     /** Sends one datagram of a new flow from source {@code i}; returns the answer, or null after 2 s of silence. */
@@ -150,6 +200,72 @@ class UdpHealthDaemonProcessIT {
                 }
                 assertEquals(Set.of("dns-1", "dns-2"), answeredBy);
                 assertTrue(maglevd.output().lines().noneMatch(l -> l.contains(" DOWN ")), maglevd::output);
+            }
+        }
+    }
+
+    @Test
+    void aKilledUdpBackendIsTakenDownByThePassiveSignalBeforeItsScheduledChecks() throws Exception {
+        int adminPort = freePort();
+        int vipPort = freeUdpPort();
+        InetSocketAddress vip = new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort);
+        // Scheduled checks alone would need fall x interval = 3 x 60 s to take a dead backend down (after a
+        // first check that passed); a type is not named: udp is the default.
+        String healthCheck = """
+                    health_check:
+                      interval: 60s
+                      fall: 3
+                """;
+        try (UdpOnlyBackend one = new UdpOnlyBackend("dns-1")) {
+            UdpOnlyBackend two = new UdpOnlyBackend("dns-2");
+            Path config = writeConfig(adminPort, vipPort, healthCheck, List.of(one, two));
+            try (two; DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"), "run", "--config",
+                    config.toString())) {
+                maglevd.awaitLine("maglevd running", STARTUP);
+                for (String name : List.of("dns-1", "dns-2")) {
+                    // The first scheduled check (within a tenth of the interval) passed: the backend's verdict
+                    // is settled up, so one failed scheduled check would not take it down.
+                    JsonNode b = awaitStatus(adminPort, name, UdpHealthDaemonProcessIT::checked, name + "'s first check");
+                    assertTrue(b.get("healthy").asBoolean() && b.get("health").asText().startsWith("up: first check "
+                            + "passed"), b::toString);
+                }
+
+                two.close(); // the port is closed: datagrams to it come back as ICMP port unreachable
+                // New flows, some of which the table places on dns-2: their datagrams draw ICMP errors that the
+                // dataplane counts; the control plane sees the count rise and has dns-2 checked at once.
+                String down = null;
+                for (int round = 0; round < 100 && down == null; round++) {
+                    sendFlows(round * 10, round * 10 + 10, vip);
+                    down = maglevd.output().lines().filter(l -> l.contains("backend dns-2 DOWN")).findFirst()
+                            .orElse(null);
+                    if (down == null) {
+                        Thread.sleep(100);
+                    }
+                }
+                assertTrue(down != null, "dns-2 never went down:\n" + maglevd.output());
+                assertTrue(down.contains("ICMP unreachable error") && down.contains("from the dataplane, confirmed "
+                        + "by an immediate check: ICMP port unreachable"), down);
+
+                // State, not time: dns-2 went down after exactly one failed check, fewer than fall (3); no
+                // scheduled check has failed (the next is due about 60 s after the first).
+                JsonNode two2 = backendStatus(adminPort, "dns-2");
+                assertTrue(!two2.get("healthy").asBoolean() && two2.get("slots").asInt() == 0, two2::toString);
+                PrometheusText metrics = awaitMetrics(adminPort, m -> m.find("maglev_health_checks_total", "vip",
+                        "dns", "backend", "dns-2", "result", "failure").isPresent());
+                assertEquals(1.0, metrics.value("maglev_health_checks_total", "vip", "dns", "backend", "dns-2",
+                        "result", "failure"), metrics.samples("maglev_health_checks_total")::toString);
+                assertEquals(1.0, metrics.value("maglev_health_checks_total", "vip", "dns", "backend", "dns-2",
+                        "result", "success"));
+                assertEquals(1.0, metrics.value("maglev_health_passive_checks_total", "vip", "dns", "backend",
+                        "dns-2"));
+                assertTrue(maglevd.output().lines().noneMatch(l -> l.contains("backend dns-1 DOWN")),
+                        maglevd::output);
+
+                // New flows now all go to dns-1 and are answered.
+                for (int i = 2000; i < 2020; i++) {
+                    String reply = ask(i, vip, "q" + i);
+                    assertEquals("dns-1: q" + i, reply, maglevd::output);
+                }
             }
         }
     }

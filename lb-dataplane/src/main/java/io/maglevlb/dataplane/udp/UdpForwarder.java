@@ -298,6 +298,27 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     }
 
     /**
+     * ICMP errors (port or host unreachable) the kernel reported on this VIP's sockets toward backend
+     * {@code backendId}, summed over the loops ({@link UdpBackendStats#unreachable()} without the rest of
+     * {@link #stats()}). Racy reads (see {@link UdpLoopCounters}); restarts from zero when the id is given to
+     * another backend. Allocates nothing: the control plane samples it a few times a second as a passive
+     * health signal. The dataplane only counts; what a rising count means is the control plane's decision.
+     */
+    public long backendUnreachable(int backendId) {
+        long sum = 0;
+        for (int i = 0; i < loops.size(); i++) { // indexed: no iterator
+            UdpLoopCounters.PerBackend[] backends = loops.get(i).counters.backends;
+            if (backendId >= 0 && backendId < backends.length) {
+                UdpLoopCounters.PerBackend b = backends[backendId];
+                if (b != null) {
+                    sum += b.unreachable;
+                }
+            }
+        }
+        return sum;
+    }
+
+    /**
      * Sums every loop's counters (racy reads: see {@link UdpLoopCounters}) and reads the kernel's receive
      * drops of the VIP sockets. For metrics scrapes and tests; allocates, so not for the forwarding path.
      */

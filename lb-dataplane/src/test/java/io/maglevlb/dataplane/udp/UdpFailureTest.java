@@ -105,6 +105,12 @@ class UdpFailureTest {
                 assertEquals(0, stats.vipSocketErrors());
                 assertEquals(0, stats.sessionOpenFailures());
                 assertTrue(stats.backendUnreachable() >= 5);
+                // The control plane's passive health signal reads the same per-backend count without stats().
+                long perBackend = h.forwarder.backendUnreachable(2);
+                assertTrue(perBackend >= stats.backend(2).unreachable() && perBackend >= 5, () -> perBackend + " vs "
+                        + stats.backend(2));
+                assertEquals(0, h.forwarder.backendUnreachable(1), "the live backend sent no ICMP error");
+                assertEquals(0, h.forwarder.backendUnreachable(99), "an id no backend has");
 
                 // The backend comes back on its port: the same sessions (sockets) reach it again.
                 try (UdpTestBackend back = new UdpTestBackend("dead", UdpTestBackend.Mode.NAME, 0, closedPort)) {

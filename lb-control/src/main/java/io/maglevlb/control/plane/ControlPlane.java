@@ -66,6 +66,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Health.</b> Every backend of every VIP is watched by the {@link HealthChecker} from start, starting
  * provisionally up (as the daemon's tables do). A reload keeps a backend's health state when it stays,
  * also when its address or the VIP's check changes (the watch is re-created with the state carried over).
+ * The control thread also samples the UDP forwarders' per-backend ICMP unreachable counts (the passive
+ * signal, every {@link #PASSIVE_SAMPLE_MS}) and reports a rise to the checker, which decides.
  */
 public final class ControlPlane implements DaemonService, ControlApi, Reloader.Listener {
     private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);

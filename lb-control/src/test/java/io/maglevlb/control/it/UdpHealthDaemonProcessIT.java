@@ -96,7 +96,7 @@ class UdpHealthDaemonProcessIT {
 
     private String get(int adminPort, String path) throws Exception {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort
-                + path)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+                + path)).timeout(WAIT).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode(), r.body());
         return r.body();
     }
@@ -186,9 +186,11 @@ class UdpHealthDaemonProcessIT {
                     config.toString())) {
                 maglevd.awaitLine("maglevd running", STARTUP);
                 for (String name : List.of("dns-1", "dns-2")) {
-                    // "dns-1: " and the 20-byte default datagram. A tcp check would be refused and take it down.
+                    // A udp check: "reply of 27 bytes" ("dns-1: " and the 20-byte default datagram), or "no ICMP
+                    // error within 1000 ms" when the loaded machine delays the answer. A tcp check would be
+                    // refused ("failure: connection refused") and take the backend down.
                     JsonNode b = awaitStatus(adminPort, name, UdpHealthDaemonProcessIT::checked, name + "'s first check");
-                    assertTrue(b.get("lastCheck").asText().startsWith("success: reply of 27 bytes"), b::toString);
+                    assertTrue(b.get("lastCheck").asText().startsWith("success: "), b::toString);
                     assertTrue(b.get("healthy").asBoolean(), b::toString);
                 }
                 Set<String> answeredBy = new TreeSet<>();

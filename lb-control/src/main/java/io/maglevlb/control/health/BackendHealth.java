@@ -34,8 +34,10 @@ public final class BackendHealth {
     boolean stopped;
     long checkStartNs;
     boolean checkInFlight;
-    /** Why the next check to end confirms a passive signal (see {@link HealthChecker#suspect}), or null. */
+    /** The passive signal a check has yet to confirm or clear (see {@link HealthChecker#suspect}), or null. */
     String suspicion;
+    /** When {@link #suspicion} arrived (System.nanoTime): only a check started since then can confirm it. */
+    long suspicionNs;
     /** When the last passive signal started a check (System.nanoTime), 0 before the first. */
     long lastPassiveCheckNs;
 

@@ -130,10 +130,11 @@ public final class HealthChecker implements AutoCloseable {
      * A passive signal: something other than the checks (the UDP dataplane's count of ICMP unreachable
      * errors toward the backend) suggests that {@code backend} is down. If it is up, it is checked now
      * instead of at its next scheduled time, and if that check fails (failure or timeout) it goes down at
-     * once, not after {@code fall} failures: the signal and the check are two independent witnesses. A check
-     * already in flight (or waiting for a slot) serves as that check. A successful or local-error check
-     * changes nothing, so a stale or local signal (the dataplane counts failed sends too) cannot take a
-     * backend down by itself.
+     * once, not after {@code fall} failures: the signal and the check are two independent witnesses. Only a
+     * check that starts after the signal can confirm it: a check waiting for a slot serves; one already in
+     * flight counts as usual and a new check follows it at once. A successful or local-error check changes
+     * nothing, so a stale or local signal (the dataplane counts failed sends too) cannot take a backend down
+     * by itself.
      *
      * <p>Bounded: at most one such check per backend per {@code interval}; ignored while the backend is down
      * (coming back still takes {@code rise} scheduled successes), for type none, and for unknown backends.
@@ -253,10 +254,13 @@ public final class HealthChecker implements AutoCloseable {
         }
         health.lastPassiveCheckNs = now;
         health.suspicion = evidence;
+        health.suspicionNs = now;
         health.countPassiveCheck();
         log.debug("{}/{}: {}; checking now", health.target().vip(), health.target().backend(), evidence);
         if (health.checkInFlight || waiting.contains(health)) {
-            return; // that check's result confirms or clears the suspicion
+            // A waiting check starts after this and confirms or clears it; one in flight started before,
+            // so it cannot (it may have been sent before the backend died): onOutcome starts another.
+            return;
         }
         if (health.nextCheck != null) {
             health.nextCheck.cancel(false);
@@ -299,14 +303,29 @@ public final class HealthChecker implements AutoCloseable {
         if (outcome.result() == CheckResult.LOCAL_ERROR) {
             logLocalError(health, outcome);
         }
-        String suspicion = health.suspicion;
-        health.suspicion = null;
+        String suspicion = null;
+        boolean confirmNext = false;
+        if (health.suspicion != null) {
+            if (health.checkStartNs - health.suspicionNs >= 0) {
+                suspicion = health.suspicion;
+                health.suspicion = null;
+            } else {
+                confirmNext = true; // this check started before the signal: it neither confirms nor clears it
+            }
+        }
         String reason = health.record(outcome, suspicion);
         if (reason != null) {
             HealthTransition transition = new HealthTransition(health, health.isUp(), reason);
             log.debug("{}/{} {}: {}", health.target().vip(), health.target().backend(),
                     transition.up() ? "up" : "down", reason);
             deliver(transition);
+        }
+        if (confirmNext) {
+            if (health.isUp()) {
+                runCheck(health);
+                return;
+            }
+            health.suspicion = null;
         }
         long intervalNs = health.target().check().interval().toNanos();
         long elapsedNs = System.nanoTime() - health.checkStartNs;

@@ -245,6 +245,26 @@ class HealthCheckerTest {
     }
 
     @Test
+    void aCheckInFlightWhenTheSignalCameCannotClearItAFreshCheckFollows() throws Exception {
+        UdpLoopbackBackend silent = UdpLoopbackBackend.silent();
+        // A check lasts its whole 5 s timeout against a silent backend (no reply, no ICMP: success); scheduled
+        // checks are 10 s apart, so FALL of them would take 30 s.
+        HealthCheckConfig check = new HealthCheckConfig(HealthCheckType.UDP, Duration.ofSeconds(10),
+                Duration.ofSeconds(5), RISE, FALL, "/", 200, 399);
+        BackendHealth h = watch("a", silent.address(), check, InitialState.UP);
+        await(() -> silent.received().size() == 1, 10_000, "the first check's datagram");
+        silent.close(); // dies while that check waits: its datagram was taken, so that check will pass
+        checker.suspect("web", "a", "1 ICMP unreachable error from the dataplane");
+        HealthTransition down = nextTransition(15_000);
+        assertNotNull(down, "no down transition");
+        assertFalse(down.up());
+        assertEquals("1 ICMP unreachable error from the dataplane, confirmed by an immediate check: "
+                + "ICMP port unreachable", down.reason(), "a fresh check confirmed it, not fall scheduled failures");
+        assertEquals(1, h.checks(CheckResult.SUCCESS), "the check in flight passed");
+        assertEquals(1, h.checks(CheckResult.FAILURE), "the fresh check after it failed");
+    }
+
+    @Test
     void passiveSignalOnAHealthyBackendRunsOneCheckAndChangesNothing() throws Exception {
         try (UdpLoopbackBackend backend = UdpLoopbackBackend.echo()) {
             BackendHealth h = watch("a", backend.address(), slowUdp(), InitialState.UP);

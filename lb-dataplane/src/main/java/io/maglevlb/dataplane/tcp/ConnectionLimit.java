@@ -15,7 +15,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * reached another loop may already have accepted one more connection; that connection is <em>parked</em>:
  * accepted by the kernel and by us but not read or forwarded until a slot frees, exactly as if it were still
  * in the accept queue. So the number of connections being forwarded never exceeds the limit, and at most
- * (event loops - 1) connections are ever parked.
+ * (event loops - 1) connections are ever parked: a listener checks {@link #full()} (one volatile read) before each
+ * accept, and accepts only when it read {@code open < max}. While the count is at or above {@code max} only
+ * listeners that checked before it got there can still accept, at most one per loop, and the one whose accept
+ * took the count to {@code max} was served, so at most {@code loops - 1} connections wait for a slot. Pausing the
+ * listeners alone is not enough: a pause reaches another loop's listener as a task, after that loop finished its
+ * readiness event, and a raw listener accepts up to 64 connections per event (80 clients against a limit of
+ * 50 parked 30).
  *
  * <p>Under the lock, "served" is estimated as {@code open - parked}: connections that were counted but have
  * not reached the lock yet count as served, which can only delay a parked connection until that thread takes
@@ -32,8 +38,8 @@ final class ConnectionLimit {
     private final AtomicInteger open = new AtomicInteger();
     // Guarded by this.
     private final ArrayDeque<ProxiedConnection> parked = new ArrayDeque<>();
-    // Guarded by this.
-    private boolean paused;
+    // Guarded by this; volatile for listeners that read it when they apply a switch (see accepting()).
+    private volatile boolean paused;
 
     /** @param max connections forwarded at most; 0 = unlimited */
     ConnectionLimit(int max, AcceptSwitch acceptSwitch) {
@@ -87,6 +93,32 @@ final class ConnectionLimit {
                 }
                 updateAccepting();
             }
+        }
+    }
+
+    /**
+     * Whether a listener must not accept now: the count is at or above the limit. Any thread; one volatile read,
+     * and always false without a limit.
+     */
+    boolean full() {
+        return max > 0 && open.get() >= max;
+    }
+
+    /**
+     * Whether the listeners should accept, as last switched. A listener reads it when it applies a switch, so a
+     * switch that arrives late (as a task on its loop) applies the current state, never a stale one.
+     */
+    boolean accepting() {
+        return !paused;
+    }
+
+    /**
+     * A listener found the limit {@link #full()} before accepting: pauses the listeners if the count is still at
+     * the limit (else nothing). The listener then reads {@link #accepting()}. On an event loop.
+     */
+    void pauseIfFull() {
+        synchronized (this) {
+            updateAccepting();
         }
     }
 

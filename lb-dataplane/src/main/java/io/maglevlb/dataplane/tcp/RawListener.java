@@ -107,18 +107,18 @@ final class RawListener implements EpollIoHandle {
     }
 
     /**
-     * Pauses or resumes accepting for {@code owner}'s max_connections; new connections wait in the kernel's
-     * queue meanwhile. Ignored once the listener belongs to another forwarder (a request queued before a
-     * hand-off must not pause the successor).
+     * max_connections paused or resumed accepting: applies {@link ConnectionLimit#accepting()} of the forwarder
+     * that owns this listener when the task runs. New connections wait in the kernel's queue meanwhile. Any
+     * thread. A switch queued before a hand-off applies the successor's state, never the old owner's.
      */
-    void setAccepting(TcpProxyVip owner, boolean on) {
-        eventLoop.execute(() -> {
-            if (vip != owner) {
-                return;
-            }
-            limitPaused = !on;
-            updateInterest();
-        });
+    void limitSwitched() {
+        eventLoop.execute(this::applyLimit);
+    }
+
+    /** Reads the limit's current state (not the one of the switch that asked), so late tasks do no harm. */
+    private void applyLimit() {
+        limitPaused = !vip.limit.accepting();
+        updateInterest();
     }
 
     /**
@@ -171,6 +171,13 @@ final class RawListener implements EpollIoHandle {
         RawLoopIo io = loop.rawIo();
         LinuxNative sys = io.sys;
         for (int i = 0; i < ACCEPTS_PER_EVENT && !limitPaused && !closed; i++) {
+            if (vip.limit.full()) {
+                // Another loop (or this one) reached max_connections; its pause may not have arrived yet. Pause
+                // now so that no more than one connection per loop is accepted past the limit (ConnectionLimit).
+                vip.limit.pauseIfFull();
+                applyLimit();
+                continue;
+            }
             io.sockaddrLength.set(JAVA_INT, 0, (int) io.sockaddr.byteSize());
             int client = sys.accept4(fd, io.sockaddr, io.sockaddrLength,
                     LinuxNative.SOCK_NONBLOCK | LinuxNative.SOCK_CLOEXEC);

@@ -334,7 +334,7 @@ public final class TcpProxyVip implements VipForwarder {
             });
         }
         for (RawListener listener : rawListeners) {
-            listener.setAccepting(this, accepting);
+            listener.limitSwitched();
         }
     }
 

@@ -14,7 +14,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** max_connections: above the limit the VIP stops accepting instead of accepting and closing. */
 class TcpConnectionLimitTest {
@@ -79,6 +83,82 @@ class TcpConnectionLimitTest {
             assertTrue(echo.accepted() == clients);
             // And the VIP accepts again afterwards.
             echoOnce(proxy.address(), 99).close();
+        }
+    }
+
+    /**
+     * Issue 15, defect 8: 80 clients at once against a limit of 50 parked 30 connections inside the proxy (an
+     * event loop kept accepting for the rest of its readiness event after the limit was reached). The docs
+     * promise at most {@code workers - 1} parked. A sampler watches the proxy's own count of accepted, not yet
+     * closed connections during the burst; afterwards every client is still served.
+     */
+    @ParameterizedTest(name = "{0}, {1} workers")
+    @CsvSource({"EPOLL, 2", "EPOLL, 4", "EPOLL_CHANNELS, 2", "EPOLL_CHANNELS, 4"})
+    void aBurstAboveTheLimitParksAtMostWorkersMinusOne(Relay relay, int workers) throws Exception {
+        int limit = 50;
+        int clients = 80;
+        try (TestBackend echo = TestBackend.start("echo", TestBackend.echoes());
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("burst").backend(echo).maxConnections(limit)
+                     .workers(workers)).start();
+             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            AtomicInteger maxOpen = new AtomicInteger();
+            AtomicInteger maxParked = new AtomicInteger();
+            AtomicBoolean sampling = new AtomicBoolean(true);
+            Thread sampler = Thread.ofPlatform().daemon().start(() -> {
+                while (sampling.get()) {
+                    maxOpen.accumulateAndGet(proxy.vip.activeConnections(), Math::max);
+                    maxParked.accumulateAndGet(proxy.vip.parkedConnections(), Math::max);
+                    Thread.onSpinWait();
+                }
+            });
+            List<Socket> sockets = new ArrayList<>();
+            try {
+                List<Future<Socket>> connecting = new ArrayList<>();
+                for (int i = 0; i < clients; i++) {
+                    int value = i;
+                    connecting.add(pool.submit(() -> {
+                        Socket s = new Socket();
+                        s.setSoTimeout(Clients.TIMEOUT_MS);
+                        s.connect(proxy.address()); // completes in the kernel, accepted or not
+                        s.getOutputStream().write(value);
+                        return s;
+                    }));
+                }
+                for (Future<Socket> f : connecting) {
+                    sockets.add(f.get(30, TimeUnit.SECONDS));
+                }
+                ProxyFixture.awaitTrue("the limit's worth of connections reached the backend",
+                        () -> echo.accepted() == limit);
+                int heldNow = proxy.vip.activeConnections();
+                sampling.set(false);
+                sampler.join();
+                int bound = limit + workers - 1;
+                assertTrue(maxOpen.get() <= bound && heldNow <= bound, "connections held by the proxy: at most "
+                        + bound + ", was up to " + maxOpen.get() + " (" + heldNow + " at the end of the burst)");
+                assertTrue(maxParked.get() <= workers - 1,
+                        "parked at most workers - 1 = " + (workers - 1) + ", was up to " + maxParked.get());
+                assertEquals(limit, echo.accepted(), "never more than the limit forwarded");
+
+                // Everyone is served in the end: each served client leaves, the next one gets its slot.
+                List<Future<Integer>> answers = new ArrayList<>();
+                for (Socket s : sockets) {
+                    answers.add(pool.submit(() -> {
+                        try (s) {
+                            return s.getInputStream().read();
+                        }
+                    }));
+                }
+                for (int i = 0; i < clients; i++) {
+                    assertEquals(i, answers.get(i).get(60, TimeUnit.SECONDS), "client " + i + " served");
+                }
+            } finally {
+                sampling.set(false);
+                for (Socket s : sockets) {
+                    s.close();
+                }
+            }
+            proxy.awaitNoConnections();
+            assertEquals(0, proxy.vip.parkedConnections());
         }
     }
 }

@@ -30,7 +30,8 @@ public final class MetricNames {
     public static final String CONNECTIONS_ACTIVE = "maglev.connections.active";
     /**
      * {@code maglev_connections_refused_total{vip,reason}}: clients closed at once, reason {@code no_backend}
-     * (every backend down or drained) or {@code connect_failed} (the first choice and every retry failed).
+     * (every backend down or drained), {@code connect_failed} (the first choice and every retry failed) or
+     * {@code local_error} (no backend socket could be had: descriptors, ports or buffers ran out here).
      */
     public static final String CONNECTIONS_REFUSED = "maglev.connections.refused";
     /** {@code maglev_bytes_total{vip,direction}}: payload bytes relayed. */
@@ -62,6 +63,11 @@ public final class MetricNames {
     public static final String PACKET_DROPS = "maglev.packet.drops";
     /** {@code maglev_backends_unresolved{vip}}: DSR: backends whose next-hop MAC is not known yet. */
     public static final String BACKENDS_UNRESOLVED = "maglev.backends.unresolved";
+    /**
+     * {@code maglev_local_errors_total{vip,reason}}: system calls of the forwarding path that failed for a reason
+     * of this host ({@code fd_limit}, {@code ephemeral_ports}, {@code buffers}); never counted against a backend.
+     */
+    public static final String LOCAL_ERRORS = "maglev.local.errors";
     /** {@code maglev_connect_failures_total{vip}}: backend connects that failed or timed out. */
     public static final String CONNECT_FAILURES = "maglev.connect.failures";
     /** {@code maglev_connect_retries_total{vip}}: connects retried on a fallback backend. */

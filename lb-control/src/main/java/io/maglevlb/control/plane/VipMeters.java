@@ -12,6 +12,7 @@ import io.maglevlb.control.metrics.TrafficReaders;
 import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.packet.DropReason;
 import io.maglevlb.dataplane.packet.DsrStats;
 import io.maglevlb.dataplane.packet.DsrVip;
@@ -149,11 +150,19 @@ final class VipMeters implements AutoCloseable {
                 null, null,
                 c -> c.read(TcpVipStats::totalConnectFailures),
                 c -> c.read(TcpVipStats::totalRetries)));
-        String refused = "Clients reset at once: no backend in the table, or every backend tried failed to connect";
+        String refused = "Clients reset at once: no backend in the table, every backend tried failed to connect, "
+                + "or no backend socket could be had here";
         g.functionCounter(MetricNames.CONNECTIONS_REFUSED, refused, s, c -> c.read(TcpVipStats::closedNoBackend),
                 MetricNames.REASON, "no_backend");
         g.functionCounter(MetricNames.CONNECTIONS_REFUSED, refused, s, c -> c.read(TcpVipStats::connectGiveUps),
                 MetricNames.REASON, "connect_failed");
+        g.functionCounter(MetricNames.CONNECTIONS_REFUSED, refused, s, c -> c.read(TcpVipStats::closedLocalError),
+                MetricNames.REASON, "local_error");
+        for (LocalError reason : LocalError.values()) {
+            g.functionCounter(MetricNames.LOCAL_ERRORS,
+                    "System calls that failed for a reason of this host (never counted against a backend)", s,
+                    c -> c.read(t -> t.localErrors(reason)), MetricNames.REASON, reason.metricName());
+        }
     }
 
     static void registerDsr(MeterGroup g, Cached<DsrStats> s) {

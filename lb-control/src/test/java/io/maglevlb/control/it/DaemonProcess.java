@@ -29,7 +29,16 @@ final class DaemonProcess implements AutoCloseable {
 
     /** Starts {@code maglevd ARGS...} in a JVM with {@code jvmOptions} added (e.g. system properties). */
     static DaemonProcess start(Path log, List<String> jvmOptions, String... args) throws IOException {
-        List<String> command = new ArrayList<>();
+        return startUnder(List.of(), log, jvmOptions, args);
+    }
+
+    /**
+     * Starts {@code PREFIX... java ... maglevd ARGS...}: the prefix is a command that execs the rest, e.g.
+     * {@code prlimit --nofile=256:256 --}, so the daemon keeps its pid.
+     */
+    static DaemonProcess startUnder(List<String> prefix, Path log, List<String> jvmOptions, String... args)
+            throws IOException {
+        List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--enable-native-access=ALL-UNNAMED");
         command.add("-Xmx256m");

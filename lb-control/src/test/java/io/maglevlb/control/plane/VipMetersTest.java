@@ -34,7 +34,7 @@ class VipMetersTest {
     }
 
     private static TcpVipStats tcp(long accepted, long connectionsOfId2) {
-        return new TcpVipStats(accepted, 1, 2, 3, new long[] {0, 0, connectionsOfId2}, new long[] {0, 0, 1},
+        return new TcpVipStats(accepted, 1, 2, 3, 6, new long[] {7, 0, 0}, new long[] {0, 0, connectionsOfId2}, new long[] {0, 0, 1},
                 new long[] {0, 0, 100}, new long[] {0, 0, 200}, new long[] {0, 0, 4}, new long[] {0, 0, 5});
     }
 
@@ -52,6 +52,10 @@ class VipMetersTest {
         assertEquals(1, t.value("maglev_connections_active", "vip", "web"));
         assertEquals(2, t.value("maglev_connections_refused_total", "vip", "web", "reason", "no_backend"));
         assertEquals(3, t.value("maglev_connections_refused_total", "vip", "web", "reason", "connect_failed"));
+        assertEquals(6, t.value("maglev_connections_refused_total", "vip", "web", "reason", "local_error"));
+        assertEquals(7, t.value("maglev_local_errors_total", "vip", "web", "reason", "fd_limit"));
+        assertEquals(0, t.value("maglev_local_errors_total", "vip", "web", "reason", "ephemeral_ports"));
+        assertEquals(0, t.value("maglev_local_errors_total", "vip", "web", "reason", "buffers"));
         assertEquals(100, t.value("maglev_bytes_total", "vip", "web", "direction", "client_to_backend"));
         assertEquals(4, t.value("maglev_connect_failures_total", "vip", "web"));
         assertEquals(5, t.value("maglev_connect_retries_total", "vip", "web"));

@@ -2,6 +2,7 @@ package io.maglevlb.dataplane.tcp;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
+import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.packet.LinuxNative;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
@@ -51,8 +52,16 @@ final class RawListener implements EpollIoHandle {
     private IoRegistration registration;
     /** Paused by max_connections. */
     private boolean limitPaused;
-    /** Paused for a moment after accept ran out of file descriptors or memory. */
+    /** Paused for a moment after accept ran out of file descriptors or memory, or the reserve was reached. */
     private boolean errorPaused;
+    /**
+     * The backend socket of the next accepted connection, opened before it is accepted (-1: none yet); its
+     * address family is {@link TcpProxyVip#spareFamily}. See {@link #handle} for why. Owned by this listener
+     * until a connection takes it; closed with the listener.
+     */
+    private int spareFd = -1;
+    /** A spare whose fd number is at or above this leaves fewer than the reserve free: see {@link #handle}. */
+    private long fdCeiling;
     private boolean closed;
     private long lastAcceptErrorLogNs = System.nanoTime() - ACCEPT_ERROR_LOG_INTERVAL_NS;
 
@@ -62,6 +71,7 @@ final class RawListener implements EpollIoHandle {
         this.eventLoop = loop.eventLoop;
         this.socket = socket;
         this.fd = socket.intValue();
+        this.fdCeiling = DescriptorReserve.ceiling();
     }
 
     /**
@@ -166,11 +176,23 @@ final class RawListener implements EpollIoHandle {
         return socket;
     }
 
+    /**
+     * Accepts what is queued, up to {@link #ACCEPTS_PER_EVENT}.
+     *
+     * <p><b>Descriptors.</b> Each client needs two descriptors here: its own and its backend socket's. Accepting
+     * a client for which no backend socket can be had would only let it be reset, and counted against a backend
+     * that did nothing wrong. So the backend socket is opened <em>before</em> the accept (the same socket() call
+     * the connect would make, only earlier) and handed to the connection. When it cannot be opened, or its fd
+     * number shows that fewer than {@link DescriptorReserve} descriptors would be left (Linux hands out the
+     * lowest free number, so fd {@code n} means 0..n are all in use), the listener stops reading for
+     * {@link #ERROR_PAUSE_MS} and tries again: clients wait in the kernel's accept queue meanwhile, nothing
+     * spins, and the rest of the process (health checks, the admin API, metrics) keeps the reserve.
+     */
     @Override
     public void handle(IoRegistration registration, IoEvent event) {
         RawLoopIo io = loop.rawIo();
         LinuxNative sys = io.sys;
-        for (int i = 0; i < ACCEPTS_PER_EVENT && !limitPaused && !closed; i++) {
+        for (int i = 0; i < ACCEPTS_PER_EVENT && !limitPaused && !errorPaused && !closed; i++) {
             if (vip.limit.full()) {
                 // Another loop (or this one) reached max_connections; its pause may not have arrived yet. Pause
                 // now so that no more than one connection per loop is accepted past the limit (ConnectionLimit).
@@ -178,11 +200,16 @@ final class RawListener implements EpollIoHandle {
                 applyLimit();
                 continue;
             }
+            if (spareFd < 0 && !openSpare(sys)) {
+                return;
+            }
             io.sockaddrLength.set(JAVA_INT, 0, (int) io.sockaddr.byteSize());
             int client = sys.accept4(fd, io.sockaddr, io.sockaddrLength,
                     LinuxNative.SOCK_NONBLOCK | LinuxNative.SOCK_CLOEXEC);
             if (client >= 0) {
-                new RawTcpConnection(vip, loop, client, io.sockaddr).accepted();
+                int backendFd = spareFd;
+                spareFd = -1;
+                new RawTcpConnection(vip, loop, client, io.sockaddr, backendFd).accepted();
                 continue;
             }
             int errno = sys.errno();
@@ -193,21 +220,62 @@ final class RawListener implements EpollIoHandle {
                 continue;
             }
             // EMFILE, ENFILE, ENOBUFS, ENOMEM: out of resources. The connection stays queued; level-triggered
-            // epoll would report the socket again at once, so accepting pauses for a moment (as HAProxy does)
-            // and the warning is logged at most every 10 s.
-            long now = System.nanoTime();
-            if (now - lastAcceptErrorLogNs >= ACCEPT_ERROR_LOG_INTERVAL_NS) {
-                lastAcceptErrorLogNs = now;
-                LOG.warn("vip {}: accept failed, pausing accepts for {} ms: {}", vip.name(), ERROR_PAUSE_MS,
-                        LinuxNative.describe(errno));
+            // epoll would report the socket again at once, so accepting pauses for a moment (as HAProxy does).
+            LocalError reason = LocalError.ofErrno(errno);
+            if (reason != null) {
+                loop.localError(reason);
             }
-            errorPaused = true;
-            updateInterest();
-            loop.eventLoop.schedule(() -> {
-                errorPaused = false;
-                updateInterest();
-            }, ERROR_PAUSE_MS, TimeUnit.MILLISECONDS);
+            pauseForResources("accept failed: " + LinuxNative.describe(errno));
             return;
+        }
+    }
+
+    /** Opens the next connection's backend socket; false (and paused) when none can be had. */
+    private boolean openSpare(LinuxNative sys) {
+        int s = sys.socket(vip.spareFamily, LinuxNative.SOCK_STREAM | LinuxNative.SOCK_NONBLOCK
+                | LinuxNative.SOCK_CLOEXEC, 0);
+        if (s < 0) {
+            int errno = sys.errno();
+            LocalError reason = LocalError.ofErrno(errno);
+            loop.localError(reason != null ? reason : LocalError.BUFFERS);
+            pauseForResources("cannot open a backend socket: " + LinuxNative.describe(errno));
+            return false;
+        }
+        if (s >= fdCeiling) {
+            fdCeiling = DescriptorReserve.ceiling(); // the limit may have been raised meanwhile (prlimit)
+            if (s >= fdCeiling) {
+                closeFd(s);
+                loop.localError(LocalError.FD_LIMIT);
+                pauseForResources("fewer than " + DescriptorReserve.reserve() + " file descriptors left (limit "
+                        + DescriptorReserve.limit() + ")");
+                return false;
+            }
+        }
+        spareFd = s;
+        return true;
+    }
+
+    /** Stops reading for {@link #ERROR_PAUSE_MS}; logs at most every 10 s. */
+    private void pauseForResources(String why) {
+        long now = System.nanoTime();
+        if (now - lastAcceptErrorLogNs >= ACCEPT_ERROR_LOG_INTERVAL_NS) {
+            lastAcceptErrorLogNs = now;
+            LOG.warn("vip {}: {}; clients wait in the listen queue, accepting again in {} ms", vip.name(), why,
+                    ERROR_PAUSE_MS);
+        }
+        errorPaused = true;
+        updateInterest();
+        loop.eventLoop.schedule(() -> {
+            errorPaused = false;
+            updateInterest();
+        }, ERROR_PAUSE_MS, TimeUnit.MILLISECONDS);
+    }
+
+    private static void closeFd(int fd) {
+        try {
+            new FileDescriptor(fd).close();
+        } catch (IOException e) {
+            LOG.debug("close of fd {} failed", fd, e);
         }
     }
 
@@ -217,6 +285,10 @@ final class RawListener implements EpollIoHandle {
             return;
         }
         closed = true;
+        if (spareFd >= 0) {
+            closeFd(spareFd);
+            spareFd = -1;
+        }
         try {
             socket.close();
         } catch (IOException e) {

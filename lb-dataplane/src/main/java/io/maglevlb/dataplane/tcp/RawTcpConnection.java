@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.packet.LinuxNative;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -68,6 +69,10 @@ final class RawTcpConnection extends ProxiedConnection {
     /** Reads per side per turn before yielding the loop to other connections (then resumed by a task). */
     private static final int READS_PER_TURN = 16;
     private static final int NODELAY_ON = 1;
+    /** After a local error (no descriptor, no buffers) the backend socket is tried again this much later. */
+    private static final long LOCAL_RETRY_MS = 20;
+    /** How long a client waits for a backend socket through local errors when connect_timeout is 0. */
+    private static final long DEFAULT_LOCAL_WAIT_MS = 2000;
 
     private final TcpProxyVip vip;
     private final TcpVipLoop loop;
@@ -87,15 +92,23 @@ final class RawTcpConnection extends ProxiedConnection {
     private boolean closed;
     private ScheduledFuture<?> connectTimer;
     private boolean pumpScheduled;
+    /** The backend socket opened by the listener before the accept (-1 once used or closed); see RawListener. */
+    private int spareFd;
+    /** When a client waiting through local errors is given up (0: not waiting). */
+    private long localWaitDeadlineNs;
     private final Runnable connectTimeoutTask = this::onConnectTimeout;
+    private final Runnable localRetryTask = this::onLocalRetry;
     private final Runnable pumpTask = this::scheduledPump;
 
     /**
      * @param clientFd the accepted, non-blocking socket
      * @param peer its peer's sockaddr as accept4 filled it in ({@code io.sockaddr})
+     * @param spareFd an open socket of family {@link TcpProxyVip#spareFamily} for the backend, or -1; this
+     *     connection owns it from now on
      */
-    RawTcpConnection(TcpProxyVip vip, TcpVipLoop loop, int clientFd, MemorySegment peer) {
+    RawTcpConnection(TcpProxyVip vip, TcpVipLoop loop, int clientFd, MemorySegment peer, int spareFd) {
         this.vip = vip;
+        this.spareFd = spareFd;
         this.loop = loop;
         this.io = loop.rawIo();
         this.front = new Side(clientFd, true);
@@ -164,21 +177,38 @@ final class RawTcpConnection extends ProxiedConnection {
         MemorySegment target = io.backendSockaddr(snapshot, id);
         int family = target.get(JAVA_SHORT, 0);
         LinuxNative sys = io.sys;
-        int fd = sys.socket(family, LinuxNative.SOCK_STREAM | LinuxNative.SOCK_NONBLOCK | LinuxNative.SOCK_CLOEXEC, 0);
+        int fd = spareFd;
+        spareFd = -1;
+        if (fd >= 0 && family != vip.spareFamily) {
+            closeFd(fd);
+            fd = -1;
+        }
         if (fd < 0) {
-            connectFailed(sys.errno());
-            return;
+            fd = sys.socket(family, LinuxNative.SOCK_STREAM | LinuxNative.SOCK_NONBLOCK | LinuxNative.SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                localFailure(sys.errno()); // nothing was sent to the backend: not its failure
+                return;
+            }
         }
         sys.setsockoptIntFast(fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_NODELAY, NODELAY_ON);
         Side b = new Side(fd, false);
         back = b;
         int r = sys.connect(fd, target, (int) target.byteSize());
         if (r < 0 && sys.errno() != LinuxNative.EINPROGRESS) {
-            connectFailed(sys.errno());
+            int errno = sys.errno();
+            if (LocalError.ofErrno(errno) != null) {
+                closeSide(back, false);
+                back = null;
+                localFailure(errno);
+            } else {
+                connectFailed(errno);
+            }
             return;
         }
         if (!register(b)) {
-            connectFailed(LinuxNative.EINVAL);
+            closeSide(back, false);
+            back = null;
+            localFailure(LocalError.ENOMEM); // epoll could not take the socket (memory, max_user_watches)
             return;
         }
         if (r == 0) {
@@ -227,6 +257,47 @@ final class RawTcpConnection extends ProxiedConnection {
             return;
         }
         closeBoth(true);
+    }
+
+    /**
+     * A backend socket could not be opened or connected for a local reason ({@link LocalError}): counted as a
+     * local error, never against the backend. No descriptor or no buffers: the client waits and the same
+     * backend is tried again every {@link #LOCAL_RETRY_MS} until a connect timeout has passed, then it is reset.
+     * No ephemeral port toward this backend: the next fallback is tried (another address has other ports).
+     */
+    private void localFailure(int errno) {
+        LocalError reason = LocalError.ofErrno(errno);
+        loop.localError(reason != null ? reason : LocalError.BUFFERS);
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("vip {}: local error opening a socket to backend {} for {}: {}", vip.name(),
+                    snapshot.backend(backendId).name(), clientDescription(), LinuxNative.describe(errno));
+        }
+        if (reason == LocalError.EPHEMERAL_PORTS) {
+            int next = loop.fallbackTarget(snapshot, flowHash, firstChoice, ++attempt, vip.connectRetries);
+            if (next != ForwardingSnapshot.NO_BACKEND) {
+                connect(next);
+                return;
+            }
+        } else {
+            long now = System.nanoTime();
+            if (localWaitDeadlineNs == 0) {
+                long waitMs = vip.connectTimeoutMs() > 0 ? vip.connectTimeoutMs() : DEFAULT_LOCAL_WAIT_MS;
+                localWaitDeadlineNs = now + TimeUnit.MILLISECONDS.toNanos(waitMs);
+            }
+            if (now - localWaitDeadlineNs < 0) {
+                connectTimer = loop.eventLoop.schedule(localRetryTask, LOCAL_RETRY_MS, TimeUnit.MILLISECONDS);
+                return;
+            }
+        }
+        loop.closedLocalError++;
+        closeBoth(true);
+    }
+
+    private void onLocalRetry() {
+        connectTimer = null;
+        if (!closed && !connected && back == null) {
+            connect(backendId);
+        }
     }
 
     private void onConnected() {
@@ -509,10 +580,22 @@ final class RawTcpConnection extends ProxiedConnection {
                 loop.activeByBackend[backendId]--;
             }
         }
+        if (spareFd >= 0) {
+            closeFd(spareFd);
+            spareFd = -1;
+        }
         closeSide(front, reset);
         loop.active--;
         loop.unlink(this);
         vip.limit.release(this);
+    }
+
+    private static void closeFd(int fd) {
+        try {
+            new FileDescriptor(fd).close();
+        } catch (IOException e) {
+            LOG.debug("close of fd {} failed", fd, e);
+        }
     }
 
     private void closeSide(Side side, boolean reset) {

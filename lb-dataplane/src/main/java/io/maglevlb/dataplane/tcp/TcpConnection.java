@@ -2,6 +2,7 @@ package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.LocalError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -167,6 +168,19 @@ final class TcpConnection extends ProxiedConnection {
         f.channel().close();
         if (!frontend.isOpen() || closing) {
             return; // the client left (or was reset) while connecting: nothing to retry for
+        }
+        LocalError local = LocalError.of(f.cause());
+        if (local != null) {
+            // The socket could not be had (no descriptor, port or buffer): nothing reached the backend. This engine
+            // (NIO, splice) has no descriptor reserve; the client is reset and the backend is not blamed.
+            loop.localError(local);
+            loop.closedLocalError++;
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("vip {}: local error opening a socket to backend {} for {}: {}", vip.name(),
+                        snapshot.backend(backendId).name(), frontend.remoteAddress(), f.cause().toString());
+            }
+            abort();
+            return;
         }
         loop.connectFailures[backendId]++;
         if (LOG.isDebugEnabled()) {

@@ -10,10 +10,12 @@ import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.dataplane.AddressBits;
+import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.packet.LinuxNative;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -30,6 +32,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
+import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
@@ -94,6 +97,12 @@ public final class TcpProxyVip implements VipForwarder {
     /** Relay on raw sockets ({@link RawTcpConnection}) rather than Netty channels ({@link TcpConnection}). */
     final boolean raw;
     private final WriteBufferWaterMark waterMark;
+    /**
+     * Address family of the backend socket a raw listener opens before each accept (see {@link RawListener}):
+     * IPv6 when every configured backend is IPv6, else IPv4. A connection whose backend has the other family
+     * closes it and opens one of the right family.
+     */
+    final int spareFamily;
     private volatile InetSocketAddress boundAddress;
     /** Sets up the channels the channel-engine listeners accept; handed on with them to a successor. */
     private volatile Acceptor acceptor = new Acceptor(this);
@@ -135,6 +144,11 @@ public final class TcpProxyVip implements VipForwarder {
         this.splice = options.splice() && transport.supportsSplice();
         this.raw = transport.isEpoll() && !splice && options.rawRelay();
         this.boundAddress = config.listen();
+        boolean allV6 = !config.backends().isEmpty();
+        for (BackendConfig b : config.backends()) {
+            allV6 &= !(b.address().getAddress() instanceof Inet4Address);
+        }
+        this.spareFamily = allV6 ? LinuxNative.AF_INET6 : LinuxNative.AF_INET;
 
         this.waterMark = new WriteBufferWaterMark(options.writeBufferLowWaterMark(), options.writeBufferHighWaterMark());
         this.connectTimeoutMs = (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis());
@@ -447,6 +461,8 @@ public final class TcpProxyVip implements VipForwarder {
         long active = 0;
         long noBackend = 0;
         long giveUps = 0;
+        long closedLocal = 0;
+        long[] localErrors = new long[LocalError.count()];
         long[] connections = new long[idLimit];
         long[] activeByBackend = new long[idLimit];
         long[] toBackend = new long[idLimit];
@@ -458,6 +474,8 @@ public final class TcpProxyVip implements VipForwarder {
             active += loop.active;
             noBackend += loop.closedNoBackend;
             giveUps += loop.connectGiveUps;
+            closedLocal += loop.closedLocalError;
+            addInto(localErrors, loop.localErrors);
             addInto(connections, loop.connections);
             addInto(activeByBackend, loop.activeByBackend);
             addInto(toBackend, loop.bytesToBackend);
@@ -465,7 +483,7 @@ public final class TcpProxyVip implements VipForwarder {
             addInto(failures, loop.connectFailures);
             addInto(retries, loop.retries);
         }
-        return new TcpVipStats(accepted, active, noBackend, giveUps, connections, activeByBackend, toBackend,
+        return new TcpVipStats(accepted, active, noBackend, giveUps, closedLocal, localErrors, connections, activeByBackend, toBackend,
                 toClient, failures, retries);
     }
 

@@ -1,6 +1,7 @@
 package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.LocalError;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandle;
@@ -32,6 +33,10 @@ final class TcpVipLoop {
     long active;
     long closedNoBackend;
     long connectGiveUps;
+    /** Clients reset because no backend socket could be had for a local reason (see {@link LocalError}). */
+    long closedLocalError;
+    /** System calls that failed for a local reason, indexed by {@link LocalError#ordinal()}; never a backend's. */
+    final long[] localErrors = new long[LocalError.count()];
 
     // Per-backend counters, indexed by backend id; grown on this loop when a snapshot has larger ids.
     long[] connections = new long[INITIAL_BACKEND_CAPACITY];
@@ -94,6 +99,15 @@ final class TcpVipLoop {
      * or the snapshot has no other backend. Both relay engines retry through this.
      */
     int retryTarget(ForwardingSnapshot snapshot, long flowHash, int firstChoice, int attempt, int maxRetries) {
+        int next = fallbackTarget(snapshot, flowHash, firstChoice, attempt, maxRetries);
+        if (next == ForwardingSnapshot.NO_BACKEND) {
+            connectGiveUps++;
+        }
+        return next;
+    }
+
+    /** {@link #retryTarget} without counting a give-up (the caller counts why it gives up). */
+    int fallbackTarget(ForwardingSnapshot snapshot, long flowHash, int firstChoice, int attempt, int maxRetries) {
         if (attempt <= maxRetries) {
             int next = snapshot.fallback(flowHash, firstChoice, attempt);
             if (next != ForwardingSnapshot.NO_BACKEND) {
@@ -101,8 +115,12 @@ final class TcpVipLoop {
                 return next;
             }
         }
-        connectGiveUps++;
         return ForwardingSnapshot.NO_BACKEND;
+    }
+
+    /** Counts a system call that failed for a local reason. On the loop. */
+    void localError(LocalError reason) {
+        localErrors[reason.ordinal()]++;
     }
 
     /** Adds a new connection at the tail (most recently active). */

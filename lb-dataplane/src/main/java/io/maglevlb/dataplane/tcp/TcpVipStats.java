@@ -1,5 +1,7 @@
 package io.maglevlb.dataplane.tcp;
 
+import io.maglevlb.dataplane.LocalError;
+
 /**
  * Counters of one TCP VIP summed over its event loops at one moment (see {@link TcpProxyVip#stats()}).
  * Per-backend values are indexed by backend id (the ids of the VIP's {@code ForwardingSnapshot}); ids at or
@@ -9,10 +11,18 @@ package io.maglevlb.dataplane.tcp;
  * @param active client connections open now (including ones waiting for a connection slot)
  * @param closedNoBackend clients reset at once because the table had no backend (all down or drained)
  * @param connectGiveUps clients reset after the first choice and every retry failed to connect
+ * @param closedLocalError clients reset because no backend socket could be had for a local reason
+ * @param localErrors system calls that failed for a local reason, indexed by {@link LocalError#ordinal()}
  */
 public record TcpVipStats(long accepted, long active, long closedNoBackend, long connectGiveUps,
+        long closedLocalError, long[] localErrors,
         long[] connections, long[] activeByBackend, long[] bytesToBackend, long[] bytesToClient,
         long[] connectFailures, long[] retries) {
+
+    /** System calls that failed for {@code reason} (accepting, opening or connecting a backend socket). */
+    public long localErrors(LocalError reason) {
+        return at(localErrors, reason.ordinal());
+    }
 
     /** One more than the highest backend id with counters. */
     public int idLimit() {

@@ -1,16 +1,20 @@
 package io.maglevlb.control.metrics;
 
+import com.sun.management.UnixOperatingSystemMXBean;
+import io.maglevlb.dataplane.OpenFileCount;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
-import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
 
 /**
  * The daemon's one meter registry: Prometheus, with JVM and process metrics bound, and factories of
@@ -28,6 +32,10 @@ public final class MaglevMetrics implements AutoCloseable {
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private final Counter reloadsOk;
     private final Counter reloadsError;
+    /** Null where /proc/self/fd cannot be held open (then the JDK's count, which needs a descriptor per read). */
+    private final OpenFileCount openFiles = OpenFileCount.open();
+    /** The last open-files value read, for a read that fails (-1: none yet). Guarded by this. */
+    private long lastOpenFiles = -1;
 
     public MaglevMetrics() {
         new JvmMemoryMetrics().bindTo(registry);
@@ -36,11 +44,36 @@ public final class MaglevMetrics implements AutoCloseable {
         new ClassLoaderMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
-        new FileDescriptorMetrics().bindTo(registry);
+        bindFileDescriptorMeters();
         reloadsOk = Counter.builder(MetricNames.RELOADS).description("Configuration reloads by result")
                 .tag(MetricNames.RESULT, RELOAD_OK).register(registry);
         reloadsError = Counter.builder(MetricNames.RELOADS).description("Configuration reloads by result")
                 .tag(MetricNames.RESULT, RELOAD_ERROR).register(registry);
+    }
+
+    /**
+     * {@code process_files_open_files} and {@code process_files_max_files}, the names of Micrometer's
+     * FileDescriptorMetrics, whose open count comes from the JDK: it opens /proc/self/fd on every read, so it
+     * fails (NaN) exactly when the process is out of descriptors. Here the count comes from a directory held
+     * open ({@link OpenFileCount}); should a read fail anyway, the last value read is reported.
+     */
+    private void bindFileDescriptorMeters() {
+        OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+        if (!(os instanceof UnixOperatingSystemMXBean unix)) {
+            return;
+        }
+        Gauge.builder("process.files.open", this, m -> m.openFiles(unix)).description("The open file descriptor count")
+                .baseUnit("files").register(registry);
+        Gauge.builder("process.files.max", unix, UnixOperatingSystemMXBean::getMaxFileDescriptorCount)
+                .description("The maximum file descriptor count").baseUnit("files").register(registry);
+    }
+
+    private synchronized double openFiles(UnixOperatingSystemMXBean unix) {
+        long n = openFiles != null ? openFiles.count() : unix.getOpenFileDescriptorCount();
+        if (n >= 0) {
+            lastOpenFiles = n;
+        }
+        return lastOpenFiles >= 0 ? lastOpenFiles : Double.NaN;
     }
 
     public PrometheusMeterRegistry registry() {
@@ -79,5 +112,8 @@ public final class MaglevMetrics implements AutoCloseable {
     public void close() {
         gcMetrics.close();
         registry.close();
+        if (openFiles != null) {
+            openFiles.close();
+        }
     }
 }

@@ -4,12 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -169,5 +174,28 @@ class MaglevMetricsTest {
         assertThrows(IllegalArgumentException.class, () -> PrometheusText.parse("foo 1 2 3\n"));
         assertThrows(IllegalArgumentException.class, () -> PrometheusText.parse("# what\n"));
         assertEquals(1, PrometheusText.parse("foo{a=\"b\\\"c\"} 1.5e3\n").samples().size());
+    }
+
+    /**
+     * Issue 15, defect 4: {@code process_files_open_files} read NaN exactly when the process was out of
+     * descriptors (the JDK opens /proc/self/fd for every count). A JVM under {@code prlimit --nofile=128} opens
+     * files until EMFILE and scrapes: the gauge must read the limit, not NaN.
+     */
+    @Test
+    void openFilesReadsTheCountWhenTheProcessIsOutOfDescriptors() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "skipped: prlimit (util-linux) not installed");
+        Process p = new ProcessBuilder("/usr/bin/prlimit", "--nofile=128:128", "--",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
+                "-Xmx64m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+                OpenFilesAtLimit.class.getName()).redirectErrorStream(true).start();
+        String out;
+        try {
+            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM ended");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("exhausted=true open=128.0 max=128.0"), "at the limit every descriptor is open: " + out);
     }
 }

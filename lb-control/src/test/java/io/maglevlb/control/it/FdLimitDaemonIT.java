@@ -91,6 +91,7 @@ class FdLimitDaemonIT {
         int vipPort = freePort();
         List<NamedEchoBackend> backends = new ArrayList<>();
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        CountDownLatch release = new CountDownLatch(1); // released in finally too: no client outlives a failure
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int i = 1; i <= 3; i++) {
                 backends.add(new NamedEchoBackend("b" + i));
@@ -106,7 +107,6 @@ class FdLimitDaemonIT {
                 awaitScrape(http, adminPort, "every backend up", t -> upBackends(t) == 3);
 
                 // More clients than descriptors: each proxied one holds two in maglevd.
-                CountDownLatch release = new CountDownLatch(1);
                 AtomicInteger served = new AtomicInteger();
                 List<Future<String>> clients = new ArrayList<>();
                 for (int i = 0; i < CLIENTS; i++) {
@@ -116,7 +116,7 @@ class FdLimitDaemonIT {
                             s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort), 30_000);
                             String name = readLine(s.getInputStream());
                             served.incrementAndGet();
-                            release.await();
+                            release.await(120, TimeUnit.SECONDS);
                             return name;
                         }
                     }));
@@ -154,6 +154,8 @@ class FdLimitDaemonIT {
                         end.value("maglev_local_errors_total", "vip", "web", "reason", "fd_limit"));
                 daemon.terminate();
                 daemon.awaitExit(Duration.ofSeconds(60));
+            } finally {
+                release.countDown(); // before the pool waits for its clients
             }
         } finally {
             for (NamedEchoBackend b : backends) {

@@ -134,7 +134,13 @@ final class TcpConnection extends ProxiedConnection {
     private void connect(int id) {
         backendId = id;
         BackendState target = snapshot.backend(id);
-        SocketChannel ch = vip.newBackendChannel(target.address());
+        SocketChannel ch;
+        try {
+            ch = vip.newBackendChannel(target.address());
+        } catch (RuntimeException e) { // the socket could not be created (EMFILE, ENFILE, ENOBUFS)
+            localFailure(e);
+            return;
+        }
         ch.pipeline().addLast(new BackendHandler());
         // On the frontend's loop, registering completes at once; the connect follows in the same turn.
         ChannelFuture registered = frontend.eventLoop().register(ch);
@@ -169,17 +175,8 @@ final class TcpConnection extends ProxiedConnection {
         if (!frontend.isOpen() || closing) {
             return; // the client left (or was reset) while connecting: nothing to retry for
         }
-        LocalError local = LocalError.of(f.cause());
-        if (local != null) {
-            // The socket could not be had (no descriptor, port or buffer): nothing reached the backend. This engine
-            // (NIO, splice) has no descriptor reserve; the client is reset and the backend is not blamed.
-            loop.localError(local);
-            loop.closedLocalError++;
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("vip {}: local error opening a socket to backend {} for {}: {}", vip.name(),
-                        snapshot.backend(backendId).name(), frontend.remoteAddress(), f.cause().toString());
-            }
-            abort();
+        if (LocalError.of(f.cause()) != null) {
+            localFailure(f.cause());
             return;
         }
         loop.connectFailures[backendId]++;
@@ -191,6 +188,21 @@ final class TcpConnection extends ProxiedConnection {
         if (next != ForwardingSnapshot.NO_BACKEND) {
             connect(next);
             return;
+        }
+        abort();
+    }
+
+    /**
+     * No backend socket could be had for a local reason (no descriptor, port or buffer): nothing reached the
+     * backend, so it is not blamed. This engine (NIO, splice) has no descriptor reserve: the client is reset.
+     */
+    private void localFailure(Throwable cause) {
+        LocalError local = LocalError.of(cause);
+        loop.localError(local != null ? local : LocalError.BUFFERS);
+        loop.closedLocalError++;
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("vip {}: local error opening a socket to backend {} for {}: {}", vip.name(),
+                    snapshot.backend(backendId).name(), frontend.remoteAddress(), cause.toString());
         }
         abort();
     }

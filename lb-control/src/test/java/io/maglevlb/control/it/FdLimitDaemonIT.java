@@ -154,6 +154,8 @@ class FdLimitDaemonIT {
                         end.value("maglev_local_errors_total", "vip", "web", "reason", "fd_limit"));
                 daemon.terminate();
                 daemon.awaitExit(Duration.ofSeconds(60));
+                assertFalse(daemon.output().contains("Exception"),
+                        "running out of descriptors is handled, not thrown; log:\n" + daemon.output());
             } finally {
                 release.countDown(); // before the pool waits for its clients
             }

@@ -60,7 +60,8 @@ public final class OpenFileCount implements AutoCloseable {
         try {
             MethodHandle open = handle("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
             MethodHandle lseek = handle("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
-            MethodHandle getdents = handle("getdents64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+            MethodHandle getdents = handle("getdents64",
+                    FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
             MethodHandle close = handle("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
             if (open == null || lseek == null || getdents == null || close == null) {
                 arena.close();

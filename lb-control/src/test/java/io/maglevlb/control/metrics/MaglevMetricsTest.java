@@ -185,7 +185,8 @@ class MaglevMetricsTest {
     void openFilesReadsTheCountWhenTheProcessIsOutOfDescriptors() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "skipped: prlimit (util-linux) not installed");
         Process p = new ProcessBuilder("/usr/bin/prlimit", "--nofile=128:128", "--",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
                 "-Xmx64m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                 OpenFilesAtLimit.class.getName()).redirectErrorStream(true).start();
         String out;
@@ -196,6 +197,7 @@ class MaglevMetricsTest {
             p.destroyForcibly();
         }
         assertEquals(0, p.exitValue(), out);
-        assertTrue(out.contains("exhausted=true open=128.0 max=128.0"), "at the limit every descriptor is open: " + out);
+        assertTrue(out.contains("exhausted=true open=128.0 max=128.0"),
+                "at the limit every descriptor is open: " + out);
     }
 }

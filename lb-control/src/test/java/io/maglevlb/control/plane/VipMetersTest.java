@@ -34,7 +34,8 @@ class VipMetersTest {
     }
 
     private static TcpVipStats tcp(long accepted, long connectionsOfId2) {
-        return new TcpVipStats(accepted, 1, 2, 3, 6, new long[] {7, 0, 0}, new long[] {0, 0, connectionsOfId2}, new long[] {0, 0, 1},
+        return new TcpVipStats(accepted, 1, 2, 3, 6, new long[] {7, 0, 0},
+                new long[] {0, 0, connectionsOfId2}, new long[] {0, 0, 1},
                 new long[] {0, 0, 100}, new long[] {0, 0, 200}, new long[] {0, 0, 4}, new long[] {0, 0, 5});
     }
 

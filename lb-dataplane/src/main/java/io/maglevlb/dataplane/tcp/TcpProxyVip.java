@@ -483,8 +483,8 @@ public final class TcpProxyVip implements VipForwarder {
             addInto(failures, loop.connectFailures);
             addInto(retries, loop.retries);
         }
-        return new TcpVipStats(accepted, active, noBackend, giveUps, closedLocal, localErrors, connections, activeByBackend, toBackend,
-                toClient, failures, retries);
+        return new TcpVipStats(accepted, active, noBackend, giveUps, closedLocal, localErrors, connections,
+                activeByBackend, toBackend, toClient, failures, retries);
     }
 
     private static void addInto(long[] sum, long[] values) {

@@ -1,28 +1,22 @@
 package io.maglevlb.control.admin;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.net.SocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,65 +30,39 @@ import org.slf4j.LoggerFactory;
  * Routes admin requests. Routes:
  * <pre>
  *   GET  /healthz                                   200 "ok" (no token needed)
- *   GET  /metrics                                   Prometheus text
+ *   GET  /metrics                                   Prometheus text (a cached rendering, see {@link ScrapeCache})
  *   GET  /status                                    JSON {@link StatusView}
  *   GET  /vips/{vip}/table                          JSON {@link TableView}
  *   POST /reload                                    JSON {@link ReloadResult}; 422 when the file is invalid
  *   POST /vips/{vip}/backends/{backend}/drain       JSON {@link DrainResult}
  *   POST /vips/{vip}/backends/{backend}/undrain     JSON {@link DrainResult}
  * </pre>
- * A known path with another method gets 405 and an {@code Allow} header; an unknown path 404; an unknown
- * VIP or backend 404 with a JSON error. Mutations are POST only, so a stray GET (a browser, a crawler,
- * a prefetch) never changes anything.
+ * HEAD is answered on every GET route (the GET answer's headers, no body). A known path with another
+ * method gets 405 and an {@code Allow} header; an unknown path 404; an unknown VIP or backend 404 with a
+ * JSON error. Mutations are POST only, so a stray GET (a browser, a crawler, a prefetch) never changes
+ * anything.
+ *
+ * <p>HTTP edges (each answer is JSON {@code {"error": ...}}, and the connection is closed gracefully
+ * after it, see {@link GracefulClose}): a version other than HTTP/1.x (HTTP/2 prior-knowledge preface
+ * included) 505; a request line over 4 KiB 414; headers over 16 KiB 431; any other malformed request 400;
+ * a request over {@link AdminServer#MAX_REQUEST_BYTES} 413 ({@link AdminServer}); the
+ * {@code MAX_PIPELINED + 1}-th request pipelined behind unanswered ones 503, after the ones before it are
+ * answered. Requests that come after one that ends the connection ({@code Connection: close}, HTTP/1.0
+ * without keep-alive, or an error above) are read and dropped, never run.
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final ObjectMapper COMPACT_JSON = new ObjectMapper();
-    static final String JSON_TYPE = "application/json";
 
     private final ControlApi api;
-    private final Supplier<String> metricsScrape;
+    private final ScrapeCache metrics;
     private final BearerToken token;
     private final ExecutorService workers;
 
-    AdminHandler(ControlApi api, Supplier<String> metricsScrape, BearerToken token, ExecutorService workers) {
+    AdminHandler(ControlApi api, ScrapeCache metrics, BearerToken token, ExecutorService workers) {
         this.api = api;
-        this.metricsScrape = metricsScrape;
+        this.metrics = metrics;
         this.token = token;
         this.workers = workers;
-    }
-
-    /** A response computed off the event loop. */
-    private record Reply(HttpResponseStatus status, String contentType, byte[] body, Map<String, String> headers) {
-        static Reply json(HttpResponseStatus status, Object value, boolean pretty) {
-            try {
-                byte[] body = (pretty ? JSON : COMPACT_JSON).writeValueAsBytes(value);
-                return new Reply(status, JSON_TYPE, body, Map.of());
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException("cannot write JSON for " + value.getClass().getSimpleName(), e);
-            }
-        }
-
-        static Reply error(HttpResponseStatus status, String message) {
-            return json(status, Map.of("error", message), true).withNewline();
-        }
-
-        static Reply text(HttpResponseStatus status, String contentType, String body) {
-            return new Reply(status, contentType, body.getBytes(StandardCharsets.UTF_8), Map.of());
-        }
-
-        Reply with(String header, String value) {
-            Map<String, String> h = new LinkedHashMap<>(headers);
-            h.put(header, value);
-            return new Reply(status, contentType, body, h);
-        }
-
-        Reply withNewline() {
-            byte[] b = java.util.Arrays.copyOf(body, body.length + 1);
-            b[body.length] = '\n';
-            return new Reply(status, contentType, b, headers);
-        }
     }
 
     /** What one request asks for, resolved on the loop; {@code call} runs on a worker. */
@@ -104,41 +72,62 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final class Pending {
         final String requestLine;
         final boolean keepAlive;
+        final boolean head;
+        final boolean http10;
         Reply reply;
 
-        Pending(String requestLine, boolean keepAlive) {
+        Pending(String requestLine, boolean keepAlive, boolean head, boolean http10) {
             this.requestLine = requestLine;
             this.keepAlive = keepAlive;
+            this.head = head;
+            this.http10 = http10;
         }
     }
 
-    /** Most requests one connection may have in progress (pipelined); more close the connection. */
+    /**
+     * Most requests one connection may have waiting for their answers (pipelined). The next one is
+     * answered 503 after those, and the connection is closed; the client resends the rest on a new one.
+     */
     static final int MAX_PIPELINED = 16;
 
     // Event loop only: replies are written in request order even when computed out of order.
     private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    /** False once a request that ends the connection was read: later requests are dropped, never run. */
+    private boolean reading = true;
+    /** True once the last answer was written and the connection is closing. */
     private boolean closing;
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        if (closing) {
+        if (!reading) {
             return;
         }
         HttpMethod method = request.method();
         String rawPath = new QueryStringDecoder(request.uri()).rawPath();
-        Pending p = new Pending(method + " " + rawPath, HttpUtil.isKeepAlive(request));
-        if (pending.size() >= MAX_PIPELINED) {
-            log.debug("admin connection {} pipelined more than {} requests; closing", ctx.channel().remoteAddress(),
-                    MAX_PIPELINED);
-            closing = true;
-            ctx.close();
+        String requestLine = method + " " + rawPath;
+        boolean head = method.equals(HttpMethod.HEAD);
+        boolean http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        Reply refusal = refusal(request);
+        if (refusal == null && pending.size() >= MAX_PIPELINED) {
+            refusal = Reply.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "more than " + MAX_PIPELINED
+                    + " pipelined requests waiting on this connection; the first " + MAX_PIPELINED
+                    + " were answered, send the rest on a new connection");
+            log.debug("admin connection {} pipelined more than {} requests; answering 503 and closing",
+                    ctx.channel().remoteAddress(), MAX_PIPELINED);
+        }
+        if (refusal != null) {
+            reading = false;
+            Pending p = new Pending(requestLine, false, head, http10);
+            pending.add(p);
+            complete(ctx, p, refusal);
             return;
         }
+        boolean keepAlive = HttpUtil.isKeepAlive(request);
+        if (!keepAlive) {
+            reading = false;
+        }
+        Pending p = new Pending(requestLine, keepAlive, head, http10);
         pending.add(p);
-        if (!request.decoderResult().isSuccess()) {
-            complete(ctx, p, Reply.error(HttpResponseStatus.BAD_REQUEST, "malformed request"));
-            return;
-        }
         List<String> segments;
         try {
             segments = segments(rawPath);
@@ -157,10 +146,12 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             complete(ctx, p, Reply.error(HttpResponseStatus.NOT_FOUND, "no such resource: " + rawPath));
             return;
         }
-        if (!route.allowed().equals(method.name())) {
+        boolean allowed = route.allowed().equals(method.name()) || (head && route.allowed().equals("GET"));
+        if (!allowed) {
+            String allow = route.allowed().equals("GET") ? "GET, HEAD" : route.allowed();
             complete(ctx, p, Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED,
-                    method + " not allowed on " + rawPath + "; use " + route.allowed())
-                    .with(HttpHeaderNames.ALLOW.toString(), route.allowed()));
+                    method + " not allowed on " + rawPath + "; use " + allow)
+                    .with(HttpHeaderNames.ALLOW.toString(), allow));
             return;
         }
         SocketAddress remote = ctx.channel().remoteAddress();
@@ -185,14 +176,49 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
     }
 
+    /**
+     * The answer to a request that cannot be served at all (it ends the connection), or null. Decoding
+     * failures first: the decoder has given up on the connection's byte stream.
+     */
+    static Reply refusal(FullHttpRequest request) {
+        DecoderResult result = request.decoderResult();
+        if (!result.isSuccess()) {
+            Throwable cause = result.cause();
+            if (cause instanceof RequestAggregator.TooLargeException) {
+                return Reply.error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, cause.getMessage());
+            }
+            if (cause instanceof TooLongHttpHeaderException) {
+                return Reply.error(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        "request header fields larger than " + AdminServer.MAX_HEADER_BYTES / 1024 + " KiB");
+            }
+            if (cause instanceof TooLongHttpLineException) {
+                return Reply.error(HttpResponseStatus.REQUEST_URI_TOO_LONG,
+                        "request line longer than " + AdminServer.MAX_INITIAL_LINE_BYTES / 1024 + " KiB");
+            }
+            return Reply.error(HttpResponseStatus.BAD_REQUEST, "malformed request"
+                    + (cause == null || cause.getMessage() == null ? "" : ": " + cause.getMessage()));
+        }
+        HttpVersion version = request.protocolVersion();
+        if (version.majorVersion() != 1 || !version.protocolName().equals("HTTP")) {
+            return Reply.error(HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
+                    version.text() + " is not supported: the admin API speaks HTTP/1.1 (and HTTP/1.0)");
+        }
+        return null;
+    }
+
     /** Records {@code p}'s reply and writes every reply that is now at the head of the queue. Loop only. */
     private void complete(ChannelHandlerContext ctx, Pending p, Reply reply) {
         p.reply = reply;
         while (!pending.isEmpty() && pending.peek().reply != null && !closing) {
-            Pending head = pending.poll();
-            write(ctx, head.reply, head.keepAlive, head.requestLine, ctx.channel().remoteAddress());
-            if (!head.keepAlive) {
+            Pending next = pending.poll();
+            if (log.isDebugEnabled()) {
+                log.debug("admin {} from {} -> {}", next.requestLine, ctx.channel().remoteAddress(),
+                        next.reply.status().code());
+            }
+            ChannelFuture written = ctx.writeAndFlush(next.reply.toResponse(next.head, next.keepAlive, next.http10));
+            if (!next.keepAlive) {
                 closing = true;
+                GracefulClose.afterWrite(written);
             }
         }
     }
@@ -203,8 +229,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             return switch (s.get(0)) {
                 case "healthz" -> new Route("GET", () -> Reply.text(HttpResponseStatus.OK, "text/plain; charset=utf-8",
                         "ok\n"), false);
-                case "metrics" -> new Route("GET", () -> Reply.text(HttpResponseStatus.OK,
-                        io.maglevlb.control.metrics.MaglevMetrics.CONTENT_TYPE, metricsScrape.get()), false);
+                case "metrics" -> new Route("GET", () -> new Reply(HttpResponseStatus.OK,
+                        io.maglevlb.control.metrics.MaglevMetrics.CONTENT_TYPE, metrics.get(), Map.of()), false);
                 case "status" -> new Route("GET", () -> Reply.json(HttpResponseStatus.OK, api.status(), true)
                         .withNewline(), false);
                 case "reload" -> new Route("POST", this::reload, true);
@@ -254,26 +280,6 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             }
         }
         return out;
-    }
-
-    private static void write(ChannelHandlerContext ctx, Reply reply, boolean keepAlive, String requestLine,
-            SocketAddress remote) {
-        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, reply.status(),
-                Unpooled.wrappedBuffer(reply.body()));
-        response.headers()
-                .set(HttpHeaderNames.CONTENT_TYPE, reply.contentType())
-                .setInt(HttpHeaderNames.CONTENT_LENGTH, reply.body().length)
-                .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
-        reply.headers().forEach(response.headers()::set);
-        HttpUtil.setKeepAlive(response, keepAlive);
-        if (log.isDebugEnabled()) {
-            log.debug("admin {} from {} -> {}", requestLine, remote, reply.status().code());
-        }
-        if (keepAlive) {
-            ctx.writeAndFlush(response);
-        } else {
-            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
-        }
     }
 
     @Override

@@ -5,18 +5,20 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,27 +30,82 @@ import org.slf4j.LoggerFactory;
  * <p>The event loop only parses and writes; every call into the daemon (and every metrics scrape) runs on
  * a virtual thread, so a slow reload cannot stall other admin requests, and no admin work ever runs on a
  * forwarding loop. Pipelined requests on one connection are answered in the order they came.
+ *
+ * <p>Bounds, so that no client (or a thousand of them) can make the admin API use much memory: at most
+ * {@link Limits#maxConnections()} connections are served at once; a connection beyond that gets its first
+ * request answered 503 (with {@code Retry-After: 1}) and is closed, and beyond twice the limit a new
+ * connection is closed at once, unanswered. Each served connection has at most
+ * {@link AdminHandler#MAX_PIPELINED} requests waiting, each request at most {@link #MAX_REQUEST_BYTES}.
+ * Metrics scrapes share one rendering per {@link Limits#scrapeCacheTtl()} ({@link ScrapeCache}).
+ *
+ * <p>Threading: the server channel and every admin connection live on the one loop thread; the connection
+ * counters are atomics only so that {@link #openConnections()} can be read from anywhere.
  */
 public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
 
     /** Largest request (headers and body) accepted; the API takes no bodies, so this is generous. */
     static final int MAX_REQUEST_BYTES = 64 * 1024;
+    /** Longest request line (method, target, version): longer ones are answered 414. */
+    static final int MAX_INITIAL_LINE_BYTES = 4096;
+    /** Largest header block: larger ones are answered 431. */
+    static final int MAX_HEADER_BYTES = 16 * 1024;
     /** An admin connection idle this long is closed. */
     static final int IDLE_TIMEOUT_SECONDS = 60;
+    /** A refused connection (over the connection limit) that sends no request is closed after this. */
+    static final int REFUSED_IDLE_TIMEOUT_SECONDS = 5;
+    /** System property overriding {@link #DEFAULT_MAX_CONNECTIONS}. */
+    public static final String MAX_CONNECTIONS_PROPERTY = "maglevd.admin.maxConnections";
+    /**
+     * Connections served at once by default. Prometheus holds one per scraper, {@code maglevd ctl} one per
+     * command, a liveness probe one: 64 leaves room for many of each.
+     */
+    public static final int DEFAULT_MAX_CONNECTIONS = 64;
+    /** A refused connection is logged at most this often (with the number refused since the last line). */
+    private static final long REFUSAL_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /**
+     * The admin server's bounds.
+     *
+     * @param maxConnections connections served at once (at least 1)
+     * @param scrapeCacheTtl how long one {@code /metrics} rendering is served
+     * @param nanoClock monotonic nanoseconds for the scrape cache ({@code System::nanoTime})
+     */
+    record Limits(int maxConnections, Duration scrapeCacheTtl, LongSupplier nanoClock) {
+        Limits {
+            if (maxConnections < 1) {
+                throw new IllegalArgumentException("maxConnections must be at least 1, was " + maxConnections);
+            }
+            Objects.requireNonNull(scrapeCacheTtl, "scrapeCacheTtl");
+            Objects.requireNonNull(nanoClock, "nanoClock");
+        }
+
+        /** The defaults, with {@value #MAX_CONNECTIONS_PROPERTY} applied when set. */
+        static Limits defaults() {
+            return new Limits(Integer.getInteger(MAX_CONNECTIONS_PROPERTY, DEFAULT_MAX_CONNECTIONS),
+                    ScrapeCache.DEFAULT_TTL, System::nanoTime);
+        }
+    }
 
     private final ControlEventLoop loop;
     private final ExecutorService workers;
     private final Channel serverChannel;
+    private final AtomicInteger served;
+    private final AtomicInteger refusing;
+    private final ScrapeCache scrapes;
 
-    private AdminServer(ControlEventLoop loop, ExecutorService workers, Channel serverChannel) {
+    private AdminServer(ControlEventLoop loop, ExecutorService workers, Channel serverChannel, AtomicInteger served,
+            AtomicInteger refusing, ScrapeCache scrapes) {
+        this.scrapes = scrapes;
         this.loop = loop;
         this.workers = workers;
         this.serverChannel = serverChannel;
+        this.served = served;
+        this.refusing = refusing;
     }
 
     /**
-     * Binds and starts serving.
+     * Binds and starts serving, with the default {@link Limits}.
      *
      * @param listen where to listen (port 0 picks a free port; see {@link #address()})
      * @param tokenFile when present, every request but {@code GET /healthz} needs
@@ -58,9 +115,19 @@ public final class AdminServer implements AutoCloseable {
      */
     public static AdminServer start(InetSocketAddress listen, Optional<Path> tokenFile, ControlApi api,
             Supplier<String> metricsScrape) throws IOException {
+        return start(listen, tokenFile, api, metricsScrape, Limits.defaults());
+    }
+
+    static AdminServer start(InetSocketAddress listen, Optional<Path> tokenFile, ControlApi api,
+            Supplier<String> metricsScrape, Limits limits) throws IOException {
         Objects.requireNonNull(api, "api");
         Objects.requireNonNull(metricsScrape, "metricsScrape");
         BearerToken token = tokenFile.isPresent() ? BearerToken.fromFile(tokenFile.get()) : null;
+        ScrapeCache scrapes = new ScrapeCache(metricsScrape, limits.scrapeCacheTtl(), limits.nanoClock());
+        int max = limits.maxConnections();
+        AtomicInteger served = new AtomicInteger();
+        AtomicInteger refusing = new AtomicInteger();
+        RefusalLog refusals = new RefusalLog(max);
         ControlEventLoop loop = new ControlEventLoop(1, "maglev-admin");
         ExecutorService workers = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("maglev-admin-worker-", 0).factory());
@@ -72,16 +139,24 @@ public final class AdminServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
-                            ch.pipeline()
-                                    .addLast(new IdleStateHandler(0, 0, IDLE_TIMEOUT_SECONDS))
-                                    .addLast(new HttpServerCodec(4096, 16 * 1024, 16 * 1024))
-                                    .addLast(new HttpServerKeepAliveHandler())
-                                    .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
-                                    .addLast(new AdminHandler(api, metricsScrape, token, workers));
+                            if (served.incrementAndGet() <= max) {
+                                ch.closeFuture().addListener(f -> served.decrementAndGet());
+                                http(ch, IDLE_TIMEOUT_SECONDS).addLast(new AdminHandler(api, scrapes, token, workers));
+                                return;
+                            }
+                            served.decrementAndGet();
+                            refusals.refused(ch);
+                            if (refusing.incrementAndGet() <= max) {
+                                ch.closeFuture().addListener(f -> refusing.decrementAndGet());
+                                http(ch, REFUSED_IDLE_TIMEOUT_SECONDS).addLast(new RefusingHandler(max));
+                                return;
+                            }
+                            refusing.decrementAndGet();
+                            ch.close();
                         }
                     })
                     .bind(listen).syncUninterruptibly().channel();
-            AdminServer server = new AdminServer(loop, workers, channel);
+            AdminServer server = new AdminServer(loop, workers, channel, served, refusing, scrapes);
             log.info("admin API listening on {}{}", io.netty.util.NetUtil.toSocketAddressString(server.address()),
                     token == null ? " (no token: keep it on loopback)" : " (bearer token required)");
             return server;
@@ -92,11 +167,55 @@ public final class AdminServer implements AutoCloseable {
         }
     }
 
+    /** The HTTP/1.1 decoding part of an admin connection's pipeline. */
+    private static ChannelPipeline http(Channel ch, int idleSeconds) {
+        return ch.pipeline()
+                .addLast(new IdleStateHandler(0, 0, idleSeconds))
+                .addLast(new HttpServerCodec(MAX_INITIAL_LINE_BYTES, MAX_HEADER_BYTES, 16 * 1024))
+                .addLast(new RequestAggregator(MAX_REQUEST_BYTES));
+    }
+
+    /** Logs refused connections at WARN, at most once per 10 s. Event loop only. */
+    private static final class RefusalLog {
+        private final int max;
+        private long lastLogNanos = System.nanoTime() - REFUSAL_LOG_INTERVAL_NANOS;
+        private long since;
+
+        RefusalLog(int max) {
+            this.max = max;
+        }
+
+        void refused(Channel ch) {
+            since++;
+            long now = System.nanoTime();
+            if (now - lastLogNanos >= REFUSAL_LOG_INTERVAL_NANOS) {
+                log.warn("admin API: {} connection(s) refused (503 or closed) since the last such message, latest "
+                        + "from {}: more than {} open at once (-D{})", since, ch.remoteAddress(), max,
+                        MAX_CONNECTIONS_PROPERTY);
+                lastLogNanos = now;
+                since = 0;
+            }
+        }
+    }
+
     /** The bound address (with the actual port when started on port 0). */
     public InetSocketAddress address() {
         return (InetSocketAddress) serverChannel.localAddress();
     }
 
+    /** Connections served now (not counting refused ones). */
+    int openConnections() {
+        return served.get();
+    }
+
+    ScrapeCache scrapeCacheForTest() {
+        return scrapes;
+    }
+
+    /** Connections over the limit being answered 503 now. */
+    int refusingConnections() {
+        return refusing.get();
+    }
     /** Stops listening, lets running requests finish for up to two seconds, and stops the loop. */
     @Override
     public void close() {

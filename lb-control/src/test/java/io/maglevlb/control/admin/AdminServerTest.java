@@ -35,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class AdminServerTest {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String JSON_TYPE_HEADER = "application/json";
     private static final InetSocketAddress LOOPBACK_ANY_PORT = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
 
     private final InMemoryControl control = new InMemoryControl();
@@ -176,8 +177,8 @@ class AdminServerTest {
     void wrongMethodIs405WithAllow() throws Exception {
         for (String[] c : new String[][] {
                 {"GET", "/reload", "POST"}, {"PUT", "/reload", "POST"},
-                {"POST", "/status", "GET"}, {"DELETE", "/metrics", "GET"}, {"POST", "/healthz", "GET"},
-                {"POST", "/vips/web/table", "GET"},
+                {"POST", "/status", "GET, HEAD"}, {"DELETE", "/metrics", "GET, HEAD"},
+                {"POST", "/healthz", "GET, HEAD"}, {"POST", "/vips/web/table", "GET, HEAD"},
                 {"GET", "/vips/web/backends/a/drain", "POST"}, {"DELETE", "/vips/web/backends/a/undrain", "POST"}}) {
             HttpResponse<String> r = send(c[0], c[1]);
             assertEquals(405, r.statusCode(), c[0] + " " + c[1]);
@@ -248,6 +249,260 @@ class AdminServerTest {
         }
         assertEquals("HTTP/1.1 413 Request Entity Too Large", statusLine);
         assertEquals(0, control.reloads.get());
+    }
+
+    @Test
+    void oversizedRequestGetsAJsonErrorAndTheConnectionCloses() throws Exception {
+        byte[] body = new byte[AdminServer.MAX_REQUEST_BYTES + 1];
+        List<RawResponse> rs = exchangeUntilClosed("POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length
+                + "\r\n\r\n" + new String(body, StandardCharsets.US_ASCII));
+        assertEquals(1, rs.size(), rs.toString());
+        assertEquals("HTTP/1.1 413 Request Entity Too Large", rs.get(0).statusLine());
+        assertEquals(JSON_TYPE_HEADER, rs.get(0).header("content-type"));
+        assertEquals("close", rs.get(0).header("connection"));
+        assertTrue(JSON.readTree(rs.get(0).body()).get("error").asText().contains("64 KiB"), rs.get(0).body());
+        assertEquals(0, control.reloads.get());
+    }
+
+    /** One response parsed from a raw byte stream: status line, headers (lower-case names), body. */
+    private record RawResponse(String statusLine, java.util.Map<String, String> headers, String body) {
+        String header(String name) {
+            return headers.get(name);
+        }
+    }
+
+    /** Splits everything a server wrote on one connection into responses (Content-Length framed). */
+    private static List<RawResponse> responses(String all) {
+        List<RawResponse> out = new java.util.ArrayList<>();
+        int at = 0;
+        while (at < all.length()) {
+            int end = all.indexOf("\r\n\r\n", at);
+            assertTrue(end > 0, "incomplete response head at " + at + " in: " + all);
+            String[] lines = all.substring(at, end).split("\r\n");
+            java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
+            for (int i = 1; i < lines.length; i++) {
+                int colon = lines[i].indexOf(':');
+                headers.put(lines[i].substring(0, colon).strip().toLowerCase(java.util.Locale.ROOT),
+                        lines[i].substring(colon + 1).strip());
+            }
+            int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
+            out.add(new RawResponse(lines[0], headers, all.substring(end + 4, end + 4 + length)));
+            at = end + 4 + length;
+        }
+        return out;
+    }
+
+    /** Sends {@code request} and reads until the server closes the connection (10 s at most). */
+    private List<RawResponse> exchangeUntilClosed(String request) throws IOException {
+        return responses(raw(request));
+    }
+
+    @Test
+    void moreThanSixteenPipelinedRequestsAreAllAnsweredTheExcessRefusedThenTheConnectionCloses() throws Exception {
+        int sent = AdminHandler.MAX_PIPELINED + 4;
+        List<RawResponse> rs = exchangeUntilClosed("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(sent));
+        assertEquals(AdminHandler.MAX_PIPELINED + 1, rs.size(), "16 answers and one refusal: " + rs);
+        for (int i = 0; i < AdminHandler.MAX_PIPELINED; i++) {
+            assertEquals("HTTP/1.1 200 OK", rs.get(i).statusLine(), "request " + i);
+            assertEquals("ok\n", rs.get(i).body());
+        }
+        RawResponse refusal = rs.get(AdminHandler.MAX_PIPELINED);
+        assertEquals("HTTP/1.1 503 Service Unavailable", refusal.statusLine());
+        assertEquals("close", refusal.header("connection"));
+        assertEquals(JSON_TYPE_HEADER, refusal.header("content-type"));
+        assertTrue(JSON.readTree(refusal.body()).get("error").asText().contains("pipelined"), refusal.body());
+    }
+
+    @Test
+    void pipelinedRequestsAfterConnectionCloseAreNotExecuted() throws Exception {
+        List<RawResponse> rs = exchangeUntilClosed("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                + "POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+        assertEquals(1, rs.size(), rs.toString());
+        assertEquals(0, control.reloads.get(), "a request after Connection: close must not run");
+    }
+
+    @Test
+    void unsupportedHttpVersionsAre505AndClose() throws Exception {
+        for (String request : List.of("GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n",
+                "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n",
+                "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")) {
+            List<RawResponse> rs = exchangeUntilClosed(request);
+            assertEquals(1, rs.size(), request + " -> " + rs);
+            assertEquals("HTTP/1.1 505 HTTP Version Not Supported", rs.get(0).statusLine(), request);
+            assertEquals("close", rs.get(0).header("connection"), request);
+            assertTrue(JSON.readTree(rs.get(0).body()).get("error").asText().contains("HTTP/1.1"), rs.get(0).body());
+        }
+        assertEquals(0, control.reloads.get());
+    }
+
+    @Test
+    void http10IsAnsweredAndClosedUnlessKeepAliveIsAsked() throws Exception {
+        List<RawResponse> rs = exchangeUntilClosed("GET /healthz HTTP/1.0\r\n\r\n");
+        assertEquals(1, rs.size());
+        assertEquals("HTTP/1.1 200 OK", rs.get(0).statusLine());
+        assertEquals("ok\n", rs.get(0).body());
+
+        rs = exchangeUntilClosed("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                + "GET /healthz HTTP/1.0\r\n\r\n");
+        assertEquals(2, rs.size(), rs.toString());
+        assertEquals("keep-alive", rs.get(0).header("connection"), "an HTTP/1.0 client needs it said");
+    }
+
+    @Test
+    void oversizedHeaderIs431AndClosesTheConnection() throws Exception {
+        String big = "X-Big: " + "a".repeat(100 * 1024) + "\r\n";
+        List<RawResponse> rs = exchangeUntilClosed("GET /status HTTP/1.1\r\nHost: x\r\n" + big + "\r\n");
+        assertEquals(1, rs.size(), rs.toString());
+        assertEquals("HTTP/1.1 431 Request Header Fields Too Large", rs.get(0).statusLine());
+        assertEquals("close", rs.get(0).header("connection"));
+        assertTrue(JSON.readTree(rs.get(0).body()).get("error").asText().contains("header"), rs.get(0).body());
+    }
+
+    @Test
+    void overlongRequestLineIs414AndClosesTheConnection() throws Exception {
+        List<RawResponse> rs = exchangeUntilClosed("GET /" + "a".repeat(8 * 1024) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertEquals(1, rs.size(), rs.toString());
+        assertTrue(rs.get(0).statusLine().startsWith("HTTP/1.1 414 "), rs.get(0).statusLine());
+        assertEquals("close", rs.get(0).header("connection"));
+    }
+
+    @Test
+    void headOnGetPathsAnswersHeadersWithTheGetLengthAndNoBody() throws Exception {
+        for (String path : List.of("/healthz", "/status", "/vips/web/table", "/vips/nope/table")) {
+            List<RawResponse> get = exchangeUntilClosed("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            String all = raw("HEAD " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            assertTrue(all.endsWith("\r\n\r\n"), "HEAD must have no body: " + all);
+            String head = all.substring(0, all.indexOf("\r\n"));
+            assertEquals(get.get(0).statusLine(), head, path);
+            assertTrue(all.toLowerCase(java.util.Locale.ROOT).contains(
+                    "content-length: " + get.get(0).body().getBytes(StandardCharsets.UTF_8).length + "\r\n"), path + ": " + all);
+        }
+        // Pipelined: a HEAD answer must not eat into the next response.
+        List<RawResponse> rs = responses(raw("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").replaceFirst(
+                        "(?i)content-length: 3\r\n", ""));
+        assertEquals(2, rs.size(), rs.toString());
+        assertEquals("ok\n", rs.get(1).body());
+        assertEquals(405, send("HEAD", "/reload").statusCode(), "HEAD is for GET paths only");
+        assertEquals(0, control.reloads.get());
+    }
+
+    /** A clock the test moves by hand. */
+    private static final class ManualClock implements java.util.function.LongSupplier {
+        private final java.util.concurrent.atomic.AtomicLong nanos = new java.util.concurrent.atomic.AtomicLong();
+
+        @Override
+        public long getAsLong() {
+            return nanos.get();
+        }
+
+        void advance(Duration d) {
+            nanos.addAndGet(d.toNanos());
+        }
+    }
+
+    private void restart(AdminServer.Limits limits, java.util.function.Supplier<String> scrape) throws IOException {
+        server.close();
+        server = AdminServer.start(LOOPBACK_ANY_PORT, Optional.empty(), control, scrape, limits);
+    }
+
+    @Test
+    void scrapesWithinTheCacheTtlShareOneRendering() throws Exception {
+        ManualClock clock = new ManualClock();
+        java.util.concurrent.atomic.AtomicInteger renders = new java.util.concurrent.atomic.AtomicInteger();
+        restart(new AdminServer.Limits(8, Duration.ofSeconds(1), clock),
+                () -> "# rendering " + renders.incrementAndGet() + "\n");
+
+        assertEquals("# rendering 1\n", send("GET", "/metrics").body());
+        clock.advance(Duration.ofMillis(999));
+        assertEquals("# rendering 1\n", send("GET", "/metrics").body(), "within the TTL: the same rendering");
+        assertEquals(1, renders.get());
+        clock.advance(Duration.ofMillis(2));
+        assertEquals("# rendering 2\n", send("GET", "/metrics").body(), "past the TTL: a new one");
+        assertEquals(2, renders.get());
+    }
+
+    @Test
+    void concurrentScrapesWaitForTheRenderingInProgressInsteadOfRenderingAgain() throws Exception {
+        ManualClock clock = new ManualClock();
+        CountDownLatch rendering = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger renders = new java.util.concurrent.atomic.AtomicInteger();
+        // TTL zero: only a rendering that began after a scrape arrived may answer it.
+        restart(new AdminServer.Limits(16, Duration.ZERO, clock), () -> {
+            int n = renders.incrementAndGet();
+            rendering.countDown();
+            try {
+                assertTrue(release.await(20, TimeUnit.SECONDS));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+            return "# rendering " + n + "\n";
+        });
+        CompletableFuture<HttpResponse<String>> first = http.sendAsync(
+                HttpRequest.newBuilder(uri("/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+        assertTrue(rendering.await(10, TimeUnit.SECONDS));
+        clock.advance(Duration.ofMillis(1));
+        // Each on its own connection, so they run concurrently.
+        List<java.util.concurrent.Future<String>> others = new java.util.ArrayList<>();
+        java.util.concurrent.ExecutorService clients = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+        for (int i = 0; i < 5; i++) {
+            others.add(clients.submit(() -> raw("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
+        }
+        clients.shutdown();
+        ScrapeCache cache = server.scrapeCacheForTest();
+        for (int i = 0; i < 1000 && cache.waiting() < 5; i++) {
+            Thread.sleep(10); // waiting for a condition, bounded: 10 s
+        }
+        assertEquals(5, cache.waiting(), "the five later scrapes wait for the rendering in progress");
+        release.countDown();
+        assertEquals("# rendering 1\n", first.get(10, TimeUnit.SECONDS).body());
+        for (java.util.concurrent.Future<String> o : others) {
+            assertTrue(o.get(10, TimeUnit.SECONDS).endsWith("\r\n\r\n# rendering 2\n"), "one shared rendering");
+        }
+        assertEquals(2, renders.get(), "five concurrent scrapes, one rendering");
+    }
+
+    @Test
+    void connectionsBeyondTheLimitGet503AndAreClosed() throws Exception {
+        restart(new AdminServer.Limits(2, Duration.ofSeconds(1), System::nanoTime), metrics::scrape);
+        try (Socket a = keptOpen(); Socket b = keptOpen()) {
+            assertEquals(2, server.openConnections());
+            List<RawResponse> rs = exchangeUntilClosed("GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertEquals(1, rs.size(), rs.toString());
+            assertEquals("HTTP/1.1 503 Service Unavailable", rs.get(0).statusLine());
+            assertEquals("close", rs.get(0).header("connection"));
+            assertEquals("1", rs.get(0).header("retry-after"));
+            assertTrue(JSON.readTree(rs.get(0).body()).get("error").asText().contains("at most 2"), rs.get(0).body());
+            // The two served connections still work.
+            assertEquals("HTTP/1.1 200 OK", request(a, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+        }
+        for (int i = 0; i < 1000 && server.openConnections() > 0; i++) {
+            Thread.sleep(10); // the server notices the close; bounded: 10 s
+        }
+        assertEquals(0, server.openConnections());
+        assertEquals(200, send("GET", "/healthz").statusCode(), "a slot is free again");
+    }
+
+    /** A connection that has been served one request and stays open. */
+    private Socket keptOpen() throws IOException {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), server.address().getPort());
+        s.setSoTimeout(10_000);
+        assertEquals("HTTP/1.1 200 OK", request(s, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+        return s;
+    }
+
+    /** Writes one request for {@code /healthz} and reads its answer (3 body bytes); returns the status line. */
+    private static String request(Socket s, String request) throws IOException {
+        s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+        InputStream in = s.getInputStream();
+        String status = readLine(in);
+        String line;
+        while (!(line = readLine(in)).isEmpty()) {
+            // headers
+        }
+        assertEquals(3, in.readNBytes(3).length);
+        return status;
     }
 
     private static String readLine(InputStream in) throws IOException {

@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Bounds, so that no client (or a thousand of them) can make the admin API use much memory: at most
  * {@link Limits#maxConnections()} connections are served at once; a connection beyond that gets its first
- * request answered 503 (with {@code Retry-After: 1}) and is closed, and beyond twice the limit a new
- * connection is closed at once, unanswered. Each served connection has at most
+ * request answered 503 (with {@code Retry-After: 1}) and is closed, and beyond {@link #REFUSING_PER_SERVED}
+ * times as many refused connections at once a new connection is closed at once, unanswered. Each served connection has at most
  * {@link AdminHandler#MAX_PIPELINED} requests waiting, each request at most {@link #MAX_REQUEST_BYTES}.
  * Metrics scrapes share one rendering per {@link Limits#scrapeCacheTtl()} ({@link ScrapeCache}).
  *
@@ -61,6 +61,13 @@ public final class AdminServer implements AutoCloseable {
      * command, a liveness probe one: 64 leaves room for many of each.
      */
     public static final int DEFAULT_MAX_CONNECTIONS = 64;
+    /**
+     * Connections answered 503 at once, per connection served: beyond {@code REFUSING_PER_SERVED x max} a new
+     * connection is closed unanswered. A refused connection lives one request (or
+     * {@link #REFUSED_IDLE_TIMEOUT_SECONDS}), so this bounds the descriptors and buffers a connection flood
+     * can take from the daemon through the admin port.
+     */
+    static final int REFUSING_PER_SERVED = 4;
     /** A refused connection is logged at most this often (with the number refused since the last line). */
     private static final long REFUSAL_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
 
@@ -146,7 +153,7 @@ public final class AdminServer implements AutoCloseable {
                             }
                             served.decrementAndGet();
                             refusals.refused(ch);
-                            if (refusing.incrementAndGet() <= max) {
+                            if (refusing.incrementAndGet() <= REFUSING_PER_SERVED * max) {
                                 ch.closeFuture().addListener(f -> refusing.decrementAndGet());
                                 http(ch, REFUSED_IDLE_TIMEOUT_SECONDS).addLast(new RefusingHandler(max));
                                 return;

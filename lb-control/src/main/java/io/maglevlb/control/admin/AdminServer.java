@@ -1,6 +1,10 @@
 package io.maglevlb.control.admin;
 
 import io.maglevlb.control.health.ControlEventLoop;
+import io.maglevlb.control.metrics.MetricNames;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -18,6 +22,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -100,10 +105,12 @@ public final class AdminServer implements AutoCloseable {
     private final AtomicInteger served;
     private final AtomicInteger refusing;
     private final ScrapeCache scrapes;
+    private final RefusalLog refusals;
 
     private AdminServer(ControlEventLoop loop, ExecutorService workers, Channel serverChannel, AtomicInteger served,
-            AtomicInteger refusing, ScrapeCache scrapes) {
+            AtomicInteger refusing, ScrapeCache scrapes, RefusalLog refusals) {
         this.scrapes = scrapes;
+        this.refusals = refusals;
         this.loop = loop;
         this.workers = workers;
         this.serverChannel = serverChannel;
@@ -152,18 +159,19 @@ public final class AdminServer implements AutoCloseable {
                                 return;
                             }
                             served.decrementAndGet();
-                            refusals.refused(ch);
                             if (refusing.incrementAndGet() <= REFUSING_PER_SERVED * max) {
+                                refusals.refused(ch, false);
                                 ch.closeFuture().addListener(f -> refusing.decrementAndGet());
                                 http(ch, REFUSED_IDLE_TIMEOUT_SECONDS).addLast(new RefusingHandler(max));
                                 return;
                             }
                             refusing.decrementAndGet();
+                            refusals.refused(ch, true);
                             ch.close();
                         }
                     })
                     .bind(listen).syncUninterruptibly().channel();
-            AdminServer server = new AdminServer(loop, workers, channel, served, refusing, scrapes);
+            AdminServer server = new AdminServer(loop, workers, channel, served, refusing, scrapes, refusals);
             log.info("admin API listening on {}{}", io.netty.util.NetUtil.toSocketAddressString(server.address()),
                     token == null ? " (no token: keep it on loopback)" : " (bearer token required)");
             return server;
@@ -182,9 +190,14 @@ public final class AdminServer implements AutoCloseable {
                 .addLast(new RequestAggregator(MAX_REQUEST_BYTES));
     }
 
-    /** Logs refused connections at WARN, at most once per 10 s. Event loop only. */
+    /**
+     * Counts refused connections and logs them at WARN, at most once per 10 s. {@link #refused} runs on the
+     * event loop only; the totals are read by metrics from any thread.
+     */
     private static final class RefusalLog {
         private final int max;
+        private final AtomicLong answered = new AtomicLong();
+        private final AtomicLong closed = new AtomicLong();
         private long lastLogNanos = System.nanoTime() - REFUSAL_LOG_INTERVAL_NANOS;
         private long since;
 
@@ -192,7 +205,8 @@ public final class AdminServer implements AutoCloseable {
             this.max = max;
         }
 
-        void refused(Channel ch) {
+        void refused(Channel ch, boolean closedUnanswered) {
+            (closedUnanswered ? closed : answered).incrementAndGet();
             since++;
             long now = System.nanoTime();
             if (now - lastLogNanos >= REFUSAL_LOG_INTERVAL_NANOS) {
@@ -217,6 +231,21 @@ public final class AdminServer implements AutoCloseable {
 
     ScrapeCache scrapeCacheForTest() {
         return scrapes;
+    }
+
+    /**
+     * Registers {@code maglev_admin_connections_active} and {@code maglev_admin_connections_refused_total{reason}}
+     * (see {@link MetricNames}).
+     */
+    public void registerMeters(MeterRegistry registry) {
+        Gauge.builder(MetricNames.ADMIN_CONNECTIONS_ACTIVE, served, AtomicInteger::get)
+                .description("Admin API connections served now").register(registry);
+        FunctionCounter.builder(MetricNames.ADMIN_CONNECTIONS_REFUSED, refusals.answered, AtomicLong::get)
+                .description("Admin API connections refused: over_limit (answered 503), flood (closed unanswered)")
+                .tag(MetricNames.REASON, "over_limit").register(registry);
+        FunctionCounter.builder(MetricNames.ADMIN_CONNECTIONS_REFUSED, refusals.closed, AtomicLong::get)
+                .description("Admin API connections refused: over_limit (answered 503), flood (closed unanswered)")
+                .tag(MetricNames.REASON, "flood").register(registry);
     }
 
     /** Connections over the limit being answered 503 now. */

@@ -124,4 +124,11 @@ public final class MetricNames {
     public static final String TABLE_SLOTS_MAX = "maglev.table.slots.max";
     /** {@code maglev_reloads_total{result}}: configuration reloads, result ok or error. */
     public static final String RELOADS = "maglev.reloads";
+    /** {@code maglev_admin_connections_active}: admin API connections served now. */
+    public static final String ADMIN_CONNECTIONS_ACTIVE = "maglev.admin.connections.active";
+    /**
+     * {@code maglev_admin_connections_refused_total{reason}}: admin API connections over the limit, reason
+     * {@code over_limit} (answered 503) or {@code flood} (closed unanswered, too many refused at once).
+     */
+    public static final String ADMIN_CONNECTIONS_REFUSED = "maglev.admin.connections.refused";
 }

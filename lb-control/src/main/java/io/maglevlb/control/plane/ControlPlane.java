@@ -123,6 +123,7 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
             });
             MaglevConfig config = d.config();
             admin = AdminServer.start(config.admin().listen(), config.admin().tokenFile(), this, metrics::scrape);
+            admin.registerMeters(metrics.registry());
         } catch (Exception e) {
             stop();
             throw e;

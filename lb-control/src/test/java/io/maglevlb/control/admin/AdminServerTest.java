@@ -466,6 +466,7 @@ class AdminServerTest {
     @Test
     void connectionsBeyondTheLimitGet503AndAreClosed() throws Exception {
         restart(new AdminServer.Limits(2, Duration.ofSeconds(1), System::nanoTime), metrics::scrape);
+        server.registerMeters(metrics.registry());
         try (Socket a = keptOpen(); Socket b = keptOpen()) {
             assertEquals(2, server.openConnections());
             List<RawResponse> rs = exchangeUntilClosed("GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -476,6 +477,10 @@ class AdminServerTest {
             assertTrue(JSON.readTree(rs.get(0).body()).get("error").asText().contains("at most 2"), rs.get(0).body());
             // The two served connections still work.
             assertEquals("HTTP/1.1 200 OK", request(a, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+            PrometheusText text = PrometheusText.parse(metrics.scrape());
+            assertEquals(1, text.value("maglev_admin_connections_refused_total", "reason", "over_limit"));
+            assertEquals(0, text.value("maglev_admin_connections_refused_total", "reason", "flood"));
+            assertEquals(2, text.samples("maglev_admin_connections_active").get(0).value());
         }
         for (int i = 0; i < 1000 && server.openConnections() > 0; i++) {
             Thread.sleep(10); // the server notices the close; bounded: 10 s

@@ -3,6 +3,7 @@ package io.maglevlb.control.admin;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -48,7 +49,8 @@ import org.slf4j.LoggerFactory;
  * a request over {@link AdminServer#MAX_REQUEST_BYTES} 413 ({@link AdminServer}); the
  * {@code MAX_PIPELINED + 1}-th request pipelined behind unanswered ones 503, after the ones before it are
  * answered. Requests that come after one that ends the connection ({@code Connection: close}, HTTP/1.0
- * without keep-alive, or an error above) are read and dropped, never run.
+ * without keep-alive, or an error above) are read and dropped, never run. A client that half-closes (FIN
+ * after its requests) gets every answer due, then the connection closes.
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
@@ -96,6 +98,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private boolean reading = true;
     /** True once the last answer was written and the connection is closing. */
     private boolean closing;
+    /** True once the client half-closed (FIN after its requests): close after the answers still due. */
+    private boolean inputDone;
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
@@ -216,7 +220,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                         next.reply.status().code());
             }
             ChannelFuture written = ctx.writeAndFlush(next.reply.toResponse(next.head, next.keepAlive, next.http10));
-            if (!next.keepAlive) {
+            if (!next.keepAlive || (inputDone && pending.isEmpty())) {
                 closing = true;
                 GracefulClose.afterWrite(written);
             }
@@ -286,6 +290,15 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent) {
             ctx.close();
+            return;
+        }
+        if (evt instanceof ChannelInputShutdownEvent) {
+            // The client sent FIN: nothing more comes. Answer what is due, then close (complete() does).
+            reading = false;
+            inputDone = true;
+            if (closing ? GracefulClose.outputDone(ctx.channel()) : pending.isEmpty()) {
+                ctx.close();
+            } // else: the last answer is still being written, and GracefulClose closes after it
             return;
         }
         super.userEventTriggered(ctx, evt);

@@ -184,6 +184,8 @@ public final class AdminServer implements AutoCloseable {
 
     /** The HTTP/1.1 decoding part of an admin connection's pipeline. */
     private static ChannelPipeline http(Channel ch, int idleSeconds) {
+        // A client's FIN arrives as ChannelInputShutdownEvent, so answers still due can be written first.
+        ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         return ch.pipeline()
                 .addLast(new IdleStateHandler(0, 0, idleSeconds))
                 .addLast(new HttpServerCodec(MAX_INITIAL_LINE_BYTES, MAX_HEADER_BYTES, 16 * 1024))

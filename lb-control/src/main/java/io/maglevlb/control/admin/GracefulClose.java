@@ -21,19 +21,24 @@ final class GracefulClose {
 
     private GracefulClose() {}
 
+    /** True when this side has sent its FIN: the last answer is out, only the client's FIN was awaited. */
+    static boolean outputDone(Channel ch) {
+        return !(ch instanceof DuplexChannel duplex) || duplex.isOutputShutdown();
+    }
+
     /** Closes {@code written}'s channel gracefully once the write is done (at once when it failed). */
     static void afterWrite(ChannelFuture written) {
         written.addListener(f -> {
             Channel ch = written.channel();
-            if (!f.isSuccess() || !(ch instanceof DuplexChannel duplex) || !ch.isActive()) {
-                ch.close();
+            if (!f.isSuccess() || !(ch instanceof DuplexChannel duplex) || !ch.isActive() || duplex.isInputShutdown()) {
+                ch.close(); // nothing to linger for: failed, or the client has half-closed already
                 return;
             }
             ScheduledFuture<?> deadline = ch.eventLoop().schedule(() -> {
                 ch.close();
             }, LINGER_MS, TimeUnit.MILLISECONDS);
             ch.closeFuture().addListener(c -> deadline.cancel(false));
-            // The peer's FIN then closes the channel (half-closure is not allowed on admin channels).
+            // The client's FIN then closes the channel: the handlers close on ChannelInputShutdownEvent.
             duplex.shutdownOutput().addListener(s -> {
                 if (!s.isSuccess()) {
                     ch.close();

@@ -2,6 +2,7 @@ package io.maglevlb.control.admin;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -40,6 +41,12 @@ final class RefusingHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent) {
             ctx.close();
+            return;
+        }
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (!answered || GracefulClose.outputDone(ctx.channel())) { // no request, or the answer is out
+                ctx.close();
+            } // else the answer is still being written, and GracefulClose closes after it
             return;
         }
         super.userEventTriggered(ctx, evt);

@@ -349,6 +349,25 @@ class AdminServerTest {
     }
 
     @Test
+    void aClientThatHalfClosesAfterItsRequestsStillGetsTheAnswers() throws Exception {
+        // printf 'GET ...' | nc -N: the request, then FIN. The answers must come before the close.
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), server.address().getPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("GET /status HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            s.shutdownOutput();
+            List<RawResponse> rs = responses(new String(readAll(s.getInputStream()), StandardCharsets.US_ASCII));
+            assertEquals(2, rs.size(), rs.toString());
+            assertEquals("HTTP/1.1 200 OK", rs.get(0).statusLine());
+            assertEquals("ok\n", rs.get(1).body());
+        }
+        for (int i = 0; i < 1000 && server.openConnections() > 0; i++) {
+            Thread.sleep(10); // the server closes its side too; bounded: 10 s
+        }
+        assertEquals(0, server.openConnections());
+    }
+
+    @Test
     void oversizedHeaderIs431AndClosesTheConnection() throws Exception {
         String big = "X-Big: " + "a".repeat(100 * 1024) + "\r\n";
         List<RawResponse> rs = exchangeUntilClosed("GET /status HTTP/1.1\r\nHost: x\r\n" + big + "\r\n");

@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Bounds, so that no client (or a thousand of them) can make the admin API use much memory: at most
  * {@link Limits#maxConnections()} connections are served at once; a connection beyond that gets its first
- * request answered 503 (with {@code Retry-After: 1}) and is closed, and beyond {@link #REFUSING_PER_SERVED}
- * times as many refused connections at once a new connection is closed at once, unanswered. Each served connection has at most
+ * request answered 503 (with {@code Retry-After: 1}) and is closed. While {@link #REFUSING_PER_SERVED} times
+ * as many refused connections are open at once, the server stops accepting: new connections wait in the
+ * kernel's listen backlog (no descriptor, no memory of ours) until a refused one has closed. Each served connection has at most
  * {@link AdminHandler#MAX_PIPELINED} requests waiting, each request at most {@link #MAX_REQUEST_BYTES}.
  * Metrics scrapes share one rendering per {@link Limits#scrapeCacheTtl()} ({@link ScrapeCache}).
  *
@@ -67,10 +68,10 @@ public final class AdminServer implements AutoCloseable {
      */
     public static final int DEFAULT_MAX_CONNECTIONS = 64;
     /**
-     * Connections answered 503 at once, per connection served: beyond {@code REFUSING_PER_SERVED x max} a new
-     * connection is closed unanswered. A refused connection lives one request (or
-     * {@link #REFUSED_IDLE_TIMEOUT_SECONDS}), so this bounds the descriptors and buffers a connection flood
-     * can take from the daemon through the admin port.
+     * Refused connections open at once, per connection served, at which accepting pauses. A refused connection
+     * lives one request (or {@link #REFUSED_IDLE_TIMEOUT_SECONDS}); with the pause, a flood of connections to
+     * the admin port takes at most {@code (1 + REFUSING_PER_SERVED) x max} descriptors from the daemon (whose
+     * forwarding needs them) and never gets an unanswered close.
      */
     static final int REFUSING_PER_SERVED = 4;
     /** A refused connection is logged at most this often (with the number refused since the last line). */
@@ -159,15 +160,18 @@ public final class AdminServer implements AutoCloseable {
                                 return;
                             }
                             served.decrementAndGet();
-                            if (refusing.incrementAndGet() <= REFUSING_PER_SERVED * max) {
-                                refusals.refused(ch, false);
-                                ch.closeFuture().addListener(f -> refusing.decrementAndGet());
-                                http(ch, REFUSED_IDLE_TIMEOUT_SECONDS).addLast(new RefusingHandler(max));
-                                return;
+                            refusals.refused(ch);
+                            Channel acceptor = ch.parent();
+                            if (refusing.incrementAndGet() >= REFUSING_PER_SERVED * max) {
+                                acceptor.config().setAutoRead(false); // a few already accepted still come
                             }
-                            refusing.decrementAndGet();
-                            refusals.refused(ch, true);
-                            ch.close();
+                            ch.closeFuture().addListener(f -> {
+                                if (refusing.decrementAndGet() < REFUSING_PER_SERVED * max
+                                        && !acceptor.config().isAutoRead()) {
+                                    acceptor.config().setAutoRead(true);
+                                }
+                            });
+                            http(ch, REFUSED_IDLE_TIMEOUT_SECONDS).addLast(new RefusingHandler(max));
                         }
                     })
                     .bind(listen).syncUninterruptibly().channel();
@@ -194,12 +198,11 @@ public final class AdminServer implements AutoCloseable {
 
     /**
      * Counts refused connections and logs them at WARN, at most once per 10 s. {@link #refused} runs on the
-     * event loop only; the totals are read by metrics from any thread.
+     * event loop only; the total is read by metrics from any thread.
      */
     private static final class RefusalLog {
         private final int max;
-        private final AtomicLong answered = new AtomicLong();
-        private final AtomicLong closed = new AtomicLong();
+        private final AtomicLong total = new AtomicLong();
         private long lastLogNanos = System.nanoTime() - REFUSAL_LOG_INTERVAL_NANOS;
         private long since;
 
@@ -207,12 +210,12 @@ public final class AdminServer implements AutoCloseable {
             this.max = max;
         }
 
-        void refused(Channel ch, boolean closedUnanswered) {
-            (closedUnanswered ? closed : answered).incrementAndGet();
+        void refused(Channel ch) {
+            total.incrementAndGet();
             since++;
             long now = System.nanoTime();
             if (now - lastLogNanos >= REFUSAL_LOG_INTERVAL_NANOS) {
-                log.warn("admin API: {} connection(s) refused (503 or closed) since the last such message, latest "
+                log.warn("admin API: {} connection(s) refused (503) since the last such message, latest "
                         + "from {}: more than {} open at once (-D{})", since, ch.remoteAddress(), max,
                         MAX_CONNECTIONS_PROPERTY);
                 lastLogNanos = now;
@@ -236,18 +239,19 @@ public final class AdminServer implements AutoCloseable {
     }
 
     /**
-     * Registers {@code maglev_admin_connections_active} and {@code maglev_admin_connections_refused_total{reason}}
+     * Registers {@code maglev_admin_connections_active} and {@code maglev_admin_connections_refused_total}
      * (see {@link MetricNames}).
      */
     public void registerMeters(MeterRegistry registry) {
         Gauge.builder(MetricNames.ADMIN_CONNECTIONS_ACTIVE, served, AtomicInteger::get)
                 .description("Admin API connections served now").register(registry);
-        FunctionCounter.builder(MetricNames.ADMIN_CONNECTIONS_REFUSED, refusals.answered, AtomicLong::get)
-                .description("Admin API connections refused: over_limit (answered 503), flood (closed unanswered)")
-                .tag(MetricNames.REASON, "over_limit").register(registry);
-        FunctionCounter.builder(MetricNames.ADMIN_CONNECTIONS_REFUSED, refusals.closed, AtomicLong::get)
-                .description("Admin API connections refused: over_limit (answered 503), flood (closed unanswered)")
-                .tag(MetricNames.REASON, "flood").register(registry);
+        FunctionCounter.builder(MetricNames.ADMIN_CONNECTIONS_REFUSED, refusals.total, AtomicLong::get)
+                .description("Admin API connections over the limit, answered 503").register(registry);
+    }
+
+    /** True while accepting pauses because too many refused connections are open. */
+    boolean acceptPaused() {
+        return !serverChannel.config().isAutoRead();
     }
 
     /** Connections over the limit being answered 503 now. */

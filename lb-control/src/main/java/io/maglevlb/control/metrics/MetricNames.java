@@ -126,9 +126,6 @@ public final class MetricNames {
     public static final String RELOADS = "maglev.reloads";
     /** {@code maglev_admin_connections_active}: admin API connections served now. */
     public static final String ADMIN_CONNECTIONS_ACTIVE = "maglev.admin.connections.active";
-    /**
-     * {@code maglev_admin_connections_refused_total{reason}}: admin API connections over the limit, reason
-     * {@code over_limit} (answered 503) or {@code flood} (closed unanswered, too many refused at once).
-     */
+    /** {@code maglev_admin_connections_refused_total}: admin API connections over the limit, answered 503. */
     public static final String ADMIN_CONNECTIONS_REFUSED = "maglev.admin.connections.refused";
 }

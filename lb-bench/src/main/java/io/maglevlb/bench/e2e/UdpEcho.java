@@ -1,6 +1,6 @@
 package io.maglevlb.bench.e2e;
 
-import io.maglevlb.dataplane.packet.LinuxNative;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;

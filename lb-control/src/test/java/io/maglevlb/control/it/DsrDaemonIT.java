@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.maglevlb.dataplane.packet.LinuxNative;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 

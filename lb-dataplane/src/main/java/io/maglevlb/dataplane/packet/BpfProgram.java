@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.packet;
 
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;

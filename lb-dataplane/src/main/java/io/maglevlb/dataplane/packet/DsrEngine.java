@@ -3,6 +3,7 @@ package io.maglevlb.dataplane.packet;
 import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.net.Inet4Address;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -5,6 +5,7 @@ import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.lang.foreign.MemorySegment;
 import java.util.function.Supplier;
 import org.slf4j.Logger;

@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.packet;
 
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.Map;

@@ -3,6 +3,7 @@ package io.maglevlb.dataplane.packet;
 import io.maglevlb.core.config.DsrMethod;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;

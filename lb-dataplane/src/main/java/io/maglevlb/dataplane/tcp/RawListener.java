@@ -3,7 +3,7 @@ package io.maglevlb.dataplane.tcp;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import io.maglevlb.dataplane.LocalError;
-import io.maglevlb.dataplane.packet.LinuxNative;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoRegistration;

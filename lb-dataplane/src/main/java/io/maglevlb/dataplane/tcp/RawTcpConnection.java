@@ -7,7 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.LocalError;
-import io.maglevlb.dataplane.packet.LinuxNative;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.EventLoop;

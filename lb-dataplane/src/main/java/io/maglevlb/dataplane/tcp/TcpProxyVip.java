@@ -15,7 +15,7 @@ import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
-import io.maglevlb.dataplane.packet.LinuxNative;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;

@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.packet;
 
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

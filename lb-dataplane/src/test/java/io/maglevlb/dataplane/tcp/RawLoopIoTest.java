@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.maglevlb.dataplane.packet.LinuxNative;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.lang.foreign.MemorySegment;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

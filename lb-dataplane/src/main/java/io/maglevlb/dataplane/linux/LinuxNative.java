@@ -1,4 +1,4 @@
-package io.maglevlb.dataplane.packet;
+package io.maglevlb.dataplane.linux;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -16,10 +16,11 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The few Linux system calls the packet engine and the raw TCP relay need, bound once through the FFM API (no
- * JNI, no native library of our own). Every call that can fail captures {@code errno} into a per-caller state segment, so one instance
- * of this class is used by one thread at a time: each packet socket owns one (opened on the starting thread,
- * then used only by its forwarding thread), the control side creates its own.
+ * The few Linux system calls maglevd needs (packet sockets, the raw TCP relay, rtnetlink, the TUN device), bound
+ * once through the FFM API (no JNI, no native library of our own). Every call that can fail captures
+ * {@code errno} into a per-caller state segment, so one instance of this class is used by one thread at a time:
+ * each packet socket owns one (opened on the starting thread, then used only by its forwarding thread), the
+ * control side creates its own.
  *
  * <p>Methods return the raw syscall result; on {@code -1} the error number is in {@link #errno()}. Constants are
  * the x86_64 / aarch64 Linux values (identical on both for everything here).
@@ -85,6 +86,10 @@ public final class LinuxNative implements AutoCloseable {
 
     // ---- errno values that the engine treats specially
     public static final int EPERM = 1;
+    public static final int ENOENT = 2;
+    public static final int ESRCH = 3;
+    public static final int EBUSY = 16;
+    public static final int EEXIST = 17;
     public static final int ENXIO = 6;
     public static final int EINTR = 4;
     public static final int EAGAIN = 11;

@@ -30,6 +30,8 @@ public final class NetlinkSocket implements AutoCloseable {
     private static final int REPLY_BYTES = 1 << 16;
     private static final int REQUEST_BYTES = 4096;
     private static final int ANSWER_TIMEOUT_MS = 2000;
+    private static final int SOL_NETLINK = 270;
+    private static final int NETLINK_GET_STRICT_CHK = 12;
 
     /** Receives one reply message (offset and length in {@link #reply()}, type); true when it was the last wanted. */
     @FunctionalInterface
@@ -81,6 +83,15 @@ public final class NetlinkSocket implements AutoCloseable {
             throw new NetlinkException("netlink socket: " + LinuxNative.describe(errno), errno);
         }
         return new NetlinkSocket(sys, fd);
+    }
+
+    /**
+     * Asks the kernel to check dump requests strictly and to apply the filters they carry (NETLINK_GET_STRICT_CHK,
+     * Linux 4.20+): a route dump of one table then returns that table only. Returns false where the kernel does
+     * not support it; dumps then return everything and the caller filters.
+     */
+    public boolean strictDumps() {
+        return sys.setsockoptInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1) == 0;
     }
 
     /** The request buffer ({@value #REQUEST_BYTES} bytes); a message starts at offset 0. */

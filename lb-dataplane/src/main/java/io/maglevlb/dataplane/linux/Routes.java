@@ -43,9 +43,11 @@ public final class Routes implements AutoCloseable {
     private static final int RTN_UNICAST = 1;
 
     private final NetlinkSocket socket;
+    private final boolean strict;
 
     private Routes(NetlinkSocket socket) {
         this.socket = socket;
+        this.strict = socket.strictDumps();
     }
 
     /** Opens a route socket in the calling thread's network namespace. */
@@ -86,8 +88,15 @@ public final class Routes implements AutoCloseable {
     /** Every unicast route of {@code family} (AF_INET / AF_INET6) in {@code table}, whoever installed it. */
     public List<Route> dump(int family, int table) throws NetlinkException {
         socket.begin(RTM_GETROUTE, NetlinkSocket.NLM_F_REQUEST | NetlinkSocket.NLM_F_DUMP, 0);
-        socket.request().set(JAVA_BYTE, NetlinkSocket.NLMSG_HEADER, (byte) family);
-        socket.send(NetlinkSocket.NLMSG_HEADER + RTMSG);
+        MemorySegment q = socket.request();
+        q.set(JAVA_BYTE, NetlinkSocket.NLMSG_HEADER, (byte) family);
+        int length = NetlinkSocket.NLMSG_HEADER + RTMSG;
+        if (strict) {
+            // the kernel dumps this table only (a router's full table in main is not walked); filtered below anyway
+            q.set(JAVA_BYTE, NetlinkSocket.NLMSG_HEADER + 4, (byte) (table < 256 ? table : RT_TABLE_COMPAT));
+            length = NetlinkSocket.attributeInt(q, length, RTA_TABLE, table);
+        }
+        socket.send(length);
         List<Route> out = new ArrayList<>();
         MemorySegment r = socket.reply();
         socket.readDump("route dump", false, (p, len, type) -> {

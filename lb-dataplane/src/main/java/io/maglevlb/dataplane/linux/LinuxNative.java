@@ -105,6 +105,10 @@ public final class LinuxNative implements AutoCloseable {
     public static final int ENOBUFS = 105;
     public static final int EADDRNOTAVAIL = 99;
 
+    // ---- open(2) flags
+    public static final int O_RDWR = 2;
+    public static final int O_CLOEXEC = 0x80000;
+
     /** CLONE_NEWNET: the namespace type for {@link #setns}. */
     public static final int CLONE_NEWNET = 0x40000000;
 
@@ -436,6 +440,15 @@ public final class LinuxNative implements AutoCloseable {
                 callState.set(JAVA_INT, 0, saved);
             }
             return r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** open(2) of {@code path} with {@code flags} (e.g. {@link #O_RDWR} | {@link #O_CLOEXEC}); a file descriptor or -1. */
+    public int open(String path, int flags) {
+        try {
+            return (int) OPEN.invokeExact(callState, cString(path), flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }

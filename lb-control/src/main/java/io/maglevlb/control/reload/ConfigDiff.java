@@ -17,7 +17,7 @@ import java.util.Objects;
  * @param changed VIPs in both that differ (see {@link VipChange} for how)
  * @param unchanged VIPs in both and equal: keep listeners, connections, table and health state as they are
  * @param needsRestart process-wide settings that differ but cannot change in a running daemon (admin
- *     listener, token file, worker count, flow table size); a reload keeps the running values and warns
+ *     listener, token file, worker count, flow table size, announce); a reload keeps the running values and warns
  */
 public record ConfigDiff(List<VipConfig> added, List<VipConfig> removed, List<VipChange> changed,
         List<VipConfig> unchanged, List<String> needsRestart) {
@@ -56,6 +56,9 @@ public record ConfigDiff(List<VipConfig> added, List<VipConfig> removed, List<Vi
         }
         if (!Objects.equals(before.flowTable(), after.flowTable())) {
             needsRestart.add("flow_table");
+        }
+        if (!Objects.equals(before.announce(), after.announce())) {
+            needsRestart.add("announce"); // the device and the table are the process's for its life
         }
         return new ConfigDiff(added, removed, changed, unchanged, needsRestart);
     }

@@ -138,7 +138,7 @@ public final class Reloader {
                     String.join(", ", diff.needsRestart()));
         }
         daemon.configApplied(new MaglevConfig(running.admin(), running.workers(), next.shutdownTimeout(),
-                running.flowTable(), next.vips()));
+                running.flowTable(), next.vips(), running.announce()));
 
         List<String> addedNames = diff.added().stream().map(VipConfig::name).toList();
         List<String> removedNames = diff.removed().stream().map(VipConfig::name).toList();

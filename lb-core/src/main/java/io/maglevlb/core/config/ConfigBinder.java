@@ -39,7 +39,8 @@ import java.util.stream.Collectors;
  */
 public final class ConfigBinder {
 
-    static final List<String> ROOT_KEYS = List.of("admin", "workers", "shutdown_timeout", "flow_table", "vips");
+    static final List<String> ROOT_KEYS = List.of("admin", "workers", "shutdown_timeout", "flow_table", "vips",
+            "announce");
     static final List<String> ADMIN_KEYS = List.of("listen", "token_file");
     static final List<String> FLOW_TABLE_KEYS = List.of("capacity", "flood_threshold");
     static final List<String> VIP_KEYS = List.of("name", "listen", "protocol", "mode", "hash", "table_size",
@@ -48,6 +49,7 @@ public final class ConfigBinder {
     static final List<String> BACKEND_KEYS = List.of("name", "address", "weight");
     static final List<String> HEALTH_CHECK_KEYS =
             List.of("type", "interval", "timeout", "rise", "fall", "path", "expect", "send");
+    static final List<String> ANNOUNCE_KEYS = List.of("table", "device", "withdraw_grace");
     static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port", "ingress_drop");
 
     /** Upper bound of {@code workers}: far above any core count, low enough to catch a typo. */
@@ -126,10 +128,11 @@ public final class ConfigBinder {
                 ? bindFlowTable(f.node("flow_table"), f.path("flow_table"))
                 : FlowTableConfig.defaults();
         List<VipConfig> vips = bindVips(f, admin == null ? null : admin.listen());
+        AnnounceConfig announce = f.has("announce") ? bindAnnounce(f.node("announce"), f.path("announce")) : null;
         if (!errors.isEmpty()) {
             return null;
         }
-        return new MaglevConfig(admin, workers, shutdownTimeout, flowTable, vips);
+        return new MaglevConfig(admin, workers, shutdownTimeout, flowTable, vips, Optional.ofNullable(announce));
     }
 
     private AdminConfig bindAdmin(ConfigNode node, String path) {
@@ -186,6 +189,31 @@ public final class ConfigBinder {
             return null;
         }
         return new FlowTableConfig(capacity, floodThreshold);
+    }
+
+    private AnnounceConfig bindAnnounce(ConfigNode node, String path) {
+        MapNode map = map(node, path, "the announce settings (table, device, withdraw_grace)");
+        if (map == null) {
+            return null;
+        }
+        int before = errors.size();
+        Fields f = new Fields(map, path, ANNOUNCE_KEYS);
+        Integer table = f.required("table", " (the kernel routing table the VIP routes go into, e.g. 100)") == null
+                ? null : integer(f.node("table"), f.path("table"), 1, Integer.MAX_VALUE);
+        if (table != null && table >= AnnounceConfig.FIRST_RESERVED_TABLE
+                && table <= AnnounceConfig.LAST_RESERVED_TABLE) {
+            error(f.path("table"), f.node("table"), "table " + table + " is one of the kernel's own (253 default, "
+                    + "254 main, 255 local): choose a table of its own for the routing daemon to learn, e.g. 100");
+            table = null;
+        }
+        String device = f.has("device") ? interfaceName(f.node("device"), f.path("device"))
+                : AnnounceConfig.DEFAULT_DEVICE;
+        Duration grace = f.has("withdraw_grace") ? duration(f.node("withdraw_grace"), f.path("withdraw_grace"))
+                : AnnounceConfig.DEFAULT_WITHDRAW_GRACE;
+        if (errors.size() > before || table == null || device == null || grace == null) {
+            return null;
+        }
+        return new AnnounceConfig(table, device, grace);
     }
 
     private List<VipConfig> bindVips(Fields root, InetSocketAddress adminListen) {

@@ -2,6 +2,7 @@ package io.maglevlb.core.config;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -12,9 +13,10 @@ import java.util.Optional;
  * @param shutdownTimeout on SIGTERM, how long active connections may finish before they are closed
  * @param flowTable per-thread connection tracking
  * @param vips the virtual services, in file order
+ * @param announce announcing the VIPs through a kernel routing table; empty = maglevd announces nothing
  */
 public record MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
-        List<VipConfig> vips) {
+        List<VipConfig> vips, Optional<AnnounceConfig> announce) {
 
     /** 0 = one forwarding event loop per core. */
     public static final int DEFAULT_WORKERS = 0;
@@ -22,6 +24,13 @@ public record MaglevConfig(AdminConfig admin, int workers, Duration shutdownTime
 
     public MaglevConfig {
         vips = List.copyOf(vips);
+        Objects.requireNonNull(announce, "announce");
+    }
+
+    /** A configuration that announces nothing. */
+    public MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
+            List<VipConfig> vips) {
+        this(admin, workers, shutdownTimeout, flowTable, vips, Optional.empty());
     }
 
     public Optional<VipConfig> vip(String name) {

@@ -878,6 +878,31 @@ class ConfigBinderTest {
         }
 
         @Test
+        void announceIsOffUnlessConfiguredAndGetsItsDefaults() {
+            assertEquals(Optional.empty(), valid(VIP_HEAD).announce());
+            assertEquals(Optional.of(new AnnounceConfig(100, "maglev0", Duration.ofSeconds(2))),
+                    valid("announce:\n  table: 100\n" + VIP_HEAD).announce());
+            assertEquals(Optional.of(new AnnounceConfig(1000, "lb-vips", Duration.ofMillis(500))),
+                    valid("announce:\n  table: 1000\n  device: lb-vips\n  withdraw_grace: 500ms\n" + VIP_HEAD)
+                            .announce());
+        }
+
+        @Test
+        void announceIsValidatedWithPathAndLine() {
+            assertOnlyError("announce:\n  device: maglev0\n" + VIP_HEAD, "announce.table", 2, 3,
+                    "required key 'table' is missing");
+            assertOnlyError("announce:\n  table: 254\n" + VIP_HEAD, "announce.table", 2, 10,
+                    "table 254 is one of the kernel's own");
+            assertOnlyError("announce:\n  table: 0\n" + VIP_HEAD, "announce.table", 2, 10, "must be >= 1, was 0");
+            assertOnlyError("announce:\n  table: 100\n  device: a-name-far-too-long\n" + VIP_HEAD,
+                    "announce.device", 3, 11, "is not a network interface name");
+            assertOnlyError("announce:\n  table: 100\n  withdraw_grace: 2\n" + VIP_HEAD, "announce.withdraw_grace",
+                    3, 19, "has no unit");
+            assertOnlyError("announce:\n  table: 100\n  tabel: 7\n" + VIP_HEAD, "announce.tabel", 3, 3,
+                    "did you mean 'table'?");
+        }
+
+        @Test
         void tokenFileMustNotBeEmpty() {
             assertOnlyError("admin:\n  token_file: \"\"\n" + VIP_HEAD, "admin.token_file", 2, 15, "must not be empty");
         }

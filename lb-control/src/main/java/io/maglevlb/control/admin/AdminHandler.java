@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
  *   POST /reload                                    JSON {@link ReloadResult}; 422 when the file is invalid
  *   POST /vips/{vip}/backends/{backend}/drain       JSON {@link DrainResult}
  *   POST /vips/{vip}/backends/{backend}/undrain     JSON {@link DrainResult}
+ *   POST /withdraw, POST /announce                  JSON {@link AnnounceResult}: the switch for every VIP
+ *   POST /vips/{vip}/withdraw, /vips/{vip}/announce JSON {@link AnnounceResult}: for one VIP
  * </pre>
  * HEAD is answered on every GET route (the GET answer's headers, no body). A known path with another
  * method gets 405 and an {@code Allow} header; an unknown path 404; an unknown VIP or backend 404 with a
@@ -238,6 +240,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 case "status" -> new Route("GET", () -> Reply.json(HttpResponseStatus.OK, api.status(), true)
                         .withNewline(), false);
                 case "reload" -> new Route("POST", this::reload, true);
+                case "withdraw" -> new Route("POST", () -> announceReply(api.withdraw(null)), true);
+                case "announce" -> new Route("POST", () -> announceReply(api.announce(null)), true);
                 default -> null;
             };
         }
@@ -248,6 +252,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 return table.map(t -> Reply.json(HttpResponseStatus.OK, t, false))
                         .orElseGet(() -> Reply.error(HttpResponseStatus.NOT_FOUND, "unknown vip '" + vip + "'"));
             }, false);
+        }
+        if (n == 3 && s.get(0).equals("vips") && (s.get(2).equals("withdraw") || s.get(2).equals("announce"))) {
+            String vip = s.get(1);
+            boolean withdraw = s.get(2).equals("withdraw");
+            return new Route("POST", () -> announceReply(withdraw ? api.withdraw(vip) : api.announce(vip)), true);
         }
         if (n == 5 && s.get(0).equals("vips") && s.get(2).equals("backends")
                 && (s.get(4).equals("drain") || s.get(4).equals("undrain"))) {
@@ -272,6 +281,15 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             case UNKNOWN_VIP -> Reply.error(HttpResponseStatus.NOT_FOUND, "unknown vip '" + r.vip() + "'");
             case UNKNOWN_BACKEND -> Reply.error(HttpResponseStatus.NOT_FOUND,
                     "unknown backend '" + r.backend() + "' in vip '" + r.vip() + "'");
+        };
+    }
+
+    private static Reply announceReply(AnnounceResult r) {
+        return switch (r.outcome()) {
+            case DONE -> Reply.json(HttpResponseStatus.OK, r, true).withNewline();
+            case UNKNOWN_VIP -> Reply.error(HttpResponseStatus.NOT_FOUND, "unknown vip '" + r.vip() + "'");
+            case NOT_CONFIGURED -> Reply.error(HttpResponseStatus.CONFLICT,
+                    "this maglevd announces nothing: the configuration has no announce section");
         };
     }
 

@@ -26,4 +26,13 @@ public interface ControlApi {
 
     /** Undoes {@link #drain}. Idempotent. */
     DrainResult undrain(String vip, String backend);
+
+    /**
+     * The maintenance switch, off: stops announcing {@code vip} (null: every VIP, also those a later reload
+     * adds) while forwarding goes on. Survives reloads. Idempotent; the routes are gone when it returns.
+     */
+    AnnounceResult withdraw(String vip);
+
+    /** The maintenance switch, on: undoes {@link #withdraw} for {@code vip} (null: every VIP). Idempotent. */
+    AnnounceResult announce(String vip);
 }

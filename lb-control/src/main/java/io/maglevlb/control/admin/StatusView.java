@@ -27,13 +27,26 @@ public record StatusView(String version, long pid, String startedAt, String conf
      * @param backendsInTable backends that own slots (up, not drained, weight > 0)
      * @param activeFlows TCP connections or UDP flows open now (DSR: flows tracked); null when the VIP has no
      *     forwarder
+     * @param announce whether the VIP is announced to the routing daemon; null when {@code announce} is not
+     *     configured
      */
     public record Vip(String name, String listen, String protocol, String mode, long generation, String digest,
-            int tableSize, int backendsInTable, Long activeFlows, List<Backend> backends) {
+            int tableSize, int backendsInTable, Long activeFlows, List<Backend> backends, Announcement announce) {
         public Vip {
             backends = List.copyOf(backends);
         }
     }
+
+    /**
+     * A VIP's announcement (docs/operations.md, "Announcing VIPs").
+     *
+     * @param address the announced prefix, e.g. 198.18.0.10/32; null for a wildcard listen address
+     * @param announced its route is in the announce table now
+     * @param operatorWithdrawn withdrawn with {@code maglevd ctl withdraw}; survives reloads
+     * @param reason why it is not announced (or why it is, for another VIP on the same address); null when it
+     *     is announced for itself
+     */
+    public record Announcement(String address, boolean announced, boolean operatorWithdrawn, String reason) {}
 
     /**
      * One backend of a VIP.

@@ -32,7 +32,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "ctl", mixinStandardHelpOptions = true,
         description = "Operate a running maglevd through its admin API.",
         subcommands = {CtlCommand.Status.class, CtlCommand.Drain.class, CtlCommand.Undrain.class,
-            CtlCommand.Reload.class, CtlCommand.Table.class})
+            CtlCommand.Reload.class, CtlCommand.Table.class, CtlCommand.Withdraw.class, CtlCommand.Announce.class})
 public final class CtlCommand implements Callable<Integer> {
     public static final int EXIT_OK = 0;
     public static final int EXIT_REFUSED = 1;
@@ -215,6 +215,9 @@ public final class CtlCommand implements Callable<Integer> {
                 if (v.hasNonNull("activeFlows")) {
                     out.printf(Locale.ROOT, "  %d open connections/flows%n", v.get("activeFlows").asLong());
                 }
+                if (v.hasNonNull("announce")) {
+                    out.printf(Locale.ROOT, "  %s%n", describeAnnouncement(v.get("announce")));
+                }
                 for (JsonNode b : v.path("backends")) {
                     String state = (b.path("healthy").asBoolean() ? "up" : "DOWN")
                             + (b.path("drained").asBoolean() ? ",drained" : "")
@@ -294,6 +297,59 @@ public final class CtlCommand implements Callable<Integer> {
                 names.forEach(n -> sb.append(sb.isEmpty() ? "" : ", ").append(n.asText()));
                 out.printf(Locale.ROOT, "  %-10s %s%n", label + ":", sb);
             }
+        }
+    }
+
+    /** "announced 198.18.0.10/32" or "NOT announced: why", from a {@code StatusView.Announcement}. */
+    static String describeAnnouncement(JsonNode a) {
+        String address = a.hasNonNull("address") ? " " + a.get("address").asText() : "";
+        String reason = a.hasNonNull("reason") ? a.get("reason").asText() : "";
+        if (a.path("announced").asBoolean()) {
+            return "announced" + address + (reason.isEmpty() ? "" : " (" + reason + ")");
+        }
+        return "NOT announced" + address + (reason.isEmpty() ? "" : ": " + reason);
+    }
+
+    /** The maintenance switch: {@code POST /withdraw|/announce} or {@code /vips/{vip}/withdraw|announce}. */
+    abstract static class AnnounceAction implements Callable<Integer> {
+        @ParentCommand
+        CtlCommand ctl;
+
+        @Parameters(index = "0", arity = "0..1", paramLabel = "VIP", description = "The VIP; every VIP when omitted.")
+        String vip;
+
+        abstract String action();
+
+        @Override
+        public Integer call() {
+            String path = vip == null ? "/" + action() : "/vips/" + segment(vip) + "/" + action();
+            return ctl.run("POST", path, false, (r, out) -> {
+                for (JsonNode v : r.path("vips")) {
+                    out.printf(Locale.ROOT, "%s %s%n", v.path("name").asText(), describeAnnouncement(v.path("announce")));
+                }
+            });
+        }
+    }
+
+    @Command(name = "withdraw", mixinStandardHelpOptions = true,
+            description = {"Stop announcing a VIP (every VIP when none is named) to the routing daemon; "
+                    + "forwarding goes on for whatever still arrives.",
+                "The maintenance switch: survives reloads, undone by 'ctl announce'. Needs announce in the "
+                    + "configuration."})
+    static final class Withdraw extends AnnounceAction {
+        @Override
+        String action() {
+            return "withdraw";
+        }
+    }
+
+    @Command(name = "announce", mixinStandardHelpOptions = true,
+            description = "Undo 'ctl withdraw' for a VIP (every VIP when none is named): it is announced again "
+                    + "while it has a backend up.")
+    static final class Announce extends AnnounceAction {
+        @Override
+        String action() {
+            return "announce";
         }
     }
 

@@ -1,5 +1,9 @@
 package io.maglevlb.control.daemon;
 
+import io.maglevlb.control.announce.AnnounceCandidate;
+import io.maglevlb.control.announce.AnnounceException;
+import io.maglevlb.control.announce.Announcer;
+import io.maglevlb.core.config.AnnounceConfig;
 import io.maglevlb.core.config.ForwardingMode;
 import io.maglevlb.core.config.MaglevConfig;
 import io.maglevlb.core.config.Protocol;
@@ -14,6 +18,7 @@ import io.maglevlb.dataplane.tcp.TcpProxyVip;
 import io.maglevlb.dataplane.udp.UdpForwarder;
 import io.maglevlb.dataplane.udp.UdpTuning;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,9 +34,11 @@ import org.slf4j.LoggerFactory;
  * of the VIPs it serves, and the {@link DaemonService}s (health checks, admin API, metrics) plugged into it.
  *
  * <p>Lifecycle: construct (builds every VIP's first table, all backends healthy), {@link #addService} the
- * services, {@link #start()} (binds every forwarded VIP, then starts the services; on any failure undoes what
- * it did and throws), {@link #shutdown(Duration)} (stop accepting, let open connections finish until the
- * deadline, close the rest, stop the services and the event loops).
+ * services, {@link #start()} (creates the announce device when {@code announce} is configured, binds every
+ * forwarded VIP, then starts the services and announces; on any failure undoes what it did and throws),
+ * {@link #shutdown(Duration)} (withdraw the announced routes and keep forwarding for
+ * {@code announce.withdraw_grace}, then stop accepting, let open connections finish until the deadline, close
+ * the rest, stop the services and the event loops).
  *
  * <p>Forwarded: {@code tcp}/{@code proxy} VIPs (the TCP proxy), {@code udp}/{@code proxy} VIPs (the UDP
  * forwarder) and {@code dsr} VIPs (the packet engine, {@link DsrVip}).
@@ -62,6 +69,8 @@ public final class Maglevd {
     private final List<VipForwarder> retired = new CopyOnWriteArrayList<>();
     private volatile MultiThreadIoEventLoopGroup workers;
     private volatile boolean stopWaiting;
+    // Created by start() when announce is configured, closed at the end of shutdown (or when start fails).
+    private volatile Announcer announcer;
     private State state = State.NEW;
 
     public Maglevd(MaglevConfig config, DaemonOptions options) {
@@ -94,6 +103,7 @@ public final class Maglevd {
         }
         state = State.STARTING;
         removeStaleIngressFilters();
+        openAnnouncer();
         Transport transport = options.transport();
         int workerCount = config.effectiveWorkers();
         workers = transport.newEventLoopGroup(workerCount, WORKER_THREAD_PREFIX);
@@ -127,6 +137,45 @@ public final class Maglevd {
         state = State.RUNNING;
         LOG.info("maglevd running: {} of {} VIPs forwarding, {} workers ({})", forwarders.size(), vips.size(),
                 workerCount, transport.name());
+        updateAnnouncements();
+    }
+
+    /** Creates the announce device and checks the table before anything is bound: a clear error early. */
+    private void openAnnouncer() throws DaemonStartException {
+        Optional<AnnounceConfig> announce = config.announce();
+        if (announce.isEmpty()) {
+            return;
+        }
+        List<InetAddress> addresses = vips.stream().map(v -> v.config().listen().getAddress()).toList();
+        try {
+            announcer = Announcer.open(announce.get(), addresses);
+        } catch (AnnounceException e) {
+            state = State.STOPPED;
+            throw new DaemonStartException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Brings the announced routes in line with the VIPs' state (forwarded, a backend up, the operator's switch).
+     * Called after every change that can affect them (health, drain, reload, the switch) and periodically by
+     * the control plane. No-op without {@code announce}. Any control thread.
+     */
+    public void updateAnnouncements() {
+        Announcer a = announcer;
+        if (a == null) {
+            return;
+        }
+        List<AnnounceCandidate> candidates = new ArrayList<>();
+        for (VipRuntime vip : vips) {
+            candidates.add(new AnnounceCandidate(vip.name(), vip.config().listen().getAddress(),
+                    vip.forwarder().isPresent(), !vip.snapshot().isEmpty()));
+        }
+        a.update(candidates);
+    }
+
+    /** The announcer, when {@code announce} is configured and the daemon has started. */
+    public Optional<Announcer> announcer() {
+        return Optional.ofNullable(announcer);
     }
 
     /** A killed predecessor's DSR ingress filters would go on ending packets of VIPs nobody forwards now. */
@@ -162,7 +211,16 @@ public final class Maglevd {
         }
         forwarders.clear();
         stopWorkers();
+        closeAnnouncer();
         state = State.STOPPED;
+    }
+
+    private void closeAnnouncer() {
+        Announcer a = announcer;
+        if (a != null) {
+            a.close();
+            LOG.info("announce: device {} removed", a.deviceName());
+        }
     }
 
     /**
@@ -179,6 +237,7 @@ public final class Maglevd {
             }
             state = State.STOPPED;
         }
+        withdrawBeforeStopping();
         for (VipForwarder f : forwarders) {
             f.stopAccepting();
         }
@@ -199,8 +258,33 @@ public final class Maglevd {
         }
         stopServices();
         stopWorkers();
+        closeAnnouncer();
         LOG.info("maglevd stopped");
         return drained;
+    }
+
+    /**
+     * Routes first: the routers move the flows elsewhere while this host still forwards whatever arrives, for
+     * {@code announce.withdraw_grace} (cut short by a second signal, {@link #stopWaitingForConnections}).
+     */
+    private void withdrawBeforeStopping() {
+        Announcer a = announcer;
+        if (a == null) {
+            return;
+        }
+        int withdrawn = a.withdrawAll();
+        Duration grace = a.config().withdrawGrace();
+        LOG.info("shutting down: {} announced route{} withdrawn; forwarding on for {} so the routers move the flows",
+                withdrawn, withdrawn == 1 ? "" : "s", format(grace));
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (System.nanoTime() - deadline < 0 && !stopWaiting) {
+            try {
+                Thread.sleep(Math.max(1, Math.min(20, (deadline - System.nanoTime()) / 1_000_000)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     private boolean awaitDrained(Duration timeout) {

@@ -24,6 +24,8 @@ public final class MetricNames {
     /** Label of a flow table eviction reason. */
     public static final String REASON = "reason";
 
+    /** {@code maglev_vip_announced{vip}}: 1 while the VIP's route is in the announce table, else 0. */
+    public static final String VIP_ANNOUNCED = "maglev.vip.announced";
     /** {@code maglev_connections_total{vip}}: TCP connections accepted / UDP flows created. */
     public static final String CONNECTIONS = "maglev.connections";
     /** {@code maglev_connections_active{vip}}: TCP connections / UDP flows open now. */

@@ -1,11 +1,14 @@
 package io.maglevlb.control.plane;
 
 import io.maglevlb.control.admin.AdminServer;
+import io.maglevlb.control.admin.AnnounceResult;
 import io.maglevlb.control.admin.ControlApi;
 import io.maglevlb.control.admin.DrainResult;
 import io.maglevlb.control.admin.ReloadResult;
 import io.maglevlb.control.admin.StatusView;
 import io.maglevlb.control.admin.TableView;
+import io.maglevlb.control.announce.Announcer;
+import io.maglevlb.control.announce.VipAnnouncement;
 import io.maglevlb.control.daemon.DaemonService;
 import io.maglevlb.control.daemon.Maglevd;
 import io.maglevlb.control.daemon.VipRuntime;
@@ -54,7 +57,7 @@ import org.slf4j.LoggerFactory;
 /**
  * maglevd's control plane, plugged into the daemon as one {@link DaemonService}: health checks that drive
  * each VIP's table, the metrics registry, the admin API, configuration reloads (SIGHUP and
- * {@code POST /reload}) and drains.
+ * {@code POST /reload}), drains and the announce switch.
  *
  * <p><b>One control thread.</b> Everything that changes the daemon runs on one thread, {@code maglev-control}:
  * health transitions, drains, reloads, and the periodic clean-up of forwarders a reload retired. They are
@@ -68,6 +71,10 @@ import org.slf4j.LoggerFactory;
  * also when its address or the VIP's check changes (the watch is re-created with the state carried over).
  * The control thread also samples the UDP forwarders' per-backend ICMP unreachable counts (the passive
  * signal, every {@link #PASSIVE_SAMPLE_MS}) and reports a rise to the checker, which decides.
+ *
+ * <p><b>Announcements.</b> With {@code announce} configured, every change that can alter whether a VIP
+ * qualifies for its route (a health transition, a drain, a reload, the operator's switch) is followed on the
+ * control thread by {@link Maglevd#updateAnnouncements()}, and so is the once-a-second clean-up tick.
  */
 public final class ControlPlane implements DaemonService, ControlApi, Reloader.Listener {
     private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
@@ -129,7 +136,7 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
             throw e;
         }
         HangupSignal.install(control, this::reloadOnSignal);
-        control.scheduleWithFixedDelay(this::reapRetired, 1, 1, TimeUnit.SECONDS);
+        control.scheduleWithFixedDelay(this::everySecond, 1, 1, TimeUnit.SECONDS);
         control.scheduleWithFixedDelay(this::samplePassiveSignal, PASSIVE_SAMPLE_MS, PASSIVE_SAMPLE_MS,
                 TimeUnit.MILLISECONDS);
     }
@@ -178,8 +185,8 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
             return;
         }
         daemon.vip(t.vip()).ifPresent(vip -> {
-            if (vip.backend(t.backend()).isPresent()) {
-                vip.setHealthy(t.backend(), t.up(), t.reason());
+            if (vip.backend(t.backend()).isPresent() && vip.setHealthy(t.backend(), t.up(), t.reason())) {
+                updateAnnouncements();
             }
         });
     }
@@ -223,6 +230,15 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         }
     }
 
+    /** On the control thread. */
+    private void updateAnnouncements() {
+        try {
+            daemon.updateAnnouncements();
+        } catch (RuntimeException e) {
+            log.error("updating the announced routes failed", e);
+        }
+    }
+
     private void watch(VipRuntime vip, BackendState backend, InitialState initial) {
         BackendHealth h = health.watch(new HealthTarget(vip.name(), backend.name(), backend.address(),
                 vip.config().healthCheck()), initial);
@@ -238,7 +254,7 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         for (BackendState b : vip.backends()) {
             watch(vip, b, InitialState.PROVISIONALLY_UP);
         }
-        VipMeters old = meters.put(vip.name(), new VipMeters(metrics, vip, health));
+        VipMeters old = meters.put(vip.name(), new VipMeters(metrics, vip, health, daemon.announcer().orElse(null)));
         if (old != null) {
             old.close();
         }
@@ -280,16 +296,17 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
             if (m != null) {
                 m.close();
             }
-            meters.put(vip.name(), new VipMeters(metrics, vip, health));
+            meters.put(vip.name(), new VipMeters(metrics, vip, health, daemon.announcer().orElse(null)));
         }
     }
 
-    private void reapRetired() {
+    private void everySecond() {
         try {
             daemon.reapRetired();
         } catch (RuntimeException e) {
             log.warn("cleaning up retired forwarders failed: {}", e.toString());
         }
+        updateAnnouncements(); // retries a route that could not be added
     }
 
     private void reloadOnSignal() {
@@ -307,6 +324,7 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         }
         metrics.countReload(result.ok());
         lastReload = Instant.now() + (result.ok() ? " ok" : " error");
+        updateAnnouncements();
         return result;
     }
 
@@ -336,12 +354,54 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
             return DrainResult.unknownBackend(vipName, backend);
         }
         boolean changed = vip.get().setDrained(backend, drained);
+        if (changed) {
+            updateAnnouncements();
+        }
         return DrainResult.done(vipName, backend, drained, changed);
+    }
+
+    @Override
+    public AnnounceResult withdraw(String vip) {
+        return onControl(() -> announceSwitch(vip, true));
+    }
+
+    @Override
+    public AnnounceResult announce(String vip) {
+        return onControl(() -> announceSwitch(vip, false));
+    }
+
+    /** On the control thread: flips the switch, brings the routes in line, reports the VIPs concerned. */
+    private AnnounceResult announceSwitch(String vipName, boolean withdraw) {
+        Optional<Announcer> announcer = daemon.announcer();
+        if (announcer.isEmpty()) {
+            return new AnnounceResult(AnnounceResult.Outcome.NOT_CONFIGURED, vipName, withdraw, List.of());
+        }
+        Optional<String> vip = Optional.ofNullable(vipName);
+        boolean known = withdraw ? announcer.get().withdraw(vip) : announcer.get().announce(vip);
+        if (!known) {
+            return new AnnounceResult(AnnounceResult.Outcome.UNKNOWN_VIP, vipName, withdraw, List.of());
+        }
+        log.info("announce: {} {} by the operator", vip.map(v -> "vip " + v).orElse("every vip"),
+                withdraw ? "withdrawn" : "announced again");
+        daemon.updateAnnouncements();
+        List<AnnounceResult.Vip> vips = new ArrayList<>();
+        for (VipAnnouncement a : announcer.get().status().values()) {
+            if (vipName == null || vipName.equals(a.vip())) {
+                vips.add(new AnnounceResult.Vip(a.vip(), view(a)));
+            }
+        }
+        vips.sort(java.util.Comparator.comparing(AnnounceResult.Vip::name));
+        return new AnnounceResult(AnnounceResult.Outcome.DONE, vipName, withdraw, vips);
+    }
+
+    private static StatusView.Announcement view(VipAnnouncement a) {
+        return new StatusView.Announcement(a.address(), a.announced(), a.operatorWithdrawn(), a.reason());
     }
 
     @Override
     public StatusView status() {
         List<StatusView.Vip> vips = new ArrayList<>();
+        Map<String, VipAnnouncement> announced = daemon.announcer().map(Announcer::status).orElse(null);
         for (VipRuntime vip : daemon.vips()) {
             ForwardingSnapshot snap = vip.snapshot();
             ActiveFlows active = ActiveFlows.of(vip);
@@ -357,7 +417,9 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
             InetSocketAddress listen = vip.forwarder().map(VipForwarder::localAddress).orElse(vip.config().listen());
             vips.add(new StatusView.Vip(vip.name(), address(listen), vip.config().protocol().configName(),
                     vip.config().mode().configName(), snap.generation(), snap.digest(), snap.tableSize(),
-                    snap.tableBackends().size(), active.ofVip(), backends));
+                    snap.tableBackends().size(), active.ofVip(), backends, announced == null ? null
+                            : Optional.ofNullable(announced.get(vip.name())).map(ControlPlane::view)
+                                    .orElse(new StatusView.Announcement(null, false, false, "not updated yet"))));
         }
         String version = Maglevd.class.getPackage().getImplementationVersion();
         return new StatusView(version == null ? "development" : version, ProcessHandle.current().pid(),

@@ -1,5 +1,6 @@
 package io.maglevlb.control.plane;
 
+import io.maglevlb.control.announce.Announcer;
 import io.maglevlb.control.daemon.VipRuntime;
 import io.maglevlb.control.health.HealthChecker;
 import io.maglevlb.control.metrics.ControlMeters;
@@ -112,11 +113,17 @@ final class VipMeters implements AutoCloseable {
         }
     }
 
-    VipMeters(MaglevMetrics metrics, VipRuntime vip, HealthChecker health) {
+    /** @param announcer the daemon's announcer; null when {@code announce} is not configured */
+    VipMeters(MaglevMetrics metrics, VipRuntime vip, HealthChecker health, Announcer announcer) {
         this.metrics = metrics;
         this.vip = vip;
         this.health = health;
         this.vipGroup = metrics.vipGroup(vip.name());
+        if (announcer != null) {
+            String name = vip.name();
+            vipGroup.gauge(MetricNames.VIP_ANNOUNCED, "1 while the VIP's route is in the announce table, else 0",
+                    announcer, a -> a.announced(name) ? 1 : 0);
+        }
         boolean isTcp = vip.tcpProxy().isPresent();
         Optional<DsrVip> dsrVip = vip.forwarder().filter(DsrVip.class::isInstance).map(DsrVip.class::cast);
         this.tcp = isTcp ? new Cached<>(() -> vip.tcpProxy().map(p -> p.stats()).orElse(null)) : null;

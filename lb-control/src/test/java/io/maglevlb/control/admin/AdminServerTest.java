@@ -160,6 +160,20 @@ class AdminServerTest {
     }
 
     @Test
+    void theAnnounceSwitchIsPostOnlyPerVipOrForAll() throws Exception {
+        JsonNode w = json(send("POST", "/vips/web/withdraw"));
+        assertEquals("DONE", w.get("outcome").asText());
+        assertTrue(w.get("withdrawn").asBoolean());
+        assertEquals(1, w.get("vips").size());
+        assertTrue(w.get("vips").get(0).get("announce").get("operatorWithdrawn").asBoolean());
+        assertEquals(2, json(send("POST", "/announce")).get("vips").size());
+        assertEquals(2, json(send("POST", "/withdraw")).get("vips").size());
+        assertEquals(404, send("POST", "/vips/nope/announce").statusCode());
+        assertEquals(405, send("GET", "/withdraw").statusCode());
+        assertEquals(405, send("GET", "/vips/web/announce").statusCode());
+    }
+
+    @Test
     void reloadOkAndInvalid() throws Exception {
         HttpResponse<String> ok = send("POST", "/reload");
         assertEquals(200, ok.statusCode());

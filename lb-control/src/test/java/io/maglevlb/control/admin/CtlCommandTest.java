@@ -80,6 +80,19 @@ class CtlCommandTest {
     }
 
     @Test
+    void withdrawAndAnnounceOneVipOrEvery() {
+        assertEquals(0, ctl("withdraw", "web"));
+        assertEquals("web NOT announced 127.0.0.1/32: withdrawn by the operator\n", out.toString());
+        assertEquals(0, ctl("status"));
+        assertTrue(out.toString().contains("  NOT announced 127.0.0.1/32: withdrawn by the operator\n"), out.toString());
+        assertEquals(0, ctl("announce"));
+        assertTrue(out.toString().endsWith("dns announced 127.0.0.1/32\nweb announced 127.0.0.1/32\n")
+                || out.toString().endsWith("web announced 127.0.0.1/32\ndns announced 127.0.0.1/32\n"), out.toString());
+        assertEquals(1, ctl("withdraw", "nope"));
+        assertTrue(err.toString().contains("HTTP 404: unknown vip 'nope'"), err.toString());
+    }
+
+    @Test
     void unknownBackendExitsOneWithTheApiError() {
         assertEquals(CtlCommand.EXIT_REFUSED, ctl("drain", "web", "nope"));
         assertEquals("maglevd ctl: HTTP 404: unknown backend 'nope' in vip 'web'\n", err.toString());

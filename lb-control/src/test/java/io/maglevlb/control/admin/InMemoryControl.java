@@ -4,10 +4,12 @@ import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -18,6 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class InMemoryControl implements ControlApi {
     private final Map<String, ForwardingSnapshot> vips = new LinkedHashMap<>();
+    private final Set<String> withdrawn = new HashSet<>();
     volatile List<String> nextReloadErrors = List.of();
     volatile CountDownLatch reloadGate;
     final AtomicInteger reloads = new AtomicInteger();
@@ -41,9 +44,42 @@ final class InMemoryControl implements ControlApi {
                         b.drained(), s.slotCount(b.id()), b.healthy() ? "up" : "down", null, 0L));
             }
             out.add(new StatusView.Vip(s.vip(), "127.0.0.1:80", "tcp", "proxy", s.generation(), s.digest(),
-                    s.tableSize(), s.tableBackends().size(), 0L, backends));
+                    s.tableSize(), s.tableBackends().size(), 0L, backends, announcement(s.vip())));
         }
         return new StatusView("test", ProcessHandle.current().pid(), "2026-01-01T00:00:00Z", "/dev/null", null, out);
+    }
+
+    private StatusView.Announcement announcement(String vip) {
+        boolean off = withdrawn.contains(vip);
+        return new StatusView.Announcement("127.0.0.1/32", !off, off, off ? "withdrawn by the operator" : null);
+    }
+
+    @Override
+    public synchronized AnnounceResult withdraw(String vip) {
+        return announceSwitch(vip, true);
+    }
+
+    @Override
+    public synchronized AnnounceResult announce(String vip) {
+        return announceSwitch(vip, false);
+    }
+
+    private AnnounceResult announceSwitch(String vip, boolean withdraw) {
+        if (vip != null && !vips.containsKey(vip)) {
+            return new AnnounceResult(AnnounceResult.Outcome.UNKNOWN_VIP, vip, withdraw, List.of());
+        }
+        List<AnnounceResult.Vip> out = new ArrayList<>();
+        for (String name : vips.keySet()) {
+            if (vip == null || vip.equals(name)) {
+                if (withdraw) {
+                    withdrawn.add(name);
+                } else {
+                    withdrawn.remove(name);
+                }
+                out.add(new AnnounceResult.Vip(name, announcement(name)));
+            }
+        }
+        return new AnnounceResult(AnnounceResult.Outcome.DONE, vip, withdraw, out);
     }
 
     @Override

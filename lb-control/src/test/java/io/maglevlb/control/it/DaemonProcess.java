@@ -52,6 +52,14 @@ final class DaemonProcess implements AutoCloseable {
         return new DaemonProcess(p, log);
     }
 
+    /**
+     * Starts {@code maglevd ARGS...} in network namespace {@code netns} ({@code ip netns exec}, which execs the
+     * JVM: the process is maglevd itself, so signals reach it), logging to {@code log}; null = this namespace.
+     */
+    static DaemonProcess startIn(String netns, Path log, String... args) throws IOException {
+        return startUnder(netns == null ? List.of() : List.of("ip", "netns", "exec", netns), log, List.of(), args);
+    }
+
     /** Waits until a line containing {@code text} was printed; fails with everything printed so far. */
     String awaitLine(String text, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -82,6 +90,15 @@ final class DaemonProcess implements AutoCloseable {
     /** SIGTERM. */
     void terminate() {
         process.destroy();
+    }
+
+    /** SIGKILL. */
+    void kill() {
+        process.destroyForcibly();
+    }
+
+    boolean isAlive() {
+        return process.isAlive();
     }
 
     /** Waits for the exit code; fails (after killing it) when the process is still running. */

@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.linux;
 
+import io.netty.util.NetUtil;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.Objects;
@@ -49,8 +50,8 @@ public record Route(InetAddress destination, int prefixLength, int table, int ou
 
     @Override
     public String toString() {
-        return destination.getHostAddress() + "/" + prefixLength + (gateway == null ? "" : " via "
-                + gateway.getHostAddress()) + (outputInterface == 0 ? "" : " oif " + outputInterface)
+        return NetUtil.toAddressString(destination) + "/" + prefixLength + (gateway == null ? "" : " via "
+                + NetUtil.toAddressString(gateway)) + (outputInterface == 0 ? "" : " oif " + outputInterface)
                 + " table " + table + " proto " + protocol;
     }
 }

@@ -99,6 +99,18 @@ public final class Routes implements AutoCloseable {
         socket.send(length);
         List<Route> out = new ArrayList<>();
         MemorySegment r = socket.reply();
+        try {
+            readRoutes(family, table, out, r);
+        } catch (NetlinkException e) {
+            if (strict && e.errno() == LinuxNative.ENOENT) {
+                return out; // "FIB table does not exist": a table is made by its first route
+            }
+            throw e;
+        }
+        return out;
+    }
+
+    private void readRoutes(int family, int table, List<Route> out, MemorySegment r) throws NetlinkException {
         socket.readDump("route dump", false, (p, len, type) -> {
             if (type != RTM_NEWROUTE || len < NetlinkSocket.NLMSG_HEADER + RTMSG) {
                 return;
@@ -131,7 +143,11 @@ public final class Routes implements AutoCloseable {
             out.add(new Route(address(destination), dstLength, table, oif[0],
                     gateway[0] == null ? null : address(gateway[0]), protocol));
         });
-        return out;
+    }
+
+    /** Whether dumps are filtered by the kernel (NETLINK_GET_STRICT_CHK accepted). */
+    boolean kernelFiltersDumps() {
+        return strict;
     }
 
     /** The routes of both families in {@code table}, whoever installed them. */

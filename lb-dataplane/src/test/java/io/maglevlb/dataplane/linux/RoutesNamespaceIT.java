@@ -75,6 +75,18 @@ class RoutesNamespaceIT {
     }
 
     @Test
+    void aTableWithoutRoutesDumpsEmpty() throws Exception {
+        ns.inside(() -> {
+            try (Routes routes = Routes.open()) {
+                assertTrue(routes.kernelFiltersDumps(), "Linux 4.20+ filters dumps by table");
+                assertEquals(List.of(), routes.dump(LinuxNative.AF_INET, 4242), "a table that does not exist (v4)");
+                assertEquals(List.of(), routes.dump(LinuxNative.AF_INET6, 4242), "a table that does not exist (v6)");
+            }
+            return null;
+        });
+    }
+
+    @Test
     void routesWithAGatewayAndAPrefix() throws Exception {
         ns.inside(() -> {
             try (Routes routes = Routes.open(); LinuxNative sys = new LinuxNative()) {

@@ -6,6 +6,7 @@ import io.maglevlb.dataplane.linux.NetlinkException;
 import io.maglevlb.dataplane.linux.Route;
 import io.maglevlb.dataplane.linux.Routes;
 import io.maglevlb.dataplane.linux.TunDevice;
+import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -88,7 +89,7 @@ public final class Announcer implements AutoCloseable {
                 if (r.prefixLength() == r.destination().getAddress().length * 8
                         && vipAddresses.contains(r.destination())) {
                     throw new AnnounceException("announce: table " + config.table() + " already holds a route for "
-                            + r.destination().getHostAddress() + "/" + r.prefixLength() + " that this maglevd did "
+                            + NetUtil.toAddressString(r.destination()) + "/" + r.prefixLength() + " that this maglevd did "
                             + "not add (" + describe(r) + "); maglevd never replaces or deletes routes it did not "
                             + "add: remove it or choose another announce.table");
                 }
@@ -113,7 +114,7 @@ public final class Announcer implements AutoCloseable {
     private static String describe(Route r) {
         return "protocol " + r.protocol() + (r.protocol() == Routes.PROTOCOL_MAGLEVD ? " (a maglevd's)" : "")
                 + (r.outputInterface() != 0 ? ", interface index " + r.outputInterface() : "")
-                + (r.gateway() != null ? ", via " + r.gateway().getHostAddress() : "");
+                + (r.gateway() != null ? ", via " + NetUtil.toAddressString(r.gateway()) : "");
     }
 
     public AnnounceConfig config() {
@@ -188,11 +189,11 @@ public final class Announcer implements AutoCloseable {
             routes.add(r);
             installed.put(address, r);
             failures.remove(address);
-            LOG.info("announce: vip {}: route {}/{} dev {} table {} added", vip, address.getHostAddress(),
+            LOG.info("announce: vip {}: route {}/{} dev {} table {} added", vip, NetUtil.toAddressString(address),
                     r.prefixLength(), device.name(), config.table());
         } catch (NetlinkException e) {
             String message = e.errno() == LinuxNative.EEXIST
-                    ? "table " + config.table() + " holds a route for " + address.getHostAddress() + " that "
+                    ? "table " + config.table() + " holds a route for " + NetUtil.toAddressString(address) + " that "
                             + "maglevd did not add; it is left alone and this address is not announced"
                     : e.getMessage();
             if (!message.equals(failures.put(address, message))) {
@@ -206,14 +207,14 @@ public final class Announcer implements AutoCloseable {
         try {
             if (!routes.delete(r)) {
                 LOG.warn("announce: route {}/{} was gone already (removed by someone else?)",
-                        address.getHostAddress(), r.prefixLength());
+                        NetUtil.toAddressString(address), r.prefixLength());
             } else {
-                LOG.info("announce: route {}/{} dev {} table {} withdrawn", address.getHostAddress(), r.prefixLength(),
+                LOG.info("announce: route {}/{} dev {} table {} withdrawn", NetUtil.toAddressString(address), r.prefixLength(),
                         device.name(), config.table());
             }
             installed.remove(address);
         } catch (NetlinkException e) {
-            LOG.error("announce: cannot withdraw {}/{}: {} (retried at the next update)", address.getHostAddress(),
+            LOG.error("announce: cannot withdraw {}/{}: {} (retried at the next update)", NetUtil.toAddressString(address),
                     r.prefixLength(), e.getMessage());
         }
     }
@@ -229,7 +230,7 @@ public final class Announcer implements AutoCloseable {
         }
         for (AnnounceCandidate c : lastCandidates) {
             boolean wildcard = c.address().isAnyLocalAddress();
-            String prefix = wildcard ? null : c.address().getHostAddress() + "/" + (c.address().getAddress().length * 8);
+            String prefix = wildcard ? null : NetUtil.toAddressString(c.address()) + "/" + (c.address().getAddress().length * 8);
             boolean announced = installed.containsKey(c.address());
             String reason;
             if (stopping) {

@@ -215,6 +215,23 @@ class AnnounceDaemonIT {
         assertFalse(ip("link", "show").contains("maglev0"), "no device left behind");
     }
 
+    @Test
+    void withoutCapNetAdminTheStartFailsAndSaysWhy() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux); skipped");
+        DaemonProcess d = DaemonProcess.startUnder(List.of("ip", "netns", "exec", ns, "setpriv",
+                "--inh-caps=-net_admin", "--bounding-set=-net_admin"), dir.resolve("nocap.log"), List.of(), "run",
+                "--config", config(9190, "").toString());
+        try {
+            assertEquals(1, d.awaitExit(Duration.ofSeconds(60)), d.output());
+            assertTrue(d.output().contains("cannot create TUN device maglev0: Operation not permitted (errno 1) "
+                    + "(needs CAP_NET_ADMIN); run maglevd with CAP_NET_ADMIN or remove the announce section"),
+                    d.output());
+        } finally {
+            d.close();
+        }
+        assertFalse(ip("link", "show").contains("maglev0"), "no device left behind");
+    }
+
     // ---- helpers ----
 
     private void awaitRoute(boolean present, String what) throws Exception {

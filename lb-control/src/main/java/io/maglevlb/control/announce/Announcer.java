@@ -128,10 +128,12 @@ public final class Announcer implements AutoCloseable {
     /**
      * Adds the routes of addresses that qualify now and removes those that no longer do. A route that cannot be
      * added is retried at the next call (and reported in {@link #status()} and the log, once per error).
+     *
+     * @return why routes that should be there are not (one line per address); empty when all are
      */
-    public synchronized void update(List<AnnounceCandidate> candidates) {
+    public synchronized List<String> update(List<AnnounceCandidate> candidates) {
         if (closed) {
-            return;
+            return List.of();
         }
         lastCandidates = List.copyOf(candidates);
         Set<String> names = new HashSet<>();
@@ -164,6 +166,7 @@ public final class Announcer implements AutoCloseable {
         }
         failures.keySet().retainAll(wanted.keySet());
         publish();
+        return List.copyOf(failures.values());
     }
 
     /** Why {@code c} does not qualify for a route by itself, or null when it does. Holds the lock. */

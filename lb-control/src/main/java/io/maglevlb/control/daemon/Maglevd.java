@@ -127,6 +127,10 @@ public final class Maglevd {
                 }
                 startedServices.add(service);
             }
+            List<String> notAnnounced = updateAnnouncements();
+            if (!notAnnounced.isEmpty()) {
+                throw new DaemonStartException("announce: " + String.join("; ", notAnnounced), null);
+            }
         } catch (VipBindException e) {
             abortStart();
             throw new DaemonStartException(e.getMessage(), e);
@@ -137,7 +141,6 @@ public final class Maglevd {
         state = State.RUNNING;
         LOG.info("maglevd running: {} of {} VIPs forwarding, {} workers ({})", forwarders.size(), vips.size(),
                 workerCount, transport.name());
-        updateAnnouncements();
     }
 
     /** Creates the announce device and checks the table before anything is bound: a clear error early. */
@@ -159,18 +162,20 @@ public final class Maglevd {
      * Brings the announced routes in line with the VIPs' state (forwarded, a backend up, the operator's switch).
      * Called after every change that can affect them (health, drain, reload, the switch) and periodically by
      * the control plane. No-op without {@code announce}. Any control thread.
+     *
+     * @return why routes that should be in the table are not, one line each (the start fails on any)
      */
-    public void updateAnnouncements() {
+    public List<String> updateAnnouncements() {
         Announcer a = announcer;
         if (a == null) {
-            return;
+            return List.of();
         }
         List<AnnounceCandidate> candidates = new ArrayList<>();
         for (VipRuntime vip : vips) {
             candidates.add(new AnnounceCandidate(vip.name(), vip.config().listen().getAddress(),
                     vip.forwarder().isPresent(), !vip.snapshot().isEmpty()));
         }
-        a.update(candidates);
+        return a.update(candidates);
     }
 
     /** The announcer, when {@code announce} is configured and the daemon has started. */

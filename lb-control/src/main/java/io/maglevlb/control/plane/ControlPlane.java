@@ -39,6 +39,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -390,7 +391,7 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
                 vips.add(new AnnounceResult.Vip(a.vip(), view(a)));
             }
         }
-        vips.sort(java.util.Comparator.comparing(AnnounceResult.Vip::name));
+        vips.sort(Comparator.comparing(AnnounceResult.Vip::name));
         return new AnnounceResult(AnnounceResult.Outcome.DONE, vipName, withdraw, vips);
     }
 

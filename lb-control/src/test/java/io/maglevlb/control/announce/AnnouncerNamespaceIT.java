@@ -157,6 +157,23 @@ class AnnouncerNamespaceIT {
         });
     }
 
+    @Test
+    void aRouteTheKernelRefusesIsReportedByUpdate() throws Exception {
+        run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+        run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
+        inNamespace(() -> {
+            try (Announcer a = Announcer.open(CONFIG, List.of())) {
+                List<String> failed = a.update(List.of(up("v4", "198.18.4.1"), up("v6", "2001:db8:4::1")));
+                assertEquals(1, failed.size(), failed.toString());
+                assertTrue(failed.get(0).contains("2001:db8:4::1/128"), failed.toString());
+                assertTrue(a.announced("v4"));
+                assertFalse(a.announced("v6"));
+                assertEquals(failed.get(0), a.status().get("v6").reason());
+            }
+            return null;
+        });
+    }
+
     private void inNamespace(Callable<Void> body) throws Exception {
         CompletableFuture<Void> done = new CompletableFuture<>();
         Thread t = Thread.ofPlatform().name("in-" + ns).start(() -> {

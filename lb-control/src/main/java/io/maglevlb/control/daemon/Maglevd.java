@@ -178,7 +178,7 @@ public final class Maglevd {
         return a.update(candidates);
     }
 
-    /** The announcer, when {@code announce} is configured and the daemon has started. */
+    /** The announcer, when {@code announce} is configured, from {@link #start()} on. */
     public Optional<Announcer> announcer() {
         return Optional.ofNullable(announcer);
     }
@@ -229,8 +229,9 @@ public final class Maglevd {
     }
 
     /**
-     * Stops the daemon: closes every listener, lets open connections finish for up to {@code drainTimeout},
-     * closes what is still open, then stops the services and the event loops. Idempotent; returns at once
+     * Stops the daemon: withdraws the announced routes and forwards on for {@code announce.withdraw_grace} (with
+     * {@code announce}), closes every listener, lets open connections finish for up to {@code drainTimeout},
+     * closes what is still open, then stops the services and the event loops, and removes the announce device. Idempotent; returns at once
      * when the daemon is not running.
      *
      * @return true when every connection finished by itself within the deadline

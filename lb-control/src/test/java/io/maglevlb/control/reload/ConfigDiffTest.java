@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.maglevlb.core.config.AdminConfig;
+import io.maglevlb.core.config.AnnounceConfig;
 import io.maglevlb.core.config.BackendConfig;
 import io.maglevlb.core.config.DelayedAck;
 import io.maglevlb.core.config.FlowTableConfig;
@@ -130,5 +131,14 @@ class ConfigDiffTest {
         MaglevConfig after = new MaglevConfig(new AdminConfig(new InetSocketAddress("127.0.0.1", 9191),
                 Optional.empty()), 4, Duration.ofSeconds(30), new FlowTableConfig(1024, 0), List.of(web));
         assertEquals(List.of("admin", "workers", "flow_table"), ConfigDiff.between(before, after).needsRestart());
+    }
+
+    @Test
+    void anAnnounceChangeNeedsARestart() {
+        MaglevConfig before = config(web);
+        MaglevConfig after = new MaglevConfig(before.admin(), before.workers(), before.shutdownTimeout(),
+                before.flowTable(), before.vips(), Optional.of(new AnnounceConfig(100, "maglev0", Duration.ofSeconds(2))));
+        assertEquals(List.of("announce"), ConfigDiff.between(before, after).needsRestart());
+        assertEquals(List.of(), ConfigDiff.between(after, after).needsRestart());
     }
 }

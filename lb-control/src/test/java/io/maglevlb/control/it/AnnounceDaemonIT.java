@@ -128,7 +128,7 @@ class AnnounceDaemonIT {
         Path config = config(9190, "");
         daemon = startDaemon(config);
         awaitRoute(true, "announced at start");
-        assertEquals(1, announcedMetric());
+        awaitMetric(1);
         JsonNode web = status().path("vips").get(0).path("announce");
         assertTrue(web.path("announced").asBoolean(), web.toString());
         assertEquals(VIP + "/32", web.path("address").asText());
@@ -138,7 +138,7 @@ class AnnounceDaemonIT {
         b2.destroyForcibly();
         awaitRoute(false, "withdrawn when no backend is up");
         assertEquals("no backend up", status().path("vips").get(0).path("announce").path("reason").asText());
-        assertEquals(0, announcedMetric());
+        awaitMetric(0);
         backend(9002);
         awaitRoute(true, "announced again when a backend returns");
 
@@ -261,6 +261,17 @@ class AnnounceDaemonIT {
 
     private JsonNode status() throws IOException {
         return JSON.readTree(run("ip", "netns", "exec", ns, "curl", "-sf", "http://127.0.0.1:9190/status"));
+    }
+
+    /** /metrics renderings are cached for a moment (ScrapeCache): wait for the value rather than read it once. */
+    private void awaitMetric(int value) throws Exception {
+        await(() -> {
+            try {
+                return announcedMetric() == value;
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, Duration.ofSeconds(10), "maglev_vip_announced{vip=\"web\"} " + value);
     }
 
     private int announcedMetric() throws IOException {

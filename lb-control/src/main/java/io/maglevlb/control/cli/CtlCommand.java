@@ -27,12 +27,13 @@ import picocli.CommandLine.Spec;
  * {@code maglevd ctl}: operates a running maglevd through its admin HTTP API.
  *
  * <p>Exit status: 0 done; 1 the daemon refused or failed (its error is printed); 2 usage error; 3 the admin
- * API could not be reached.
+ * API could not be reached. {@code compare} exits 1 when the hosts disagree (see {@link CompareCommand}).
  */
 @Command(name = "ctl", mixinStandardHelpOptions = true,
         description = "Operate a running maglevd through its admin API.",
         subcommands = {CtlCommand.Status.class, CtlCommand.Drain.class, CtlCommand.Undrain.class,
-            CtlCommand.Reload.class, CtlCommand.Table.class, CtlCommand.Withdraw.class, CtlCommand.Announce.class})
+            CtlCommand.Reload.class, CtlCommand.Table.class, CtlCommand.Withdraw.class, CtlCommand.Announce.class,
+            CompareCommand.class})
 public final class CtlCommand implements Callable<Integer> {
     public static final int EXIT_OK = 0;
     public static final int EXIT_REFUSED = 1;
@@ -103,7 +104,7 @@ public final class CtlCommand implements Callable<Integer> {
     }
 
     /** The first message in the cause chain (HttpClient's ConnectException often has none itself). */
-    private static String describe(Exception e) {
+    static String describe(Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t.getMessage() != null && !t.getMessage().isBlank()) {
                 return t.getMessage();

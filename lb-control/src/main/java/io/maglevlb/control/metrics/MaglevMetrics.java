@@ -15,6 +15,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.lang.management.ManagementFactory;
 import java.lang.management.OperatingSystemMXBean;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The daemon's one meter registry: Prometheus, with JVM and process metrics bound, and factories of
@@ -36,6 +37,7 @@ public final class MaglevMetrics implements AutoCloseable {
     private final OpenFileCount openFiles = OpenFileCount.open();
     /** The last open-files value read, for a read that fails (-1: none yet). Guarded by this. */
     private long lastOpenFiles = -1;
+    private final CopyOnWriteArrayList<Runnable> beforeScrape = new CopyOnWriteArrayList<>();
 
     public MaglevMetrics() {
         new JvmMemoryMetrics().bindTo(registry);
@@ -82,7 +84,19 @@ public final class MaglevMetrics implements AutoCloseable {
 
     /** All meters in the Prometheus text format ({@link #CONTENT_TYPE}). */
     public String scrape() {
+        for (Runnable r : beforeScrape) {
+            r.run();
+        }
         return registry.scrape(CONTENT_TYPE);
+    }
+
+    /**
+     * Runs {@code refresh} on the scraping thread before every scrape, for meters whose tags follow state (see
+     * {@link TableInfo}); closing the returned handle stops it. {@code refresh} must be cheap and thread-safe.
+     */
+    public AutoCloseable beforeScrape(Runnable refresh) {
+        beforeScrape.add(refresh);
+        return () -> beforeScrape.remove(refresh);
     }
 
     /** A group for the meters of one VIP (tag {@code vip}). */

@@ -124,6 +124,13 @@ public final class MetricNames {
     public static final String TABLE_SLOTS_MIN = "maglev.table.slots.min";
     /** {@code maglev_table_slots_max{vip}}: most slots owned by a backend in the table (0 if empty). */
     public static final String TABLE_SLOTS_MAX = "maglev.table.slots.max";
+    /**
+     * {@code maglev_table_info{vip,digest}}: 1, one series per VIP carrying its current table digest (the old
+     * digest's series goes when the table changes): hosts whose series differ publish different tables.
+     */
+    public static final String TABLE_INFO = "maglev.table.info";
+    /** Label of a table digest (SHA-256 hex, as in {@code /status}). */
+    public static final String DIGEST = "digest";
     /** {@code maglev_reloads_total{result}}: configuration reloads, result ok or error. */
     public static final String RELOADS = "maglev.reloads";
     /** {@code maglev_admin_connections_active}: admin API connections served now. */

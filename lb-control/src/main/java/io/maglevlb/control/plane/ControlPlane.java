@@ -255,10 +255,13 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         for (BackendState b : vip.backends()) {
             watch(vip, b, InitialState.PROVISIONALLY_UP);
         }
-        VipMeters old = meters.put(vip.name(), new VipMeters(metrics, vip, health, daemon.announcer().orElse(null)));
+        // Close the old meters first: Micrometer hands back an existing meter of the same name and tags, which
+        // closing the old group afterwards would remove from under the new one.
+        VipMeters old = meters.remove(vip.name());
         if (old != null) {
             old.close();
         }
+        meters.put(vip.name(), new VipMeters(metrics, vip, health, daemon.announcer().orElse(null)));
     }
 
     @Override

@@ -9,6 +9,7 @@ import io.maglevlb.control.metrics.FlowTableReaders;
 import io.maglevlb.control.metrics.MaglevMetrics;
 import io.maglevlb.control.metrics.MeterGroup;
 import io.maglevlb.control.metrics.MetricNames;
+import io.maglevlb.control.metrics.TableInfo;
 import io.maglevlb.control.metrics.TrafficReaders;
 import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.core.conntrack.FlowTable;
@@ -55,6 +56,7 @@ final class VipMeters implements AutoCloseable {
     private final VipRuntime vip;
     private final HealthChecker health;
     private final MeterGroup vipGroup;
+    private final TableInfo tableInfo;
     private final Map<String, MeterGroup> backendGroups = new HashMap<>();
     private final Cached<TcpVipStats> tcp;
     private final Cached<DsrStats> dsr;
@@ -143,6 +145,7 @@ final class VipMeters implements AutoCloseable {
         }
         ControlMeters.registerTable(vipGroup, vip::snapshot, vip, VipRuntime::rebuilds, VipRuntime::totalBuildNanos,
                 VipRuntime::maxRecentBuildSeconds);
+        this.tableInfo = new TableInfo(metrics, vip.name(), vip::snapshot);
         for (BackendState b : vip.backends()) {
             addBackend(b.name());
         }
@@ -322,6 +325,7 @@ final class VipMeters implements AutoCloseable {
     public void close() {
         backendGroups.values().forEach(MeterGroup::close);
         backendGroups.clear();
+        tableInfo.close();
         vipGroup.close();
     }
 }

@@ -19,8 +19,8 @@ import java.util.SequencedSet;
  * started and is shown, never compared.
  *
  * <p>When they disagree, each host is held against the reference: the live backend set most hosts have (ties: the
- * first host's), and a host's missing or extra backends are named with the state the host gives them. With the
- * same live set but a different digest the weights or table size differ, and those are named.
+ * larger set, then the first host's), and a host's missing or extra backends are named with the state the host
+ * gives them. With the same live set but a different digest the weights or table size differ, and those are named.
  */
 final class FleetComparison {
     /** One host's answer: its {@code /status} JSON, or why there is none. */
@@ -126,14 +126,17 @@ final class FleetComparison {
         if (present.stream().map(Row::digest).distinct().count() <= 1) {
             return out;
         }
-        // Reference: the live set most hosts have; on a tie the first host's.
+        // Reference: the live set most hosts have; on a tie the larger set ("B lacks x" reads better than "A has
+        // x"), then the first host's.
         Map<SequencedSet<String>, Integer> votes = new LinkedHashMap<>();
         for (Row r : present) {
             votes.merge(r.live(), 1, Integer::sum);
         }
         SequencedSet<String> reference = present.getFirst().live();
         for (Map.Entry<SequencedSet<String>, Integer> e : votes.entrySet()) {
-            if (e.getValue() > votes.get(reference)) {
+            int v = e.getValue();
+            int best = votes.get(reference);
+            if (v > best || (v == best && e.getKey().size() > reference.size())) {
                 reference = e.getKey();
             }
         }

@@ -125,6 +125,7 @@ final class FleetLab implements AutoCloseable {
             String lb = segmentHost("lb" + (i + 1), LB_IPS[i]);
             sysctl(lb, "net.ipv4.ip_forward", "0");
             run("ip", "-n", lb, "addr", "add", PROXY_VIP + "/32", "dev", "lo"); // proxy mode: local
+            run("ip", "-n", lb, "route", "add", "default", "via", ROUTER_IP); // proxy replies to the client
         }
         for (int i = 0; i < BACKEND_IPS.length; i++) {
             String b = segmentHost("b" + (i + 1), BACKEND_IPS[i]);
@@ -305,6 +306,7 @@ final class FleetLab implements AutoCloseable {
                 }
                 """;
         StringBuilder router = new StringBuilder("""
+                log stderr all;
                 router id %s;
                 protocol device { }
                 protocol kernel {
@@ -324,6 +326,7 @@ final class FleetLab implements AutoCloseable {
         startBird("r", router.toString());
         for (int i = 0; i < LB_IPS.length; i++) {
             startBird("lb" + (i + 1), """
+                    log stderr all;
                     router id %s;
                     protocol device { }
                     protocol kernel vips {
@@ -422,19 +425,20 @@ final class FleetLab implements AutoCloseable {
     /** Result of a short-lived command. */
     record Result(int exit, String output) {}
 
-    /** {@code maglevd ctl ARGS} run in namespace {@code role}, with the lab's token. */
+    /**
+     * {@code maglevd ctl ARGS} with the lab's token, run in this JVM on a thread inside namespace {@code role}
+     * (the HTTP client's threads and sockets are made from it, so they live there too). The same command line
+     * as the {@code maglevd} binary, without a JVM start per call.
+     */
     Result ctl(String role, String... args) throws Exception {
         List<String> full = new ArrayList<>(List.of("ctl", "--token-file", tokenFile.toString()));
         full.addAll(List.of(args));
-        Process p = new ProcessBuilder(javaCommand(ns(role), full.toArray(String[]::new)))
-                .redirectErrorStream(true).start();
-        processes.add(p);
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("maglevd ctl " + String.join(" ", args) + " did not finish");
-        }
-        return new Result(p.exitValue(), out);
+        return Setns.call(ns(role), () -> {
+            java.io.StringWriter out = new java.io.StringWriter();
+            java.io.PrintWriter pw = new java.io.PrintWriter(out, true);
+            int exit = io.maglevlb.control.cli.MaglevdMain.execute(pw, pw, full.toArray(String[]::new));
+            return new Result(exit, out.toString());
+        });
     }
 
     /** GET {@code path} on lb{@code n}'s admin API (curl inside its namespace). */

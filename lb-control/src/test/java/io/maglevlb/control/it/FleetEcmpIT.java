@@ -215,17 +215,25 @@ class FleetEcmpIT {
         assertSameBackends(held, "after-kill");
         List<Conn> meanwhile = lab.connect(WEB_VIP, 20);
 
+        // Traffic on every connection while lb1 comes back and the router moves about half of them to it.
+        List<Conn> all = new ArrayList<>(held);
+        all.addAll(meanwhile);
+        Traffic traffic = new Traffic(all, "return");
         long restartNs = System.nanoTime();
         lbs[0] = lab.startMaglevd(1, config);
         lbs[0].awaitRunning();
         long runningNs = System.nanoTime();
         long backNs = routes.await(WEB_VIP, BOTH, 20_000);
+        Thread.sleep(1000);
+        traffic.stop();
+        report("lb1 returning: %s", traffic.summary());
+        assertEquals(List.of(), traffic.failures, "connections while lb1 returned");
         report("lb1 restarted: running (its log says so) after %d ms, route back on the router after %d ms",
                 ms(runningNs - restartNs), ms(backNs - restartNs));
         assertSameBackends(held, "after-restart");
         assertSameBackends(meanwhile, "after-restart");
         assertTrue(flows(1, "web") > 0, "connections opened while lb1 was away now reach it too");
-        report("after lb1 returned, 60 held DSR connections: lb1 tracks %.0f, lb2 %.0f; 0 failed", flows(1, "web"),
+        report("after lb1 returned, 60 held DSR connections answer from their backends; flows tracked: lb1 %.0f, lb2 %.0f", flows(1, "web"),
                 flows(2, "web"));
 
         // 4. The maintenance switch.
@@ -255,8 +263,6 @@ class FleetEcmpIT {
         proxyModeResets();
 
         // 7. An LB host falls off the network: BFD tells the router.
-        List<Conn> all = new ArrayList<>(held);
-        all.addAll(meanwhile);
         lostHost(all);
 
         // 8. SIGTERM: routes first, forwarding for withdraw_grace, then stop. Nothing fails.
@@ -332,42 +338,71 @@ class FleetEcmpIT {
         assertSameBackends(conns, "link-back");
     }
 
-    private static void gracefulStop(List<Conn> conns) throws Exception {
-        AtomicInteger exchanges = new AtomicInteger();
-        AtomicInteger opened = new AtomicInteger();
-        List<String> failures = Collections.synchronizedList(new ArrayList<>());
-        CompletableFuture<Void> stopped = new CompletableFuture<>();
-        List<Thread> load = new ArrayList<>();
-        int threads = 4;
-        for (int t = 0; t < threads; t++) {
-            int slice = t;
-            load.add(Thread.ofPlatform().daemon().start(() -> {
-                for (int round = 0; round < 500 && !stopped.isDone(); round++) {
-                    for (int i = slice; i < conns.size(); i += threads) {
-                        Conn c = conns.get(i);
-                        try {
-                            String who = c.exchange("term-" + round);
-                            if (!who.startsWith(c.backend + " ")) {
-                                failures.add("moved to " + who);
+    /**
+     * Client traffic while an LB changes state: 4 threads asking every held connection in turn (a round every
+     * 10 ms at most), each answer checked against the connection's backend, and one thread opening new connections
+     * one after the other. Bounded: at most 3000 rounds and 5000 new connections, and it stops when told.
+     */
+    private static final class Traffic {
+        final AtomicInteger exchanges = new AtomicInteger();
+        final AtomicInteger opened = new AtomicInteger();
+        final List<String> failures = Collections.synchronizedList(new ArrayList<>());
+        private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+        private final List<Thread> threads = new ArrayList<>();
+
+        Traffic(List<Conn> conns, String tag) {
+            int n = 4;
+            for (int t = 0; t < n; t++) {
+                int slice = t;
+                threads.add(Thread.ofPlatform().daemon().start(() -> {
+                    for (int round = 0; round < 3000 && !stopped.isDone(); round++) {
+                        for (int i = slice; i < conns.size(); i += n) {
+                            Conn c = conns.get(i);
+                            try {
+                                String who = c.exchange(tag + "-" + round);
+                                if (!who.startsWith(c.backend + " ")) {
+                                    failures.add("connection " + i + " moved from " + c.backend + " to " + who);
+                                }
+                                exchanges.incrementAndGet();
+                            } catch (IOException e) {
+                                failures.add("connection " + i + ": " + e);
                             }
-                            exchanges.incrementAndGet();
-                        } catch (IOException e) {
-                            failures.add(e.toString());
                         }
+                        try {
+                            Thread.sleep(10);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                }));
+            }
+            threads.add(Thread.ofPlatform().daemon().start(() -> {
+                for (int i = 0; i < 5000 && !stopped.isDone(); i++) {
+                    try {
+                        lab.connectOnce(WEB_VIP);
+                        opened.incrementAndGet();
+                    } catch (Exception e) {
+                        failures.add("new connection: " + e);
                     }
                 }
             }));
         }
-        load.add(Thread.ofPlatform().daemon().start(() -> {
-            for (int i = 0; i < 5000 && !stopped.isDone(); i++) {
-                try {
-                    lab.connectOnce(WEB_VIP);
-                    opened.incrementAndGet();
-                } catch (Exception e) {
-                    failures.add("new connection: " + e);
-                }
+
+        void stop() throws InterruptedException {
+            stopped.complete(null);
+            for (Thread t : threads) {
+                t.join(30_000);
             }
-        }));
+        }
+
+        String summary() {
+            return exchanges.get() + " exchanges on held connections and " + opened.get()
+                    + " new connections meanwhile, " + failures.size() + " failed";
+        }
+    }
+
+    private static void gracefulStop(List<Conn> conns) throws Exception {
+        Traffic traffic = new Traffic(conns, "term");
         Thread.sleep(200); // traffic flowing through both LBs before the signal
         CompletableFuture<Long> exited = lbs[1].process.onExit().thenApply(p -> System.nanoTime());
         long termNs = System.nanoTime();
@@ -375,16 +410,12 @@ class FleetEcmpIT {
         long withdrawnNs = routes.await(WEB_VIP, LB1_ONLY, 5_000);
         long exitNs = exited.get(30, TimeUnit.SECONDS);
         Thread.sleep(300); // and a little traffic after it is gone
-        stopped.complete(null);
-        for (Thread t : load) {
-            t.join(30_000);
-        }
-        report("SIGTERM lb2: route left the router after %d ms, the process exited after %d ms; %d exchanges on held"
-                + " connections and %d new connections meanwhile, %d failed", ms(withdrawnNs - termNs),
-                ms(exitNs - termNs), exchanges.get(), opened.get(), failures.size());
+        traffic.stop();
+        report("SIGTERM lb2: route left the router after %d ms, the process exited after %d ms; %s",
+                ms(withdrawnNs - termNs), ms(exitNs - termNs), traffic.summary());
         assertEquals(0, lbs[1].process.exitValue(), lbs[1].log());
         assertTrue(withdrawnNs < exitNs, "withdrawn before the process stopped");
-        assertEquals(List.of(), failures);
+        assertEquals(List.of(), traffic.failures);
     }
 
     private static long ms(long ns) {

@@ -32,6 +32,9 @@ import picocli.CommandLine.Spec;
  * {@code maglevd ctl compare --admin A --admin B ...}: asks every host for its {@code /status} (all at once) and
  * prints, per VIP, one row per host with the table generation, digest and live backends; then what differs.
  *
+ * <p>A VIP a host does not announce (withdrawn, no backend up; see {@code announce}) is marked on its row but not
+ * counted as a difference: the table is what must agree.
+ *
  * <p>Exit status: 0 every host answered and all agree on every VIP; 1 they disagree (a different digest, or a
  * VIP some host lacks); 3 they agree but a host could not be reached or refused the request; 2 usage error.
  */
@@ -171,6 +174,12 @@ final class CompareCommand implements Callable<Integer> {
                 }
                 if (!others.isEmpty()) {
                     live.append("   not live: ").append(String.join(", ", others));
+                }
+                JsonNode announce = r.vip().path("announce");
+                if (announce.isObject() && !announce.path("announced").asBoolean()) {
+                    // Shown, not compared: a withdrawn host is maintenance, not a different table.
+                    live.append("   [NOT announced").append(announce.hasNonNull("reason")
+                            ? ": " + announce.get("reason").asText() : "").append(']');
                 }
                 out.printf(Locale.ROOT, "  %-" + width + "s  %10d  %-16s  %s%n", r.host(), r.generation(),
                         digest.length() > 16 ? digest.substring(0, 16) : digest, live);

@@ -79,6 +79,20 @@ class FleetComparisonTest {
     }
 
     @Test
+    void aHostThatDoesNotAnnounceIsMarkedNotCounted() throws Exception {
+        JsonNode withdrawn = status("d1", 101, "w1:1");
+        ((com.fasterxml.jackson.databind.node.ObjectNode) withdrawn.path("vips").get(0)).set("announce", JSON.readTree(
+                "{\"address\":\"198.18.1.100/32\",\"announced\":false,\"operatorWithdrawn\":true,"
+                        + "\"reason\":\"withdrawn by the operator\"}"));
+        Report r = FleetComparison.compare(List.of(Host.reached("a", withdrawn), Host.reached("b", status("d1", 101,
+                "w1:1"))));
+        assertTrue(r.agrees());
+        StringWriter out = new StringWriter();
+        CompareCommand.print(r, 2, new PrintWriter(out, true));
+        assertTrue(out.toString().contains("w1   [NOT announced: withdrawn by the operator]"), out.toString());
+    }
+
+    @Test
     void printsOneRowPerHostAndTheUnreachable() throws Exception {
         Report r = FleetComparison.compare(List.of(Host.reached("a", status("0123456789abcdef0123", 101, "w1:1",
                 "w2:0")), Host.failed("b", "cannot reach the admin API: connection refused")));

@@ -242,6 +242,11 @@ class FleetEcmpIT {
         routes.await(WEB_VIP, LB2_ONLY, 5_000);
         routes.await(PROXY_VIP, LB2_ONLY, 5_000);
         assertEquals(0.0, lab.metric(1, "maglev_vip_announced", "vip=\"web\""));
+        Result withdrawnCompare = lab.ctl("r", "compare", "--admin", admin(1), "--admin", admin(2));
+        assertEquals(0, withdrawnCompare.exit(), "a withdrawn host still has the same tables: "
+                + withdrawnCompare.output());
+        assertTrue(withdrawnCompare.output().contains("[NOT announced: withdrawn by the operator"),
+                withdrawnCompare.output());
         assertSameBackends(held, "withdrawn");
         Result announce = lab.ctl("lb1", "announce");
         assertEquals(0, announce.exit(), announce.output());

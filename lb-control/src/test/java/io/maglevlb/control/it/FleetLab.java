@@ -268,7 +268,9 @@ final class FleetLab implements AutoCloseable {
             List<Conn> list = new ArrayList<>();
             for (int i = 0; i < count; i++) {
                 Socket s = new Socket();
-                s.setSoTimeout(5_000);
+                // A read caught while a route moves waits for TCP to retransmit (longer on a loaded machine):
+                // a stall, not a broken connection; resets and closes fail at once.
+                s.setSoTimeout(15_000);
                 s.connect(new InetSocketAddress(InetAddress.ofLiteral(vip), 80), 5_000);
                 list.add(new Conn(s));
             }

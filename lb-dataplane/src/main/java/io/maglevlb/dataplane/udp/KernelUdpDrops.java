@@ -1,67 +1,57 @@
 package io.maglevlb.dataplane.udp;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.maglevlb.dataplane.linux.LinuxNative;
+import io.netty.channel.socket.DatagramChannel;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
-import java.util.Set;
 
 /**
- * Reads the kernel's per-socket drop counter of UDP sockets (the last column of /proc/net/udp and
- * /proc/net/udp6): datagrams the kernel discarded because the socket's receive buffer was full. The forwarder
- * never sees those datagrams, so they appear in no other counter. Read at metrics time, never per datagram.
+ * Reads the kernel's per-socket drop counter of the VIP's UDP sockets: datagrams the kernel discarded because a
+ * socket's receive buffer was full. The forwarder never sees those datagrams, so they appear in no other counter.
+ * Read at metrics time, never per datagram.
+ *
+ * <p>The counter comes from {@code getsockopt(SOL_SOCKET, SO_MEMINFO)} on each VIP socket (the
+ * {@code SK_MEMINFO_DROPS} entry, Linux 4.6 and later): one system call per socket, whatever else the host runs.
+ * It used to come from {@code /proc/net/udp}, which lists every UDP socket of the network namespace, one flow
+ * socket per UDP session included: with 5,000 flows one read took seconds, a scrape several, and a reload that
+ * registered a UDP VIP's meters 17 s.
  */
 final class KernelUdpDrops {
-    private static final Path[] TABLES = {Path.of("/proc/net/udp"), Path.of("/proc/net/udp6")};
-    private static final int INODE_COLUMN = 9;
-    private static final int DROPS_COLUMN = 12;
+    private static final int SO_MEMINFO = 55;
+    /** Entries of the kernel's sk_meminfo array in 6.x ({@code SK_MEMINFO_VARS}); older kernels return fewer. */
+    private static final int MEMINFO_ENTRIES = 9;
+    private static final int SK_MEMINFO_DROPS = 8;
 
     private KernelUdpDrops() {}
 
     /**
-     * The socket inode behind file descriptor {@code fd} of this process, or -1 when it cannot be read (no
-     * /proc, or not a socket).
+     * Sum of the drop counters of the open sockets among {@code channels}, or -1 when none can be read (not
+     * Linux epoll sockets, or a kernel without the drops entry).
      */
-    static long socketInode(int fd) {
-        try {
-            String target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
-            if (target.startsWith("socket:[") && target.endsWith("]")) {
-                return Long.parseLong(target, 8, target.length() - 1, 10);
-            }
-        } catch (IOException | UnsupportedOperationException | NumberFormatException e) {
-            // Not on Linux, or the fd is gone: the caller reports "unknown".
-        }
-        return -1;
-    }
-
-    /** Sum of the drop counters of the sockets with these inodes, or -1 when the tables cannot be read. */
-    static long dropsOf(Set<Long> inodes) {
-        if (inodes.isEmpty()) {
-            return -1;
-        }
+    static long dropsOf(List<DatagramChannel> channels) {
         long sum = 0;
         boolean readAny = false;
-        for (Path table : TABLES) {
-            List<String> lines;
-            try {
-                lines = Files.readAllLines(table);
-            } catch (IOException e) {
-                continue;
-            }
-            readAny = true;
-            for (int i = 1; i < lines.size(); i++) {
-                String[] cols = lines.get(i).trim().split("\\s+");
-                if (cols.length <= DROPS_COLUMN) {
+        // Native memory: the instance's arena, freed when it closes at the end of this call (per call; the
+        // control thread calls this at most once per stats sample).
+        try (LinuxNative sys = new LinuxNative()) {
+            MemorySegment meminfo = sys.allocate(4L * MEMINFO_ENTRIES);
+            MemorySegment length = sys.allocate(4);
+            for (DatagramChannel ch : channels) {
+                int fd = UdpChannels.fdOf(ch);
+                if (fd < 0 || !ch.isOpen()) {
                     continue;
                 }
-                try {
-                    if (inodes.contains(Long.parseLong(cols[INODE_COLUMN]))) {
-                        sum += Long.parseLong(cols[DROPS_COLUMN]);
-                    }
-                } catch (NumberFormatException e) {
-                    // A line of another format: not one of ours.
+                length.set(ValueLayout.JAVA_INT, 0, 4 * MEMINFO_ENTRIES);
+                if (sys.getsockopt(fd, LinuxNative.SOL_SOCKET, SO_MEMINFO, meminfo, length) != 0
+                        || length.get(ValueLayout.JAVA_INT, 0) < 4 * (SK_MEMINFO_DROPS + 1)) {
+                    continue;
                 }
+                sum += Integer.toUnsignedLong(meminfo.getAtIndex(ValueLayout.JAVA_INT, SK_MEMINFO_DROPS));
+                readAny = true;
             }
+        } catch (UnsupportedOperationException | IllegalStateException | LinkageError e) {
+            return -1; // no FFM access to libc here: "unknown", as before
         }
         return readAny ? sum : -1;
     }

@@ -25,11 +25,9 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -57,7 +55,6 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     private final Duration idleTimeout;
     private final List<UdpVipLoop> loops = new CopyOnWriteArrayList<>();
     private final List<DatagramChannel> vipChannels = new CopyOnWriteArrayList<>();
-    private volatile Set<Long> socketInodes = Set.of();
     private volatile InetSocketAddress localAddress;
     private boolean started;
 
@@ -127,7 +124,6 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
         SocketProtocolFamily family = UdpChannels.familyOf(vip.listen().getAddress());
         probeExclusive();
-        Set<Long> inodes = new HashSet<>();
         InetSocketAddress bindTo = vip.listen();
         try {
             for (int i = 0; i < loopCount; i++) {
@@ -140,18 +136,12 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
                 await(loop.register(ch), bindTo);
                 await(ch.bind(bindTo), bindTo);
                 bindTo = ch.localAddress(); // later sockets join the same port
-                int fd = UdpChannels.fdOf(ch);
-                long inode = fd >= 0 ? KernelUdpDrops.socketInode(fd) : -1;
-                if (inode >= 0) {
-                    inodes.add(inode);
-                }
             }
         } catch (VipBindException | RuntimeException e) {
             closeConnections();
             throw e;
         }
         this.localAddress = bindTo;
-        this.socketInodes = inodes.size() == loopCount ? Set.copyOf(inodes) : Set.of();
     }
 
     private UdpVipLoop newLoop(EventLoop loop, int loopCount) {
@@ -199,7 +189,6 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
         old.vipChannels.clear(); // the predecessor no longer owns them
         this.localAddress = old.localAddress;
-        this.socketInodes = old.socketInodes;
         return true;
     }
 
@@ -406,7 +395,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             backendStats.add(new UdpBackendStats(id, state == null ? null : state.name(), s[0], s[1], s[2], s[3],
                     s[4], s[5], s[6]));
         }
-        long kernelDrops = KernelUdpDrops.dropsOf(socketInodes);
+        long kernelDrops = KernelUdpDrops.dropsOf(vipChannels);
         return new UdpVipStats(vip.name(), fromClients, fromClientsBytes, toBackends, toBackendsBytes,
                 fromBackends, fromBackendsBytes, toClients, toClientsBytes, active, created, moved,
                 evictedByReason, stateless, droppedByReason, unreachable, openFailures, vipErrors, kernelDrops,

@@ -59,7 +59,9 @@ public record StatusView(String version, long pid, String startedAt, String conf
      * @param lastCheck the last check's result and detail, or null before the first check
      * @param activeFlows TCP connections or UDP flows open to the backend now; null when not counted per backend
      *     (DSR) or the VIP has no forwarder
+     * @param healthTarget what the health checks probe: "backend ADDRESS:PORT", or for DSR backends checked at the
+     *     VIP "VIP ADDRESS:PORT via BACKEND (METHOD on INTERFACE, mark M)"; null when not checked
      */
     public record Backend(String name, String address, int weight, boolean healthy, boolean drained, int slots,
-            String health, String lastCheck, Long activeFlows) {}
+            String health, String lastCheck, Long activeFlows, String healthTarget) {}
 }

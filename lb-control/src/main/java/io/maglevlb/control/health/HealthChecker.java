@@ -281,6 +281,10 @@ public final class HealthChecker implements AutoCloseable {
             CheckOutcome outcome = f.isSuccess()
                     ? (CheckOutcome) f.getNow()
                     : Probe.classify(f.cause(), health.checkStartNs);
+            ProbeRoute route = health.target().route();
+            if (route != null) {
+                outcome = route.explain(outcome);
+            }
             onOutcome(health, outcome);
             startWaiting();
         });

@@ -12,8 +12,11 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -34,6 +37,9 @@ final class Probe {
     /** An HTTP status line longer than this is a failure; bounds what one check may buffer. */
     static final int MAX_STATUS_LINE_BYTES = 4096;
 
+    /** setsockopt(SOL_SOCKET, SO_MARK): Netty's epoll transport sets any integer option by level and name. */
+    static final IntegerUnixChannelOption SO_MARK = new IntegerUnixChannelOption("SO_MARK", 1, 36);
+
     private Probe() {}
 
     static Future<CheckOutcome> run(EventLoop loop, Class<? extends Channel> channelClass, HealthTarget target) {
@@ -42,6 +48,16 @@ final class Probe {
         Promise<CheckOutcome> promise = loop.newPromise();
         if (check.type() == HealthCheckType.NONE) {
             promise.setSuccess(new CheckOutcome(CheckResult.SUCCESS, "no check", 0));
+            return promise;
+        }
+        ProbeRoute route = target.route();
+        if (route != null && route.error() != null) {
+            promise.setSuccess(outcome(CheckResult.FAILURE, "cannot probe at the VIP: " + route.error(), startNs));
+            return promise;
+        }
+        if (route != null && !EpollSocketChannel.class.isAssignableFrom(channelClass)) {
+            promise.setSuccess(outcome(CheckResult.LOCAL_ERROR, "probing at the VIP needs SO_MARK, which needs "
+                    + "Netty's epoll transport (unavailable here)", startNs));
             return promise;
         }
         long timeoutNs = Math.max(1, check.timeout().toNanos());
@@ -56,9 +72,40 @@ final class Probe {
                 .option(ChannelOption.SO_KEEPALIVE, false)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .handler(handler);
+        // Register, mark, then connect: a mark that cannot be set must fail the check, never let an unmarked
+        // probe leave through the main table (where it would reach the VIP through some other backend).
         ChannelFuture connect;
         try {
-            connect = bootstrap.connect(target.address());
+            ChannelFuture registered = bootstrap.register();
+            if (!registered.isSuccess() && registered.isDone()) {
+                promise.trySuccess(classify(registered.cause(), startNs));
+                return promise;
+            }
+            Channel channel = registered.channel();
+            connect = channel.newPromise();
+            ChannelPromise connecting = (ChannelPromise) connect;
+            registered.addListener((ChannelFuture r) -> {
+                if (!r.isSuccess()) {
+                    connecting.tryFailure(r.cause());
+                    return;
+                }
+                if (route != null) {
+                    try {
+                        channel.config().setOption(SO_MARK, route.mark());
+                    } catch (ChannelException e) {
+                        promise.trySuccess(outcome(CheckResult.LOCAL_ERROR, "cannot set SO_MARK " + route.mark()
+                                + " (needs CAP_NET_ADMIN): " + describe(e), startNs));
+                        return;
+                    }
+                }
+                channel.connect(target.probeAddress()).addListener((ChannelFuture c) -> {
+                    if (c.isSuccess()) {
+                        connecting.trySuccess();
+                    } else {
+                        connecting.tryFailure(c.cause());
+                    }
+                });
+            });
         } catch (RuntimeException e) {
             promise.trySuccess(classify(e, startNs));
             return promise;
@@ -83,7 +130,7 @@ final class Probe {
     }
 
     static String httpRequest(HealthTarget target) {
-        InetSocketAddress address = target.address();
+        InetSocketAddress address = target.probeAddress();
         String ip = NetUtil.toAddressString(address.getAddress()); // RFC 5952 form for IPv6
         String host = address.getAddress() instanceof Inet6Address ? "[" + ip + "]" : ip;
         return "GET " + target.check().path() + " HTTP/1.1\r\n"

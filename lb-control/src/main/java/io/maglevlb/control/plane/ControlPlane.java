@@ -23,18 +23,25 @@ import io.maglevlb.control.reload.ConfigDiff.BackendDiff;
 import io.maglevlb.control.reload.ConfigDiff.VipChange;
 import io.maglevlb.control.reload.HangupSignal;
 import io.maglevlb.control.reload.Reloader;
+import io.maglevlb.control.health.ProbeRoute;
 import io.maglevlb.core.config.BackendConfig;
+import io.maglevlb.core.config.DsrConfig;
+import io.maglevlb.core.config.ForwardingMode;
+import io.maglevlb.core.config.HealthCheckConfig;
+import io.maglevlb.core.config.HealthCheckTarget;
 import io.maglevlb.core.config.HealthCheckType;
 import io.maglevlb.core.config.MaglevConfig;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.packet.DsrHealthRoutes;
 import io.maglevlb.dataplane.packet.DsrStats;
 import io.maglevlb.dataplane.packet.DsrVip;
 import io.maglevlb.dataplane.tcp.TcpVipStats;
 import io.maglevlb.dataplane.udp.UdpForwarder;
 import io.maglevlb.dataplane.udp.UdpVipStats;
 import io.netty.util.NetUtil;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -99,6 +106,9 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     // Control thread only.
     private final Map<String, VipMeters> meters = new HashMap<>();
     private Map<String, UnreachableSample> unreachableSamples = new HashMap<>();
+    /** "vip/backend" -> its DSR probe path, while it is probed at the VIP. */
+    private final Map<String, DsrHealthRoutes.Path> probePaths = new HashMap<>();
+    private DsrHealthRoutes dsrHealthRoutes;
     private volatile String lastReload;
 
     /** @param configFile the file reloads read: the one the daemon was started with */
@@ -124,6 +134,9 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         reloader = new Reloader(configFile, d, this);
         try {
             onControl(() -> {
+                if (needsDsrHealthRoutes(d.config())) {
+                    dsrHealthRoutes(); // a conflict with someone else's rules refuses the start
+                }
                 for (VipRuntime vip : d.vips()) {
                     vipAdded(vip);
                 }
@@ -149,6 +162,9 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         }
         if (health != null) {
             health.close();
+        }
+        if (dsrHealthRoutes != null) {
+            dsrHealthRoutes.close(); // after the checks stopped: rules and routes go, with the tunnel device
         }
         if (control != null) {
             control.shutdownNow();
@@ -241,11 +257,63 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     }
 
     private void watch(VipRuntime vip, BackendState backend, InitialState initial) {
-        BackendHealth h = health.watch(new HealthTarget(vip.name(), backend.name(), backend.address(),
-                vip.config().healthCheck()), initial);
-        if (h.isUp() != backend.healthy() && vip.config().healthCheck().type() == HealthCheckType.NONE) {
+        HealthCheckConfig check = vip.config().healthCheck();
+        ProbeRoute route = null;
+        DsrHealthRoutes.Path path = null;
+        HealthCheckTarget target = vip.config().backends().stream().filter(b -> b.name().equals(backend.name()))
+                .findFirst().map(b -> b.healthTarget(check)).orElse(check.target());
+        if (target == HealthCheckTarget.VIP && vip.config().mode() == ForwardingMode.DSR
+                && check.type() != HealthCheckType.NONE && vip.config().dsr().isPresent()) {
+            DsrConfig dsr = vip.config().dsr().get();
+            InetSocketAddress destination = vip.config().listen();
+            String backendIp = backend.address().getAddress().getHostAddress();
+            try {
+                path = dsrHealthRoutes().acquire(destination.getAddress(), backend.address().getAddress(),
+                        dsr.method(), dsr.interfaceName(), dsr.guePort(), Optional.empty());
+                route = new ProbeRoute(destination, backendIp, path.mark(),
+                        "VIP " + NetUtil.toSocketAddressString(destination) + " " + path.description(), path.hint(),
+                        null);
+            } catch (IOException | RuntimeException e) {
+                log.error("vip {}: backend {} cannot be probed at the VIP: {}", vip.name(), backend.name(),
+                        e.getMessage());
+                route = ProbeRoute.broken(destination, backendIp, String.valueOf(e.getMessage()));
+            }
+        }
+        BackendHealth h = health.watch(new HealthTarget(vip.name(), backend.name(), backend.address(), check, route),
+                initial);
+        releasePath(vip.name(), backend.name());
+        if (path != null) {
+            probePaths.put(vip.name() + "/" + backend.name(), path);
+        }
+        if (h.isUp() != backend.healthy() && check.type() == HealthCheckType.NONE) {
             vip.setHealthy(backend.name(), true, "health check type none");
         }
+    }
+
+    private void unwatch(String vipName, String backendName) {
+        health.unwatch(vipName, backendName);
+        releasePath(vipName, backendName);
+    }
+
+    private void releasePath(String vipName, String backendName) {
+        DsrHealthRoutes.Path old = probePaths.remove(vipName + "/" + backendName);
+        if (old != null) {
+            dsrHealthRoutes.release(old);
+        }
+    }
+
+    /** Opened at the first DSR check at a VIP (at start, so that a conflict refuses the start). */
+    private DsrHealthRoutes dsrHealthRoutes() throws IOException {
+        if (dsrHealthRoutes == null) {
+            dsrHealthRoutes = DsrHealthRoutes.open(daemon.config().dsrHealth());
+        }
+        return dsrHealthRoutes;
+    }
+
+    private static boolean needsDsrHealthRoutes(MaglevConfig config) {
+        return config.vips().stream().anyMatch(v -> v.mode() == ForwardingMode.DSR
+                && v.healthCheck().type() != HealthCheckType.NONE
+                && v.backends().stream().anyMatch(b -> b.healthTarget(v.healthCheck()) == HealthCheckTarget.VIP));
     }
 
     // ---- reload listener (control thread) ----
@@ -267,6 +335,11 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     @Override
     public void vipRemoved(String vipName) {
         health.unwatchVip(vipName);
+        for (String key : new ArrayList<>(probePaths.keySet())) {
+            if (key.startsWith(vipName + "/")) {
+                releasePath(vipName, key.substring(vipName.length() + 1));
+            }
+        }
         VipMeters m = meters.remove(vipName);
         if (m != null) {
             m.close();
@@ -278,7 +351,7 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         BackendDiff backends = change.backends();
         VipMeters m = meters.get(vip.name());
         for (BackendConfig removed : backends.removed()) {
-            health.unwatch(vip.name(), removed.name());
+            unwatch(vip.name(), removed.name());
             if (m != null) {
                 m.removeBackend(removed.name());
             }
@@ -290,7 +363,8 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
             }
         }
         for (BackendDiff.Kept kept : backends.kept()) {
-            if (change.healthCheckChanged() || kept.addressChanged()) {
+            if (change.healthCheckChanged() || kept.addressChanged() || rebound || change.listenerChanged()
+                    || !kept.before().healthTarget().equals(kept.after().healthTarget())) {
                 vip.backend(kept.after().name()).ifPresent(b ->
                         watch(vip, b, b.healthy() ? InitialState.UP : InitialState.DOWN));
             }
@@ -416,7 +490,8 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
                 backends.add(new StatusView.Backend(b.name(), address(b.address()), b.weight(), b.healthy(),
                         b.drained(), snap.slotCount(b.id()),
                         h.map(BackendHealth::lastTransitionReason).orElse("not checked"), lastCheck,
-                        active.ofBackend().apply(b.id())));
+                        active.ofBackend().apply(b.id()),
+                        h.map(x -> x.target().describeTarget()).orElse(null)));
             }
             InetSocketAddress listen = vip.forwarder().map(VipForwarder::localAddress).orElse(vip.config().listen());
             vips.add(new StatusView.Vip(vip.name(), address(listen), vip.config().protocol().configName(),

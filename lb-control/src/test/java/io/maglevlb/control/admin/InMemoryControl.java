@@ -41,7 +41,8 @@ final class InMemoryControl implements ControlApi {
             List<StatusView.Backend> backends = new ArrayList<>();
             for (BackendState b : s.backends()) {
                 backends.add(new StatusView.Backend(b.name(), b.address().toString(), b.weight(), b.healthy(),
-                        b.drained(), s.slotCount(b.id()), b.healthy() ? "up" : "down", null, 0L));
+                        b.drained(), s.slotCount(b.id()), b.healthy() ? "up" : "down", null, 0L,
+                        "backend " + b.address()));
             }
             out.add(new StatusView.Vip(s.vip(), "127.0.0.1:80", "tcp", "proxy", s.generation(), s.digest(),
                     s.tableSize(), s.tableBackends().size(), 0L, backends, announcement(s.vip())));

@@ -40,15 +40,17 @@ import java.util.stream.Collectors;
 public final class ConfigBinder {
 
     static final List<String> ROOT_KEYS = List.of("admin", "workers", "shutdown_timeout", "flow_table", "vips",
-            "announce");
+            "announce", "dsr_health");
+    static final List<String> DSR_HEALTH_KEYS = List.of("first_mark", "first_table", "size", "rule_priority");
     static final List<String> ADMIN_KEYS = List.of("listen", "token_file");
     static final List<String> FLOW_TABLE_KEYS = List.of("capacity", "flood_threshold");
     static final List<String> VIP_KEYS = List.of("name", "listen", "protocol", "mode", "hash", "table_size",
             "backends", "health_check", "max_connections", "connect_timeout", "connect_retries", "idle_timeout",
             "proxy_protocol", "delayed_ack", "dsr");
-    static final List<String> BACKEND_KEYS = List.of("name", "address", "weight");
+    static final List<String> BACKEND_KEYS = List.of("name", "address", "weight", "health_check");
+    static final List<String> BACKEND_HEALTH_CHECK_KEYS = List.of("target");
     static final List<String> HEALTH_CHECK_KEYS =
-            List.of("type", "interval", "timeout", "rise", "fall", "path", "expect", "send");
+            List.of("type", "interval", "timeout", "rise", "fall", "path", "expect", "send", "target");
     static final List<String> ANNOUNCE_KEYS = List.of("table", "device", "withdraw_grace");
     static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port", "ingress_drop");
 
@@ -128,11 +130,72 @@ public final class ConfigBinder {
                 ? bindFlowTable(f.node("flow_table"), f.path("flow_table"))
                 : FlowTableConfig.defaults();
         List<VipConfig> vips = bindVips(f, admin == null ? null : admin.listen());
+        DsrHealthConfig dsrHealth = f.has("dsr_health")
+                ? bindDsrHealth(f.node("dsr_health"), f.path("dsr_health"))
+                : DsrHealthConfig.defaults();
         AnnounceConfig announce = f.has("announce") ? bindAnnounce(f.node("announce"), f.path("announce")) : null;
         if (!errors.isEmpty()) {
             return null;
         }
-        return new MaglevConfig(admin, workers, shutdownTimeout, flowTable, vips, Optional.ofNullable(announce));
+        return new MaglevConfig(admin, workers, shutdownTimeout, flowTable, vips, Optional.ofNullable(announce),
+                dsrHealth);
+    }
+
+    private DsrHealthConfig bindDsrHealth(ConfigNode node, String path) {
+        MapNode map = map(node, path, "the DSR health-check routing settings (first_mark, first_table, size, "
+                + "rule_priority)");
+        if (map == null) {
+            return null;
+        }
+        int before = errors.size();
+        Fields f = new Fields(map, path, DSR_HEALTH_KEYS);
+        Integer firstMark = f.has("first_mark")
+                ? markOrTable(f.node("first_mark"), f.path("first_mark"))
+                : Integer.valueOf(DsrHealthConfig.DEFAULT_FIRST_MARK);
+        Integer firstTable = f.has("first_table")
+                ? markOrTable(f.node("first_table"), f.path("first_table"))
+                : Integer.valueOf(DsrHealthConfig.DEFAULT_FIRST_TABLE);
+        Integer size = f.has("size")
+                ? integer(f.node("size"), f.path("size"), 1, 1 << 20)
+                : Integer.valueOf(DsrHealthConfig.DEFAULT_SIZE);
+        Integer priority = f.has("rule_priority")
+                ? integer(f.node("rule_priority"), f.path("rule_priority"), 1, DsrHealthConfig.MAX_RULE_PRIORITY)
+                : Integer.valueOf(DsrHealthConfig.DEFAULT_RULE_PRIORITY);
+        if (errors.size() > before) {
+            return null;
+        }
+        for (String key : List.of("first_mark", "first_table")) {
+            int first = key.equals("first_mark") ? firstMark : firstTable;
+            if ((long) first + size - 1 > Integer.MAX_VALUE) {
+                error(f.path(key), f.has(key) ? f.node(key) : map, key + " + size - 1 must not exceed "
+                        + Integer.MAX_VALUE + " (was " + first + " + " + size + ")");
+            }
+        }
+        if (firstTable <= 255 && firstTable + size > 252) {
+            error(f.path("first_table"), f.has("first_table") ? f.node("first_table") : map, "tables 253-255 are the"
+                    + " kernel's default, main and local tables; choose a range that avoids them");
+        }
+        return errors.size() > before ? null : new DsrHealthConfig(firstMark, firstTable, size, priority);
+    }
+
+    /** A fwmark or table number: decimal or 0x-prefixed hex, 1..2^31-1. */
+    private Integer markOrTable(ConfigNode node, String path) {
+        String text = scalar(node, path, "a number (decimal or 0x hex)");
+        if (text == null) {
+            return null;
+        }
+        String t = text.strip().toLowerCase(java.util.Locale.ROOT);
+        try {
+            long value = t.startsWith("0x") ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+            if (value >= 1 && value <= Integer.MAX_VALUE) {
+                return (int) value;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        error(path, node, "expected a number from 1 to " + Integer.MAX_VALUE + " (decimal or 0x hex), got '" + text
+                + "'");
+        return null;
     }
 
     private AdminConfig bindAdmin(ConfigNode node, String path) {
@@ -267,13 +330,14 @@ public final class ConfigBinder {
 
         ConfigNode backendsNode = f.required("backends", " (a list of name/address entries)");
         List<BackendConfig> backends =
-                backendsNode == null ? null : bindBackends(backendsNode, f.path("backends"));
+                backendsNode == null ? null : bindBackends(backendsNode, f.path("backends"), mode);
         int backendCount = backendsNode instanceof ListNode l ? l.items().size() : 0;
 
         Integer tableSize = bindTableSize(f, map, backendCount);
         HealthCheckConfig healthCheck = f.has("health_check")
-                ? bindHealthCheck(f.node("health_check"), f.path("health_check"), protocol)
-                : HealthCheckConfig.defaults(protocol == null ? VipConfig.DEFAULT_PROTOCOL : protocol);
+                ? bindHealthCheck(f.node("health_check"), f.path("health_check"), protocol, mode)
+                : HealthCheckConfig.defaults(protocol == null ? VipConfig.DEFAULT_PROTOCOL : protocol)
+                        .withTarget(defaultTarget(mode));
         Integer maxConnections = f.has("max_connections")
                 ? integer(f.node("max_connections"), f.path("max_connections"), 0, Integer.MAX_VALUE)
                 : Integer.valueOf(VipConfig.DEFAULT_MAX_CONNECTIONS);
@@ -393,7 +457,23 @@ public final class ConfigBinder {
         return size;
     }
 
-    private List<BackendConfig> bindBackends(ConfigNode node, String path) {
+    /** vip for DSR VIPs (probe where clients reach the backend), backend otherwise. */
+    private static HealthCheckTarget defaultTarget(ForwardingMode mode) {
+        return mode == ForwardingMode.DSR ? HealthCheckTarget.VIP : HealthCheckTarget.BACKEND;
+    }
+
+    /** health_check.target; an error for vip unless the VIP is in mode dsr. */
+    private HealthCheckTarget healthTarget(ConfigNode node, String path, ForwardingMode mode) {
+        HealthCheckTarget t = choice(node, path, HealthCheckTarget.values(), HealthCheckTarget::configName);
+        if (t == HealthCheckTarget.VIP && mode != null && mode != ForwardingMode.DSR) {
+            error(path, node, "target vip needs mode dsr: in mode " + mode.configName() + " backends serve their "
+                    + "own address, which is what the check probes");
+            return null;
+        }
+        return t;
+    }
+
+    private List<BackendConfig> bindBackends(ConfigNode node, String path, ForwardingMode mode) {
         if (!(node instanceof ListNode list)) {
             error(path, node, "expected a list of backends, got " + node.kind());
             return null;
@@ -405,7 +485,7 @@ public final class ConfigBinder {
         Map<String, Integer> names = new HashMap<>();
         List<BackendConfig> backends = new ArrayList<>();
         for (int i = 0; i < list.items().size(); i++) {
-            backends.add(bindBackend(list.items().get(i), path + "[" + i + "]", names));
+            backends.add(bindBackend(list.items().get(i), path + "[" + i + "]", names, mode));
         }
         if (errors.size() > before) {
             return null;
@@ -416,7 +496,8 @@ public final class ConfigBinder {
         return backends;
     }
 
-    private BackendConfig bindBackend(ConfigNode node, String path, Map<String, Integer> names) {
+    private BackendConfig bindBackend(ConfigNode node, String path, Map<String, Integer> names,
+            ForwardingMode mode) {
         MapNode map = map(node, path, "a backend (name, address, weight)");
         if (map == null) {
             return null;
@@ -439,16 +520,30 @@ public final class ConfigBinder {
         Integer weight = f.has("weight")
                 ? integer(f.node("weight"), f.path("weight"), 0, Integer.MAX_VALUE)
                 : Integer.valueOf(BackendConfig.DEFAULT_WEIGHT);
+        Optional<HealthCheckTarget> healthTarget = Optional.empty();
+        if (f.has("health_check")) {
+            MapNode hc = map(f.node("health_check"), f.path("health_check"), "this backend's health check settings"
+                    + " (target)");
+            if (hc != null) {
+                Fields h = new Fields(hc, f.path("health_check"), BACKEND_HEALTH_CHECK_KEYS);
+                if (h.has("target")) {
+                    healthTarget = Optional.ofNullable(healthTarget(h.node("target"), h.path("target"), mode));
+                }
+            }
+        }
         if (errors.size() > before) {
             return null;
         }
-        return new BackendConfig(name, address, weight);
+        return new BackendConfig(name, address, weight, healthTarget);
     }
 
-    /** @param protocol the VIP's protocol, or null when it did not parse: it picks the default type */
-    private HealthCheckConfig bindHealthCheck(ConfigNode node, String path, Protocol protocol) {
+    /**
+     * @param protocol the VIP's protocol, or null when it did not parse: it picks the default type
+     * @param mode the VIP's mode, or null when it did not parse: it picks the default target
+     */
+    private HealthCheckConfig bindHealthCheck(ConfigNode node, String path, Protocol protocol, ForwardingMode mode) {
         MapNode map = map(node, path,
-                "health check settings (type, interval, timeout, rise, fall, path, expect, send)");
+                "health check settings (type, interval, timeout, rise, fall, path, expect, send, target)");
         if (map == null) {
             return null;
         }
@@ -530,8 +625,14 @@ public final class ConfigBinder {
         if (errors.size() > before) {
             return null;
         }
+        HealthCheckTarget target = f.has("target")
+                ? healthTarget(f.node("target"), f.path("target"), mode)
+                : defaultTarget(mode);
+        if (errors.size() > before) {
+            return null;
+        }
         return new HealthCheckConfig(type, interval, timeout, rise, fall, httpPath, expectMin, expectMax, send,
-                expectReply);
+                expectReply, target);
     }
 
     /**

@@ -17,9 +17,12 @@ import java.util.Optional;
  * @param expectMax http only: highest accepted status
  * @param send udp only: the datagram sent to the backend
  * @param expectReply udp only: when present, the check needs a reply that starts with these bytes
+ * @param target where backends are probed unless a backend says otherwise: {@code vip} (DSR VIPs' default) or
+ *     {@code backend} (their own address; the only choice for proxy-mode VIPs)
  */
 public record HealthCheckConfig(HealthCheckType type, Duration interval, Duration timeout, int rise, int fall,
-        String path, int expectMin, int expectMax, UdpPayload send, Optional<UdpPayload> expectReply) {
+        String path, int expectMin, int expectMax, UdpPayload send, Optional<UdpPayload> expectReply,
+        HealthCheckTarget target) {
 
     public static final HealthCheckType DEFAULT_TYPE = HealthCheckType.TCP;
     public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(2);
@@ -39,12 +42,25 @@ public record HealthCheckConfig(HealthCheckType type, Duration interval, Duratio
     public HealthCheckConfig {
         Objects.requireNonNull(send, "send");
         Objects.requireNonNull(expectReply, "expectReply");
+        Objects.requireNonNull(target, "target");
     }
 
     /** A check with the udp settings at their defaults (the default datagram, no expected reply). */
     public HealthCheckConfig(HealthCheckType type, Duration interval, Duration timeout, int rise, int fall,
             String path, int expectMin, int expectMax) {
         this(type, interval, timeout, rise, fall, path, expectMin, expectMax, DEFAULT_SEND, Optional.empty());
+    }
+
+    /** A check that probes the backends' own addresses. */
+    public HealthCheckConfig(HealthCheckType type, Duration interval, Duration timeout, int rise, int fall,
+            String path, int expectMin, int expectMax, UdpPayload send, Optional<UdpPayload> expectReply) {
+        this(type, interval, timeout, rise, fall, path, expectMin, expectMax, send, expectReply,
+                HealthCheckTarget.BACKEND);
+    }
+
+    public HealthCheckConfig withTarget(HealthCheckTarget value) {
+        return new HealthCheckConfig(type, interval, timeout, rise, fall, path, expectMin, expectMax, send,
+                expectReply, value);
     }
 
     /** The check type a VIP of {@code protocol} gets when it names none: udp for UDP VIPs, tcp for TCP VIPs. */

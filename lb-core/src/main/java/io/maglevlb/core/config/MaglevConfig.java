@@ -14,9 +14,10 @@ import java.util.Optional;
  * @param flowTable per-thread connection tracking
  * @param vips the virtual services, in file order
  * @param announce announcing the VIPs through a kernel routing table; empty = maglevd announces nothing
+ * @param dsrHealth marks and tables for health probes of DSR VIPs at the VIP
  */
 public record MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
-        List<VipConfig> vips, Optional<AnnounceConfig> announce) {
+        List<VipConfig> vips, Optional<AnnounceConfig> announce, DsrHealthConfig dsrHealth) {
 
     /** 0 = one forwarding event loop per core. */
     public static final int DEFAULT_WORKERS = 0;
@@ -25,12 +26,19 @@ public record MaglevConfig(AdminConfig admin, int workers, Duration shutdownTime
     public MaglevConfig {
         vips = List.copyOf(vips);
         Objects.requireNonNull(announce, "announce");
+        Objects.requireNonNull(dsrHealth, "dsrHealth");
     }
 
-    /** A configuration that announces nothing. */
+    /** A configuration that announces nothing, with the default {@code dsr_health} ranges. */
     public MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
             List<VipConfig> vips) {
         this(admin, workers, shutdownTimeout, flowTable, vips, Optional.empty());
+    }
+
+    /** With the default {@code dsr_health} ranges. */
+    public MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
+            List<VipConfig> vips, Optional<AnnounceConfig> announce) {
+        this(admin, workers, shutdownTimeout, flowTable, vips, announce, DsrHealthConfig.defaults());
     }
 
     public Optional<VipConfig> vip(String name) {

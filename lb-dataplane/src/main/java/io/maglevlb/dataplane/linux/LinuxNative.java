@@ -165,6 +165,7 @@ public final class LinuxNative implements AutoCloseable {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
     private static final MethodHandle SETNS = bind("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle OPEN = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle READ = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -365,6 +366,24 @@ public final class LinuxNative implements AutoCloseable {
     public int ioctl(int fd, long request, MemorySegment argument) {
         try {
             return (int) IOCTL.invokeExact(callState, fd, request, argument);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** open(2) of {@code path} with {@code flags} (e.g. O_RDWR | O_CLOEXEC); a descriptor or -1. */
+    public int open(String path, int flags) {
+        try {
+            return (int) OPEN.invokeExact(callState, cString(path), flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** read(2) of at most {@code length} bytes into {@code buffer}; bytes read, 0 at end, or -1. */
+    public long read(int fd, MemorySegment buffer, long length) {
+        try {
+            return (long) READ.invokeExact(callState, fd, buffer, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }

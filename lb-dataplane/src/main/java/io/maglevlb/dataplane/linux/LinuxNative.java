@@ -63,6 +63,8 @@ public final class LinuxNative implements AutoCloseable {
     public static final int PACKET_FANOUT_HASH = 0;
     public static final int PACKET_FANOUT_CBPF = 6;
     public static final int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;
+    /** The fanout group's hook skips outgoing frames (Linux 6.5+); a member's PACKET_IGNORE_OUTGOING does not. */
+    public static final int PACKET_FANOUT_FLAG_IGNORE_OUTGOING = 0x4000;
 
     // ---- ethertypes (host order; sockets want them in network order, see htons)
     public static final int ETH_P_ALL = 0x0003;

@@ -19,7 +19,8 @@ import java.lang.invoke.VarHandle;
  * fanout group (the kernel requires a bound socket for that). Binding to one ethertype (not ETH_P_ALL) keeps
  * the socket off the interface's transmit tap entirely, but the kernel hands such sockets their frames after
  * the tc ingress hook; with {@code dsr.ingress_drop} the socket is bound to ETH_P_ALL instead, whose taps run
- * before that hook, and PACKET_IGNORE_OUTGOING (always set) keeps it off the transmit side.
+ * before that hook, and PACKET_IGNORE_OUTGOING with its fanout twin PACKET_FANOUT_FLAG_IGNORE_OUTGOING (a socket in
+ * a fanout group receives through the group's hook, which has its own flag) keep it off the transmit side.
  *
  * <p><b>Threading.</b> {@link #open} runs on the engine's starting thread; afterwards the socket belongs to one
  * forwarding thread (see {@link PacketIo}). {@link #close()} only after that thread has stopped.
@@ -183,10 +184,19 @@ public final class AfPacketIo implements PacketIo {
             int group;
             int fanoutType = options.fanout() == AfPacketOptions.Fanout.FLOW_KEY ? LinuxNative.PACKET_FANOUT_CBPF
                     : LinuxNative.PACKET_FANOUT_HASH;
+            // A socket in a fanout group receives through the group's hook, not its own: PACKET_IGNORE_OUTGOING
+            // above no longer applies, and the group must be created (and joined) with the fanout flag of the
+            // same meaning (Linux 6.5+). Without it the engine takes this host's own packets to the VIP (DSR
+            // health probes at the VIP, a local client) for client frames and forwards them a second time.
+            int ignoreOutgoing = LinuxNative.PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
             if (fanoutGroup < 0) {
                 int mode = fanoutType | LinuxNative.PACKET_FANOUT_FLAG_UNIQUEID;
-                check(sys, sys.setsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT, mode << 16),
-                        "PACKET_FANOUT (new group)");
+                if (sys.setsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT,
+                        (mode | ignoreOutgoing) << 16) < 0) {
+                    warnNoIgnoreOutgoing(iface, sys.errno());
+                    check(sys, sys.setsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT, mode << 16),
+                            "PACKET_FANOUT (new group)");
+                }
                 MemorySegment v = sys.allocate(4);
                 MemorySegment len = sys.allocate(4);
                 len.set(JAVA_INT, 0, 4);
@@ -200,8 +210,12 @@ public final class AfPacketIo implements PacketIo {
                 }
             } else {
                 group = fanoutGroup & 0xffff;
-                check(sys, sys.setsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT,
-                        group | (fanoutType << 16)), "PACKET_FANOUT (join group " + group + ")");
+                // the group's flags must match: with the flag if the first socket got it, else without
+                if (sys.setsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT,
+                        group | ((fanoutType | ignoreOutgoing) << 16)) < 0) {
+                    check(sys, sys.setsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT,
+                            group | (fanoutType << 16)), "PACKET_FANOUT (join group " + group + ")");
+                }
             }
             return new AfPacketIo(sys, fd, iface, ring, options, group);
         } catch (PacketEngineException | RuntimeException e) {
@@ -211,6 +225,18 @@ public final class AfPacketIo implements PacketIo {
             sys.closeFd(fd);
             sys.close();
             throw e;
+        }
+    }
+
+    private static volatile boolean warnedIgnoreOutgoing;
+
+    private static void warnNoIgnoreOutgoing(InterfaceInfo iface, int errno) {
+        if (!warnedIgnoreOutgoing) {
+            warnedIgnoreOutgoing = true;
+            org.slf4j.LoggerFactory.getLogger(AfPacketIo.class).warn("this kernel refuses "
+                    + "PACKET_FANOUT_FLAG_IGNORE_OUTGOING ({}; Linux 6.5+): the DSR engine on {} also receives this "
+                    + "host's own packets to the VIP (health probes at the VIP, local clients) and forwards them",
+                    LinuxNative.describe(errno), iface.name());
         }
     }
 

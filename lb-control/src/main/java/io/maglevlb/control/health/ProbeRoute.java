@@ -42,10 +42,21 @@ public record ProbeRoute(InetSocketAddress destination, String backend, int mark
         String text = switch (outcome.result()) {
             case SUCCESS, LOCAL_ERROR -> null;
             case TIMEOUT -> "no answer from " + backend + " for " + vip + " (" + detail + "): " + hint;
-            case FAILURE -> detail.toLowerCase(Locale.ROOT).contains("refused")
-                    ? backend + " refused " + vip + ": is the service listening on the VIP (or on 0.0.0.0)?"
-                    : backend + " for " + vip + ": " + detail;
+            case FAILURE -> failure(vip, detail);
         };
         return text == null ? outcome : new CheckOutcome(outcome.result(), text, outcome.durationNs());
+    }
+
+    private String failure(String vip, String detail) {
+        String d = detail.toLowerCase(Locale.ROOT);
+        if (d.contains("refused")) {
+            return backend + " refused " + vip + ": is the service listening on the VIP (or on 0.0.0.0)?";
+        }
+        if (d.contains("unreachable") || d.contains("no route to host")) {
+            // ICMP unreachable: from a backend that does not own the VIP (and does not forward), or from this
+            // host when the backend does not answer ARP
+            return "cannot reach " + vip + " through " + backend + " (" + detail + "): " + hint;
+        }
+        return backend + " for " + vip + ": " + detail;
     }
 }

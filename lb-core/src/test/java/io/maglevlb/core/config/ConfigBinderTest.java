@@ -799,6 +799,74 @@ class ConfigBinderTest {
 
     @Nested
     class Dsr {
+        /** A DSR VIP with backends a and b; {@code vipExtra} and {@code backendB} add lines to the VIP and to b. */
+        private static String dsrVip(String vipExtra, String backendB) {
+            return """
+                    vips:
+                      - name: web
+                        listen: 198.18.1.1:80
+                        mode: dsr
+                        dsr:
+                          method: l2
+                          interface: eth0
+                        backends:
+                          - name: a
+                            address: 198.18.0.11:80
+                          - name: b
+                            address: 198.18.0.12:80
+                    """ + backendB.lines().map(l -> "        " + l + "\n").collect(Collectors.joining())
+                    + vipExtra.lines().map(l -> "    " + l + "\n").collect(Collectors.joining());
+        }
+
+        @Test
+        void healthChecksTargetTheVipInModeDsrAndTheBackendOtherwise() {
+            VipConfig v = valid(dsrVip("", "")).vips().getFirst();
+            assertEquals(HealthCheckTarget.VIP, v.healthCheck().target());
+            assertEquals(HealthCheckTarget.VIP, v.backends().getFirst().healthTarget(v.healthCheck()));
+            assertEquals(HealthCheckTarget.BACKEND, valid(VIP_HEAD).vips().getFirst().healthCheck().target());
+            VipConfig own = valid(dsrVip("health_check:\n  target: backend", "")).vips().getFirst();
+            assertEquals(HealthCheckTarget.BACKEND, own.healthCheck().target());
+        }
+
+        @Test
+        void aBackendMayOverrideTheTarget() {
+            VipConfig v = valid(dsrVip("", "health_check:\n  target: backend")).vips().getFirst();
+            assertEquals(HealthCheckTarget.VIP, v.backend("a").orElseThrow().healthTarget(v.healthCheck()));
+            assertEquals(HealthCheckTarget.BACKEND, v.backend("b").orElseThrow().healthTarget(v.healthCheck()));
+            assertEquals(Optional.of(HealthCheckTarget.BACKEND), v.backend("b").orElseThrow().healthTarget());
+            assertOnlyError(dsrVip("", "health_check:\n  tarrget: backend"), "vips[0].backends[1].health_check.tarrget",
+                    14, 11, "did you mean 'target'");
+        }
+
+        @Test
+        void targetVipNeedsModeDsr() {
+            assertOnlyError(vip("health_check:\n  target: vip"), "vips[0].health_check.target", 10, 15,
+                    "target vip needs mode dsr");
+            assertOnlyError(VIP_HEAD.replace("address: 127.0.0.1:9001", "address: 127.0.0.1:9001\n        "
+                    + "health_check:\n          target: vip"), "vips[0].backends[0].health_check.target", 8, 19,
+                    "target vip needs mode dsr");
+            assertOnlyError(vip("health_check:\n  target: client"), "vips[0].health_check.target", 10, 15,
+                    "'client' is not one of vip, backend");
+        }
+
+        @Test
+        void dsrHealthRangesHaveDefaultsAndLimits() {
+            assertEquals(DsrHealthConfig.defaults(), valid(VIP_HEAD).dsrHealth());
+            assertEquals(new DsrHealthConfig(0x100, 1000, 64, 500), valid("""
+                    dsr_health:
+                      first_mark: 0x100
+                      first_table: 1000
+                      size: 64
+                      rule_priority: 500
+                    """ + VIP_HEAD).dsrHealth());
+            assertOnlyError("dsr_health:\n  first_table: 200\n" + VIP_HEAD, "dsr_health.first_table", 2, 16,
+                    "tables 253-255");
+            assertOnlyError("dsr_health:\n  rule_priority: 32766\n" + VIP_HEAD, "dsr_health.rule_priority", 2, 18,
+                    "must be between 1 and 32765");
+            assertOnlyError("dsr_health:\n  first_mark: 0xzz\n" + VIP_HEAD, "dsr_health.first_mark", 2, 15,
+                    "decimal or 0x hex");
+        }
+
         @Test
         void dsrBlockIsRequiredInModeDsr() {
             assertOnlyError(vip("mode: dsr"), "vips[0].dsr", 2, 5,

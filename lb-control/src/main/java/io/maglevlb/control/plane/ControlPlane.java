@@ -305,7 +305,12 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     /** Opened at the first DSR check at a VIP (at start, so that a conflict refuses the start). */
     private DsrHealthRoutes dsrHealthRoutes() throws IOException {
         if (dsrHealthRoutes == null) {
-            dsrHealthRoutes = DsrHealthRoutes.open(daemon.config().dsrHealth());
+            try {
+                dsrHealthRoutes = DsrHealthRoutes.open(daemon.config().dsrHealth());
+            } catch (IOException e) {
+                throw new IOException("DSR health checks at the VIP need policy rules and routes (CAP_NET_ADMIN): "
+                        + e.getMessage() + "; or set health_check.target: backend", e);
+            }
         }
         return dsrHealthRoutes;
     }

@@ -8,12 +8,15 @@ import java.util.Objects;
 /**
  * One unicast route in a kernel routing table: {@code destination/prefixLength} in {@code table}, out of
  * interface {@code outputInterface} (an index; 0 = none), through {@code gateway} (null = on-link), tagged with
- * {@code protocol} (rtm_protocol: who installed it; see {@link Routes#PROTOCOL_MAGLEVD}).
+ * {@code protocol} (rtm_protocol: who installed it; see {@link Routes#PROTOCOL_MAGLEVD}); {@code metric}
+ * (RTA_PRIORITY, 0 = none), {@code preferredSource} (RTA_PREFSRC, the source address of locally generated packets;
+ * null = the kernel chooses) and {@code onlink} (the gateway is taken as on-link on the interface, as {@code ip route
+ * ... onlink}).
  *
  * <p>The destination is stored as given; {@link #toString()} prints it the way {@code ip route} does.
  */
 public record Route(InetAddress destination, int prefixLength, int table, int outputInterface, InetAddress gateway,
-        int protocol) {
+        int protocol, long metric, InetAddress preferredSource, boolean onlink) {
 
     public Route {
         Objects.requireNonNull(destination, "destination");
@@ -31,6 +34,15 @@ public record Route(InetAddress destination, int prefixLength, int table, int ou
         if (protocol < 0 || protocol > 255) {
             throw new IllegalArgumentException("protocol must be 0..255, was " + protocol);
         }
+        if (metric < 0 || metric > 0xffff_ffffL) {
+            throw new IllegalArgumentException("metric must be 0..2^32-1, was " + metric);
+        }
+    }
+
+    /** A route without metric, preferred source or onlink flag. */
+    public Route(InetAddress destination, int prefixLength, int table, int outputInterface, InetAddress gateway,
+            int protocol) {
+        this(destination, prefixLength, table, outputInterface, gateway, protocol, 0, null, false);
     }
 
     /** A host route ({@code /32} or {@code /128}) to {@code destination} out of interface {@code ifindex}. */
@@ -52,6 +64,8 @@ public record Route(InetAddress destination, int prefixLength, int table, int ou
     public String toString() {
         return NetUtil.toAddressString(destination) + "/" + prefixLength + (gateway == null ? "" : " via "
                 + NetUtil.toAddressString(gateway)) + (outputInterface == 0 ? "" : " oif " + outputInterface)
-                + " table " + table + " proto " + protocol;
+                + (onlink ? " onlink" : "") + (preferredSource == null ? "" : " src "
+                + NetUtil.toAddressString(preferredSource)) + " table " + table + " proto " + protocol
+                + (metric == 0 ? "" : " metric " + metric);
     }
 }

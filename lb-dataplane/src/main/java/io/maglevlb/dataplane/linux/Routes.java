@@ -35,6 +35,9 @@ public final class Routes implements AutoCloseable {
     private static final int RTA_DST = 1;
     private static final int RTA_OIF = 4;
     private static final int RTA_GATEWAY = 5;
+    private static final int RTA_PRIORITY = 6;
+    private static final int RTA_PREFSRC = 7;
+    private static final int RTNH_F_ONLINK = 4;
     private static final int RTA_TABLE = 15;
     private static final int RT_TABLE_COMPAT = 252;
     private static final int RT_SCOPE_UNIVERSE = 0;
@@ -85,6 +88,19 @@ public final class Routes implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Every unicast route of {@code family} (AF_INET / AF_INET6) in every table, whoever installed it, with its
+     * metric, preferred source and onlink flag ({@link #dump(int, int)} leaves those out).
+     */
+    public List<Route> dumpAll(int family) throws NetlinkException {
+        socket.begin(RTM_GETROUTE, NetlinkSocket.NLM_F_REQUEST | NetlinkSocket.NLM_F_DUMP, 0);
+        socket.request().set(JAVA_BYTE, NetlinkSocket.NLMSG_HEADER, (byte) family);
+        socket.send(NetlinkSocket.NLMSG_HEADER + RTMSG);
+        List<Route> out = new ArrayList<>();
+        readRoutes(family, ALL_TABLES, true, out, socket.reply());
+        return out;
+    }
+
     /** Every unicast route of {@code family} (AF_INET / AF_INET6) in {@code table}, whoever installed it. */
     public List<Route> dump(int family, int table) throws NetlinkException {
         socket.begin(RTM_GETROUTE, NetlinkSocket.NLM_F_REQUEST | NetlinkSocket.NLM_F_DUMP, 0);
@@ -100,7 +116,7 @@ public final class Routes implements AutoCloseable {
         List<Route> out = new ArrayList<>();
         MemorySegment r = socket.reply();
         try {
-            readRoutes(family, table, out, r);
+            readRoutes(family, table, false, out, r);
         } catch (NetlinkException e) {
             if (strict && e.errno() == LinuxNative.ENOENT) {
                 return out; // "FIB table does not exist": a table is made by its first route
@@ -110,7 +126,10 @@ public final class Routes implements AutoCloseable {
         return out;
     }
 
-    private void readRoutes(int family, int table, List<Route> out, MemorySegment r) throws NetlinkException {
+    private static final int ALL_TABLES = -1;
+
+    private void readRoutes(int family, int table, boolean details, List<Route> out, MemorySegment r)
+            throws NetlinkException {
         socket.readDump("route dump", false, (p, len, type) -> {
             if (type != RTM_NEWROUTE || len < NetlinkSocket.NLMSG_HEADER + RTMSG) {
                 return;
@@ -126,22 +145,33 @@ public final class Routes implements AutoCloseable {
             }
             byte[][] dst = {null};
             byte[][] gateway = {null};
+            byte[][] source = {null};
+            long[] metric = {0};
             int[] oif = {0};
+            boolean onlink = (r.get(JAVA_INT, m + 8) & RTNH_F_ONLINK) != 0;
             socket.attributes(m + RTMSG, p + len, (atype, payload, alen) -> {
                 switch (atype) {
                     case RTA_DST -> dst[0] = r.asSlice(payload, alen).toArray(JAVA_BYTE);
                     case RTA_GATEWAY -> gateway[0] = r.asSlice(payload, alen).toArray(JAVA_BYTE);
                     case RTA_OIF -> oif[0] = alen >= 4 ? r.get(JAVA_INT, payload) : 0;
                     case RTA_TABLE -> tableOf[0] = alen >= 4 ? r.get(JAVA_INT, payload) : tableOf[0];
+                    case RTA_PRIORITY -> metric[0] = alen >= 4 ? Integer.toUnsignedLong(r.get(JAVA_INT, payload)) : 0;
+                    case RTA_PREFSRC -> source[0] = r.asSlice(payload, alen).toArray(JAVA_BYTE);
                     default -> { }
                 }
             });
-            if (tableOf[0] != table) {
+            if (table != ALL_TABLES && tableOf[0] != table) {
                 return;
             }
             byte[] destination = dst[0] != null ? dst[0] : new byte[family == LinuxNative.AF_INET ? 4 : 16];
-            out.add(new Route(address(destination), dstLength, table, oif[0],
-                    gateway[0] == null ? null : address(gateway[0]), protocol));
+            if (tableOf[0] <= 0) {
+                return;
+            }
+            InetAddress via = gateway[0] == null ? null : address(gateway[0]);
+            out.add(details
+                    ? new Route(address(destination), dstLength, tableOf[0], oif[0], via, protocol, metric[0],
+                            source[0] == null ? null : address(source[0]), onlink)
+                    : new Route(address(destination), dstLength, tableOf[0], oif[0], via, protocol));
         });
     }
 
@@ -168,6 +198,9 @@ public final class Routes implements AutoCloseable {
         m.set(JAVA_BYTE, h + 5, (byte) route.protocol());
         m.set(JAVA_BYTE, h + 6, (byte) scope);
         m.set(JAVA_BYTE, h + 7, (byte) RTN_UNICAST);
+        if (route.onlink()) {
+            m.set(JAVA_INT, h + 8, RTNH_F_ONLINK);
+        }
         int p = h + RTMSG;
         p = NetlinkSocket.attributeInt(m, p, RTA_TABLE, route.table());
         p = NetlinkSocket.attribute(m, p, RTA_DST, route.destination().getAddress());
@@ -176,6 +209,12 @@ public final class Routes implements AutoCloseable {
         }
         if (route.gateway() != null) {
             p = NetlinkSocket.attribute(m, p, RTA_GATEWAY, route.gateway().getAddress());
+        }
+        if (route.metric() != 0) {
+            p = NetlinkSocket.attributeInt(m, p, RTA_PRIORITY, (int) route.metric());
+        }
+        if (route.preferredSource() != null && type == RTM_NEWROUTE) {
+            p = NetlinkSocket.attribute(m, p, RTA_PREFSRC, route.preferredSource().getAddress());
         }
         return p;
     }

@@ -2,12 +2,16 @@ package io.maglevlb.dataplane.packet;
 
 import io.maglevlb.core.config.DsrHealthConfig;
 import io.maglevlb.core.config.DsrMethod;
-import io.maglevlb.dataplane.linux.PolicyRouting;
+import io.maglevlb.dataplane.linux.LinuxNative;
+import io.maglevlb.dataplane.linux.NetlinkException;
+import io.maglevlb.dataplane.linux.Route;
+import io.maglevlb.dataplane.linux.Routes;
+import io.maglevlb.dataplane.linux.Rule;
+import io.maglevlb.dataplane.linux.Rules;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -31,7 +35,7 @@ import org.slf4j.LoggerFactory;
  *   <li>in table {@code T}: l2: {@code VIP/32 via BACKEND dev IF}; ipip/gue: {@code VIP/32 via BACKEND dev mlbhcN
  *       onlink src IF-ADDRESS}, through the {@link HealthTunnel} device that encapsulates.
  * </ul>
- * Everything carries protocol {@link PolicyRouting#PROTOCOL}; routes carry this process's id as their metric,
+ * Everything carries protocol {@link Routes#PROTOCOL_MAGLEVD}; routes carry this process's id as their metric,
  * so that a later maglevd can tell stale entries (of a process that no longer runs) from another running
  * maglevd's. At {@link #open} a rule or route of something else in the configured ranges refuses the start;
  * stale ones of ours are removed. {@link #close} removes all that this instance added; the TAP device, and with
@@ -74,16 +78,20 @@ public final class DsrHealthRoutes implements AutoCloseable {
         }
     }
 
+    private static final int PROTOCOL = Routes.PROTOCOL_MAGLEVD;
+
     private final DsrHealthConfig settings;
-    private final PolicyRouting routing;
+    private final Routes routes;
+    private final Rules rules;
     private final Map<List<InetAddress>, Entry> entries = new HashMap<>();
     private final boolean[] used;
     private HealthTunnel tunnel;
     private boolean closed;
 
-    private DsrHealthRoutes(DsrHealthConfig settings, PolicyRouting routing) {
+    private DsrHealthRoutes(DsrHealthConfig settings, Routes routes, Rules rules) {
         this.settings = settings;
-        this.routing = routing;
+        this.routes = routes;
+        this.rules = rules;
         this.used = new boolean[settings.size()];
     }
 
@@ -98,34 +106,50 @@ public final class DsrHealthRoutes implements AutoCloseable {
         if (settings.size() < 1) {
             throw new IllegalArgumentException("size must be >= 1");
         }
-        PolicyRouting routing = new PolicyRouting();
+        Routes routes = null;
+        Rules rules = null;
         try {
-            cleanUp(routing, settings);
-            return new DsrHealthRoutes(settings, routing);
+            routes = Routes.open();
+            rules = Rules.open();
+            cleanUp(routes, rules, settings);
+            return new DsrHealthRoutes(settings, routes, rules);
+        } catch (NetlinkException e) {
+            close(routes, rules);
+            throw new IOException(e.getMessage(), e);
         } catch (IOException | RuntimeException e) {
-            routing.close();
+            close(routes, rules);
             throw e;
         }
     }
 
-    private static void cleanUp(PolicyRouting routing, DsrHealthConfig s) throws IOException {
+    private static void close(Routes routes, Rules rules) {
+        if (routes != null) {
+            routes.close();
+        }
+        if (rules != null) {
+            rules.close();
+        }
+    }
+
+    private static void cleanUp(Routes routing, Rules ruling, DsrHealthConfig s) throws IOException,
+            NetlinkException {
         for (int family : new int[] {LinuxNative.AF_INET, LinuxNative.AF_INET6}) {
-            List<PolicyRouting.Route> routes;
-            List<PolicyRouting.Rule> rules;
+            List<Route> routes;
+            List<Rule> rules;
             try {
-                routes = routing.routes(family);
-                rules = routing.rules(family);
-            } catch (IOException e) {
+                routes = routing.dumpAll(family);
+                rules = ruling.dump(family);
+            } catch (NetlinkException e) {
                 if (family == LinuxNative.AF_INET6) {
                     continue; // IPv6 disabled on this host
                 }
                 throw e;
             }
-            for (PolicyRouting.Route r : routes) {
+            for (Route r : routes) {
                 if (!isOurTable(s, Integer.toUnsignedLong(r.table()))) {
                     continue;
                 }
-                if (r.protocol() != PolicyRouting.PROTOCOL) {
+                if (r.protocol() != PROTOCOL) {
                     throw new IOException("routing table " + Integer.toUnsignedString(r.table()) + " holds a route"
                             + " maglevd did not add (" + describe(r) + ", proto " + r.protocol() + "); it is in the"
                             + " range dsr_health uses for health probes: choose other first_table/size");
@@ -136,28 +160,28 @@ public final class DsrHealthRoutes implements AutoCloseable {
                             + " in this network namespace its own dsr_health first_mark/first_table");
                 }
             }
-            for (PolicyRouting.Rule r : rules) {
-                boolean ours = isOurTable(s, Integer.toUnsignedLong(r.table())) || (r.mask() != 0 && isOurMark(s, r.mark()));
+            for (Rule r : rules) {
+                boolean ours = isOurTable(s, r.table()) || (r.mask() != 0 && isOurMark(s, r.mark()));
                 if (!ours) {
                     continue;
                 }
-                if (r.protocol() != PolicyRouting.PROTOCOL) {
+                if (r.protocol() != PROTOCOL) {
                     throw new IOException("policy rule " + r.priority() + " (fwmark 0x" + Long.toHexString(r.mark())
-                            + " lookup " + Integer.toUnsignedString(r.table()) + ", proto " + r.protocol()
+                            + " lookup " + r.table() + ", proto " + r.protocol()
                             + ") was not added by maglevd but uses a mark or table of the dsr_health ranges: choose"
                             + " other first_mark/first_table");
                 }
             }
             // Only stale entries of ours are left in the ranges now: routes of dead processes, and rules.
-            for (PolicyRouting.Route r : routes) {
-                if (isOurTable(s, Integer.toUnsignedLong(r.table())) && r.destination() != null) {
-                    routing.deleteRoute(r.table(), r.destination(), r.prefixLength(), r.metric());
+            for (Route r : routes) {
+                if (isOurTable(s, Integer.toUnsignedLong(r.table()))) {
+                    routing.delete(r);
                 }
             }
             int removed = 0;
-            for (PolicyRouting.Rule r : rules) {
-                if ((isOurTable(s, Integer.toUnsignedLong(r.table())) || (r.mask() != 0 && isOurMark(s, r.mark())))
-                        && routing.deleteMarkRule(family, r.priority(), (int) r.mark(), r.table())) {
+            for (Rule r : rules) {
+                if ((isOurTable(s, r.table()) || (r.mask() != 0 && isOurMark(s, r.mark())))
+                        && ruling.deleteMarkRule(family, r.priority(), (int) r.mark(), (int) r.table(), PROTOCOL)) {
                     removed++;
                 }
             }
@@ -224,40 +248,54 @@ public final class DsrHealthRoutes implements AutoCloseable {
         }
         int prefix = vip.getAddress().length * 8;
         int family = vip instanceof Inet4Address ? LinuxNative.AF_INET : LinuxNative.AF_INET6;
+        try {
+            addPath(vip, backend, method, iface, guePort, outerSource, table, prefix, family, mark);
+        } catch (NetlinkException ex) {
+            throw new IOException(ex.getMessage(), ex);
+        }
+        used[slot] = true;
+        String how = method.configName() + " on " + interfaceName + (method == DsrMethod.GUE ? " port " + guePort : "");
+        Path path = new Path(vip, backend, mark, table, "via " + backend.getHostAddress() + " (" + how + ", mark 0x"
+                + Integer.toHexString(mark) + ")", hint(method, interfaceName, guePort, vip, iface));
+        Entry entry = new Entry(path, spec, slot);
+        entry.users = 1;
+        entries.put(key, entry);
+        log.debug("health path {} (table {})", path.description(), Integer.toUnsignedString(table));
+        return path;
+    }
+
+    private void addPath(InetAddress vip, InetAddress backend, DsrMethod method, InterfaceInfo iface, int guePort,
+            Optional<Ipv4Range> outerSource, int table, int prefix, int family, int mark)
+            throws IOException, NetlinkException {
+        String interfaceName = iface.name();
         if (method == DsrMethod.L2) {
-            routing.addRoute(table, vip, prefix, backend, iface.index(), false, null, SELF, false);
+            routes.add(new Route(vip, prefix, table, iface.index(), backend, PROTOCOL, SELF, null, false));
         } else {
             if (iface.ipv4() == 0) {
                 throw new IOException("interface " + interfaceName + " has no IPv4 address to send "
                         + method.configName() + " probes from");
             }
             HealthTunnel t = tunnel();
-            routing.setPermanentNeighbour(t.index(), backend, HealthTunnel.macFor(backend));
+            rules.setPermanentNeighbour(t.index(), backend, HealthTunnel.macFor(backend));
             InetAddress source = InetAddress.getByAddress(java.nio.ByteBuffer.allocate(4).putInt(iface.ipv4()).array());
             t.register(vip, new HealthTunnel.Spec(method, iface, outerSource.orElse(new Ipv4Range(iface.ipv4(), 1)),
                     guePort, backend));
             try {
-                routing.addRoute(table, vip, prefix, backend, t.index(), true, source, SELF, false);
-            } catch (IOException ex) {
+                routes.add(new Route(vip, prefix, table, t.index(), backend, PROTOCOL, SELF, source, true));
+            } catch (NetlinkException ex) {
                 t.unregister(vip, backend);
                 throw ex;
             }
         }
         try {
-            routing.addMarkRule(family, settings.rulePriority(), mark, table);
-        } catch (IOException ex) {
+            rules.addMarkRule(family, settings.rulePriority(), mark, table, PROTOCOL);
+        } catch (NetlinkException ex) {
             deleteRoute(table, vip, prefix);
+            if (method != DsrMethod.L2) {
+                tunnel.unregister(vip, backend);
+            }
             throw ex;
         }
-        used[slot] = true;
-        String how = method.configName() + " on " + interfaceName + (method == DsrMethod.GUE ? " port " + guePort : "");
-        Path path = new Path(vip, backend, mark, table, "via " + backend.getHostAddress() + " (" + how + ", mark 0x" + Integer.toHexString(mark) + ")",
-                hint(method, interfaceName, guePort, vip, iface));
-        Entry entry = new Entry(path, spec, slot);
-        entry.users = 1;
-        entries.put(key, entry);
-        log.debug("health path {} (table {})", path.description(), Integer.toUnsignedString(table));
-        return path;
     }
 
     /** Drops one use of {@code path}; the last one removes its rule and route. */
@@ -275,8 +313,8 @@ public final class DsrHealthRoutes implements AutoCloseable {
         Path p = e.path;
         int family = p.vip() instanceof Inet4Address ? LinuxNative.AF_INET : LinuxNative.AF_INET6;
         try {
-            routing.deleteMarkRule(family, settings.rulePriority(), p.mark(), p.table());
-        } catch (IOException ex) {
+            rules.deleteMarkRule(family, settings.rulePriority(), p.mark(), p.table(), PROTOCOL);
+        } catch (NetlinkException ex) {
             log.warn("could not remove rule 'fwmark 0x{} lookup {}': {}", Integer.toHexString(p.mark()),
                     Integer.toUnsignedString(p.table()), ex.getMessage());
         }
@@ -289,8 +327,8 @@ public final class DsrHealthRoutes implements AutoCloseable {
 
     private void deleteRoute(int table, InetAddress vip, int prefix) {
         try {
-            routing.deleteRoute(table, vip, prefix, SELF);
-        } catch (IOException ex) {
+            routes.delete(new Route(vip, prefix, table, 0, null, PROTOCOL, SELF, null, false));
+        } catch (NetlinkException ex) {
             log.warn("could not remove the health route to {} from table {}: {}", vip.getHostAddress(),
                     Integer.toUnsignedString(table), ex.getMessage());
         }
@@ -345,19 +383,18 @@ public final class DsrHealthRoutes implements AutoCloseable {
         if (mode == 0) {
             return null;
         }
-        PolicyRouting.Route best = null;
+        Route best = null;
         try {
             byte[] v = vip.getAddress();
-            for (PolicyRouting.Route r : routing.routes(LinuxNative.AF_INET)) {
-                if (r.table() != 254 || (best != null && r.prefixLength() <= best.prefixLength())) {
+            for (Route r : routes.dump(LinuxNative.AF_INET, 254)) {
+                if (best != null && r.prefixLength() <= best.prefixLength()) {
                     continue;
                 }
-                if (r.destination() == null ? r.prefixLength() == 0 : covers(r.destination().getAddress(),
-                        r.prefixLength(), v)) {
+                if (covers(r.destination().getAddress(), r.prefixLength(), v)) {
                     best = r;
                 }
             }
-        } catch (IOException e) {
+        } catch (NetlinkException e) {
             return null;
         }
         if (best == null) {
@@ -392,8 +429,8 @@ public final class DsrHealthRoutes implements AutoCloseable {
         }
     }
 
-    private static String describe(PolicyRouting.Route r) {
-        return (r.destination() == null ? "default" : r.destination().getHostAddress() + "/" + r.prefixLength())
+    private static String describe(Route r) {
+        return r.destination().getHostAddress() + "/" + r.prefixLength()
                 + (r.gateway() == null ? "" : " via " + r.gateway().getHostAddress());
     }
 
@@ -411,6 +448,6 @@ public final class DsrHealthRoutes implements AutoCloseable {
         if (tunnel != null) {
             tunnel.close();
         }
-        routing.close();
+        close(routes, rules);
     }
 }

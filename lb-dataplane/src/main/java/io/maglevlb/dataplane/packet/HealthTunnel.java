@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import io.maglevlb.core.config.DsrMethod;
 import io.maglevlb.core.flow.FlowHash;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.Inet4Address;

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.maglevlb.core.config.DsrHealthConfig;
 import io.maglevlb.core.config.DsrMethod;
 import io.maglevlb.core.flow.FlowHash;
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.InetAddress;

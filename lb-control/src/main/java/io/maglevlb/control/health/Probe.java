@@ -72,40 +72,10 @@ final class Probe {
                 .option(ChannelOption.SO_KEEPALIVE, false)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .handler(handler);
-        // Register, mark, then connect: a mark that cannot be set must fail the check, never let an unmarked
-        // probe leave through the main table (where it would reach the VIP through some other backend).
         ChannelFuture connect;
         try {
-            ChannelFuture registered = bootstrap.register();
-            if (!registered.isSuccess() && registered.isDone()) {
-                promise.trySuccess(classify(registered.cause(), startNs));
-                return promise;
-            }
-            Channel channel = registered.channel();
-            connect = channel.newPromise();
-            ChannelPromise connecting = (ChannelPromise) connect;
-            registered.addListener((ChannelFuture r) -> {
-                if (!r.isSuccess()) {
-                    connecting.tryFailure(r.cause());
-                    return;
-                }
-                if (route != null) {
-                    try {
-                        channel.config().setOption(SO_MARK, route.mark());
-                    } catch (ChannelException e) {
-                        promise.trySuccess(outcome(CheckResult.LOCAL_ERROR, "cannot set SO_MARK " + route.mark()
-                                + " (needs CAP_NET_ADMIN): " + describe(e), startNs));
-                        return;
-                    }
-                }
-                channel.connect(target.probeAddress()).addListener((ChannelFuture c) -> {
-                    if (c.isSuccess()) {
-                        connecting.trySuccess();
-                    } else {
-                        connecting.tryFailure(c.cause());
-                    }
-                });
-            });
+            connect = route == null ? bootstrap.connect(target.address())
+                    : markThenConnect(bootstrap, route.mark(), target.probeAddress(), promise, startNs);
         } catch (RuntimeException e) {
             promise.trySuccess(classify(e, startNs));
             return promise;
@@ -127,6 +97,41 @@ final class Probe {
             connect.channel().close();
         });
         return promise;
+    }
+
+    /**
+     * Registers the channel, sets SO_MARK {@code mark} on it, then connects it to {@code address}. A mark that
+     * cannot be set completes {@code promise} with a local error and never connects: an unmarked probe would leave
+     * through the main routing table and could reach the VIP through some other backend.
+     *
+     * @return completes when the connect does (or fails as registration or the mark did)
+     */
+    static ChannelFuture markThenConnect(Bootstrap bootstrap, int mark, InetSocketAddress address,
+            Promise<CheckOutcome> promise, long startNs) {
+        ChannelFuture registered = bootstrap.register();
+        Channel channel = registered.channel();
+        ChannelPromise connecting = channel.newPromise();
+        registered.addListener((ChannelFuture r) -> {
+            if (!r.isSuccess()) {
+                connecting.tryFailure(r.cause());
+                return;
+            }
+            try {
+                channel.config().setOption(SO_MARK, mark);
+            } catch (ChannelException e) {
+                promise.trySuccess(outcome(CheckResult.LOCAL_ERROR, "cannot set SO_MARK 0x"
+                        + Integer.toHexString(mark) + " (needs CAP_NET_ADMIN): " + describe(e), startNs));
+                return;
+            }
+            channel.connect(address).addListener((ChannelFuture c) -> {
+                if (c.isSuccess()) {
+                    connecting.trySuccess();
+                } else {
+                    connecting.tryFailure(c.cause());
+                }
+            });
+        });
+        return connecting;
     }
 
     static String httpRequest(HealthTarget target) {

@@ -49,7 +49,7 @@ public record ProbeRoute(InetSocketAddress destination, String backend, int mark
 
     private String failure(String vip, String detail) {
         String d = detail.toLowerCase(Locale.ROOT);
-        if (d.contains("refused")) {
+        if (d.contains("refused") || d.contains("port unreachable")) {
             return backend + " refused " + vip + ": is the service listening on the VIP (or on 0.0.0.0)?";
         }
         if (d.contains("unreachable") || d.contains("no route to host")) {

@@ -11,6 +11,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
@@ -58,6 +59,17 @@ final class UdpProbe {
         long startNs = System.nanoTime();
         Promise<CheckOutcome> promise = loop.newPromise();
         UdpPayload expect = check.expectReply().orElse(null);
+        ProbeRoute route = target.route();
+        if (route != null && route.error() != null) {
+            promise.setSuccess(Probe.outcome(CheckResult.FAILURE, "cannot probe at the VIP: " + route.error(),
+                    startNs));
+            return promise;
+        }
+        if (route != null && !EpollDatagramChannel.class.isAssignableFrom(channelClass)) {
+            promise.setSuccess(Probe.outcome(CheckResult.LOCAL_ERROR, "probing at the VIP needs SO_MARK, which "
+                    + "needs Netty's epoll transport (unavailable here)", startNs));
+            return promise;
+        }
         long timeoutNs = Math.max(1, check.timeout().toNanos());
         Bootstrap bootstrap = new Bootstrap()
                 .group(loop)
@@ -68,7 +80,8 @@ final class UdpProbe {
         try {
             // Binds an ephemeral port and connects: no datagram leaves yet, and the socket now accepts only
             // the backend's datagrams and ICMP errors about them.
-            connect = bootstrap.connect(target.address());
+            connect = route == null ? bootstrap.connect(target.address())
+                    : Probe.markThenConnect(bootstrap, route.mark(), target.probeAddress(), promise, startNs);
         } catch (RuntimeException e) {
             promise.trySuccess(classify(e, startNs));
             return promise;

@@ -113,6 +113,8 @@ class DsrHealthIT {
             }
             String check = "type: tcp, interval: " + INTERVAL_MS + "ms, timeout: " + TIMEOUT_MS + "ms, rise: 2, fall: "
                     + FALL;
+            // udp at the VIP: a reply must start with "hc" (the test's UDP servers answer "hc NAME" to "hc")
+            String udpCheck = check.replace("type: tcp", "type: udp, send: hc, expect: hc");
             Files.writeString(configFile, """
                     workers: 1
                     shutdown_timeout: 1s
@@ -140,7 +142,7 @@ class DsrHealthIT {
                         dsr: { method: l2, interface: eth0 }
                         health_check: { %s, target: backend }
                         backends:
-                    %s""".formatted(ADMIN_PORT, VIP, PORT, check, backends, VIP, PORT, check, backends, VIP, OWN_PORT,
+                    %s""".formatted(ADMIN_PORT, VIP, PORT, check, backends, VIP, PORT, udpCheck, backends, VIP, OWN_PORT,
                     check, backends));
             daemon = new ProcessBuilder("ip", "netns", "exec", lb,
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -441,7 +443,8 @@ class DsrHealthIT {
                 try {
                     DatagramPacket p = new DatagramPacket(buf, buf.length);
                     socket.receive(p);
-                    byte[] reply = (name + " " + new String(buf, 0, p.getLength(), StandardCharsets.UTF_8))
+                    String text = new String(buf, 0, p.getLength(), StandardCharsets.UTF_8);
+                    byte[] reply = (text.equals("hc") ? "hc " + name : name + " " + text)
                             .getBytes(StandardCharsets.UTF_8);
                     socket.send(new DatagramPacket(reply, reply.length, p.getSocketAddress()));
                 } catch (IOException e) {

@@ -192,7 +192,8 @@ class ConfigBinderTest {
         assertEquals(Protocol.UDP, dns.protocol());
         assertEquals(ForwardingMode.DSR, dns.mode());
         assertEquals(Optional.of(new DsrConfig(DsrMethod.GUE, "eth0", 7000)), dns.dsr());
-        assertEquals(HealthCheckConfig.defaults(Protocol.UDP), dns.healthCheck(), "a dsr udp VIP gets udp checks");
+        assertEquals(HealthCheckConfig.defaults(Protocol.UDP).withTarget(HealthCheckTarget.VIP), dns.healthCheck(),
+                "a dsr udp VIP gets udp checks, at the VIP");
         assertEquals(Optional.of(new DsrConfig(DsrMethod.L2, "eth1", DsrConfig.DEFAULT_GUE_PORT)),
                 c.vip("dns-dsr-l2").orElseThrow().dsr());
     }

@@ -373,15 +373,6 @@ public final class LinuxNative implements AutoCloseable {
         }
     }
 
-    /** open(2) of {@code path} with {@code flags} (e.g. O_RDWR | O_CLOEXEC); a descriptor or -1. */
-    public int open(String path, int flags) {
-        try {
-            return (int) OPEN.invokeExact(callState, cString(path), flags);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     /** read(2) of at most {@code length} bytes into {@code buffer}; bytes read, 0 at end, or -1. */
     public long read(int fd, MemorySegment buffer, long length) {
         try {

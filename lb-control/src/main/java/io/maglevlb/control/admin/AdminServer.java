@@ -62,6 +62,9 @@ public final class AdminServer implements AutoCloseable {
     static final int REFUSED_IDLE_TIMEOUT_SECONDS = 5;
     /** System property overriding {@link #DEFAULT_MAX_CONNECTIONS}. */
     public static final String MAX_CONNECTIONS_PROPERTY = "maglevd.admin.maxConnections";
+    /** System property: how long one {@code /metrics} rendering is served, in milliseconds (0: only shared by
+     *  the scrapes that arrive while it renders). */
+    public static final String METRICS_CACHE_MILLIS_PROPERTY = "maglevd.admin.metricsCacheMillis";
     /**
      * Connections served at once by default. Prometheus holds one per scraper, {@code maglevd ctl} one per
      * command, a liveness probe one: 64 leaves room for many of each.
@@ -96,7 +99,8 @@ public final class AdminServer implements AutoCloseable {
         /** The defaults, with {@value #MAX_CONNECTIONS_PROPERTY} applied when set. */
         static Limits defaults() {
             return new Limits(Integer.getInteger(MAX_CONNECTIONS_PROPERTY, DEFAULT_MAX_CONNECTIONS),
-                    ScrapeCache.DEFAULT_TTL, System::nanoTime);
+                    Duration.ofMillis(Long.getLong(METRICS_CACHE_MILLIS_PROPERTY, ScrapeCache.DEFAULT_TTL.toMillis())),
+                    System::nanoTime);
         }
     }
 

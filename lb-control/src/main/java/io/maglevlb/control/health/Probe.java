@@ -94,7 +94,11 @@ final class Probe {
         });
         promise.addListener(p -> {
             timeout.cancel(false);
-            connect.channel().close();
+            // A channel that could not be created or registered (EMFILE) was closed by Netty already, and
+            // close() on it throws "channel not registered to an event loop".
+            if (connect.channel().isRegistered()) {
+                connect.channel().close();
+            }
         });
         return promise;
     }

@@ -98,6 +98,15 @@ class AdminControlIT {
 
     @Test
     void metricsAreValidPrometheusTextWithTheKeyMetrics() throws Exception {
+        // /metrics is rendered at most once a second: wait for a rendering that has seen the 20 connections.
+        await(() -> {
+            try {
+                return PrometheusText.parse(send("GET", "/metrics").body())
+                        .value("maglev_connections_total", "vip", "web") >= 20;
+            } catch (Exception e) {
+                return false;
+            }
+        }, Duration.ofSeconds(10), "the connections counted");
         HttpResponse<String> r = send("GET", "/metrics");
         assertEquals(200, r.statusCode());
         assertEquals("text/plain; version=0.0.4; charset=utf-8", r.headers().firstValue("content-type").orElseThrow());

@@ -142,7 +142,9 @@ class FdLimitDaemonIT {
                             + "' (a reset or an empty answer otherwise)");
                 }
 
-                PrometheusText end = scrape(http, adminPort);
+                // /metrics is rendered at most once a second: wait for a rendering that has seen every client.
+                PrometheusText end = awaitScrape(http, adminPort, "every client counted",
+                        t -> t.value("maglev_connections_total", "vip", "web") >= CLIENTS);
                 for (String b : names) {
                     assertEquals(0, end.value("maglev_backend_connect_failures_total", "vip", "web", "backend", b),
                             "connect failures blamed on " + b + "; log:\n" + daemon.output());

@@ -74,7 +74,7 @@ class JvmDefaultsTest {
     void defaultsAreTheSerialCollectorAndABoundedHeap() throws Exception {
         Map<String, String> f = finalFlags(launcherDefaults(Map.of()), "");
         assertEquals("true", f.get("UseSerialGC"));
-        assertEquals(256 * MIB, Long.parseLong(f.get("MaxHeapSize")));
+        assertEquals(1024 * MIB, Long.parseLong(f.get("MaxHeapSize")));
         assertEquals(32 * MIB, Long.parseLong(f.get("InitialHeapSize")));
         assertEquals(256 * MIB, Long.parseLong(f.get("MaxDirectMemorySize")));
         assertEquals(128 * MIB, Long.parseLong(f.get("MaxMetaspaceSize")));
@@ -87,13 +87,13 @@ class JvmDefaultsTest {
         assertEquals(16 * MIB, Long.parseLong(f.get("MaxHeapSize")));
         assertEquals("true", f.get("UseSerialGC"));
 
-        opts = "-Xmx1g";
+        opts = "-Xmx512m";
         f = finalFlags(launcherDefaults(Map.of("MAGLEVD_JAVA_OPTS", opts)), opts);
-        assertEquals(1024 * MIB, Long.parseLong(f.get("MaxHeapSize")));
+        assertEquals(512 * MIB, Long.parseLong(f.get("MaxHeapSize")));
 
         opts = "-XX:MaxRAMPercentage=1";
         f = finalFlags(launcherDefaults(Map.of("MAGLEVD_JAVA_OPTS", opts)), opts);
-        assertTrue(Long.parseLong(f.get("MaxHeapSize")) != 256 * MIB, "MaxRAMPercentage must not lose to -Xmx256m");
+        assertTrue(Long.parseLong(f.get("MaxHeapSize")) != 1024 * MIB, "MaxRAMPercentage must not lose to -Xmx1g");
     }
 
     @Test
@@ -102,7 +102,7 @@ class JvmDefaultsTest {
         Map<String, String> f = finalFlags(launcherDefaults(Map.of("MAGLEVD_JAVA_OPTS", opts)), opts);
         assertEquals("true", f.get("UseZGC"));
         assertEquals("false", f.get("UseSerialGC"));
-        assertEquals(256 * MIB, Long.parseLong(f.get("MaxHeapSize")), "the heap default stays");
+        assertEquals(1024 * MIB, Long.parseLong(f.get("MaxHeapSize")), "the heap default stays");
     }
 
     @Test

@@ -21,6 +21,7 @@ it went. Standard library only.
 import argparse
 import json
 import os
+import re
 import select
 import socket
 import sys
@@ -428,13 +429,8 @@ def admin_exchange(target, payload, timeout, shut_wr=False):
 
 
 def statuses(data):
-    out = []
-    for line in data.split(b"\r\n"):
-        if line.startswith(b"HTTP/"):
-            parts = line.split()
-            if len(parts) > 1 and parts[1].isdigit():
-                out.append(int(parts[1]))
-    return out
+    """Status codes of every response in data (a body need not end in CRLF, so search, do not split lines)."""
+    return [int(m) for m in re.findall(rb"HTTP/1\.[01] ([1-5][0-9][0-9]) ", data)]
 
 
 def cmd_admin(a):

@@ -308,9 +308,12 @@ def cmd_many(a):
                 k = classify(e)
                 failed[k] = failed.get(k, 0) + 1
                 s.close()
+        # one deadline for the whole batch: connections still waiting in the listen backlog all time out
+        # together instead of one after the other
+        batch_deadline = time.monotonic() + a.timeout
         for s in group:
             try:
-                status, _ = read_response(s, time.monotonic() + a.timeout)
+                status, _ = read_response(s, batch_deadline)
                 if status == 200:
                     answered += 1
                     socks.append(s)

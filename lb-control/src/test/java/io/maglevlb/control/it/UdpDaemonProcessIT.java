@@ -48,12 +48,6 @@ class UdpDaemonProcessIT {
         throw new IOException("no loopback port free for both UDP and TCP");
     }
 
-    private static int freeUdpPort() throws IOException {
-        try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
-
     private static int freeTcpPort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
@@ -106,7 +100,7 @@ class UdpDaemonProcessIT {
 
     @Test
     void forwardsFlowsToTheDemoBackendsAndDrainsTrackedFlowsOnSigterm() throws Exception {
-        int vipPort = freeUdpPort();
+        int vipPort = UdpPorts.freeBelowEphemeralRange();
         List<String[]> backends = new ArrayList<>();
         for (int i = 1; i <= 3; i++) {
             backends.add(new String[] {"dns-" + i, "127.0.0.1:" + freeUdpAndTcpPort()});

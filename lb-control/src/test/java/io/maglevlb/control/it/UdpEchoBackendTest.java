@@ -37,10 +37,7 @@ class UdpEchoBackendTest {
     @Test
     void theDemoBackendCommandServesUdpUntilSigterm(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
             throws Exception {
-        int port;
-        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-            port = probe.getLocalPort();
-        }
+        int port = UdpPorts.freeBelowEphemeralRange(); // the daemon JVM binds it a second or more later
         InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
         try (DaemonProcess backend = DaemonProcess.start(dir.resolve("backend.log"), "demo-backend", "--udp",
                 "--listen", "127.0.0.1:" + port, "--name", "solo");

@@ -44,33 +44,6 @@ class UdpHealthDaemonProcessIT {
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    /**
-     * A free UDP port on loopback below the kernel's ephemeral range: a port from that range, free when the
-     * test looks, can be taken as a source port by any other process's datagram socket (the suite runs beside
-     * UDP load tests) before the daemon binds it.
-     */
-    private static int freeUdpPort() throws IOException {
-        int ephemeralLow = 32768;
-        try {
-            String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).strip();
-            ephemeralLow = Integer.parseInt(range.split("\\s+")[0]);
-        } catch (IOException | RuntimeException e) {
-            // keep the usual default
-        }
-        int low = 10_000;
-        int high = Math.max(low + 1000, ephemeralLow);
-        java.util.SplittableRandom random = new java.util.SplittableRandom();
-        for (int attempt = 0; attempt < 100; attempt++) {
-            int port = random.nextInt(low, high);
-            try (DatagramSocket s = new DatagramSocket(port, InetAddress.getLoopbackAddress())) {
-                return s.getLocalPort();
-            } catch (IOException taken) {
-                // try another
-            }
-        }
-        throw new IOException("no free UDP port in " + low + "-" + (high - 1));
-    }
-
     /** A one-VIP config; {@code healthCheck} is the VIP's health_check block (indented) or empty for none. */
     private Path writeConfig(int adminPort, int vipPort, String healthCheck, List<UdpOnlyBackend> backends)
             throws IOException {
@@ -177,7 +150,7 @@ class UdpHealthDaemonProcessIT {
     @Test
     void udpOnlyBackendsOfAUdpVipWithoutHealthCheckStayUpAndAnswer() throws Exception {
         int adminPort = freePort();
-        int vipPort = freeUdpPort();
+        int vipPort = UdpPorts.freeBelowEphemeralRange();
         InetSocketAddress vip = new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort);
         try (UdpOnlyBackend one = new UdpOnlyBackend("dns-1");
                 UdpOnlyBackend two = new UdpOnlyBackend("dns-2")) {
@@ -209,7 +182,7 @@ class UdpHealthDaemonProcessIT {
     @Test
     void aKilledUdpBackendIsTakenDownByThePassiveSignalBeforeItsScheduledChecks() throws Exception {
         int adminPort = freePort();
-        int vipPort = freeUdpPort();
+        int vipPort = UdpPorts.freeBelowEphemeralRange();
         InetSocketAddress vip = new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort);
         // Scheduled checks alone would need fall x interval = 3 x 60 s to take a dead backend down (after a
         // first check that passed); a type is not named: udp is the default.

@@ -42,12 +42,6 @@ class UdpMetricsIT {
     @TempDir
     Path dir;
 
-    private static int freeUdpPort() throws IOException {
-        try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
-
     private static String udpVip(String name, int port, String backend, InetSocketAddress address) {
         return """
                   - name: %s
@@ -100,7 +94,7 @@ class UdpMetricsIT {
 
     @Test
     void datagramsBytesFlowsAndDropsOfAUdpVipInMetricsAndStatus() throws Exception {
-        int vipPort = freeUdpPort();
+        int vipPort = UdpPorts.freeBelowEphemeralRange();
         InetSocketAddress vip = new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort);
         List<DatagramSocket> clients = new ArrayList<>();
         try (UdpEchoBackend backend = UdpEchoBackend.start("d1",
@@ -164,9 +158,9 @@ class UdpMetricsIT {
 
     @Test
     void aBackendThatAnswersPortUnreachableIsCounted() throws Exception {
-        int vipPort = freeUdpPort();
+        int vipPort = UdpPorts.freeBelowEphemeralRange();
         // Nothing listens on this port: the kernel answers the backend socket with ICMP port unreachable.
-        InetSocketAddress closed = new InetSocketAddress(InetAddress.getLoopbackAddress(), freeUdpPort());
+        InetSocketAddress closed = new InetSocketAddress(InetAddress.getLoopbackAddress(), UdpPorts.freeBelowEphemeralRange());
         try (InProcessDaemon d = InProcessDaemon.start(dir, config(freePort(), udpVip("gone", vipPort, "g1", closed)));
                 DatagramSocket client = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
             InetSocketAddress vip = new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort);

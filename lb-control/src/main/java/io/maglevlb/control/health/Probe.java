@@ -199,9 +199,15 @@ final class Probe {
         return false;
     }
 
-    private static String describe(Throwable t) {
+    static String describe(Throwable t) {
         String m = t.getMessage();
-        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+        // Netty's epoll transport raises EHOSTUNREACH as a NoRouteToHostException without a message and then
+        // annotates it with the address: "null: /198.18.0.23:80".
+        String what = t instanceof java.net.NoRouteToHostException ? "no route to host" : t.getClass().getSimpleName();
+        if (m == null || m.isBlank()) {
+            return what;
+        }
+        return m.startsWith("null: ") ? what + m.substring(4) : m;
     }
 
     /** Sends the GET on connect and completes the promise from the first line of the response. */

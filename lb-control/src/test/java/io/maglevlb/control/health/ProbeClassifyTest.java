@@ -6,6 +6,7 @@ import io.netty.channel.ChannelException;
 import io.netty.channel.ConnectTimeoutException;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.NoRouteToHostException;
 import java.net.SocketException;
 import org.junit.jupiter.api.Test;
 
@@ -43,5 +44,14 @@ class ProbeClassifyTest {
     @Test
     void resetIsAFailure() {
         assertEquals(CheckResult.FAILURE, classify(new IOException("Connection reset by peer")));
+    }
+
+    /** Netty annotates a message-less EHOSTUNREACH with the address: the log said "last: null: /addr". */
+    @Test
+    void noRouteToHostIsSaidInWords() {
+        CheckOutcome o = Probe.classify(new NoRouteToHostException("null: /198.18.0.23:80"), System.nanoTime());
+        assertEquals(CheckResult.FAILURE, o.result());
+        assertEquals("no route to host: /198.18.0.23:80", o.detail());
+        assertEquals("no route to host", Probe.classify(new NoRouteToHostException(), System.nanoTime()).detail());
     }
 }

@@ -203,7 +203,8 @@ final class Probe {
         String m = t.getMessage();
         // Netty's epoll transport raises EHOSTUNREACH as a NoRouteToHostException without a message and then
         // annotates it with the address: "null: /198.18.0.23:80".
-        String what = t instanceof java.net.NoRouteToHostException ? "no route to host" : t.getClass().getSimpleName();
+        String what = t instanceof java.net.NoRouteToHostException ? "no route to host"
+                : t.getClass().getSimpleName();
         if (m == null || m.isBlank()) {
             return what;
         }

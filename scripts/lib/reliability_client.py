@@ -17,6 +17,9 @@ it went. Standard library only.
   udpecho    UDP echo server on one address, for LIFETIME seconds
   udpflood   FLOWS datagrams from distinct source tuples, then one probe datagram that must come back
   admin      the admin API edges: pipelining, oversized header, HTTP/9.9, HEAD, half-close
+  health     polls the admin API's /status every 50 ms until BACKEND is up (or down); seconds since SINCE
+  healthwatch  polls /status every 100 ms until the stop file appears or DURATION ends; which backends were seen
+             down, and when
 """
 import argparse
 import json
@@ -462,6 +465,49 @@ def cmd_admin(a):
     print(json.dumps(result))
 
 
+def backend_states(admin):
+    """{backend: healthy} over every VIP of GET /status, or None when the admin API did not answer."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://{admin}/status", timeout=2) as r:
+            d = json.load(r)
+    except Exception:
+        return None
+    return {b["name"]: bool(b.get("healthy")) for v in d.get("vips", []) for b in v.get("backends", [])}
+
+
+def cmd_health(a):
+    want = a.want == "up"
+    end = time.monotonic() + a.deadline
+    polls = 0
+    while time.monotonic() < end:
+        polls += 1
+        states = backend_states(a.admin)
+        if states is not None and states.get(a.backend) == want:
+            print(json.dumps({"reached": True, "seconds": round(time.time() - a.since, 3), "polls": polls}))
+            return
+        time.sleep(0.05)
+    print(json.dumps({"reached": False, "seconds": round(time.time() - a.since, 3), "polls": polls}))
+
+
+def cmd_healthwatch(a):
+    start = time.monotonic()
+    end = start + a.duration
+    polls = unanswered = 0
+    down = {}
+    while time.monotonic() < end and not (a.stop_file and os.path.exists(a.stop_file)):
+        polls += 1
+        states = backend_states(a.admin)
+        if states is None:
+            unanswered += 1
+        else:
+            for name, healthy in states.items():
+                if not healthy:
+                    down.setdefault(name, round(time.monotonic() - start, 1))
+        time.sleep(0.1)
+    print(json.dumps({"polls": polls, "unanswered": unanswered, "down_seen": down}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -518,6 +564,16 @@ def main():
     s = sub.add_parser("admin")
     s.add_argument("--addr", required=True)
     s.add_argument("--pipeline", type=int, default=20)
+    s = sub.add_parser("health")
+    s.add_argument("--admin", required=True)
+    s.add_argument("--backend", required=True)
+    s.add_argument("--want", choices=("up", "down"), required=True)
+    s.add_argument("--since", type=float, required=True, help="epoch seconds the time is counted from")
+    s.add_argument("--deadline", type=float, default=15)
+    s = sub.add_parser("healthwatch")
+    s.add_argument("--admin", required=True)
+    s.add_argument("--duration", type=float, default=60)
+    s.add_argument("--stop-file")
     a = p.parse_args()
     globals()["cmd_" + a.cmd.replace("-", "_")](a)
 

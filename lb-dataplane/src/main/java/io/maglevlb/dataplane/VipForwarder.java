@@ -4,7 +4,10 @@ import java.net.InetSocketAddress;
 
 /**
  * The forwarding side of one VIP as the daemon drives it: bind, stop accepting, drain, close. Implemented by
- * the TCP proxy ({@link io.maglevlb.dataplane.tcp.TcpProxyVip}) and meant for the UDP and packet forwarders.
+ * the TCP proxy ({@link io.maglevlb.dataplane.tcp.TcpProxyVip}), the UDP forwarder
+ * ({@link io.maglevlb.dataplane.udp.UdpForwarder}) and the DSR packet engine
+ * ({@link io.maglevlb.dataplane.packet.DsrVip}). The control plane drives every kind through this interface
+ * alone: it chooses the class once, when it creates the forwarder, and never tests for it afterwards.
  *
  * <p>Threading: the control plane calls these methods (never an event loop: they may wait for the loops).
  */
@@ -32,6 +35,22 @@ public interface VipForwarder {
 
     /** Open connections (TCP) or tracked flows (UDP). Any thread. */
     int activeConnections();
+
+    /**
+     * The forwarder's counters now, summed over its forwarding threads: the common {@link VipStats} view, as the
+     * record of the forwarder's kind. Any thread; allocates (scrapes and status requests, not a forwarding path).
+     */
+    VipStats stats();
+
+    /**
+     * ICMP errors (port or host unreachable) the kernel reported toward backend {@code backendId}, summed over the
+     * forwarding threads: a passive health signal the control plane samples a few times a second, so it allocates
+     * nothing. -1 (the default) when this forwarder does not see such errors (TCP reports them as failed
+     * connects; DSR never hears back from a backend).
+     */
+    default long backendUnreachable(int backendId) {
+        return -1;
+    }
 
     /** Closes every open connection or flow at once. Waits until done. */
     void closeConnections();

@@ -1,15 +1,13 @@
 package io.maglevlb.control.daemon;
 
-import io.maglevlb.control.reload.SlotMoves;
 import io.maglevlb.core.config.BackendConfig;
 import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.snapshot.BackendIds;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.core.snapshot.SlotMoves;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.VipForwarder;
-import io.maglevlb.dataplane.tcp.TcpProxyVip;
-import io.maglevlb.dataplane.udp.UdpForwarder;
 import io.micrometer.core.instrument.Clock;
 import io.micrometer.core.instrument.distribution.DistributionStatisticConfig;
 import io.micrometer.core.instrument.distribution.TimeWindowMax;
@@ -303,16 +301,6 @@ public final class VipRuntime {
     /** The forwarder serving this VIP, once the daemon started it; empty for VIPs it does not forward yet. */
     public Optional<VipForwarder> forwarder() {
         return Optional.ofNullable(forwarder);
-    }
-
-    /** The TCP proxy of this VIP, when it is a forwarded {@code tcp}/{@code proxy} VIP. */
-    public Optional<TcpProxyVip> tcpProxy() {
-        return forwarder instanceof TcpProxyVip tcp ? Optional.of(tcp) : Optional.empty();
-    }
-
-    /** The UDP forwarder of this VIP, when it is a forwarded {@code udp}/{@code proxy} VIP. */
-    public Optional<UdpForwarder> udpForwarder() {
-        return forwarder instanceof UdpForwarder udp ? Optional.of(udp) : Optional.empty();
     }
 
     void attach(VipForwarder f) {

@@ -34,12 +34,8 @@ import io.maglevlb.core.config.MaglevConfig;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.VipStats;
 import io.maglevlb.dataplane.packet.DsrHealthRoutes;
-import io.maglevlb.dataplane.packet.DsrStats;
-import io.maglevlb.dataplane.packet.DsrVip;
-import io.maglevlb.dataplane.tcp.TcpVipStats;
-import io.maglevlb.dataplane.udp.UdpForwarder;
-import io.maglevlb.dataplane.udp.UdpVipStats;
 import io.netty.util.NetUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -209,11 +205,12 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     }
 
     /** A backend's ICMP unreachable count at the last sample, with what it was read from. */
-    private record UnreachableSample(UdpForwarder forwarder, int backendId, long count) {}
+    private record UnreachableSample(VipForwarder forwarder, int backendId, long count) {}
 
     /**
-     * The passive health signal, on the control thread every {@link #PASSIVE_SAMPLE_MS}: reads each UDP
-     * backend's ICMP unreachable count from its forwarder and reports a rise to the health checker, which
+     * The passive health signal, on the control thread every {@link #PASSIVE_SAMPLE_MS}: reads each backend's
+     * ICMP unreachable count from its forwarder ({@link VipForwarder#backendUnreachable}: UDP forwarders count
+     * them, the others answer -1 and are skipped) and reports a rise to the health checker, which
      * decides what it means ({@link HealthChecker#suspect}). The first sample of a backend, and one after its
      * forwarder or backend id changed (a reload), only sets the baseline; so does a count that went down (the
      * id was given to another backend and its counters restarted). The control plane reads counters here; it
@@ -223,14 +220,16 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         try {
             Map<String, UnreachableSample> next = new HashMap<>();
             for (VipRuntime vip : daemon.vips()) {
-                Optional<UdpForwarder> udp = vip.udpForwarder();
-                if (udp.isEmpty()) {
+                VipForwarder forwarder = vip.forwarder().orElse(null);
+                if (forwarder == null) {
                     continue;
                 }
-                UdpForwarder forwarder = udp.get();
                 for (BackendState b : vip.backends()) {
-                    String key = vip.name() + "/" + b.name();
                     long count = forwarder.backendUnreachable(b.id());
+                    if (count < 0) {
+                        break; // this kind of forwarder does not see them
+                    }
+                    String key = vip.name() + "/" + b.name();
                     UnreachableSample last = unreachableSamples.get(key);
                     next.put(key, new UnreachableSample(forwarder, b.id(), count));
                     if (last != null && last.forwarder() == forwarder && last.backendId() == b.id()
@@ -518,17 +517,15 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
      */
     private record ActiveFlows(Long ofVip, IntFunction<Long> ofBackend) {
         static ActiveFlows of(VipRuntime vip) {
-            if (vip.tcpProxy().isPresent()) {
-                TcpVipStats s = vip.tcpProxy().get().stats();
-                return new ActiveFlows(s.active(), id -> s.activeConnections(id));
+            Optional<VipStats> stats = vip.forwarder().map(VipForwarder::stats);
+            if (stats.isEmpty()) {
+                return new ActiveFlows(null, id -> null);
             }
-            if (vip.udpForwarder().isPresent()) {
-                UdpVipStats s = vip.udpForwarder().get().stats();
-                return new ActiveFlows(s.flowsActive(), id -> s.backend(id).flowsActive());
-            }
-            Optional<DsrStats> dsr = vip.forwarder().filter(DsrVip.class::isInstance).map(DsrVip.class::cast)
-                    .flatMap(DsrVip::stats);
-            return new ActiveFlows(dsr.map(d -> d.flows().size()).orElse(null), id -> null);
+            VipStats s = stats.get();
+            return new ActiveFlows(s.active(), id -> {
+                long a = s.active(id);
+                return a < 0 ? null : a;
+            });
         }
     }
 

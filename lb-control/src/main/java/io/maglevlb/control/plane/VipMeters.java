@@ -12,23 +12,19 @@ import io.maglevlb.control.metrics.MetricNames;
 import io.maglevlb.control.metrics.TableInfo;
 import io.maglevlb.control.metrics.TrafficReaders;
 import io.maglevlb.core.conntrack.EvictionReason;
-import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.dataplane.LocalError;
+import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.VipStats;
 import io.maglevlb.dataplane.packet.DropReason;
 import io.maglevlb.dataplane.packet.DsrStats;
-import io.maglevlb.dataplane.packet.DsrVip;
 import io.maglevlb.dataplane.tcp.TcpVipStats;
-import io.maglevlb.dataplane.udp.UdpBackendStats;
 import io.maglevlb.dataplane.udp.UdpDropReason;
-import io.maglevlb.dataplane.udp.UdpForwarder;
 import io.maglevlb.dataplane.udp.UdpVipStats;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
@@ -36,8 +32,10 @@ import java.util.function.ToLongFunction;
 
 /**
  * The meters of one VIP and its backends, read at scrape time from the VIP's runtime (table, backend
- * state), its health watches, and its forwarder's counters: {@code TcpProxyVip.stats()} or
- * {@code DsrVip.stats()} or {@code UdpForwarder.stats()} with its {@code flowTables()}, each a sum over the forwarding threads' own fields that never touches the threads.
+ * state), its health watches, and its forwarder's counters ({@link VipForwarder#stats()}: a sum over the
+ * forwarding threads' own fields that never touches the threads). Which meters a VIP has follows the type of
+ * the stats record its forwarder returns ({@link TcpVipStats}, {@link UdpVipStats}, {@link DsrStats}), not the
+ * forwarder's class.
  * Created and changed on the control thread; closed when the VIP goes away or gets a new forwarder (whose
  * counters start from zero).
  *
@@ -60,35 +58,7 @@ final class VipMeters implements AutoCloseable {
     private final Map<String, MeterGroup> backendGroups = new HashMap<>();
     private final Cached<TcpVipStats> tcp;
     private final Cached<DsrStats> dsr;
-    private final Cached<UdpSample> udp;
-
-    /**
-     * One scrape's view of a UDP VIP: the forwarder's counters and its loops' flow tables, summed.
-     *
-     * @param evictions flow table evictions, indexed by {@link EvictionReason#ordinal()}
-     */
-    record UdpSample(UdpVipStats stats, long tableSize, long tableHits, long tableMisses, long[] evictions) {
-        /** Sums the loops' tables with their racy statistics getters (see {@link UdpForwarder#flowTables()}). */
-        static UdpSample of(UdpVipStats stats, List<FlowTable> tables) {
-            long size = 0;
-            long hits = 0;
-            long misses = 0;
-            long[] evictions = new long[EvictionReason.values().length];
-            for (FlowTable t : tables) {
-                size += t.size();
-                hits += t.hits();
-                misses += t.misses();
-                for (EvictionReason r : EvictionReason.values()) {
-                    evictions[r.ordinal()] += t.evictions(r);
-                }
-            }
-            return new UdpSample(stats, size, hits, misses, evictions);
-        }
-
-        UdpBackendStats backend(int id) {
-            return stats.backend(id);
-        }
-    }
+    private final Cached<UdpVipStats> udp;
 
     /** A value computed at most every {@link #STATS_MAX_AGE_NS}; null while there is none. Any thread. */
     static final class Cached<T> {
@@ -126,14 +96,10 @@ final class VipMeters implements AutoCloseable {
             vipGroup.gauge(MetricNames.VIP_ANNOUNCED, "1 while the VIP's route is in the announce table, else 0",
                     announcer, a -> a.announced(name) ? 1 : 0);
         }
-        boolean isTcp = vip.tcpProxy().isPresent();
-        Optional<DsrVip> dsrVip = vip.forwarder().filter(DsrVip.class::isInstance).map(DsrVip.class::cast);
-        this.tcp = isTcp ? new Cached<>(() -> vip.tcpProxy().map(p -> p.stats()).orElse(null)) : null;
-        this.dsr = dsrVip.isPresent() ? new Cached<>(() -> dsrVip.get().stats().orElse(null)) : null;
-        Optional<UdpForwarder> udpVip = vip.udpForwarder();
-        this.udp = udpVip.isPresent()
-                ? new Cached<>(() -> UdpSample.of(udpVip.get().stats(), udpVip.get().flowTables()))
-                : null;
+        VipStats kind = vip.forwarder().map(VipForwarder::stats).orElse(null);
+        this.tcp = statsOf(vip, kind, TcpVipStats.class);
+        this.dsr = statsOf(vip, kind, DsrStats.class);
+        this.udp = statsOf(vip, kind, UdpVipStats.class);
         if (tcp != null) {
             registerTcp(vipGroup, tcp);
         }
@@ -149,6 +115,18 @@ final class VipMeters implements AutoCloseable {
         for (BackendState b : vip.backends()) {
             addBackend(b.name());
         }
+    }
+
+    /**
+     * The VIP's forwarder's counters as a {@code type} record, read from whichever forwarder the VIP has at the
+     * time (null without one); null when {@code sample}, the forwarder's counters now, are of another kind.
+     */
+    private static <T extends VipStats> Cached<T> statsOf(VipRuntime vip, VipStats sample, Class<T> type) {
+        if (!type.isInstance(sample)) {
+            return null;
+        }
+        return new Cached<>(() -> vip.forwarder().map(VipForwarder::stats).filter(type::isInstance).map(type::cast)
+                .orElse(null));
     }
 
     static void registerTcp(MeterGroup g, Cached<TcpVipStats> s) {
@@ -200,42 +178,42 @@ final class VipMeters implements AutoCloseable {
                 evictions));
     }
 
-    static void registerUdp(MeterGroup g, Cached<UdpSample> s) {
-        DataplaneMeters.registerTraffic(g, s, new TrafficReaders<Cached<UdpSample>>(
-                c -> c.read(u -> u.stats().flowsCreated()),
-                c -> c.read(u -> u.stats().flowsActive()),
-                c -> c.read(u -> u.stats().bytesToBackends()),
-                c -> c.read(u -> u.stats().bytesToClients()),
-                c -> c.read(u -> u.stats().datagramsToBackends()),
-                c -> c.read(u -> u.stats().datagramsToClients()),
+    static void registerUdp(MeterGroup g, Cached<UdpVipStats> s) {
+        DataplaneMeters.registerTraffic(g, s, new TrafficReaders<Cached<UdpVipStats>>(
+                c -> c.read(UdpVipStats::flowsCreated),
+                c -> c.read(UdpVipStats::flowsActive),
+                c -> c.read(UdpVipStats::bytesToBackends),
+                c -> c.read(UdpVipStats::bytesToClients),
+                c -> c.read(UdpVipStats::datagramsToBackends),
+                c -> c.read(UdpVipStats::datagramsToClients),
                 null, null));
         for (UdpDropReason reason : UdpDropReason.values()) {
             g.functionCounter(MetricNames.DATAGRAMS_DROPPED, "Datagrams not forwarded, by reason", s,
-                    c -> c.read(u -> u.stats().dropped(reason)), MetricNames.REASON, reason.metricName());
+                    c -> c.read(u -> u.dropped(reason)), MetricNames.REASON, reason.metricName());
         }
         g.functionCounter(MetricNames.DATAGRAMS_STATELESS,
                 "Client datagrams forwarded without a tracked flow (flow table full or flood mode)", s,
-                c -> c.read(u -> u.stats().statelessDatagrams()));
+                c -> c.read(UdpVipStats::statelessDatagrams));
         g.functionCounter(MetricNames.FLOWS_MOVED, "Tracked flows moved to another backend because theirs went away",
-                s, c -> c.read(u -> u.stats().flowsMoved()));
+                s, c -> c.read(UdpVipStats::flowsMoved));
         g.functionCounter(MetricNames.BACKENDS_UNREACHABLE, "ICMP unreachable errors reported on backend sockets", s,
-                c -> c.read(u -> u.stats().backendUnreachable()));
+                c -> c.read(UdpVipStats::backendUnreachable));
         g.functionCounter(MetricNames.SESSION_OPEN_FAILURES, "Backend sockets that could not be opened", s,
-                c -> c.read(u -> u.stats().sessionOpenFailures()));
+                c -> c.read(UdpVipStats::sessionOpenFailures));
         g.functionCounter(MetricNames.VIP_SOCKET_ERRORS, "Errors reported on a VIP socket itself (it stays open)", s,
-                c -> c.read(u -> u.stats().vipSocketErrors()));
+                c -> c.read(UdpVipStats::vipSocketErrors));
         // -1 when the transport cannot read the kernel's count: a counter cannot be negative, so 0.
         g.functionCounter(MetricNames.DATAGRAMS_KERNEL_DROPPED,
                 "Datagrams the kernel dropped because a VIP socket's receive buffer was full", s,
-                c -> c.read(u -> Math.max(0, u.stats().kernelReceiveDrops())));
-        Map<String, ToDoubleFunction<Cached<UdpSample>>> evictions = new LinkedHashMap<>();
+                c -> c.read(u -> Math.max(0, u.kernelReceiveDrops())));
+        Map<String, ToDoubleFunction<Cached<UdpVipStats>>> evictions = new LinkedHashMap<>();
         for (EvictionReason reason : EvictionReason.values()) {
-            evictions.put(reason.name().toLowerCase(Locale.ROOT), c -> c.read(u -> u.evictions()[reason.ordinal()]));
+            evictions.put(reason.name().toLowerCase(Locale.ROOT), c -> c.read(u -> u.flowTable().evictions(reason)));
         }
-        DataplaneMeters.registerFlowTable(g, s, new FlowTableReaders<Cached<UdpSample>>(
-                c -> c.read(UdpSample::tableSize),
-                c -> c.read(UdpSample::tableHits),
-                c -> c.read(UdpSample::tableMisses),
+        DataplaneMeters.registerFlowTable(g, s, new FlowTableReaders<Cached<UdpVipStats>>(
+                c -> c.read(u -> u.flowTable().size()),
+                c -> c.read(u -> u.flowTable().hits()),
+                c -> c.read(u -> u.flowTable().misses()),
                 evictions));
     }
 
@@ -280,7 +258,7 @@ final class VipMeters implements AutoCloseable {
         }, false, MetricNames.DIRECTION, MetricNames.CLIENT_TO_BACKEND);
     }
 
-    static void registerUdpBackend(MeterGroup g, Cached<UdpSample> s, int id) {
+    static void registerUdpBackend(MeterGroup g, Cached<UdpVipStats> s, int id) {
         perBackend(g, s, MetricNames.BACKEND_CONNECTIONS, BACKEND_CONNECTIONS_HELP,
                 u -> u.backend(id).flowsCreated(), false);
         perBackend(g, s, MetricNames.BACKEND_CONNECTIONS_ACTIVE, BACKEND_ACTIVE_HELP,

@@ -2,6 +2,7 @@ package io.maglevlb.control.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,10 @@ import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.tcp.TcpProxyOptions;
+import io.maglevlb.dataplane.tcp.TcpProxyVip;
+import io.maglevlb.dataplane.tcp.TcpVipStats;
+import io.maglevlb.dataplane.udp.UdpForwarder;
+import io.maglevlb.dataplane.udp.UdpVipStats;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -108,9 +113,11 @@ class MaglevdTest {
                 TestConfigs.tcpVip("web", web, List.of(new BackendConfig("e", echoAddress(), 1))),
                 TestConfigs.udpVip("dns", dns, List.of(new BackendConfig("d", echoAddress(), 1)))));
         assertTrue(d.isRunning());
-        assertTrue(d.vip("web").orElseThrow().tcpProxy().isPresent());
-        assertTrue(d.vip("dns").orElseThrow().udpForwarder().isPresent());
-        assertEquals(dns, d.vip("dns").orElseThrow().udpForwarder().orElseThrow().localAddress());
+        assertInstanceOf(TcpProxyVip.class, d.vip("web").orElseThrow().forwarder().orElseThrow());
+        assertInstanceOf(TcpVipStats.class, d.vip("web").orElseThrow().forwarder().orElseThrow().stats());
+        assertInstanceOf(UdpForwarder.class, d.vip("dns").orElseThrow().forwarder().orElseThrow());
+        assertInstanceOf(UdpVipStats.class, d.vip("dns").orElseThrow().forwarder().orElseThrow().stats());
+        assertEquals(dns, d.vip("dns").orElseThrow().forwarder().orElseThrow().localAddress());
         try (Socket s = connect(web)) {
             roundTrip(s, 42);
         }
@@ -201,7 +208,7 @@ class MaglevdTest {
                 // reset
             }
         }
-        assertEquals(1, vip.tcpProxy().orElseThrow().stats().closedNoBackend());
+        assertEquals(1, ((TcpVipStats) vip.forwarder().orElseThrow().stats()).closedNoBackend());
     }
 
     @Test

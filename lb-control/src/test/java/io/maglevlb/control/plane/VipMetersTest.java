@@ -6,6 +6,7 @@ import io.maglevlb.control.metrics.MaglevMetrics;
 import io.maglevlb.control.metrics.MeterGroup;
 import io.maglevlb.control.metrics.PrometheusText;
 import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.conntrack.FlowTableStats;
 import io.maglevlb.dataplane.packet.DropReason;
 import io.maglevlb.dataplane.packet.DsrStats;
 import io.maglevlb.dataplane.tcp.TcpVipStats;
@@ -100,21 +101,19 @@ class VipMetersTest {
                 "client_to_backend"));
     }
 
-    private static VipMeters.UdpSample udp(long datagrams, long backendDatagrams) {
+    private static UdpVipStats udp(long datagrams, long backendDatagrams) {
         UdpBackendStats b = new UdpBackendStats(1, "u1", backendDatagrams, backendDatagrams * 10,
                 backendDatagrams - 1, (backendDatagrams - 1) * 20, 4, 2, 3);
-        UdpVipStats stats = new UdpVipStats("dns", datagrams + 2, datagrams * 10 + 5, datagrams, datagrams * 10,
+        return new UdpVipStats("dns", datagrams + 2, datagrams * 10 + 5, datagrams, datagrams * 10,
                 datagrams - 1, (datagrams - 1) * 20, datagrams - 2, (datagrams - 2) * 20, 7, 40, 1,
-                Map.of(EvictionReason.IDLE, 30L), 6, Map.of(UdpDropReason.EMPTY, 2L), 3, 0, 0, -1, List.of(b));
-        long[] evictions = new long[EvictionReason.values().length];
-        evictions[EvictionReason.IDLE.ordinal()] = 31;
-        return new VipMeters.UdpSample(stats, 7, 100, 40, evictions);
+                Map.of(EvictionReason.IDLE, 30L), 6, Map.of(UdpDropReason.EMPTY, 2L), 3, 0, 0, -1, List.of(b),
+                new FlowTableStats(7, 100, 40, Map.of(EvictionReason.IDLE, 31L)));
     }
 
     @Test
     void udpVipAndBackendMeters() throws Exception {
-        AtomicReference<VipMeters.UdpSample> current = new AtomicReference<>(udp(50, 20));
-        VipMeters.Cached<VipMeters.UdpSample> cached = new VipMeters.Cached<>(current::get);
+        AtomicReference<UdpVipStats> current = new AtomicReference<>(udp(50, 20));
+        VipMeters.Cached<UdpVipStats> cached = new VipMeters.Cached<>(current::get);
         VipMeters.registerUdp(metrics.vipGroup("dns"), cached);
         VipMeters.registerUdpBackend(metrics.backendGroup("dns", "u1"), cached, 1);
         current.set(udp(80, 30));

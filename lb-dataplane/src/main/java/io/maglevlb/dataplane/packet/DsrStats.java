@@ -1,5 +1,7 @@
 package io.maglevlb.dataplane.packet;
 
+import io.maglevlb.dataplane.VipStats;
+import java.util.EnumMap;
 import java.util.Map;
 
 /**
@@ -22,7 +24,30 @@ import java.util.Map;
  */
 public record DsrStats(String vip, long receivedFrames, long forwardedPackets, long forwardedBytes,
         long fragmentsForwarded, long icmpErrorsForwarded, long checksumsCompleted, Map<DropReason, Long> drops,
-        Map<Integer, BackendTraffic> backends, FlowStats flows, int threads, int unresolvedBackends) {
+        Map<Integer, BackendTraffic> backends, FlowStats flows, int threads, int unresolvedBackends)
+        implements VipStats {
+
+    /** The counters of a VIP whose engine has not started: every count 0, every drop reason present. */
+    public static DsrStats notStarted(String vip) {
+        Map<DropReason, Long> drops = new EnumMap<>(DropReason.class);
+        for (DropReason r : DropReason.values()) {
+            drops.put(r, 0L);
+        }
+        return new DsrStats(vip, 0, 0, 0, 0, 0, 0, Map.copyOf(drops), Map.of(),
+                new FlowStats(0, 0, 0, 0, 0, Map.of(), 0, 0), 0, 0);
+    }
+
+    /** Flows tracked now, over all threads. */
+    @Override
+    public long active() {
+        return flows.size();
+    }
+
+    /** -1: the engine does not count tracked flows per backend. */
+    @Override
+    public long active(int backendId) {
+        return -1;
+    }
 
     /** Traffic forwarded to one backend. */
     public record BackendTraffic(long packets, long bytes) {}

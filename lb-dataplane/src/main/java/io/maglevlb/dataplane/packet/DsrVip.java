@@ -94,10 +94,11 @@ public final class DsrVip implements VipForwarder {
                 + " on " + config.interfaceName() + ", " + config.threads() + " packet thread(s)";
     }
 
-    /** The engine's counters, once started (for metrics and the admin API). */
-    public Optional<DsrStats> stats() {
+    /** The engine's counters (for metrics and the admin API); all zero before {@link #start()}. */
+    @Override
+    public DsrStats stats() {
         DsrEngine e = engine;
-        return e == null ? Optional.empty() : Optional.of(e.stats());
+        return e == null ? DsrStats.notStarted(vip.name()) : e.stats();
     }
 
     /** The running engine, once started. */

@@ -452,6 +452,7 @@ public final class TcpProxyVip implements VipForwarder {
      * Sums the per-loop counters. Reads the loops' fields without synchronisation (see {@link TcpVipLoop}):
      * each value may lag the truth by the increments of the last few microseconds. Any thread.
      */
+    @Override
     public TcpVipStats stats() {
         int idLimit = 0;
         for (TcpVipLoop loop : loops) {

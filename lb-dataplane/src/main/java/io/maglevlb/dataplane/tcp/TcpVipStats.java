@@ -1,6 +1,7 @@
 package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.dataplane.LocalError;
+import io.maglevlb.dataplane.VipStats;
 
 /**
  * Counters of one TCP VIP summed over its event loops at one moment (see {@link TcpProxyVip#stats()}).
@@ -17,7 +18,13 @@ import io.maglevlb.dataplane.LocalError;
 public record TcpVipStats(long accepted, long active, long closedNoBackend, long connectGiveUps,
         long closedLocalError, long[] localErrors,
         long[] connections, long[] activeByBackend, long[] bytesToBackend, long[] bytesToClient,
-        long[] connectFailures, long[] retries) {
+        long[] connectFailures, long[] retries) implements VipStats {
+
+    /** Proxied connections open to backend {@code id} now (as {@link #activeConnections(int)}). */
+    @Override
+    public long active(int id) {
+        return activeConnections(id);
+    }
 
     /** System calls that failed for {@code reason} (accepting, opening or connecting a backend socket). */
     public long localErrors(LocalError reason) {

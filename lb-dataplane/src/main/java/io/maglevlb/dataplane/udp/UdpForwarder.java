@@ -8,6 +8,7 @@ import io.maglevlb.core.config.Protocol;
 import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.core.conntrack.FlowTable;
+import io.maglevlb.core.conntrack.FlowTableStats;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.SnapshotHolder;
@@ -293,6 +294,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
      * another backend. Allocates nothing: the control plane samples it a few times a second as a passive
      * health signal. The dataplane only counts; what a rising count means is the control plane's decision.
      */
+    @Override
     public long backendUnreachable(int backendId) {
         long sum = 0;
         for (int i = 0; i < loops.size(); i++) { // indexed: no iterator
@@ -309,8 +311,10 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
 
     /**
      * Sums every loop's counters (racy reads: see {@link UdpLoopCounters}) and reads the kernel's receive
-     * drops of the VIP sockets. For metrics scrapes and tests; allocates, so not for the forwarding path.
+     * drops of the VIP sockets, and sums the loops' flow tables. For metrics scrapes and tests; allocates, so not
+     * for the forwarding path.
      */
+    @Override
     public UdpVipStats stats() {
         long fromClients = 0;
         long fromClientsBytes = 0;
@@ -399,7 +403,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         return new UdpVipStats(vip.name(), fromClients, fromClientsBytes, toBackends, toBackendsBytes,
                 fromBackends, fromBackendsBytes, toClients, toClientsBytes, active, created, moved,
                 evictedByReason, stateless, droppedByReason, unreachable, openFailures, vipErrors, kernelDrops,
-                backendStats);
+                backendStats, FlowTableStats.sum(flowTables()));
     }
 
     /**

@@ -1,8 +1,11 @@
 package io.maglevlb.dataplane.udp;
 
 import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.conntrack.FlowTableStats;
+import io.maglevlb.dataplane.VipStats;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Counters of one UDP VIP, summed over its event loops at one moment (each loop's counters are read racily,
@@ -29,18 +32,32 @@ import java.util.Map;
  * @param kernelReceiveDrops datagrams the kernel dropped because a VIP socket's receive buffer was full
  *     (from /proc/net/udp; -1 when unknown)
  * @param backends per-backend counters, by backend id
+ * @param flowTable the loops' flow tables, summed
  */
 public record UdpVipStats(String vip, long datagramsFromClients, long bytesFromClients, long datagramsToBackends,
         long bytesToBackends, long datagramsFromBackends, long bytesFromBackends, long datagramsToClients,
         long bytesToClients, long flowsActive, long flowsCreated, long flowsMoved,
         Map<EvictionReason, Long> flowsEvicted, long statelessDatagrams, Map<UdpDropReason, Long> dropped,
         long backendUnreachable, long sessionOpenFailures, long vipSocketErrors, long kernelReceiveDrops,
-        List<UdpBackendStats> backends) {
+        List<UdpBackendStats> backends, FlowTableStats flowTable) implements VipStats {
 
     public UdpVipStats {
         flowsEvicted = Map.copyOf(flowsEvicted);
         dropped = Map.copyOf(dropped);
         backends = List.copyOf(backends);
+        Objects.requireNonNull(flowTable, "flowTable");
+    }
+
+    /** Tracked flows now ({@link #flowsActive()}). */
+    @Override
+    public long active() {
+        return flowsActive;
+    }
+
+    /** Tracked flows on backend {@code backendId} now. */
+    @Override
+    public long active(int backendId) {
+        return backend(backendId).flowsActive();
     }
 
     public long flowsEvicted(EvictionReason reason) {

@@ -1,7 +1,5 @@
-package io.maglevlb.control.reload;
+package io.maglevlb.core.snapshot;
 
-import io.maglevlb.core.snapshot.BackendState;
-import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import java.util.Objects;
 
 /**

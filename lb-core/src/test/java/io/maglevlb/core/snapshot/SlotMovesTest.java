@@ -1,10 +1,8 @@
-package io.maglevlb.control.reload;
+package io.maglevlb.core.snapshot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.maglevlb.core.snapshot.BackendState;
-import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;

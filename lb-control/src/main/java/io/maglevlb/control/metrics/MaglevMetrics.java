@@ -1,7 +1,7 @@
 package io.maglevlb.control.metrics;
 
 import com.sun.management.UnixOperatingSystemMXBean;
-import io.maglevlb.dataplane.OpenFileCount;
+import io.maglevlb.dataplane.linux.OpenFileCount;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;

@@ -1,14 +1,7 @@
 package io.maglevlb.control.it;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-
+import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -16,39 +9,18 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs code on a platform thread that entered a named network namespace ({@code /run/netns/NAME}): sockets it
- * creates belong to that namespace and keep working from any thread afterwards. libc's {@code open} and
- * {@code setns} through FFM; test code only.
+ * creates belong to that namespace and keep working from any thread afterwards. The system calls are the
+ * dataplane's ({@link LinuxNative#setNetworkNamespace}); test code only.
  */
 final class Setns {
-    private static final int CLONE_NEWNET = 0x40000000;
-    private static final int O_RDONLY_CLOEXEC = 0x80000;
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final MethodHandle OPEN = LINKER.downcallHandle(LINKER.defaultLookup().find("open").orElseThrow(),
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle SETNS = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("setns").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle CLOSE = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("close").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-
     private Setns() {}
 
     /** Moves the calling thread into namespace {@code ns}; it stays there for its life. */
     static void enter(String ns) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment path = arena.allocateFrom("/run/netns/" + ns);
-            int fd = (int) OPEN.invokeExact(path, O_RDONLY_CLOEXEC);
-            if (fd < 0) {
-                throw new IOException("cannot open /run/netns/" + ns);
+        try (LinuxNative sys = new LinuxNative()) { // per call
+            if (sys.setNetworkNamespace("/run/netns/" + ns) < 0) {
+                throw new IOException("setns /run/netns/" + ns + ": " + LinuxNative.describe(sys.errno()));
             }
-            int r = (int) SETNS.invokeExact(fd, CLONE_NEWNET);
-            int ignored = (int) CLOSE.invokeExact(fd);
-            if (r < 0) {
-                throw new IOException("setns " + ns + " failed");
-            }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IOException("setns " + ns + ": " + t, t);
         }
     }
 

@@ -16,8 +16,10 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The few Linux system calls maglevd needs (packet sockets, the raw TCP relay, rtnetlink, the TUN device), bound
- * once through the FFM API (no JNI, no native library of our own). Every call that can fail captures
+ * The few Linux system calls maglevd needs (packet sockets, the raw TCP relay, UDP socket memory information,
+ * rtnetlink, the TUN device, the open-descriptor count), bound once through the FFM API (no JNI, no native library
+ * of our own). This package is the only place that binds a C function: the TCP relay, the UDP forwarder and the
+ * packet engine call these methods ({@code LayeringTest} in lb-control checks it). Every call that can fail captures
  * {@code errno} into a per-caller state segment, so one instance of this class is used by one thread at a time:
  * each packet socket owns one (opened on the starting thread, then used only by its forwarding thread), the
  * control side creates its own.
@@ -111,6 +113,9 @@ public final class LinuxNative implements AutoCloseable {
     public static final int O_RDWR = 2;
     public static final int O_CLOEXEC = 0x80000;
 
+    /** lseek(2) whence: from the start of the file. */
+    public static final int SEEK_SET = 0;
+
     /** CLONE_NEWNET: the namespace type for {@link #setns}. */
     public static final int CLONE_NEWNET = 0x40000000;
 
@@ -168,6 +173,12 @@ public final class LinuxNative implements AutoCloseable {
     private static final MethodHandle SETNS = bind("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle OPEN = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle READ = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle LSEEK = bind("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    /** glibc 2.30+; null on an older C library ({@link #hasGetdents64()}). */
+    private static final MethodHandle GETDENTS64 = LIBC.find("getdents64")
+            .map(s -> LINKER.downcallHandle(s, FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG),
+                    CAPTURE_ERRNO))
+            .orElse(null);
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -189,7 +200,12 @@ public final class LinuxNative implements AutoCloseable {
         return (int) ERRNO.get(callState, 0L);
     }
 
-    /** Scratch memory owned by this instance, freed by {@link #close()}. */
+    /**
+     * Scratch memory owned by this instance, freed by {@link #close()}; never earlier. So an instance's owner
+     * allocates what it needs once, when it is set up (per loop, per socket, per call), and never per packet, per
+     * connection or per snapshot: the arena would grow with every one. The methods of this class that need memory
+     * of their own for one call (a path, a name, a CPU mask) take it from a confined arena of that call.
+     */
     public MemorySegment allocate(long bytes) {
         MemorySegment segment = arena.allocate(bytes, 16);
         allocated.addAndGet(bytes);
@@ -382,10 +398,41 @@ public final class LinuxNative implements AutoCloseable {
         }
     }
 
+    /** lseek(2): the new offset, or -1. */
+    public long lseek(int fd, long offset, int whence) {
+        try {
+            return (long) LSEEK.invokeExact(callState, fd, offset, whence);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Whether the C library has {@code getdents64} (glibc 2.30+). */
+    public boolean hasGetdents64() {
+        return GETDENTS64 != null;
+    }
+
+    /**
+     * getdents64(2): directory entries of {@code fd} (struct linux_dirent64) into {@code buffer}; bytes read, 0 at
+     * the end, or -1.
+     *
+     * @throws UnsupportedOperationException when the C library has no getdents64 ({@link #hasGetdents64()})
+     */
+    public long getdents64(int fd, MemorySegment buffer, long length) {
+        if (GETDENTS64 == null) {
+            throw new UnsupportedOperationException("the C library has no getdents64");
+        }
+        try {
+            return (long) GETDENTS64.invokeExact(callState, fd, buffer, length);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** Interface index of {@code name} in the calling thread's network namespace, or 0 when there is none. */
     public int ifNameToIndex(String name) {
-        try {
-            return (int) IF_NAMETOINDEX.invokeExact(callState, cString(name));
+        try (Arena call = Arena.ofConfined()) { // per call: the C string
+            return (int) IF_NAMETOINDEX.invokeExact(callState, call.allocateFrom(name));
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -426,9 +473,9 @@ public final class LinuxNative implements AutoCloseable {
         if (cpu < 0 || cpu >= 1024) {
             throw new IllegalArgumentException("cpu must be 0..1023, was " + cpu);
         }
-        MemorySegment mask = arena.allocate(128, 8);
-        mask.set(JAVA_LONG, (cpu / 64) * 8L, 1L << (cpu % 64));
-        try {
+        try (Arena call = Arena.ofConfined()) { // per call: the CPU mask
+            MemorySegment mask = call.allocate(128, 8);
+            mask.set(JAVA_LONG, (cpu / 64) * 8L, 1L << (cpu % 64));
             return (int) SCHED_SETAFFINITY.invokeExact(callState, 0, 128L, mask);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -440,8 +487,8 @@ public final class LinuxNative implements AutoCloseable {
      * thread creates afterwards belong to that namespace; sockets created before keep theirs.
      */
     public int setNetworkNamespace(String nsPath) {
-        try {
-            int fd = (int) OPEN.invokeExact(callState, cString(nsPath), 0x80000 /* O_RDONLY | O_CLOEXEC */);
+        try (Arena call = Arena.ofConfined()) { // per call: the path
+            int fd = (int) OPEN.invokeExact(callState, call.allocateFrom(nsPath), O_CLOEXEC /* | O_RDONLY (0) */);
             if (fd < 0) {
                 return fd;
             }
@@ -459,16 +506,11 @@ public final class LinuxNative implements AutoCloseable {
 
     /** open(2) of {@code path} with {@code flags} (e.g. {@link #O_RDWR} | {@link #O_CLOEXEC}); a file descriptor or -1. */
     public int open(String path, int flags) {
-        try {
-            return (int) OPEN.invokeExact(callState, cString(path), flags);
+        try (Arena call = Arena.ofConfined()) { // per call: the path
+            return (int) OPEN.invokeExact(callState, call.allocateFrom(path), flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }
-    }
-
-    /** A NUL-terminated copy of {@code s} in this instance's arena. */
-    public MemorySegment cString(String s) {
-        return arena.allocateFrom(s);
     }
 
     private MemorySegment intScratch;

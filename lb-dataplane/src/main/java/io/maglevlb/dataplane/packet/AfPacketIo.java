@@ -50,6 +50,12 @@ public final class AfPacketIo implements PacketIo {
 
     private static final VarHandle RING_INT = JAVA_INT.varHandle();
 
+    /**
+     * Native memory: per socket, owned by this object. {@code sys}'s arena holds everything allocated at
+     * {@link #open} (socket option arguments, the filter program) and in the constructor (poll entry, mmsghdr and
+     * iovec arrays, header slots, statistics scratch); the kernel's ring is mmap'd. Nothing is allocated after
+     * open; {@link #close()} unmaps the ring and frees the arena.
+     */
     private final LinuxNative sys;
     private final int fd;
     private final InterfaceInfo iface;
@@ -110,7 +116,7 @@ public final class AfPacketIo implements PacketIo {
      * else so that is the error an operator sees first.
      */
     public static void checkCapability() throws PacketEngineException {
-        try (LinuxNative sys = new LinuxNative()) {
+        try (LinuxNative sys = new LinuxNative()) { // per call: no memory, only errno state
             int fd = sys.socket(LinuxNative.AF_PACKET, LinuxNative.SOCK_RAW | LinuxNative.SOCK_CLOEXEC, 0);
             if (fd < 0) {
                 throw socketError(sys.errno());

@@ -76,7 +76,10 @@ public final class BpfProgram {
         return k[i];
     }
 
-    /** Writes struct sock_fprog (and the instructions it points to) into memory from {@code sys}. */
+    /**
+     * Writes struct sock_fprog (and the instructions it points to) into memory from {@code sys}: the caller's arena,
+     * so the copy lives as long as the caller's {@link LinuxNative} (the kernel copies it at setsockopt).
+     */
     MemorySegment toSockFprog(LinuxNative sys) {
         MemorySegment insns = sys.allocate(8L * code.length);
         for (int i = 0; i < code.length; i++) {

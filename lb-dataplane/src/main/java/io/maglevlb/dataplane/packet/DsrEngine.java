@@ -63,7 +63,7 @@ public final class DsrEngine implements AutoCloseable {
         Objects.requireNonNull(snapshots, "snapshots");
         AfPacketIo.checkCapability();
         InterfaceInfo iface;
-        try (LinuxNative sys = new LinuxNative()) {
+        try (LinuxNative sys = new LinuxNative()) { // per call: the interface queries' scratch, freed here
             iface = InterfaceInfo.read(sys, config.interfaceName());
         }
         Ipv4Range outerSource = config.outerSource().orElse(null);

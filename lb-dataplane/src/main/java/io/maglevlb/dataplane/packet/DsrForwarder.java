@@ -95,7 +95,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     @Override
     public void run() {
         if (cpu >= 0) {
-            try (LinuxNative sys = new LinuxNative()) {
+            try (LinuxNative sys = new LinuxNative()) { // per call: the CPU mask, freed here
                 if (sys.pinCurrentThread(cpu) < 0) {
                     log.warn("{}: cannot pin to cpu {}: {}", Thread.currentThread().getName(), cpu,
                             LinuxNative.describe(sys.errno()));

@@ -241,7 +241,7 @@ public final class DsrHealthRoutes implements AutoCloseable {
         int mark = settings.firstMark() + slot;
         int table = settings.firstTable() + slot;
         InterfaceInfo iface;
-        try (LinuxNative sys = new LinuxNative()) {
+        try (LinuxNative sys = new LinuxNative()) { // per call: the interface queries' scratch, freed here
             iface = InterfaceInfo.read(sys, interfaceName);
         } catch (PacketEngineException ex) {
             throw new IOException(ex.getMessage(), ex);

@@ -45,8 +45,6 @@ final class HealthTunnel implements AutoCloseable {
     private static final long SIOCSIFFLAGS = 0x8914;
     private static final long SIOCGIFINDEX = 0x8933;
     private static final int IFF_UP = 1;
-    private static final int O_RDWR = 2;
-    private static final int O_CLOEXEC = 0x80000;
     private static final int FRAME = 2048;
     private static final int HEADROOM = Encapsulation.ETHERNET + Encapsulation.OUTER_IPV4 + Encapsulation.UDP
             + Encapsulation.GUE;
@@ -55,6 +53,7 @@ final class HealthTunnel implements AutoCloseable {
     /** Where probes of one (VIP, backend) go and how they are wrapped. */
     record Spec(DsrMethod method, InterfaceInfo iface, Ipv4Range outerSource, int guePort, InetAddress backend) {}
 
+    /** Closes the TAP descriptor at {@link #close()}; owned by this tunnel, for its life (allocates nothing). */
     private final LinuxNative control = new LinuxNative();
     private final int tapFd;
     private final String name;
@@ -72,8 +71,8 @@ final class HealthTunnel implements AutoCloseable {
 
     /** Creates the TAP device in the calling thread's network namespace, brings it up and starts forwarding. */
     static HealthTunnel open() throws IOException {
-        try (LinuxNative sys = new LinuxNative()) {
-            int fd = sys.open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        try (LinuxNative sys = new LinuxNative()) { // per call: the ifreq, freed on return
+            int fd = sys.open("/dev/net/tun", LinuxNative.O_RDWR | LinuxNative.O_CLOEXEC);
             if (fd < 0) {
                 throw new IOException("cannot open /dev/net/tun for the health-check tunnel device: "
                         + LinuxNative.describe(sys.errno()) + " (needs the tun module and CAP_NET_ADMIN)");
@@ -149,6 +148,8 @@ final class HealthTunnel implements AutoCloseable {
     // ---- forwarding thread
 
     private void run() {
+        // Native memory: per thread (this loop's life): the frame buffers, poll entry and link address, allocated
+        // once here and freed when the thread ends.
         try (LinuxNative sys = new LinuxNative(); Netlink netlink = new Netlink()) {
             MemorySegment in = sys.allocate(FRAME);
             MemorySegment out = sys.allocate(FRAME + HEADROOM);

@@ -102,7 +102,7 @@ final class IngressDrop implements AutoCloseable {
      */
     static int removeStale() throws PacketEngineException {
         Map<Integer, String> interfaces;
-        try (LinuxNative sys = new LinuxNative()) {
+        try (LinuxNative sys = new LinuxNative()) { // per call: the interface list, freed here
             interfaces = sys.interfaces();
         }
         int removed = 0;

@@ -16,7 +16,10 @@ import java.lang.foreign.ValueLayout;
  */
 public record InterfaceInfo(String name, int index, long mac, int mtu, int ipv4) {
 
-    /** Reads {@code name}'s index, MAC, MTU and IPv4 address; fails with a clear message when it does not exist. */
+    /**
+     * Reads {@code name}'s index, MAC, MTU and IPv4 address; fails with a clear message when it does not exist. Its
+     * scratch memory (name, ifreq) comes from {@code sys}'s arena: the caller's, freed when the caller closes it.
+     */
     public static InterfaceInfo read(LinuxNative sys, String name) throws PacketEngineException {
         if (name == null || name.isEmpty() || name.length() >= LinuxNative.IFNAMSIZ) {
             throw new PacketEngineException("interface name must be 1.." + (LinuxNative.IFNAMSIZ - 1)

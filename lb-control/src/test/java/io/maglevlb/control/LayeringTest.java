@@ -83,8 +83,8 @@ class LayeringTest {
 
     @Test
     void coreIsPure() {
-        assertEquals(List.of(), matching("lb-core",
-                Pattern.compile("\\bimport\\s+(static\\s+)?(io\\.netty|java\\.lang\\.foreign|java\\.nio\\.channels)\\.")));
+        assertEquals(List.of(), matching("lb-core", Pattern.compile(
+                "\\bimport\\s+(static\\s+)?(io\\.netty|java\\.lang\\.foreign|java\\.nio\\.channels)\\.")));
     }
 
     @Test

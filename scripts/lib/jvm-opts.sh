@@ -1,4 +1,17 @@
-# Sourced by scripts/maglevd: the JVM defaults for a network daemon, in $maglevd_default_jvm_opts.
+# Sourced by scripts/maglevd: the JVM options the daemon always needs, in $maglevd_required_jvm_opts, and the
+# JVM defaults for a network daemon, in $maglevd_default_jvm_opts.
+#
+# Required (the same in config/maglevd.service and in the tests' JVMs, pom.xml surefire.jvm.args), so JDK 25
+# starts the daemon without warnings and Netty at full speed (docs/operations.md, "Memory and JVM options"):
+#   --enable-native-access=ALL-UNNAMED     the FFM system calls (io.maglevlb.dataplane.linux) and Netty's epoll
+#                                          library (System.loadLibrary); without it JDK 25 warns at startup
+#   --sun-misc-unsafe-memory-access=allow  Netty 4.2 on JDK 25+ uses sun.misc.Unsafe for its buffers only when
+#                                          this says allow (otherwise it switches Unsafe off itself,
+#                                          io.netty.noUnsafe); allow also keeps the JDK's Unsafe warnings off
+# shellcheck disable=SC2034 # used by the sourcing script
+maglevd_required_jvm_opts="--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
+#
+# Defaults:
 # Measured in docs/operations.md ("Memory and JVM options"): the serial collector and a small, bounded heap
 # instead of the JVM's own defaults (G1, a heap of up to 1/4 of the RAM, grown eagerly). The same values as
 # config/maglevd.service. To override:

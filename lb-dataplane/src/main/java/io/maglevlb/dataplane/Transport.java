@@ -145,11 +145,14 @@ public final class Transport {
 
         private static Transport choose() {
             if (Epoll.isAvailable()) {
+                LOG.info("transport: epoll (Netty's native epoll library for {} {} loaded)",
+                        System.getProperty("os.name"), System.getProperty("os.arch"));
                 return EPOLL;
             }
             Throwable cause = Epoll.unavailabilityCause();
-            LOG.warn("epoll transport unavailable, falling back to NIO (one listener per VIP, no SO_REUSEPORT "
-                    + "steering, no splice): {}", String.valueOf(cause));
+            LOG.warn("epoll transport unavailable on {} {}, falling back to NIO (one listener per VIP, no "
+                    + "SO_REUSEPORT steering, no splice): {}", System.getProperty("os.name"),
+                    System.getProperty("os.arch"), String.valueOf(cause));
             LOG.debug("epoll unavailability cause", cause);
             return NIO;
         }

@@ -1,6 +1,7 @@
 package io.maglevlb.control.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
@@ -17,7 +18,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The JVM options that {@code scripts/maglevd} and {@code config/maglevd.service} start the daemon with:
- * what a real JVM makes of them (-XX:+PrintFlagsFinal), with and without operator overrides.
+ * what a real JVM makes of them (-XX:+PrintFlagsFinal), with and without operator overrides; and the options the
+ * daemon always needs on JDK 25 (native access, Netty's Unsafe), the same in the launcher, the unit and the tests'
+ * JVMs, with what a JVM started with them prints.
  */
 class JvmDefaultsTest {
     private static final long MIB = 1024 * 1024;
@@ -39,6 +42,23 @@ class JvmDefaultsTest {
         pb.environment().keySet().removeIf(k -> k.startsWith("MAGLEVD_"));
         pb.environment().putAll(env);
         return run(pb);
+    }
+
+    /** The launcher's required options (bash sources scripts/lib/jvm-opts.sh). */
+    private static List<String> launcherRequired() throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bash", "-c",
+                ". scripts/lib/jvm-opts.sh && printf %s \"$maglevd_required_jvm_opts\"").directory(ROOT.toFile());
+        pb.environment().keySet().removeIf(k -> k.startsWith("MAGLEVD_"));
+        return words(run(pb));
+    }
+
+    /** What {@link NettyJvmProbe} prints (stdout and stderr) in a JVM started with {@code options}. */
+    private static String probe(List<String> options) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(options);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), NettyJvmProbe.class.getName()));
+        return run(new ProcessBuilder(cmd));
     }
 
     /** Final flag values of a JVM started as the launcher would start it. */
@@ -118,6 +138,51 @@ class JvmDefaultsTest {
         assertEquals("", env.get("MAGLEVD_JAVA_OPTS"));
         assertTrue(unit.contains("$MAGLEVD_GC_OPTS $MAGLEVD_HEAP_OPTS $MAGLEVD_JAVA_OPTS -cp"),
                 "MAGLEVD_JAVA_OPTS must come last so that its options win");
+    }
+
+    @Test
+    void theLauncherPassesNativeAccessAndNettysUnsafe() throws Exception {
+        assertEquals(List.of("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"),
+                launcherRequired());
+        String launcher = Files.readString(ROOT.resolve("scripts/maglevd"));
+        assertTrue(launcher.contains("$maglevd_required_jvm_opts $maglevd_default_jvm_opts"), launcher);
+    }
+
+    @Test
+    void theUnitAndTheTestJvmsPassTheSameRequiredOptions() throws Exception {
+        List<String> required = launcherRequired();
+        String unit = Files.readString(ROOT.resolve("config/maglevd.service"));
+        Matcher m = Pattern.compile("^(ExecStart|ExecStartPre)=\\S+/bin/java (.*?) \\$MAGLEVD_GC_OPTS",
+                Pattern.MULTILINE).matcher(unit);
+        int lines = 0;
+        while (m.find()) {
+            assertEquals(required, words(m.group(2)), m.group(1));
+            lines++;
+        }
+        assertEquals(2, lines, "ExecStartPre and ExecStart");
+        Matcher pom = Pattern.compile("<surefire.jvm.args>([^<]*)</surefire.jvm.args>")
+                .matcher(Files.readString(ROOT.resolve("pom.xml")));
+        assertTrue(pom.find());
+        assertTrue(words(pom.group(1)).containsAll(required), pom.group(1));
+    }
+
+    /**
+     * JDK 25 warns when a library calls System.loadLibrary or sun.misc.Unsafe's memory methods without
+     * permission, and Netty 4.2 switches Unsafe off by itself there unless told "allow". With the launcher's
+     * options: no warning, epoll and Unsafe both in use, FFM calls work. Without them, the warnings and the
+     * switched-off Unsafe this guards against.
+     */
+    @Test
+    void aJvmWithTheRequiredOptionsStartsNettyWithoutWarnings() throws Exception {
+        List<String> options = new ArrayList<>(launcherRequired());
+        options.addAll(words(launcherDefaults(Map.of())));
+        String out = probe(options);
+        assertFalse(out.contains("WARNING"), out);
+        assertTrue(out.contains("epoll=true unsafe=true ffm=true"), out);
+
+        String bare = probe(List.of());
+        assertTrue(bare.contains("WARNING: A restricted method"), bare);
+        assertTrue(bare.contains("unsafe=false"), "Netty 4.2 on JDK 25 without allow: " + bare);
     }
 
     @Test

@@ -40,7 +40,8 @@ final class DaemonProcess implements AutoCloseable {
             throws IOException {
         List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("--enable-native-access=ALL-UNNAMED");
+        command.add("--enable-native-access=ALL-UNNAMED"); // the launcher's required options (jvm-opts.sh)
+        command.add("--sun-misc-unsafe-memory-access=allow");
         command.add("-Xmx256m");
         command.add("-XX:TieredStopAtLevel=1"); // starts faster; these tests check behaviour, not speed
         command.addAll(jvmOptions);

@@ -91,7 +91,8 @@ class DsrDaemonIT {
                     """.formatted(VIP, BACKEND_IPS[0], BACKEND_IPS[1]));
             daemon = new ProcessBuilder("ip", "netns", "exec", lb,
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m",
+                    "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                    "-XX:+UseSerialGC", "-Xmx256m",
                     "-cp", System.getProperty("java.class.path"), "io.maglevlb.control.cli.MaglevdMain",
                     "run", "--config", configFile.toString()).redirectErrorStream(true).start();
             CompletableFuture<Boolean> started = new CompletableFuture<>();

@@ -418,7 +418,8 @@ final class FleetLab implements AutoCloseable {
     List<String> javaCommand(String ns, String... args) {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns,
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx192m", "-XX:TieredStopAtLevel=1",
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                "-XX:+UseSerialGC", "-Xmx192m", "-XX:TieredStopAtLevel=1",
                 "-cp", System.getProperty("java.class.path"), "io.maglevlb.control.cli.MaglevdMain"));
         cmd.addAll(List.of(args));
         return cmd;

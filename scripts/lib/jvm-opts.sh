@@ -2,7 +2,7 @@
 # JVM defaults for a network daemon, in $maglevd_default_jvm_opts.
 #
 # Required (the same in config/maglevd.service and in the tests' JVMs, pom.xml surefire.jvm.args), so JDK 25
-# starts the daemon without warnings and Netty at full speed (docs/operations.md, "Memory and JVM options"):
+# starts the daemon without warnings, Netty with Unsafe as on JDK 21 (docs/operations.md, "Memory and JVM options"):
 #   --enable-native-access=ALL-UNNAMED     the FFM system calls (io.maglevlb.dataplane.linux) and Netty's epoll
 #                                          library (System.loadLibrary); without it JDK 25 warns at startup
 #   --sun-misc-unsafe-memory-access=allow  Netty 4.2 on JDK 25+ uses sun.misc.Unsafe for its buffers only when

@@ -9,6 +9,7 @@ import io.maglevlb.core.snapshot.BackendState;
 import io.netty.channel.EventLoopGroup;
 import java.net.DatagramSocket;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -53,13 +54,22 @@ class UdpSocketHandOverTest {
                 assertEquals(h.forwarder.localAddress(), successor.localAddress());
                 assertEquals(2, successor.sockets());
                 assertEquals(before, h.askName(tracked), "a tracked flow keeps its backend (same table)");
-                for (int i = 0; i < 50; i++) {
-                    try (DatagramSocket fresh = UdpHarness.client()) {
-                        assertEquals(h.expectedBackend((java.net.InetSocketAddress) fresh.getLocalSocketAddress()),
-                                h.askName(fresh));
+                // 50 new flows: the sockets stay open until counted, so no two get the same ephemeral port (a
+                // closed socket's port may be handed out again, and its datagrams would join the earlier flow)
+                List<DatagramSocket> fresh = new ArrayList<>();
+                try {
+                    for (int i = 0; i < 50; i++) {
+                        DatagramSocket client = UdpHarness.client();
+                        fresh.add(client);
+                        assertEquals(h.expectedBackend((java.net.InetSocketAddress) client.getLocalSocketAddress()),
+                                h.askName(client));
+                    }
+                    assertEquals(51, successor.stats().flowsActive(), "every flow is the successor's now");
+                } finally {
+                    for (DatagramSocket client : fresh) {
+                        client.close();
                     }
                 }
-                assertEquals(51, successor.stats().flowsActive(), "every flow is the successor's now");
                 h.forwarder.stopAccepting();
                 h.forwarder.closeConnections(); // the predecessor goes: the sockets stay open
                 assertEquals(before, h.askName(tracked));

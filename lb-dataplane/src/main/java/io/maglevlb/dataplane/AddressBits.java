@@ -15,34 +15,11 @@ public final class AddressBits {
 
     /** High 64 bits of the address of {@code raw} (4 or 16 bytes, network order). */
     public static long hi(byte[] raw) {
-        if (raw.length == 4) {
-            return FlowHash.v4Hi();
-        }
-        checkLength(raw);
-        return readLong(raw, 0);
+        return FlowHash.addressHi(raw);
     }
 
     /** Low 64 bits of the address of {@code raw} (4 or 16 bytes, network order). */
     public static long lo(byte[] raw) {
-        if (raw.length == 4) {
-            return FlowHash.v4Lo(((raw[0] & 0xff) << 24) | ((raw[1] & 0xff) << 16) | ((raw[2] & 0xff) << 8)
-                    | (raw[3] & 0xff));
-        }
-        checkLength(raw);
-        return readLong(raw, 8);
-    }
-
-    private static void checkLength(byte[] raw) {
-        if (raw.length != 16) {
-            throw new IllegalArgumentException("an IP address has 4 or 16 bytes, got " + raw.length);
-        }
-    }
-
-    private static long readLong(byte[] b, int from) {
-        long v = 0;
-        for (int i = from; i < from + 8; i++) {
-            v = (v << 8) | (b[i] & 0xff);
-        }
-        return v;
+        return FlowHash.addressLo(raw);
     }
 }

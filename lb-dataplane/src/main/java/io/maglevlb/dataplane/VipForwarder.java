@@ -64,6 +64,20 @@ public interface VipForwarder {
         return true;
     }
 
+    /**
+     * The backend this forwarder's flow tracking holds for the flow from {@code client} to the VIP: the backend of
+     * the open connection from that address and port (TCP proxy), or of the tracked flow (UDP proxy, DSR). A flow
+     * keeps that backend across table changes while the backend stays healthy, so it can differ from what the
+     * current table says. Read-only: each forwarding thread looks in its own table (a task on its loop, run
+     * between batches), and nothing is refreshed or counted. Waits for the threads (never call it from one).
+     *
+     * @return the backend id, or {@link io.maglevlb.core.snapshot.ForwardingSnapshot#NO_BACKEND} when no
+     *     forwarding thread tracks the flow
+     * @throws IllegalStateException when a forwarding thread did not answer within
+     *     {@link TrackedFlows#ANSWER_TIMEOUT_MS} (stopped, or stuck)
+     */
+    int trackedBackend(InetSocketAddress client);
+
     /** The address the VIP is bound to. */
     InetSocketAddress localAddress();
 

@@ -1,5 +1,6 @@
 package io.maglevlb.control.admin;
 
+import io.maglevlb.core.config.ConfigValues;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -15,6 +16,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -34,6 +36,7 @@ import org.slf4j.LoggerFactory;
  *   GET  /metrics                                   Prometheus text (a cached rendering, see {@link ScrapeCache})
  *   GET  /status                                    JSON {@link StatusView}
  *   GET  /vips/{vip}/table                          JSON {@link TableView}
+ *   GET  /vips/{vip}/explain?client=IP:PORT         JSON {@link ExplainView}: where that client's flow goes
  *   POST /reload                                    JSON {@link ReloadResult}; 422 when the file is invalid
  *   POST /vips/{vip}/backends/{backend}/drain       JSON {@link DrainResult}
  *   POST /vips/{vip}/backends/{backend}/undrain     JSON {@link DrainResult}
@@ -109,7 +112,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         HttpMethod method = request.method();
-        String rawPath = new QueryStringDecoder(request.uri()).rawPath();
+        QueryStringDecoder uri = new QueryStringDecoder(request.uri());
+        String rawPath = uri.rawPath();
         String requestLine = method + " " + rawPath;
         boolean head = method.equals(HttpMethod.HEAD);
         boolean http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
@@ -147,7 +151,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     .with("WWW-Authenticate", "Bearer realm=\"maglevd\""));
             return;
         }
-        Route route = route(segments);
+        Route route = route(segments, uri);
         if (route == null) {
             complete(ctx, p, Reply.error(HttpResponseStatus.NOT_FOUND, "no such resource: " + rawPath));
             return;
@@ -229,7 +233,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
     }
 
-    private Route route(List<String> s) {
+    private Route route(List<String> s, QueryStringDecoder uri) {
         int n = s.size();
         if (n == 1) {
             return switch (s.get(0)) {
@@ -253,6 +257,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                         .orElseGet(() -> Reply.error(HttpResponseStatus.NOT_FOUND, "unknown vip '" + vip + "'"));
             }, false);
         }
+        if (n == 3 && s.get(0).equals("vips") && s.get(2).equals("explain")) {
+            String vip = s.get(1);
+            List<String> client = uri.parameters().getOrDefault("client", List.of());
+            return new Route("GET", () -> explain(vip, client), false);
+        }
         if (n == 3 && s.get(0).equals("vips") && (s.get(2).equals("withdraw") || s.get(2).equals("announce"))) {
             String vip = s.get(1);
             boolean withdraw = s.get(2).equals("withdraw");
@@ -267,6 +276,21 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     true);
         }
         return null;
+    }
+
+    private Reply explain(String vip, List<String> client) {
+        if (client.size() != 1) {
+            return Reply.error(HttpResponseStatus.BAD_REQUEST, "give the flow's source as one query parameter "
+                    + "client=IP:PORT, e.g. /vips/" + vip + "/explain?client=198.51.100.7:53124");
+        }
+        InetSocketAddress address;
+        try {
+            address = ConfigValues.parseSocketAddress(client.getFirst());
+        } catch (IllegalArgumentException e) {
+            return Reply.error(HttpResponseStatus.BAD_REQUEST, "client: " + e.getMessage());
+        }
+        return api.explain(vip, address).map(e -> Reply.json(HttpResponseStatus.OK, e, true).withNewline())
+                .orElseGet(() -> Reply.error(HttpResponseStatus.NOT_FOUND, "unknown vip '" + vip + "'"));
     }
 
     private Reply reload() {

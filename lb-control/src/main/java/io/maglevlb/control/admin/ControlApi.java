@@ -1,5 +1,6 @@
 package io.maglevlb.control.admin;
 
+import java.net.InetSocketAddress;
 import java.util.Optional;
 
 /**
@@ -14,6 +15,12 @@ public interface ControlApi {
 
     /** The current Maglev table of {@code vip}, or empty when there is no such VIP. */
     Optional<TableView> table(String vip);
+
+    /**
+     * Where the flow from {@code client} to {@code vip} goes: the live table's choice and the forwarder's flow
+     * tracking (read-only). Empty when there is no such VIP.
+     */
+    Optional<ExplainView> explain(String vip, InetSocketAddress client);
 
     /**
      * Re-reads the configuration file and applies it. On any error the running configuration stays as

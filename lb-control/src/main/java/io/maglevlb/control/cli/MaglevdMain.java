@@ -28,6 +28,7 @@ import picocli.CommandLine.Spec;
             RunCommand.class,
             CheckCommand.class,
             TableCommand.class,
+            ExplainCommand.class,
             CtlCommand.class,
             DemoBackendCommand.class,
             CommandLine.HelpCommand.class,

@@ -4,6 +4,7 @@ import io.maglevlb.control.admin.AdminServer;
 import io.maglevlb.control.admin.AnnounceResult;
 import io.maglevlb.control.admin.ControlApi;
 import io.maglevlb.control.admin.DrainResult;
+import io.maglevlb.control.admin.ExplainView;
 import io.maglevlb.control.admin.ReloadResult;
 import io.maglevlb.control.admin.StatusView;
 import io.maglevlb.control.admin.TableView;
@@ -31,7 +32,10 @@ import io.maglevlb.core.config.HealthCheckConfig;
 import io.maglevlb.core.config.HealthCheckTarget;
 import io.maglevlb.core.config.HealthCheckType;
 import io.maglevlb.core.config.MaglevConfig;
+import io.maglevlb.core.config.Protocol;
+import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.core.snapshot.FlowPlacement;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.VipForwarder;
 import io.maglevlb.dataplane.VipStats;
@@ -537,6 +541,40 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
                     .map(b -> new TableView.Backend(b.id(), b.name(), s.slotCount(b.id()))).toList();
             return new TableView(vip.name(), s.generation(), s.digest(), s.tableSize(), backends, s.table());
         });
+    }
+
+    /**
+     * The live table's choice for the flow and the forwarder's tracking of it. Runs on the admin worker: the
+     * snapshot is one volatile read, and the forwarder asks each forwarding thread with a task on it.
+     */
+    @Override
+    public Optional<ExplainView> explain(String vipName, InetSocketAddress client) {
+        return daemon.vip(vipName).map(vip -> {
+            VipConfig config = vip.config();
+            ForwardingSnapshot s = vip.snapshot();
+            Optional<VipForwarder> forwarder = vip.forwarder();
+            InetSocketAddress destination = forwarder.map(VipForwarder::localAddress).orElse(config.listen());
+            FlowPlacement placement = FlowPlacement.of(s, config.hash(), config.protocol(), client, destination);
+            ExplainView.Tracking tracking = forwarder.map(f -> tracking(f.trackedBackend(client), s, placement,
+                    config.protocol() == Protocol.TCP && config.mode() == ForwardingMode.PROXY)).orElse(null);
+            return ExplainView.of(config, placement, client, destination, tracking);
+        });
+    }
+
+    /** What {@code trackedId} (the forwarder's answer) means against the snapshot {@code s}. */
+    private static ExplainView.Tracking tracking(int trackedId, ForwardingSnapshot s, FlowPlacement placement,
+            boolean connection) {
+        if (trackedId == ForwardingSnapshot.NO_BACKEND) {
+            return ExplainView.Tracking.NONE;
+        }
+        BackendState b = s.backend(trackedId);
+        String name = b == null ? "backend id " + trackedId + " (no longer in the VIP)" : b.name();
+        String address = b == null ? null : address(b.address());
+        // An open proxied connection is tied to its backend socket; a tracked UDP/DSR flow stays while its backend
+        // keeps flows, and is placed by the table on its next packet otherwise.
+        boolean stays = connection || s.keepsFlows(trackedId);
+        boolean differs = placement.backend() == null || placement.backend().id() != trackedId;
+        return new ExplainView.Tracking(true, name, address, stays, differs);
     }
 
     private static String describe(CheckOutcome o) {

@@ -1,6 +1,9 @@
 package io.maglevlb.control.admin;
 
+import io.maglevlb.core.config.Protocol;
+import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.BackendState;
+import io.maglevlb.core.snapshot.FlowPlacement;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -48,6 +51,21 @@ final class InMemoryControl implements ControlApi {
                     s.tableSize(), s.tableBackends().size(), 0L, backends, announcement(s.vip())));
         }
         return new StatusView("test", ProcessHandle.current().pid(), "2026-01-01T00:00:00Z", "/dev/null", null, out);
+    }
+
+    /** The table's choice for a TCP flow to 127.0.0.1:80; nothing is tracked here (no forwarder). */
+    @Override
+    public synchronized Optional<ExplainView> explain(String vip, InetSocketAddress client) {
+        ForwardingSnapshot s = vips.get(vip);
+        if (s == null) {
+            return Optional.empty();
+        }
+        InetSocketAddress dst = new InetSocketAddress("127.0.0.1", 80);
+        FlowPlacement p = FlowPlacement.of(s, HashMode.FIVE_TUPLE, Protocol.TCP, client, dst);
+        String name = p.backend() == null ? null : p.backend().name();
+        return Optional.of(new ExplainView(vip, "tcp", "proxy", "5-tuple", client.toString(), dst.toString(),
+                p.hashHex(), p.slot(), s.tableSize(), s.generation(), s.digest(), name,
+                p.backend() == null ? null : p.backend().address().toString(), ExplainView.Tracking.NONE, name));
     }
 
     private StatusView.Announcement announcement(String vip) {

@@ -281,6 +281,23 @@ public final class FlowTable {
         return lookup(indexHash(key, srcHi, srcLo, dstHi, dstLo), key, srcHi, srcLo, dstHi, dstLo, nowNs);
     }
 
+    /**
+     * Read-only lookup for diagnostics ({@code maglevd explain}): the entry id of the flow when it is tracked and
+     * was seen within the idle timeout before {@code nowNs}, else {@link #NO_ENTRY}. Unlike {@link #find} it
+     * counts nothing, refreshes nothing and removes nothing, so asking about a flow neither keeps it alive nor
+     * shows in the statistics. Owner thread only, like every other method.
+     */
+    public int peek(int protocol, long srcHi, long srcLo, int srcPort, long dstHi, long dstLo, int dstPort,
+            long nowNs) {
+        long key = keyBits(protocol, srcPort, dstPort);
+        int slot = indexSlotOf(indexHash(key, srcHi, srcLo, dstHi, dstLo), key, srcHi, srcLo, dstHi, dstLo);
+        if (slot < 0) {
+            return NO_ENTRY;
+        }
+        int entry = (int) index[slot] - 1;
+        return nowNs - slab[(entry << STRIDE_SHIFT) + LAST_SEEN] > idleTimeoutNs ? NO_ENTRY : entry;
+    }
+
     /** {@link #find} once the key bits and index hash are known. */
     private int lookup(long indexHash, long key, long srcHi, long srcLo, long dstHi, long dstLo, long nowNs) {
         long[] index = this.index;

@@ -44,6 +44,48 @@ public final class FlowHash {
         return 0x0000_ffff_0000_0000L | (ip & 0xffff_ffffL);
     }
 
+    /**
+     * The flow hash a VIP with hash mode {@code mode} places a flow with: {@link #sourceIp} or {@link #fiveTuple}.
+     * Every forwarder and {@code maglevd explain} hash through here, so they cannot disagree.
+     */
+    public static long of(HashMode mode, int protocol, long srcHi, long srcLo, int srcPort, long dstHi, long dstLo,
+            int dstPort) {
+        return mode == HashMode.SOURCE_IP ? sourceIp(srcHi, srcLo)
+                : fiveTuple(protocol, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort);
+    }
+
+    /** High 64 bits of an address's raw bytes (4 or 16, network order) in the form the hashes take. */
+    public static long addressHi(byte[] raw) {
+        if (raw.length == 4) {
+            return v4Hi();
+        }
+        checkLength(raw);
+        return readLong(raw, 0);
+    }
+
+    /** Low 64 bits of an address's raw bytes (4 or 16, network order): IPv4 as {@code ::ffff:a.b.c.d}. */
+    public static long addressLo(byte[] raw) {
+        if (raw.length == 4) {
+            return v4Lo(((raw[0] & 0xff) << 24) | ((raw[1] & 0xff) << 16) | ((raw[2] & 0xff) << 8) | (raw[3] & 0xff));
+        }
+        checkLength(raw);
+        return readLong(raw, 8);
+    }
+
+    private static void checkLength(byte[] raw) {
+        if (raw.length != 16) {
+            throw new IllegalArgumentException("an IP address has 4 or 16 bytes, got " + raw.length);
+        }
+    }
+
+    private static long readLong(byte[] b, int from) {
+        long v = 0;
+        for (int i = from; i < from + 8; i++) {
+            v = (v << 8) | (b[i] & 0xff);
+        }
+        return v;
+    }
+
     /** Hash of (protocol, source address:port, destination address:port). */
     public static long fiveTuple(int protocol, long srcHi, long srcLo, int srcPort, long dstHi, long dstLo,
             int dstPort) {

@@ -67,6 +67,29 @@ class FlowTableTest {
     }
 
     @Test
+    void peekFindsALiveFlowWithoutRefreshingCountingOrExpiringIt() {
+        FlowTable t = RecordingListener.table(listener, 16, SECOND_NS, 0);
+        TestFlow f = TestFlow.v4(UDP, CLIENT, 40000, VIP, 53);
+        assertEquals(NO_ENTRY, f.peek(t, 0));
+        int id = f.insert(t, 5, 100);
+
+        assertEquals(id, f.peek(t, 100 + SECOND_NS));
+        assertEquals(5, t.backendId(id));
+        assertEquals(100, t.lastSeenNs(id), "peek does not refresh");
+        assertEquals(0, t.hits());
+        assertEquals(0, t.misses());
+        assertEquals(NO_ENTRY, TestFlow.v4(UDP, CLIENT, 40001, VIP, 53).peek(t, 200));
+        assertEquals(NO_ENTRY, TestFlow.v4(UDP, CLIENT, 40000, VIP, 54).peek(t, 200));
+        assertEquals(0, t.misses());
+
+        // Idle past the timeout: not tracked as far as peek says, but left for the owner's sweep to remove.
+        assertEquals(NO_ENTRY, f.peek(t, 101 + SECOND_NS));
+        assertEquals(1, t.size());
+        assertTrue(t.isLive(id));
+        assertEquals(0, t.evictions());
+    }
+
+    @Test
     void insertsAndFindsAnIpv4Flow() {
         FlowTable t = RecordingListener.table(listener, 16, LONG_TIMEOUT_NS, 0);
         TestFlow f = TestFlow.v4(TCP, CLIENT, 40000, VIP, 443);

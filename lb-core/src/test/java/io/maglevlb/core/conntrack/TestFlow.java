@@ -34,6 +34,10 @@ record TestFlow(int protocol, long srcHi, long srcLo, int srcPort, long dstHi, l
         return table.find(hash, protocol, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, nowNs);
     }
 
+    int peek(FlowTable table, long nowNs) {
+        return table.peek(protocol, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, nowNs);
+    }
+
     int insert(FlowTable table, int backendId, long nowNs) {
         return table.insert(hash, protocol, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, backendId, nowNs);
     }

@@ -2,9 +2,12 @@ package io.maglevlb.dataplane.packet;
 
 import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.core.conntrack.FlowTable;
+import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.TrackedFlows;
 import io.maglevlb.dataplane.linux.LinuxNative;
 import java.net.Inet4Address;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
@@ -12,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import java.util.concurrent.Future;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -170,6 +174,22 @@ public final class DsrEngine implements AutoCloseable {
      */
     public void acceptNewFlows(boolean value) {
         forwarders.forEach(f -> f.acceptNewFlows(value));
+    }
+
+    /**
+     * The backend id the flow table of the thread that tracks the flow from {@code client} holds for it, or
+     * {@link io.maglevlb.core.snapshot.ForwardingSnapshot#NO_BACKEND}. Each thread answers between two batches.
+     * Waits; never call it from a forwarding thread.
+     */
+    public int trackedBackend(InetSocketAddress client) {
+        byte[] raw = client.getAddress().getAddress();
+        long hi = FlowHash.addressHi(raw);
+        long lo = FlowHash.addressLo(raw);
+        List<Future<Integer>> answers = new ArrayList<>(forwarders.size());
+        for (DsrForwarder f : forwarders) {
+            answers.add(f.trackedBackend(hi, lo, client.getPort()));
+        }
+        return TrackedFlows.first(config.vipName(), answers);
     }
 
     /** Flows tracked by all threads now (racy sum; a gauge). */

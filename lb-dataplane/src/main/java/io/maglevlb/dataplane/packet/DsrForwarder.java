@@ -7,6 +7,8 @@ import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.linux.LinuxNative;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,7 +39,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     private final NextHopResolver resolver;
     private final FlowTable flows;
     final ForwarderCounters counters = new ForwarderCounters();
-    private final boolean sourceIpHash;
+    private final HashMode hashMode;
     private final DsrMethod method;
     private final int mtu;
     private final long ourMac;
@@ -49,6 +51,15 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     private volatile boolean acceptNewFlows = true;
     private boolean acceptNewFlowsThisBatch = true;
     private volatile Throwable failure;
+    /**
+     * Diagnostics asked of this thread (explain's flow lookup), run between two batches: the flow table is this
+     * thread's alone. Checked once per poll round ({@code isEmpty}: one volatile read), never per packet.
+     */
+    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final int protocol;
+    private final long vipHi;
+    private final long vipLo;
+    private final int vipPort;
 
     // Per-batch state (owner thread only).
     private ForwardingSnapshot snapshot;
@@ -64,7 +75,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         this.snapshots = snapshots;
         this.resolver = resolver;
         this.flows = flows;
-        this.sourceIpHash = config.hashMode() == HashMode.SOURCE_IP;
+        this.hashMode = config.hashMode();
         this.method = config.method();
         this.mtu = io.iface().mtu();
         this.ourMac = io.iface().mac();
@@ -72,6 +83,36 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         this.guePort = config.guePort();
         this.outerSource = outerSource;
         this.cpu = cpu;
+        this.protocol = config.protocol().ipProtocol();
+        byte[] vipRaw = config.vip().getAddress().getAddress();
+        this.vipHi = FlowHash.addressHi(vipRaw);
+        this.vipLo = FlowHash.addressLo(vipRaw);
+        this.vipPort = config.vip().getPort();
+    }
+
+    /**
+     * The backend id this thread's flow table holds for the flow from {@code srcHi}:{@code srcLo} port
+     * {@code srcPort} to the VIP (its address and port), or {@link ForwardingSnapshot#NO_BACKEND}. Read-only
+     * ({@link FlowTable#peek}); answered by this thread between two batches, within its poll timeout. Any thread.
+     */
+    CompletableFuture<Integer> trackedBackend(long srcHi, long srcLo, int srcPort) {
+        CompletableFuture<Integer> answer = new CompletableFuture<>();
+        if (!running) {
+            answer.complete(ForwardingSnapshot.NO_BACKEND);
+            return answer;
+        }
+        tasks.add(() -> {
+            int entry = flows.peek(protocol, srcHi, srcLo, srcPort, vipHi, vipLo, vipPort, System.nanoTime());
+            answer.complete(entry == FlowTable.NO_ENTRY ? ForwardingSnapshot.NO_BACKEND : flows.backendId(entry));
+        });
+        return answer;
+    }
+
+    private void runTasks() {
+        Runnable task;
+        while ((task = tasks.poll()) != null) {
+            task.run();
+        }
     }
 
     FlowTable flows() {
@@ -106,6 +147,9 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         try {
             while (running) {
                 io.receiveBatch(this, POLL_TIMEOUT_MS);
+                if (!tasks.isEmpty()) {
+                    runTasks();
+                }
                 long now = System.nanoTime();
                 if (now - lastHousekeepingNs >= HOUSEKEEPING_INTERVAL_NS) {
                     lastHousekeepingNs = now;
@@ -173,12 +217,10 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         long hash;
         int backend;
         if (kind == FrameParser.FRAGMENT) {
-            hash = sourceIpHash ? FlowHash.sourceIp(p.srcHi, p.srcLo)
-                    : FlowHash.fiveTuple(p.protocol, p.srcHi, p.srcLo, 0, p.dstHi, p.dstLo, 0);
+            hash = FlowHash.of(hashMode, p.protocol, p.srcHi, p.srcLo, 0, p.dstHi, p.dstLo, 0);
             backend = s.backendFor(hash);
         } else {
-            hash = sourceIpHash ? FlowHash.sourceIp(p.srcHi, p.srcLo)
-                    : FlowHash.fiveTuple(p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort);
+            hash = FlowHash.of(hashMode, p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort);
             if (acceptNewFlowsThisBatch) {
                 backend = flows.resolve(s, hash, p.protocol, p.srcHi, p.srcLo, p.srcPort, p.dstHi, p.dstLo, p.dstPort,
                         nowNs);

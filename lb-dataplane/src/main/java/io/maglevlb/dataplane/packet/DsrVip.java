@@ -64,6 +64,13 @@ public final class DsrVip implements VipForwarder {
         return e == null ? 0 : (int) Math.min(Integer.MAX_VALUE, e.trackedFlows());
     }
 
+    /** See {@link VipForwarder#trackedBackend}: the packet threads' flow tables; none before start. */
+    @Override
+    public int trackedBackend(InetSocketAddress client) {
+        DsrEngine e = engine;
+        return e == null ? io.maglevlb.core.snapshot.ForwardingSnapshot.NO_BACKEND : e.trackedBackend(client);
+    }
+
     @Override
     public void closeConnections() {
         DsrEngine e = engine;

@@ -40,6 +40,12 @@ abstract class ProxiedConnection {
      */
     abstract boolean sawKernelActivity(long nowNs, long idleTimeoutNs);
 
+    /** Whether the client end is {@code hi}:{@code lo} (IPv4 mapped) port {@code port}. On the loop; diagnostics. */
+    abstract boolean clientIs(long hi, long lo, int port);
+
+    /** The backend this connection is connected (or connecting) to, or NO_BACKEND before the choice. On the loop. */
+    abstract int backendId();
+
     /** Bytes this process holds for the connection (queued toward either side, or read early). */
     abstract long pendingBytes();
 }

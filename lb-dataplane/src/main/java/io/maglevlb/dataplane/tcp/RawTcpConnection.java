@@ -143,6 +143,16 @@ final class RawTcpConnection extends ProxiedConnection {
     }
 
     @Override
+    boolean clientIs(long hi, long lo, int port) {
+        return clientPort == port && clientLo == lo && clientHi == hi;
+    }
+
+    @Override
+    int backendId() {
+        return backendId;
+    }
+
+    @Override
     EventLoop eventLoop() {
         return loop.eventLoop;
     }

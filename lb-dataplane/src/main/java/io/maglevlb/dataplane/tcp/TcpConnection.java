@@ -2,6 +2,7 @@ package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.AddressBits;
 import io.maglevlb.dataplane.LocalError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -98,6 +99,21 @@ final class TcpConnection extends ProxiedConnection {
         if (vip.limit.admit(this)) {
             start();
         }
+    }
+
+    @Override
+    boolean clientIs(long hi, long lo, int port) {
+        InetSocketAddress client = frontend.remoteAddress();
+        if (client == null || client.getPort() != port) {
+            return false;
+        }
+        byte[] raw = client.getAddress().getAddress();
+        return AddressBits.lo(raw) == lo && AddressBits.hi(raw) == hi;
+    }
+
+    @Override
+    int backendId() {
+        return backendId;
     }
 
     @Override

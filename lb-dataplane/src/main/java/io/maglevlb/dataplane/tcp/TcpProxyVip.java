@@ -12,6 +12,7 @@ import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.dataplane.AddressBits;
 import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.SnapshotHolder;
+import io.maglevlb.dataplane.TrackedFlows;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
@@ -387,10 +388,25 @@ public final class TcpProxyVip implements VipForwarder {
 
     /** Flow hash of a new connection from the client address {@code hi}:{@code lo} (IPv4 mapped), port. */
     long flowHash(long hi, long lo, int clientPort) {
-        if (hashMode == HashMode.SOURCE_IP) {
-            return FlowHash.sourceIp(hi, lo);
+        return FlowHash.of(hashMode, Protocol.TCP.ipProtocol(), hi, lo, clientPort, vipHi, vipLo, vipPort);
+    }
+
+    /**
+     * The backend of the open connection from {@code client}, asked of every loop (a task on each); see
+     * {@link VipForwarder#trackedBackend}. Connections this forwarder handed to no one stay here: after a reload
+     * replaced the forwarder, the retired one's connections are not seen.
+     */
+    @Override
+    public int trackedBackend(InetSocketAddress client) {
+        byte[] raw = client.getAddress().getAddress();
+        long hi = AddressBits.hi(raw);
+        long lo = AddressBits.lo(raw);
+        int port = client.getPort();
+        List<Future<Integer>> answers = new ArrayList<>(loops.size());
+        for (TcpVipLoop loop : loops) {
+            answers.add(loop.eventLoop.submit(() -> loop.connectionBackend(hi, lo, port)));
         }
-        return FlowHash.fiveTuple(Protocol.TCP.ipProtocol(), hi, lo, clientPort, vipHi, vipLo, vipPort);
+        return TrackedFlows.first(config.name(), answers);
     }
 
     /**

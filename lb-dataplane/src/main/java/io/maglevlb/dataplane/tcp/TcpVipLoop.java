@@ -200,6 +200,20 @@ final class TcpVipLoop {
     }
 
     /**
+     * The backend of this loop's connection from {@code hi}:{@code lo} port {@code port}, or
+     * {@link ForwardingSnapshot#NO_BACKEND} when there is none. Walks the idle list: diagnostics only (explain),
+     * never per packet. On the loop.
+     */
+    int connectionBackend(long hi, long lo, int port) {
+        for (ProxiedConnection c = idleHead; c != null; c = c.idleNext) {
+            if (c.clientIs(hi, lo, port)) {
+                return c.backendId();
+            }
+        }
+        return ForwardingSnapshot.NO_BACKEND;
+    }
+
+    /**
      * Bytes this loop holds for this VIP's connections: queued toward clients and backends, plus client bytes
      * read before the backend connection was up. On the loop.
      */

@@ -11,7 +11,9 @@ import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.conntrack.FlowTableStats;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.AddressBits;
 import io.maglevlb.dataplane.SnapshotHolder;
+import io.maglevlb.dataplane.TrackedFlows;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
@@ -421,6 +423,20 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         for (Future<?> f : pending) {
             f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         }
+    }
+
+    /** The backend of the tracked flow from {@code client}, asked of every loop; see {@link VipForwarder#trackedBackend}. */
+    @Override
+    public int trackedBackend(InetSocketAddress client) {
+        byte[] raw = client.getAddress().getAddress();
+        long hi = AddressBits.hi(raw);
+        long lo = AddressBits.lo(raw);
+        int port = client.getPort();
+        List<Future<Integer>> answers = new ArrayList<>(loops.size());
+        for (UdpVipLoop l : loops) {
+            answers.add(l.loop.submit(() -> l.trackedBackend(hi, lo, port)));
+        }
+        return TrackedFlows.first(vip.name(), answers);
     }
 
     /** Tracked flows now, over all loops (racy read). Any thread. */

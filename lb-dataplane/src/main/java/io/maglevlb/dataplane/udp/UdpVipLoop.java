@@ -69,7 +69,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private final boolean epoll;
     private final SnapshotHolder snapshots;
     private final UdpTuning tuning;
-    private final boolean sourceIpHash;
+    private final HashMode hashMode;
     final FlowTable flowTable;
     private final UdpSession[] sessions;
     private final int flowLimit;
@@ -122,7 +122,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         this.epoll = epoll;
         this.snapshots = snapshots;
         this.tuning = tuning;
-        this.sourceIpHash = hashMode == HashMode.SOURCE_IP;
+        this.hashMode = hashMode;
         this.flowTable = new FlowTable(tableCapacity, idleTimeoutNs, floodThreshold, this);
         this.sessions = new UdpSession[flowTable.capacity()];
         this.flowLimit = Math.min(flowLimit, flowTable.capacity());
@@ -172,6 +172,19 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     /** The VIP socket, once bound. */
     DatagramChannel vipChannel() {
         return vipChannel;
+    }
+
+    /**
+     * Runs on {@link #loop}: the backend id of the tracked flow from {@code srcHi}:{@code srcLo} port
+     * {@code srcPort} to this loop's VIP socket, or {@link ForwardingSnapshot#NO_BACKEND}. Read-only
+     * ({@link FlowTable#peek}): the flow is neither refreshed nor counted. Diagnostics (explain), not per datagram.
+     */
+    int trackedBackend(long srcHi, long srcLo, int srcPort) {
+        if (vipChannel == null || closed) {
+            return ForwardingSnapshot.NO_BACKEND;
+        }
+        int entry = flowTable.peek(UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, System.nanoTime());
+        return entry == FlowTable.NO_ENTRY ? ForwardingSnapshot.NO_BACKEND : flowTable.backendId(entry);
     }
 
     /** Runs on {@link #loop}: from now on only tracked flows are forwarded. */
@@ -227,8 +240,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         long srcHi = splitHi;
         long srcLo = splitLo;
         int srcPort = sender.getPort();
-        long hash = sourceIpHash ? FlowHash.sourceIp(srcHi, srcLo)
-                : FlowHash.fiveTuple(UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort);
+        long hash = FlowHash.of(hashMode, UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort);
         if (!accepting && flowTable.find(hash, UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, batchNowNs)
                 == FlowTable.NO_ENTRY) {
             c.drop(UdpDropReason.NOT_ACCEPTING);

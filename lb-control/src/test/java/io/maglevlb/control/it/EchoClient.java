@@ -38,6 +38,22 @@ final class EchoClient implements AutoCloseable {
         }
     }
 
+    /** Connects {@code bound} (a socket already bound to a chosen source) to the VIP on 127.0.0.1:{@code port}. */
+    static EchoClient connect(Socket bound, int port) throws IOException {
+        try {
+            bound.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 10_000);
+            return new EchoClient(bound);
+        } catch (IOException e) {
+            bound.close();
+            throw e;
+        }
+    }
+
+    /** The client end: the flow's source address and port. */
+    java.net.InetSocketAddress local() {
+        return (java.net.InetSocketAddress) socket.getLocalSocketAddress();
+    }
+
     /** The backend this connection reached. */
     String backend() {
         return backend;

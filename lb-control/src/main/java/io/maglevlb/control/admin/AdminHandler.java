@@ -32,6 +32,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Routes admin requests. Routes:
  * <pre>
+ *   GET  /                                          the status page (HTML; no token needed, it holds no data: see
+ *                                                   {@link StatusPage}); GET /ui/status.js, /ui/status.css its assets
  *   GET  /healthz                                   200 "ok" (no token needed)
  *   GET  /metrics                                   Prometheus text (a cached rendering, see {@link ScrapeCache})
  *   GET  /status                                    JSON {@link StatusView}
@@ -145,8 +147,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             complete(ctx, p, Reply.error(HttpResponseStatus.BAD_REQUEST, "bad path: " + e.getMessage()));
             return;
         }
-        boolean healthz = segments.equals(List.of("healthz"));
-        if (token != null && !healthz && !token.matches(request.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+        boolean open = segments.equals(List.of("healthz")) || StatusPage.isPublic(segments);
+        if (token != null && !open && !token.matches(request.headers().get(HttpHeaderNames.AUTHORIZATION))) {
             complete(ctx, p, Reply.error(HttpResponseStatus.UNAUTHORIZED, "missing or wrong bearer token")
                     .with("WWW-Authenticate", "Bearer realm=\"maglevd\""));
             return;
@@ -235,6 +237,13 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private Route route(List<String> s, QueryStringDecoder uri) {
         int n = s.size();
+        if (n == 0) {
+            return new Route("GET", StatusPage::page, false);
+        }
+        if (n == 2 && s.get(0).equals("ui")) {
+            Reply asset = StatusPage.asset(s.get(1));
+            return asset == null ? null : new Route("GET", () -> asset, false);
+        }
         if (n == 1) {
             return switch (s.get(0)) {
                 case "healthz" -> new Route("GET", () -> Reply.text(HttpResponseStatus.OK, "text/plain; charset=utf-8",

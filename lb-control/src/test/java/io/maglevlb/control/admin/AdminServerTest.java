@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -204,7 +205,7 @@ class AdminServerTest {
 
     @Test
     void unknownPathsAre404() throws Exception {
-        for (String path : List.of("/", "/nope", "/vips", "/vips/web", "/vips/web/backends/a",
+        for (String path : List.of("/nope", "/ui", "/ui/nope.js", "/ui/status.js/x", "/vips", "/vips/web", "/vips/web/backends/a",
                 "/vips/web/backends/a/kill", "/status/extra")) {
             assertEquals(404, send("GET", path).statusCode(), path);
         }
@@ -625,6 +626,49 @@ class AdminServerTest {
         assertEquals(200, send("GET", "/metrics", "Authorization", "bearer s3cret-token").statusCode());
         assertEquals(200, send("POST", "/reload", "Authorization", "Bearer s3cret-token").statusCode());
         assertEquals(200, send("GET", "/healthz").statusCode(), "liveness needs no token");
+        // The status page's shell and assets hold no data: public; the data they fetch is not.
+        assertEquals(200, send("GET", "/").statusCode());
+        assertEquals(200, send("GET", "/ui/status.js").statusCode());
+        assertEquals(401, send("GET", "/vips/web/explain?client=127.0.0.1:1").statusCode());
+    }
+
+    @Test
+    void statusPageIsServedWithItsAssetsAndALockedDownPolicy() throws Exception {
+        HttpResponse<String> page = send("GET", "/");
+        assertEquals(200, page.statusCode());
+        assertEquals("text/html; charset=utf-8", page.headers().firstValue("content-type").orElseThrow());
+        String csp = page.headers().firstValue("content-security-policy").orElseThrow();
+        assertTrue(csp.contains("default-src 'none'") && csp.contains("script-src 'self'")
+                && csp.contains("frame-ancestors 'none'"), csp);
+        assertEquals("nosniff", page.headers().firstValue("x-content-type-options").orElseThrow());
+        assertTrue(page.body().contains("<script src=\"ui/status.js\""), page.body());
+        assertFalse(page.body().contains("http://") || page.body().contains("https://"), "nothing from elsewhere");
+        HttpResponse<String> js = send("GET", "/ui/status.js");
+        assertEquals("text/javascript; charset=utf-8", js.headers().firstValue("content-type").orElseThrow());
+        assertTrue(js.body().contains("fetch("));
+        HttpResponse<String> css = send("GET", "/ui/status.css");
+        assertEquals("text/css; charset=utf-8", css.headers().firstValue("content-type").orElseThrow());
+        for (HttpResponse<String> r : List.of(js, css)) {
+            assertFalse(r.body().contains("http://") || r.body().contains("https://") || r.body().contains("@import"),
+                    "nothing loaded from elsewhere: " + r.uri());
+        }
+        assertEquals(405, send("POST", "/").statusCode());
+        assertEquals(405, send("POST", "/ui/status.js").statusCode());
+    }
+
+    @Test
+    void explainAnswersWithTheTablesChoiceAndRefusesABadClient() throws Exception {
+        HttpResponse<String> r = send("GET", "/vips/web/explain?client=198.51.100.7:53124");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode e = json(r);
+        assertEquals("web", e.get("vip").asText());
+        assertTrue(Set.of("a", "b").contains(e.get("backend").asText()), r.body());
+        assertEquals(e.get("tableBackend").asText(), e.get("backend").asText());
+        assertEquals(400, send("GET", "/vips/web/explain").statusCode());
+        assertEquals(400, send("GET", "/vips/web/explain?client=1.2.3.4").statusCode());
+        assertEquals(400, send("GET", "/vips/web/explain?client=1.2.3.4:1&client=1.2.3.4:2").statusCode());
+        assertEquals(404, send("GET", "/vips/nope/explain?client=1.2.3.4:1").statusCode());
+        assertEquals(405, send("POST", "/vips/web/explain?client=1.2.3.4:1").statusCode());
     }
 
     @Test

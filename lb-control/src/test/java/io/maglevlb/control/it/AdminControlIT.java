@@ -171,7 +171,7 @@ class AdminControlIT {
         assertEquals(405, send("POST", "/status").statusCode());
         assertEquals(405, send("DELETE", "/metrics").statusCode());
         assertEquals(405, send("POST", "/vips/web/table").statusCode());
-        assertEquals(404, send("GET", "/").statusCode());
+        assertEquals(404, send("GET", "/ui/nope.js").statusCode());
         assertEquals(404, send("GET", "/vips/web").statusCode());
         HttpResponse<String> unknownVip = send("POST", "/vips/nope/backends/a/drain");
         assertEquals(404, unknownVip.statusCode());

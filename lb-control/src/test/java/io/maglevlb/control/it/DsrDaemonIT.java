@@ -3,6 +3,9 @@ package io.maglevlb.control.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.maglevlb.control.cli.MaglevdMain;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
@@ -11,6 +14,8 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -73,6 +78,8 @@ class DsrDaemonIT {
             Files.writeString(configFile, """
                     workers: 1
                     shutdown_timeout: 1s
+                    admin:
+                      listen: 127.0.0.1:9190
                     vips:
                       - name: dsr-web
                         listen: %s:80
@@ -159,9 +166,48 @@ class DsrDaemonIT {
             });
             long hash = FlowHash.fiveTuple(6, 0, FlowHash.v4Lo(ip(CLIENT_IP)), clientPort, 0, FlowHash.v4Lo(ip(VIP)), 80);
             assertEquals(table.backend(table.backendFor(hash)).name() + " hi", reply, "client port " + clientPort);
+            assertEquals(explainOffline(CLIENT_IP + ":" + clientPort).get("backend").asText() + " hi", reply,
+                    "maglevd explain for client port " + clientPort);
             seen.add(reply);
         }
         assertEquals(2, seen.size(), "both backends got connections");
+
+        // The live explain on a DSR flow: tracked by a packet thread, and kept on its backend across a drain.
+        String client = CLIENT_IP + ":50200";
+        Socket held = inNamespace(PREFIX + "c", () -> {
+            Socket s = new Socket();
+            s.setSoTimeout(10_000);
+            s.bind(new InetSocketAddress(InetAddress.ofLiteral(CLIENT_IP), 50200));
+            s.connect(new InetSocketAddress(InetAddress.ofLiteral(VIP), 80), 10_000);
+            return s;
+        });
+        try (held; BufferedReader heldIn = new BufferedReader(new InputStreamReader(held.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            held.getOutputStream().write("one\n".getBytes(StandardCharsets.UTF_8));
+            String kept = heldIn.readLine().split(" ")[0];
+            JsonNode before = admin("GET", "/vips/dsr-web/explain?client=" + client);
+            assertEquals(kept, before.get("tableBackend").asText(), before.toString());
+            assertTrue(before.get("tracking").get("tracked").asBoolean(), before.toString());
+            assertEquals(kept, before.get("tracking").get("backend").asText());
+            assertEquals(explainOffline(client).get("digest").asText(), before.get("digest").asText());
+
+            admin("POST", "/vips/dsr-web/backends/" + kept + "/drain");
+            try {
+                JsonNode after = admin("GET", "/vips/dsr-web/explain?client=" + client);
+                JsonNode offline = explainOffline(client, "--without", kept);
+                assertEquals(offline.get("digest").asText(), after.get("digest").asText());
+                assertEquals(offline.get("tableBackend").asText(), after.get("tableBackend").asText());
+                assertTrue(!kept.equals(after.get("tableBackend").asText()), after.toString());
+                assertEquals(kept, after.get("tracking").get("backend").asText(), after.toString());
+                assertTrue(after.get("tracking").get("differsFromTable").asBoolean());
+                assertTrue(after.get("tracking").get("stays").asBoolean());
+                assertEquals(kept, after.get("backend").asText());
+                held.getOutputStream().write("two\n".getBytes(StandardCharsets.UTF_8));
+                assertEquals(kept + " two", heldIn.readLine(), "the tracked flow stays on its drained backend");
+            } finally {
+                admin("POST", "/vips/dsr-web/backends/" + kept + "/undrain");
+            }
+        }
 
         // A reload that changes the VIP's settings gives it a new engine. The old one must stop first: two
         // engines on one VIP would both forward every packet, the new one placing the old one's flows anew.
@@ -195,6 +241,32 @@ class DsrDaemonIT {
         outputReader.join(10_000); // every line the daemon printed, up to its exit
         assertEquals(0, daemon.exitValue(), String.join("\n", daemonOutput));
         assertEquals(2, logLines("DSR engine stopped"), String.join("\n", daemonOutput));
+    }
+
+    /** {@code maglevd explain --format json} on the test's configuration, in this JVM. */
+    private static JsonNode explainOffline(String client, String... extra) throws IOException {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        List<String> args = new ArrayList<>(List.of("explain", "--config", configFile.toString(), "--vip", "dsr-web",
+                "--client", client, "--format", "json"));
+        args.addAll(List.of(extra));
+        assertEquals(0, MaglevdMain.execute(new PrintWriter(out), new PrintWriter(err), args.toArray(String[]::new)),
+                err.toString());
+        return new ObjectMapper().readTree(out.toString());
+    }
+
+    /** One admin API request to the daemon (127.0.0.1:9190 in the LB's namespace); fails unless it answers 200. */
+    private static JsonNode admin(String method, String path) throws Exception {
+        String response = inNamespace(PREFIX + "lb", () -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(20_000);
+                s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 9190), 10_000);
+                s.getOutputStream().write((method + " " + path + " HTTP/1.0\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            }
+        });
+        assertTrue(response.startsWith("HTTP/1.1 200"), method + " " + path + ": " + response);
+        return new ObjectMapper().readTree(response.substring(response.indexOf("\r\n\r\n") + 4));
     }
 
     // ---- namespace plumbing

@@ -24,13 +24,18 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "explain", mixinStandardHelpOptions = true,
         description = {
-            "Compute offline which backend a client's flow to a VIP gets: the flow hash, the table slot it",
-            "selects, the backend owning that slot, and the digest of the table used. The table is built from",
-            "the configuration with every backend up (weight 0 and --without backends get no slots): the one a",
-            "running maglevd uses while all are healthy. The hashed tuple is (protocol, client IP:port, VIP",
-            "listen IP:port); with hash: source-ip only the client address counts. A running daemon answers the",
-            "same from its live table, and says whether the flow is tracked:",
-            "  curl 'http://ADMIN/vips/NAME/explain?client=IP:PORT'"
+            "Compute offline which backend a client's flow to a VIP gets: the flow hash, the table slot it "
+                    + "selects, the backend that owns the slot, and the digest of the table used.",
+            "",
+            "The table is built from the configuration with every backend up (weight 0 and --without backends "
+                    + "get no slots): the table a running maglevd uses while all of them are healthy, with the same "
+                    + "digest. The hashed tuple is (protocol, client IP:port, VIP listen IP:port); with "
+                    + "'hash: source-ip' only the client address counts.",
+            "",
+            "A running maglevd answers the same from its live table, and also says whether it tracks the flow "
+                    + "(an open connection, a UDP or DSR flow table entry) and on which backend:",
+            "  curl 'http://127.0.0.1:9190/vips/NAME/explain?client=IP:PORT'",
+            ""
         })
 final class ExplainCommand implements Callable<Integer> {
     /** Output formats; lower case because they are typed as-is on the command line. */
@@ -46,9 +51,9 @@ final class ExplainCommand implements Callable<Integer> {
     String vipName;
 
     @Option(names = "--client", required = true, paramLabel = "IP:PORT",
-            description = {"The flow's source as the load balancer sees it: 198.51.100.7:53124 or [2001:db8::7]:53124.",
-                    "The destination is the VIP's listen address and port (for a dsr VIP: the VIP port the",
-                    "packets are sent to)."})
+            description = "The flow's source as the load balancer sees it: 198.51.100.7:53124 or "
+                    + "[2001:db8::7]:53124. The destination is the VIP's listen address and port (for a dsr VIP, "
+                    + "the port the client sends to, which is the VIP's).")
     String client;
 
     @Option(names = "--without", paramLabel = "BACKEND", split = ",",
@@ -56,7 +61,7 @@ final class ExplainCommand implements Callable<Integer> {
     List<String> without = new ArrayList<>();
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "summary",
-            description = "summary (default) or json: the object GET /vips/{vip}/explain answers, without tracking.")
+            description = "summary (default) or json: the object the admin API answers, with tracking null.")
     Format format;
 
     @Spec

@@ -76,9 +76,9 @@ public record ExplainView(String vip, String protocol, String mode, String hashM
             if (!tracking.tracked()) {
                 out.println("tracked:     no (a new flow from this address and port goes where the table says)");
             } else {
-                String how = tracking.differsFromTable()
-                        ? (tracking.stays() ? ": kept across a table change" : ": moves by the table on its next packet")
-                        : "";
+                String how = !tracking.differsFromTable() ? ""
+                        : tracking.stays() ? ": kept across a table change"
+                        : ": moves by the table on its next packet";
                 out.printf(Locale.ROOT, "tracked:     yes, on %s (%s)%s%n", tracking.backend(),
                         tracking.backendAddress(), how);
             }

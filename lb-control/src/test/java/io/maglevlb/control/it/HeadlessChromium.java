@@ -33,7 +33,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class HeadlessChromium implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final List<Path> BINARIES = List.of(Path.of("/usr/bin/chromium"), Path.of("/usr/bin/chromium-browser"));
+    private static final List<Path> BINARIES =
+            List.of(Path.of("/usr/bin/chromium"), Path.of("/usr/bin/chromium-browser"));
 
     private final Process process;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -64,7 +65,8 @@ final class HeadlessChromium implements AutoCloseable {
             while (!Files.exists(portFile) || Files.readAllLines(portFile).size() < 2) {
                 if (!p.isAlive() || System.nanoTime() > deadline) {
                     throw new IOException("chromium did not open its DevTools port (" + (p.isAlive() ? "timeout"
-                            : "exited " + p.exitValue()) + "): " + Files.readString(profileDir.resolveSibling("chromium.log")));
+                            : "exited " + p.exitValue()) + "): "
+                            + Files.readString(profileDir.resolveSibling("chromium.log")));
                 }
                 Thread.sleep(50);
             }

@@ -89,7 +89,8 @@ class StatusPageBrowserIT {
                         backend("charlie", charlie.port())), dns));
         Path profile = Files.createDirectory(dir.resolve("profile"));
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-        try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"), "run", "--config", config.toString());
+        try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"), "run", "--config",
+                        config.toString());
                 HeadlessChromium browser = HeadlessChromium.start(chromium.get(), profile, 1100, 900)) {
             maglevd.awaitLine("maglevd running", Duration.ofSeconds(90));
             String page = "http://127.0.0.1:" + adminPort + "/";
@@ -138,7 +139,8 @@ class StatusPageBrowserIT {
                         HttpResponse.BodyHandlers.ofString());
                 assertEquals(200, drain.statusCode(), drain.body());
                 browser.await(cell("web", "alpha", "drained") + " === 'drained' && "
-                        + cell("web", "alpha", "slot share") + " === '0.0%'", SEEN, "alpha shown drained with no slots");
+                        + cell("web", "alpha", "slot share") + " === '0.0%'", SEEN,
+                        "alpha shown drained with no slots");
                 assertEquals("100.0%", browser.text(cell("web", "bravo", "slot share")));
                 browser.await("document.body.innerText.includes('1 of 3 in table')", SEEN, "one backend in the table");
 

@@ -425,7 +425,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
     }
 
-    /** The backend of the tracked flow from {@code client}, asked of every loop; see {@link VipForwarder#trackedBackend}. */
+    /** The backend of the tracked flow from {@code client}, asked of every loop (see {@link VipForwarder}). */
     @Override
     public int trackedBackend(InetSocketAddress client) {
         byte[] raw = client.getAddress().getAddress();

@@ -39,8 +39,8 @@ class TcpTrackedBackendTest {
                     s.connect(proxy.address(), 10_000);
                     reached = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII))
                             .readLine();
-                    FlowPlacement p = FlowPlacement.of(proxy.snapshot(), proxy.vip.config().hash(), Protocol.TCP, client,
-                            proxy.address());
+                    FlowPlacement p = FlowPlacement.of(proxy.snapshot(), proxy.vip.config().hash(), Protocol.TCP,
+                            client, proxy.address());
                     assertEquals(p.backend().name(), reached, "the table's choice is where the connection went");
                     assertEquals(proxy.idOf(reached), proxy.vip.trackedBackend(client));
 

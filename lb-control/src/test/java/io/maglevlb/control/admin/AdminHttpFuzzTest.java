@@ -37,7 +37,8 @@ class AdminHttpFuzzTest {
     private static final String[] PATHS = {
         "/healthz", "/metrics", "/status", "/reload", "/vips/web/table", "/vips/web/backends/web-1/drain",
         "/vips/web/backends/web-1/undrain", "/vips/%2e%2e/table", "/vips//table", "/", "*", "//", "/status?x=1",
-        "/vips/web/backends/nope/drain", "http://127.0.0.1/status",
+        "/vips/web/backends/nope/drain", "http://127.0.0.1/status", "/ui/status.js", "/ui/%2e%2e",
+        "/vips/web/explain?client=127.0.0.1:1", "/vips/web/explain?client=[::1]:99999&client=x",
     };
     private static final String[] VERSIONS = {"HTTP/1.1", "HTTP/1.0", "HTTP/9.9", "HTTP/2.0", "HTTP/1.1x", ""};
     private static final String[] HEADERS = {

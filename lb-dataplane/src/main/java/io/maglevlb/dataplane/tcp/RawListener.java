@@ -2,6 +2,7 @@ package io.maglevlb.dataplane.tcp;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
+import io.maglevlb.dataplane.DescriptorReserve;
 import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.linux.LinuxNative;
 import io.netty.channel.EventLoop;

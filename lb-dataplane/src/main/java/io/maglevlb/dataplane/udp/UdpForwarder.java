@@ -12,6 +12,7 @@ import io.maglevlb.core.conntrack.FlowTableStats;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.AddressBits;
+import io.maglevlb.dataplane.DescriptorReserve;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.TrackedFlows;
 import io.maglevlb.dataplane.Transport;
@@ -33,6 +34,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,6 +62,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     private final List<DatagramChannel> vipChannels = new CopyOnWriteArrayList<>();
     private volatile InetSocketAddress localAddress;
     private boolean started;
+    private LongSupplier descriptorCeiling = DescriptorReserve::ceiling;
 
     /**
      * @param vip a {@code udp}/{@code proxy} VIP
@@ -154,7 +157,19 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
                 ? Math.max(1, (vip.maxConnections() + loopCount - 1) / loopCount) : Integer.MAX_VALUE;
         int capacity = Math.min(flowTableConfig.capacity(), perLoopLimit);
         return new UdpVipLoop(vip.name(), loop, transport.isEpoll(), snapshots, vip.hash(), capacity, perLoopLimit,
-                idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning);
+                idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning, descriptorCeiling);
+    }
+
+    /**
+     * Where the loops read the fd number at which a session socket eats into the process's descriptor reserve
+     * ({@link DescriptorReserve#ceiling()} unless set). Before {@link #start()}; tests set a low one.
+     */
+    synchronized UdpForwarder descriptorCeiling(LongSupplier ceiling) {
+        if (started) {
+            throw new IllegalStateException("vip " + vip.name() + ": set the descriptor ceiling before start()");
+        }
+        this.descriptorCeiling = Objects.requireNonNull(ceiling, "ceiling");
+        return this;
     }
 
     /**

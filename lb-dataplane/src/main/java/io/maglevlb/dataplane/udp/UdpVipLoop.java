@@ -9,6 +9,7 @@ import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.AddressBits;
+import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
@@ -18,12 +19,14 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.unix.UnixChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,6 +57,13 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
      * plane after a backend leaves, so a session also checks, once per snapshot generation, that its backend
      * id still has its address; when not, the flow is dropped from the table and placed afresh.
      *
+     * Every session holds a file descriptor. When a new session's socket lands in the process's descriptor
+     * reserve (its fd number is at or above DescriptorReserve's ceiling, or opening it failed with EMFILE), the
+     * loop's least recently seen flow gives its socket back, as when the flow limit is reached: under a flood of
+     * new flows the newest are answered and the health checks, the admin API and the TCP VIPs keep their
+     * descriptors. Without this, a 20,000-flow burst under a 20,000 descriptor limit left every later new flow
+     * without a session (forwarded statelessly, its replies dropped) until the burst's flows went idle.
+     *
      * Untracked flows (flow table full of flows seen in this very batch, flood mode, or a backend socket
      * that could not be opened) go through one shared "stateless" socket per backend: the datagram reaches
      * the backend, but replies on that socket cannot be matched to a client and are dropped (counted).
@@ -78,6 +88,12 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private final int sweepBudget;
     private final Runnable flushVipTask = this::flushVip;
     private final StatelessReplyHandler statelessReplies = new StatelessReplyHandler();
+    /** Where {@link #fdCeiling} comes from: {@code DescriptorReserve::ceiling} in the daemon. */
+    private final LongSupplier descriptorCeiling;
+    /** A session socket whose fd number is at or above this eats into the descriptor reserve. */
+    private long fdCeiling;
+    /** Why the last {@link #connect} failed when that was a local resource error, else null. */
+    private LocalError connectLocalError;
 
     private DatagramChannel vipChannel;
     // Out-values of splitAddress (loop thread only): two longs without an allocation.
@@ -116,8 +132,11 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private boolean vipChannelHandedOver;
 
     UdpVipLoop(String vipName, EventLoop loop, boolean epoll, SnapshotHolder snapshots, HashMode hashMode,
-            int tableCapacity, int flowLimit, long idleTimeoutNs, int floodThreshold, UdpTuning tuning) {
+            int tableCapacity, int flowLimit, long idleTimeoutNs, int floodThreshold, UdpTuning tuning,
+            LongSupplier descriptorCeiling) {
         this.vipName = vipName;
+        this.descriptorCeiling = descriptorCeiling;
+        this.fdCeiling = descriptorCeiling.getAsLong();
         this.loop = loop;
         this.epoll = epoll;
         this.snapshots = snapshots;
@@ -448,7 +467,18 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private UdpSession openSession(int entry, InetSocketAddress client, int backendId, ForwardingSnapshot snapshot) {
         BackendState backend = snapshot.backend(backendId);
         UdpSession session = new UdpSession(this, entry, client);
-        if (backend == null || !connect(session, backend.address())) {
+        boolean open = backend != null && connect(session, backend.address());
+        if (!open && connectLocalError == LocalError.FD_LIMIT && makeRoomForLimit(entry)) {
+            open = connect(session, backend.address()); // the least recently seen flow gave its descriptor back
+        }
+        if (open && inDescriptorReserve(session.channel)) {
+            // Give this socket's number back and take the one the least recently seen flow frees: the lowest
+            // free number again, below the ceiling, so the next session's number still tells how many are in
+            // use. When every other flow was seen in this batch, this one cannot have a socket.
+            closeChannel(session);
+            open = makeRoomForLimit(entry) && connect(session, backend.address());
+        }
+        if (!open) {
             counters.sessionOpenFailures++;
             flowTable.remove(entry); // sessions[entry] is still null: the listener counts nothing
             return null;
@@ -493,9 +523,30 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         return false;
     }
 
-    /** Opens a socket connected to {@code backend} on this loop, as {@code session}'s socket. */
+    /**
+     * Whether {@code ch} (just opened) took a descriptor of the process's reserve: Linux hands out the lowest
+     * free number, so a number at or above the ceiling means that many are in use. Re-reads the ceiling before
+     * answering yes, as the limit may have been raised at run time. NIO channels show no descriptor: never.
+     */
+    private boolean inDescriptorReserve(DatagramChannel ch) {
+        if (!(ch instanceof UnixChannel unix)) {
+            return false;
+        }
+        int fd = unix.fd().intValue();
+        if (fd < fdCeiling) {
+            return false;
+        }
+        fdCeiling = descriptorCeiling.getAsLong();
+        return fd >= fdCeiling;
+    }
+
+    /**
+     * Opens a socket connected to {@code backend} on this loop, as {@code session}'s socket. On failure
+     * {@link #connectLocalError} says whether this host ran out of something (null: it did not).
+     */
     private boolean connect(UdpSession session, InetSocketAddress backend) {
         DatagramChannel ch = null;
+        connectLocalError = null;
         try {
             ch = UdpChannels.newBackendChannel(epoll, UdpChannels.familyOf(backend.getAddress()));
             ch.pipeline().addLast(session);
@@ -507,11 +558,13 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
                 Throwable cause = connected.cause();
                 log.debug("vip {}: cannot open udp socket to {}: {}", vipName, backend,
                         cause == null ? "not connected" : cause.toString());
+                connectLocalError = cause == null ? null : LocalError.of(cause);
                 ch.close();
                 return false;
             }
         } catch (RuntimeException e) { // channel creation (EMFILE, ENFILE) fails with a ChannelException
             log.debug("vip {}: cannot open udp socket to {}: {}", vipName, backend, e.toString());
+            connectLocalError = LocalError.of(e);
             if (ch != null) {
                 ch.close();
             }
@@ -549,9 +602,9 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
 
     /**
      * The VIP's flow limit (max-connections split over its loops) is below the table's capacity and was
-     * just exceeded by the new entry {@code newEntry}: evicts the least recently seen of a few other live
-     * entries, sampled from a rotating hand, as the table itself does when full. False when every sampled
-     * entry was seen in this batch.
+     * just exceeded by the new entry {@code newEntry}, or its session needs a descriptor the process does not
+     * have to spare: evicts the least recently seen of a few other live entries, sampled from a rotating hand,
+     * as the table itself does when full. False when every sampled entry was seen in this batch.
      */
     private boolean makeRoomForLimit(int newEntry) {
         int capacity = flowTable.capacity();

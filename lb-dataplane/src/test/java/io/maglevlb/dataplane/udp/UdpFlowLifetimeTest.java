@@ -161,6 +161,64 @@ class UdpFlowLifetimeTest {
         assertEquals(created - replaced, stats.flowsActive() + stats.flowsEvicted(EvictionReason.IDLE));
     }
 
+    /**
+     * The process's descriptors are nearly all taken (here: a ceiling a few above the fds open now, as a 20,000-flow
+     * burst under a 20,000 descriptor limit does): each new flow still gets a session, answered from the VIP,
+     * in place of the least recently seen flow, and the sessions stay below the ceiling. Before, the sessions
+     * took every descriptor and later new flows went stateless, their replies dropped.
+     */
+    @Test
+    void atTheDescriptorCeilingANewFlowReplacesTheLeastRecentlySeenFlow() throws Exception {
+        List<UdpTestBackend> backends = UdpHarness.startBackends(UdpTestBackend.Mode.NAME, "b1", "b2");
+        int room = 8;
+        long[] ceiling = new long[1];
+        try (UdpHarness h = new UdpHarness(group, java.net.InetAddress.getLoopbackAddress(), backends,
+                UdpHarness.statesOf(backends), Duration.ofSeconds(60), 0, new FlowTableConfig(64, 0),
+                UdpTuning.defaults(), () -> ceiling[0])) {
+            int flows = 40;
+            DatagramSocket[] c = new DatagramSocket[flows];
+            try {
+                for (int i = 0; i < flows; i++) {
+                    c[i] = UdpHarness.client();
+                }
+                ceiling[0] = highestFd() + 1 + room; // from here, `room` more descriptors
+                long holes = ceiling[0] - room - openFds(); // free numbers below the highest: taken first
+                for (int i = 0; i < flows; i++) {
+                    h.askName(c[i]); // throws SocketTimeoutException when the flow got no session
+                }
+                UdpVipStats stats = h.forwarder.stats();
+                assertEquals(flows, stats.flowsCreated(), "every flow had a session");
+                assertEquals(0, stats.statelessDatagrams(), "no flow went stateless");
+                // listing /proc/self/fd takes a descriptor or two itself: the counts are blurred by that much
+                long slack = 2;
+                String fds = "; ceiling " + ceiling[0] + ", highest fd " + highestFd() + ", replaced "
+                        + stats.flowsEvicted(EvictionReason.CAPACITY);
+                assertTrue(stats.flowsActive() <= room + holes + slack,
+                        stats.flowsActive() + " sessions for " + (room + holes) + " descriptors" + fds);
+                assertTrue(stats.flowsEvicted(EvictionReason.CAPACITY) >= flows - room - holes - slack,
+                        "too few flows replaced" + fds);
+                assertTrue(highestFd() <= ceiling[0] + slack - 1, "the sessions took the reserve" + fds);
+                assertEquals(h.expectedBackend((java.net.InetSocketAddress) c[0].getLocalSocketAddress()),
+                        h.askName(c[0]), "a replaced flow comes back on its backend");
+            } finally {
+                for (DatagramSocket s : c) {
+                    if (s != null) {
+                        s.close();
+                    }
+                }
+            }
+        }
+    }
+
+    /** The highest open fd number of this process. */
+    static long highestFd() {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.mapToLong(p -> Long.parseLong(p.getFileName().toString())).max().orElse(0);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Test
     void afterStopAcceptingTrackedFlowsGoOnUntilIdleAndNewOnesAreRefused() throws Exception {
         try (UdpHarness h = harness(UdpTestBackend.Mode.NAME, SHORT_IDLE, 0, 1024);

@@ -14,6 +14,7 @@ import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.DescriptorReserve;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
@@ -32,6 +33,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 
 /** A UDP VIP forwarded to real test backends on loopback, with a snapshot the test publishes itself. */
 final class UdpHarness implements AutoCloseable {
@@ -54,6 +56,14 @@ final class UdpHarness implements AutoCloseable {
     UdpHarness(EventLoopGroup group, InetAddress vipAddress, List<UdpTestBackend> backends, List<BackendState> states,
             Duration idleTimeout, int maxFlows, FlowTableConfig flowTable, UdpTuning tuning)
             throws IOException, VipBindException {
+        this(group, vipAddress, backends, states, idleTimeout, maxFlows, flowTable, tuning,
+                DescriptorReserve::ceiling);
+    }
+
+    /** ... with the loops reading the descriptor ceiling from {@code descriptorCeiling}. */
+    UdpHarness(EventLoopGroup group, InetAddress vipAddress, List<UdpTestBackend> backends, List<BackendState> states,
+            Duration idleTimeout, int maxFlows, FlowTableConfig flowTable, UdpTuning tuning,
+            LongSupplier descriptorCeiling) throws IOException, VipBindException {
         this.backends = backends;
         this.snapshot = new SnapshotHolder(build(states));
         List<BackendConfig> configs = new ArrayList<>();
@@ -64,7 +74,9 @@ final class UdpHarness implements AutoCloseable {
                 Protocol.UDP, ForwardingMode.PROXY, HashMode.FIVE_TUPLE, TABLE_SIZE, configs,
                 HealthCheckConfig.defaults(), maxFlows, VipConfig.DEFAULT_CONNECT_TIMEOUT,
                 VipConfig.DEFAULT_CONNECT_RETRIES, idleTimeout, ProxyProtocol.NONE, Optional.empty());
-        this.forwarder = UdpForwarder.start(vip, snapshot, group, transport(group), flowTable, tuning);
+        this.forwarder = new UdpForwarder(vip, snapshot, group, transport(group), flowTable, tuning)
+                .descriptorCeiling(descriptorCeiling);
+        forwarder.start();
     }
 
     UdpHarness(EventLoopGroup group, List<UdpTestBackend> backends, List<BackendState> states)

@@ -150,12 +150,20 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         this.localAddress = bindTo;
     }
 
-    private UdpVipLoop newLoop(EventLoop loop, int loopCount) {
-        // max_connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
-        // (the kernel spreads flows evenly over the sockets by hash).
-        int perLoopLimit = vip.maxConnections() > 0
+    // max_connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
+    // (the kernel spreads flows evenly over the sockets by hash).
+    private int perLoopLimit(int loopCount) {
+        return vip.maxConnections() > 0
                 ? Math.max(1, (vip.maxConnections() + loopCount - 1) / loopCount) : Integer.MAX_VALUE;
-        int capacity = Math.min(flowTableConfig.capacity(), perLoopLimit);
+    }
+
+    private int loopTableCapacity(int loopCount) {
+        return Math.min(flowTableConfig.capacity(), perLoopLimit(loopCount));
+    }
+
+    private UdpVipLoop newLoop(EventLoop loop, int loopCount) {
+        int perLoopLimit = perLoopLimit(loopCount);
+        int capacity = loopTableCapacity(loopCount);
         return new UdpVipLoop(vip.name(), loop, transport.isEpoll(), snapshots, vip.hash(), capacity, perLoopLimit,
                 idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning, descriptorCeiling);
     }
@@ -175,11 +183,21 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     /**
      * Starts by taking over the VIP sockets of {@code predecessor}, this VIP's forwarder on the same address with
      * other settings, instead of binding new ones (they could not be bound beside it, and closing it first would
-     * drop what arrives meanwhile). On each loop this forwarder's handler replaces the predecessor's between two
-     * read batches: every datagram from then on is this forwarder's, with its settings. A flow the predecessor
-     * tracked becomes a new flow here at its next datagram (same backend while the table is the same, from a new
-     * source port); the predecessor's sessions still send their backends' replies through the sockets until they
-     * go idle, and it no longer takes new flows: retire it.
+     * drop what arrives meanwhile).
+     *
+     * <p>When the flows can stay where they are (same hash mode and per-loop table size: a reload of
+     * {@code idle_timeout}, or of a {@code max_connections} that does not size the table), this forwarder takes
+     * the predecessor's loops as they are, with their sockets, flow tables, sessions and counters, and applies its
+     * idle timeout and flow limit to them on their threads: tracked flows keep their sessions (the backend sees
+     * the same source port) and the predecessor is left with nothing, so retiring it keeps no memory. Before,
+     * every such reload kept the predecessor's flow tables (5.5 MB per loop by default) and sessions until its
+     * flows went idle, so reloads faster than the idle timeout piled them up.
+     *
+     * <p>Otherwise (the flow key or the table size changes) on each loop this forwarder's handler replaces the
+     * predecessor's between two read batches: every datagram from then on is this forwarder's, with its
+     * settings. A flow the predecessor tracked becomes a new flow here at its next datagram (same backend while
+     * the table is the same, from a new source port); the predecessor's sessions still send their backends'
+     * replies through the sockets until they go idle, and it no longer takes new flows: retire it.
      *
      * @return false, with nothing changed, when {@code predecessor} is not a started UDP forwarder on the same
      *     address and event loops
@@ -193,6 +211,10 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
         started = true;
         int loopCount = old.loops.size();
+        if (adoptLoops(old, loopCount)) {
+            this.localAddress = old.localAddress;
+            return true;
+        }
         for (int i = 0; i < loopCount; i++) {
             UdpVipLoop previous = old.loops.get(i);
             UdpVipLoop next = newLoop(previous.loop, loopCount);
@@ -207,6 +229,31 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
         old.vipChannels.clear(); // the predecessor no longer owns them
         this.localAddress = old.localAddress;
+        return true;
+    }
+
+    /** Takes {@code old}'s loops as they are, with this forwarder's settings; false when the flows cannot stay. */
+    private boolean adoptLoops(UdpForwarder old, int loopCount) {
+        int capacity = loopTableCapacity(loopCount);
+        for (UdpVipLoop l : old.loops) {
+            if (!l.canReconfigure(vip.hash(), capacity)) {
+                return false;
+            }
+        }
+        long idleNs = idleTimeout.toNanos();
+        int perLoopLimit = perLoopLimit(loopCount);
+        for (UdpVipLoop l : old.loops) {
+            Future<?> done = l.loop.submit(() -> l.reconfigure(idleNs, perLoopLimit));
+            done.awaitUninterruptibly(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            if (!done.isSuccess()) {
+                throw new IllegalStateException("vip " + vip.name() + ": could not apply the new udp settings",
+                        done.cause());
+            }
+        }
+        loops.addAll(old.loops);
+        vipChannels.addAll(old.vipChannels);
+        old.loops.clear(); // the predecessor owns nothing now: retiring it keeps no flows and no memory
+        old.vipChannels.clear();
         return true;
     }
 

@@ -81,11 +81,13 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private final UdpTuning tuning;
     private final HashMode hashMode;
     final FlowTable flowTable;
+    private final int requestedCapacity;
     private final UdpSession[] sessions;
-    private final int flowLimit;
+    // Settings a reload may change in place (reconfigure): loop thread only, like everything else here.
+    private int flowLimit;
     final UdpLoopCounters counters = new UdpLoopCounters();
-    private final long sweepIntervalNs;
-    private final int sweepBudget;
+    private long sweepIntervalNs;
+    private int sweepBudget;
     private final Runnable flushVipTask = this::flushVip;
     private final StatelessReplyHandler statelessReplies = new StatelessReplyHandler();
     /** Where {@link #fdCeiling} comes from: {@code DescriptorReserve::ceiling} in the daemon. */
@@ -142,15 +144,42 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         this.snapshots = snapshots;
         this.tuning = tuning;
         this.hashMode = hashMode;
+        this.requestedCapacity = tableCapacity;
         this.flowTable = new FlowTable(tableCapacity, idleTimeoutNs, floodThreshold, this);
         this.sessions = new UdpSession[flowTable.capacity()];
         this.flowLimit = Math.min(flowLimit, flowTable.capacity());
+        sweepFor(idleTimeoutNs);
+    }
+
+    private void sweepFor(long idleTimeoutNs) {
         long maxIntervalNs = tuning.maxExpiryInterval().toNanos();
         this.sweepIntervalNs = Math.max(TimeUnit.MILLISECONDS.toNanos(10), Math.min(maxIntervalNs, idleTimeoutNs / 4));
         // Enough entries per sweep that the whole table is visited four times per idle timeout, so an idle flow
         // goes at most a quarter of the timeout (plus one interval) late. A visit is two array reads.
         long perSweep = (long) Math.ceil(4.0 * flowTable.capacity() * sweepIntervalNs / idleTimeoutNs);
         this.sweepBudget = (int) Math.min(flowTable.capacity(), Math.max(256, perSweep));
+    }
+
+    /** Whether {@link #reconfigure} can apply these settings: same flow key and same table size. */
+    boolean canReconfigure(HashMode hashMode, int tableCapacity) {
+        return this.hashMode == hashMode && tableCapacity == requestedCapacity;
+    }
+
+    /**
+     * Runs on {@link #loop}: a reload changed the VIP's idle timeout or flow limit (see
+     * {@link UdpForwarder#startInPlaceOf}). Tracked flows stay, with their sessions, and live by the new idle
+     * timeout from now on; above a lower limit, each new flow replaces the least recently seen one.
+     */
+    void reconfigure(long idleTimeoutNs, int flowLimit) {
+        flowTable.setIdleTimeoutNs(idleTimeoutNs);
+        this.flowLimit = Math.min(flowLimit, flowTable.capacity());
+        long oldIntervalNs = sweepIntervalNs;
+        sweepFor(idleTimeoutNs);
+        if (sweepTask != null && !closed && sweepIntervalNs != oldIntervalNs) {
+            sweepTask.cancel(false);
+            sweepTask = loop.scheduleAtFixedRate(this::sweep, sweepIntervalNs, sweepIntervalNs,
+                    TimeUnit.NANOSECONDS);
+        }
     }
 
     /**

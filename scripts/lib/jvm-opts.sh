@@ -21,7 +21,7 @@ maglevd_required_jvm_opts="--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-
 #                      the default -Xms and -Xmx (so -Xmx16m alone works).
 #   MAGLEVD_GC_OPTS, MAGLEVD_HEAP_OPTS  replace the defaults below as a whole ("" drops them).
 maglevd_gc_opts=${MAGLEVD_GC_OPTS--XX:+UseSerialGC}
-maglevd_heap_opts=${MAGLEVD_HEAP_OPTS--Xms32m -Xmx1g -XX:MaxDirectMemorySize=256m -XX:MetaspaceSize=64m -XX:MaxMetaspaceSize=128m}
+maglevd_heap_opts=${MAGLEVD_HEAP_OPTS--Xms32m -Xmx256m -XX:MaxDirectMemorySize=256m -XX:MetaspaceSize=64m -XX:MaxMetaspaceSize=128m}
 maglevd_own_heap_size=0
 for maglevd_opt in ${MAGLEVD_JAVA_OPTS:-}; do
   case "$maglevd_opt" in

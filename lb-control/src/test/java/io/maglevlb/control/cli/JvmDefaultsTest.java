@@ -94,7 +94,7 @@ class JvmDefaultsTest {
     void defaultsAreTheSerialCollectorAndABoundedHeap() throws Exception {
         Map<String, String> f = finalFlags(launcherDefaults(Map.of()), "");
         assertEquals("true", f.get("UseSerialGC"));
-        assertEquals(1024 * MIB, Long.parseLong(f.get("MaxHeapSize")));
+        assertEquals(256 * MIB, Long.parseLong(f.get("MaxHeapSize")));
         assertEquals(32 * MIB, Long.parseLong(f.get("InitialHeapSize")));
         assertEquals(256 * MIB, Long.parseLong(f.get("MaxDirectMemorySize")));
         assertEquals(128 * MIB, Long.parseLong(f.get("MaxMetaspaceSize")));
@@ -113,7 +113,7 @@ class JvmDefaultsTest {
 
         opts = "-XX:MaxRAMPercentage=1";
         f = finalFlags(launcherDefaults(Map.of("MAGLEVD_JAVA_OPTS", opts)), opts);
-        assertTrue(Long.parseLong(f.get("MaxHeapSize")) != 1024 * MIB, "MaxRAMPercentage must not lose to -Xmx1g");
+        assertTrue(Long.parseLong(f.get("MaxHeapSize")) != 256 * MIB, "MaxRAMPercentage must not lose to -Xmx256m");
     }
 
     @Test
@@ -122,7 +122,7 @@ class JvmDefaultsTest {
         Map<String, String> f = finalFlags(launcherDefaults(Map.of("MAGLEVD_JAVA_OPTS", opts)), opts);
         assertEquals("true", f.get("UseZGC"));
         assertEquals("false", f.get("UseSerialGC"));
-        assertEquals(1024 * MIB, Long.parseLong(f.get("MaxHeapSize")), "the heap default stays");
+        assertEquals(256 * MIB, Long.parseLong(f.get("MaxHeapSize")), "the heap default stays");
     }
 
     @Test

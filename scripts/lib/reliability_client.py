@@ -365,6 +365,37 @@ def cmd_udpecho(a):
             pass
 
 
+def probe_held(vip, seconds):
+    """A new flow every 0.5 s, each socket kept open until the window ends: a reply that comes late, behind
+    the burst the daemon and the echo backends are still working through, still counts. Returns (answered,
+    seconds from the first send to the first reply)."""
+    start = time.monotonic()
+    socks = []
+    next_send = 0.0
+    try:
+        while time.monotonic() - start < seconds:
+            if time.monotonic() - start >= next_send:
+                p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                p.setblocking(False)
+                socks.append(p)
+                try:
+                    p.sendto(b"probe", vip)
+                except OSError:
+                    pass
+                next_send += 0.5
+            ready, _, _ = select.select(socks, [], [], 0.05)
+            for p in ready:
+                try:
+                    if b"probe" in p.recv(2048):
+                        return True, round(time.monotonic() - start, 2)
+                except OSError:
+                    pass
+        return False, None
+    finally:
+        for p in socks:
+            p.close()
+
+
 def cmd_udpflood(a):
     vip = addr(a.addr)
     sent = 0
@@ -392,6 +423,11 @@ def cmd_udpflood(a):
     # a fresh flow afterwards must still be forwarded and answered
     answered = False
     probe_start = time.monotonic()
+    if a.probe_hold:
+        answered, latency = probe_held(vip, a.probe_seconds)
+        print(json.dumps({"flows_sent": sent, "send_errors": errors, "seconds": round(elapsed, 1),
+                          "probe_answered": answered, "probe_latency": latency}))
+        return
     while time.monotonic() - probe_start < a.probe_seconds and not answered:
         p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         p.settimeout(0.5)
@@ -561,6 +597,8 @@ def main():
     s.add_argument("--first-port", type=int, default=10000)
     s.add_argument("--deadline", type=float, default=120)
     s.add_argument("--probe-seconds", type=float, default=10)
+    s.add_argument("--probe-hold", action="store_true",
+                   help="keep every probe socket open for the whole window (late replies count)")
     s = sub.add_parser("admin")
     s.add_argument("--addr", required=True)
     s.add_argument("--pipeline", type=int, default=20)

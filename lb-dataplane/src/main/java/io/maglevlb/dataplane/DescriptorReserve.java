@@ -45,4 +45,15 @@ public final class DescriptorReserve {
         long limit = limit();
         return limit <= 0 ? Long.MAX_VALUE : limit - reserve(limit) - 1;
     }
+
+    /**
+     * The ceiling for UDP sessions: one reserve lower than {@link #ceiling()}, so that a UDP VIP whose sessions
+     * fill up to it leaves the TCP listeners a reserve's worth of descriptors for their connections (a session
+     * holds its descriptor for a whole idle timeout; without the gap, TCP clients waited in the listen queue
+     * until a UDP burst's flows went idle).
+     */
+    public static long udpSessionCeiling() {
+        long limit = limit();
+        return limit <= 0 ? Long.MAX_VALUE : limit - 2 * reserve(limit) - 1;
+    }
 }

@@ -62,7 +62,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     private final List<DatagramChannel> vipChannels = new CopyOnWriteArrayList<>();
     private volatile InetSocketAddress localAddress;
     private boolean started;
-    private LongSupplier descriptorCeiling = DescriptorReserve::ceiling;
+    private LongSupplier descriptorCeiling = DescriptorReserve::udpSessionCeiling;
 
     /**
      * @param vip a {@code udp}/{@code proxy} VIP
@@ -170,7 +170,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
 
     /**
      * Where the loops read the fd number at which a session socket eats into the process's descriptor reserve
-     * ({@link DescriptorReserve#ceiling()} unless set). Before {@link #start()}; tests set a low one.
+     * ({@link DescriptorReserve#udpSessionCeiling()} unless set). Before {@link #start()}; tests set a low one.
      */
     synchronized UdpForwarder descriptorCeiling(LongSupplier ceiling) {
         if (started) {

@@ -90,7 +90,7 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     private int sweepBudget;
     private final Runnable flushVipTask = this::flushVip;
     private final StatelessReplyHandler statelessReplies = new StatelessReplyHandler();
-    /** Where {@link #fdCeiling} comes from: {@code DescriptorReserve::ceiling} in the daemon. */
+    /** Where {@link #fdCeiling} comes from: {@code DescriptorReserve::udpSessionCeiling} in the daemon. */
     private final LongSupplier descriptorCeiling;
     /** A session socket whose fd number is at or above this eats into the descriptor reserve. */
     private long fdCeiling;

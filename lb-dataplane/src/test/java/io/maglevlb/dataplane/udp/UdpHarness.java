@@ -57,7 +57,7 @@ final class UdpHarness implements AutoCloseable {
             Duration idleTimeout, int maxFlows, FlowTableConfig flowTable, UdpTuning tuning)
             throws IOException, VipBindException {
         this(group, vipAddress, backends, states, idleTimeout, maxFlows, flowTable, tuning,
-                DescriptorReserve::ceiling);
+                DescriptorReserve::udpSessionCeiling);
     }
 
     /** ... with the loops reading the descriptor ceiling from {@code descriptorCeiling}. */

@@ -36,18 +36,6 @@ class UdpDaemonProcessIT {
     Path dir;
 
     /** A loopback port free for UDP and for TCP (the demo UDP backends also answer TCP on their port). */
-    private static int freeUdpAndTcpPort() throws IOException {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            try (DatagramSocket udp = new DatagramSocket(0, InetAddress.getLoopbackAddress());
-                    ServerSocket tcp = new ServerSocket(udp.getLocalPort(), 1, InetAddress.getLoopbackAddress())) {
-                return tcp.getLocalPort();
-            } catch (IOException e) {
-                // that port is taken on TCP: try another
-            }
-        }
-        throw new IOException("no loopback port free for both UDP and TCP");
-    }
-
     private static int freeTcpPort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
@@ -103,7 +91,7 @@ class UdpDaemonProcessIT {
         int vipPort = UdpPorts.freeBelowEphemeralRange();
         List<String[]> backends = new ArrayList<>();
         for (int i = 1; i <= 3; i++) {
-            backends.add(new String[] {"dns-" + i, "127.0.0.1:" + freeUdpAndTcpPort()});
+            backends.add(new String[] {"dns-" + i, "127.0.0.1:" + UdpPorts.freeUdpAndTcpBelowEphemeralRange()});
         }
         Path config = writeConfig(vipPort, backends);
         InetSocketAddress vip = new InetSocketAddress(InetAddress.getLoopbackAddress(), vipPort);

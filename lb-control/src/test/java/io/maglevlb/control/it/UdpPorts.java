@@ -3,6 +3,7 @@ package io.maglevlb.control.it;
 import java.io.IOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -16,6 +17,15 @@ final class UdpPorts {
      * UDP load tests) before the daemon binds it.
      */
     static int freeBelowEphemeralRange() throws IOException {
+        return freeBelowEphemeralRange(false);
+    }
+
+    /** As {@link #freeBelowEphemeralRange()}, free on TCP too: for a demo backend that answers on both. */
+    static int freeUdpAndTcpBelowEphemeralRange() throws IOException {
+        return freeBelowEphemeralRange(true);
+    }
+
+    private static int freeBelowEphemeralRange(boolean alsoTcp) throws IOException {
         int ephemeralLow = 32768;
         try {
             String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).strip();
@@ -28,7 +38,8 @@ final class UdpPorts {
         java.util.SplittableRandom random = new java.util.SplittableRandom();
         for (int attempt = 0; attempt < 100; attempt++) {
             int port = random.nextInt(low, high);
-            try (DatagramSocket s = new DatagramSocket(port, InetAddress.getLoopbackAddress())) {
+            try (DatagramSocket s = new DatagramSocket(port, InetAddress.getLoopbackAddress());
+                    ServerSocket tcp = alsoTcp ? new ServerSocket(port, 1, InetAddress.getLoopbackAddress()) : null) {
                 return s.getLocalPort();
             } catch (IOException taken) {
                 // try another

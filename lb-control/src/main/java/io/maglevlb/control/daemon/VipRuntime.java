@@ -47,6 +47,8 @@ public final class VipRuntime {
     private final SnapshotHolder snapshots;
     private volatile VipForwarder forwarder;
     private volatile long rebuilds;
+    // Written under this lock, read by metric scrapes.
+    private volatile long slotsMoved;
     private volatile long lastBuildNanos;
     private volatile long totalBuildNanos;
     /** Longest build over a sliding two minutes, as a Micrometer Timer's max (thread-safe). */
@@ -92,6 +94,11 @@ public final class VipRuntime {
     /** Tables built for this VIP so far (including the first). */
     public long rebuilds() {
         return rebuilds;
+    }
+
+    /** Table slots whose backend changed from one published table to the next, summed since start. */
+    public long slotsMoved() {
+        return slotsMoved;
     }
 
     /** Total time spent building this VIP's tables, in nanoseconds (for metrics). */
@@ -145,7 +152,7 @@ public final class VipRuntime {
         ForwardingSnapshot s = rebuildAndPublish();
         LOG.info("vip {}: backend {} {}{}; table generation {}: {} of {} slots moved, {} of {} backends in table",
                 config.name(), backendName, healthy ? "UP" : "DOWN", reason == null ? "" : " (" + reason + ")",
-                s.generation(), SlotMoves.count(before, s), s.tableSize(), s.tableBackends().size(),
+                s.generation(), countMoves(before, s), s.tableSize(), s.tableBackends().size(),
                 backends.size());
         return true;
     }
@@ -167,7 +174,7 @@ public final class VipRuntime {
         ForwardingSnapshot s = rebuildAndPublish();
         LOG.info("vip {}: backend {} {}; table generation {}: {} of {} slots moved, {} of {} backends in table",
                 config.name(), backendName, drained ? "drained" : "undrained", s.generation(),
-                SlotMoves.count(before, s), s.tableSize(), s.tableBackends().size(), backends.size());
+                countMoves(before, s), s.tableSize(), s.tableBackends().size(), backends.size());
         return true;
     }
 
@@ -202,7 +209,7 @@ public final class VipRuntime {
         ForwardingSnapshot before = snapshots.current();
         ForwardingSnapshot s = rebuildAndPublish();
         LOG.info("vip {}: configuration applied; table generation {}: {} of {} slots moved, {} of {} backends in "
-                + "table", config.name(), s.generation(), SlotMoves.count(before, s), s.tableSize(),
+                + "table", config.name(), s.generation(), countMoves(before, s), s.tableSize(),
                 s.tableBackends().size(), backends.size());
         return s;
     }
@@ -287,6 +294,13 @@ public final class VipRuntime {
         recentBuildMax.record(took, TimeUnit.NANOSECONDS);
         rebuilds++;
         return s;
+    }
+
+    // Holds the lock.
+    private int countMoves(ForwardingSnapshot before, ForwardingSnapshot after) {
+        int moved = SlotMoves.count(before, after);
+        slotsMoved = slotsMoved + moved;
+        return moved;
     }
 
     private BackendState require(String backendName) {

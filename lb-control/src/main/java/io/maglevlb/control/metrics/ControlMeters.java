@@ -62,18 +62,22 @@ public final class ControlMeters {
 
     /**
      * Registers the table meters of one VIP: {@code maglev_table_slots_min/max} from the current snapshot,
-     * {@code maglev_table_rebuilds_total} and {@code maglev_table_build_duration_seconds_{count,sum,max}} from
-     * what the VIP keeps ({@code builds}: tables built; {@code buildNanosTotal}: their total build time;
+     * {@code maglev_table_rebuilds_total}, {@code maglev_table_slots_moved_total} and
+     * {@code maglev_table_build_duration_seconds_{count,sum,max}} from what the VIP keeps ({@code builds}: tables
+     * built; {@code slotsMoved}: slots whose owner changed, summed over the rebuilds; {@code buildNanosTotal}: their total build time;
      * {@code buildSecondsMax}: the longest recent build, in seconds).
      */
     public static <T> void registerTable(MeterGroup vipGroup, Supplier<ForwardingSnapshot> snapshot, T source,
-            ToLongFunction<T> builds, ToDoubleFunction<T> buildNanosTotal, ToDoubleFunction<T> buildSecondsMax) {
+            ToLongFunction<T> builds, ToLongFunction<T> slotsMoved, ToDoubleFunction<T> buildNanosTotal,
+            ToDoubleFunction<T> buildSecondsMax) {
         vipGroup.gauge(MetricNames.TABLE_SLOTS_MIN, "Fewest table slots owned by a backend in the table", snapshot,
                 s -> slotsExtreme(s.get(), true));
         vipGroup.gauge(MetricNames.TABLE_SLOTS_MAX, "Most table slots owned by a backend in the table", snapshot,
                 s -> slotsExtreme(s.get(), false));
         vipGroup.functionCounter(MetricNames.TABLE_REBUILDS, "Maglev tables built and published", source,
                 x -> builds.applyAsLong(x));
+        vipGroup.functionCounter(MetricNames.TABLE_SLOTS_MOVED, "Table slots whose backend changed from one "
+                + "published table to the next", source, x -> slotsMoved.applyAsLong(x));
         vipGroup.functionTimer(MetricNames.TABLE_BUILD_DURATION, "Time to build a Maglev table", source, builds,
                 buildNanosTotal, TimeUnit.NANOSECONDS);
         vipGroup.gauge(MetricNames.TABLE_BUILD_DURATION_MAX, "Longest Maglev table build of the last two minutes,"

@@ -32,6 +32,8 @@ public final class DataplaneMeters {
 
     public static <T> void registerFlowTable(MeterGroup vipGroup, T source, FlowTableReaders<T> r) {
         gauge(vipGroup, MetricNames.FLOW_TABLE_SIZE, "Flows tracked now", source, r.size());
+        gauge(vipGroup, MetricNames.FLOW_TABLE_CAPACITY, "Flows the forwarding threads' tables can hold together",
+                source, r.capacity());
         counter(vipGroup, MetricNames.FLOW_TABLE_HITS, "Lookups answered by the flow table", source, r.hits());
         counter(vipGroup, MetricNames.FLOW_TABLE_MISSES, "Lookups that went to the Maglev table", source,
                 r.misses());

@@ -76,6 +76,11 @@ public final class MetricNames {
     public static final String CONNECT_RETRIES = "maglev.connect.retries";
     /** {@code maglev_flow_table_size{vip}}: flows tracked now, summed over forwarding threads. */
     public static final String FLOW_TABLE_SIZE = "maglev.flow.table.size";
+    /**
+     * {@code maglev_flow_table_capacity{vip}}: flows the forwarding threads' tables can hold together (the fill
+     * is size / capacity; a full table degrades new flows to stateless hashing).
+     */
+    public static final String FLOW_TABLE_CAPACITY = "maglev.flow.table.capacity";
     /** {@code maglev_flow_table_hits_total{vip}}: new-flow lookups answered by the flow table. */
     public static final String FLOW_TABLE_HITS = "maglev.flow.table.hits";
     /** {@code maglev_flow_table_misses_total{vip}}: lookups that went to the Maglev table. */
@@ -113,6 +118,11 @@ public final class MetricNames {
     public static final String HEALTH_CHECK_DURATION = "maglev.health.check.duration";
     /** {@code maglev_table_rebuilds_total{vip}}: Maglev tables built and published. */
     public static final String TABLE_REBUILDS = "maglev.table.rebuilds";
+    /**
+     * {@code maglev_table_slots_moved_total{vip}}: table slots whose backend changed from one published table to
+     * the next (Maglev keeps this near the share of the backend that came or went).
+     */
+    public static final String TABLE_SLOTS_MOVED = "maglev.table.slots.moved";
     /** {@code maglev_table_build_duration_seconds_{count,sum}{vip}}: time to build a table. */
     public static final String TABLE_BUILD_DURATION = "maglev.table.build.duration";
     /**

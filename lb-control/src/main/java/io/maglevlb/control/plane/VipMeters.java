@@ -109,8 +109,8 @@ final class VipMeters implements AutoCloseable {
         if (udp != null) {
             registerUdp(vipGroup, udp);
         }
-        ControlMeters.registerTable(vipGroup, vip::snapshot, vip, VipRuntime::rebuilds, VipRuntime::totalBuildNanos,
-                VipRuntime::maxRecentBuildSeconds);
+        ControlMeters.registerTable(vipGroup, vip::snapshot, vip, VipRuntime::rebuilds, VipRuntime::slotsMoved,
+                VipRuntime::totalBuildNanos, VipRuntime::maxRecentBuildSeconds);
         this.tableInfo = new TableInfo(metrics, vip.name(), vip::snapshot);
         for (BackendState b : vip.backends()) {
             addBackend(b.name());
@@ -173,6 +173,7 @@ final class VipMeters implements AutoCloseable {
         }
         DataplaneMeters.registerFlowTable(g, s, new FlowTableReaders<Cached<DsrStats>>(
                 c -> c.read(d -> d.flows().size()),
+                c -> c.read(d -> d.flows().capacity()),
                 c -> c.read(d -> d.flows().hits()),
                 c -> c.read(d -> d.flows().misses()),
                 evictions));
@@ -212,6 +213,7 @@ final class VipMeters implements AutoCloseable {
         }
         DataplaneMeters.registerFlowTable(g, s, new FlowTableReaders<Cached<UdpVipStats>>(
                 c -> c.read(u -> u.flowTable().size()),
+                c -> c.read(u -> u.flowTable().capacity()),
                 c -> c.read(u -> u.flowTable().hits()),
                 c -> c.read(u -> u.flowTable().misses()),
                 evictions));

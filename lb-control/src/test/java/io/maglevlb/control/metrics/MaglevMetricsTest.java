@@ -63,7 +63,7 @@ class MaglevMetricsTest {
         Counters c = new Counters();
         MeterGroup vip = metrics.vipGroup("web");
         DataplaneMeters.registerTraffic(vip, c, tcpReaders());
-        DataplaneMeters.registerFlowTable(vip, c, new FlowTableReaders<Counters>(f -> f.flows, f -> f.hits,
+        DataplaneMeters.registerFlowTable(vip, c, new FlowTableReaders<Counters>(f -> f.flows, f -> 1024, f -> f.hits,
                 f -> f.misses, Map.of("idle", f -> f.idleEvictions)));
         c.connections = 7;
         c.active = 3;
@@ -85,6 +85,7 @@ class MaglevMetricsTest {
         assertEquals(1, text.value("maglev_connect_failures_total", "vip", "web"));
         assertEquals(2, text.value("maglev_connect_retries_total", "vip", "web"));
         assertEquals(3, text.value("maglev_flow_table_size", "vip", "web"));
+        assertEquals(1024, text.value("maglev_flow_table_capacity", "vip", "web"));
         assertEquals(11, text.value("maglev_flow_table_hits_total", "vip", "web"));
         assertEquals(7, text.value("maglev_flow_table_misses_total", "vip", "web"));
         assertEquals(4, text.value("maglev_flow_table_evictions_total", "vip", "web", "reason", "idle"));
@@ -121,8 +122,9 @@ class MaglevMetricsTest {
         BackendState b = new BackendState(2, "b", addr, 2, false, true);
         AtomicReference<ForwardingSnapshot> current =
                 new AtomicReference<>(ForwardingSnapshot.build("web", 1, 101, List.of(a, b)));
-        long[] builds = {1, 2_000_000, 2_000_000}; // tables built, total build time in ns, longest recent in ns
-        ControlMeters.registerTable(metrics.vipGroup("web"), current::get, builds, x -> x[0], x -> x[1],
+        // tables built, total build time in ns, longest recent in ns, slots moved
+        long[] builds = {1, 2_000_000, 2_000_000, 101};
+        ControlMeters.registerTable(metrics.vipGroup("web"), current::get, builds, x -> x[0], x -> x[3], x -> x[1],
                 x -> x[2] / 1e9);
         AtomicReference<BackendState> stateA = new AtomicReference<>(a);
         ControlMeters.registerBackend(metrics.backendGroup("web", "a"), stateA::get, current::get, () -> null);
@@ -135,6 +137,7 @@ class MaglevMetricsTest {
         assertEquals(Math.min(slotsA, slotsB), text.value("maglev_table_slots_min", "vip", "web"));
         assertEquals(Math.max(slotsA, slotsB), text.value("maglev_table_slots_max", "vip", "web"));
         assertEquals(1, text.value("maglev_table_rebuilds_total", "vip", "web"));
+        assertEquals(101, text.value("maglev_table_slots_moved_total", "vip", "web"));
         assertEquals(1, text.value("maglev_table_build_duration_seconds_count", "vip", "web"));
         assertEquals(0.002, text.value("maglev_table_build_duration_seconds_sum", "vip", "web"), 1e-9);
         assertEquals(0.002, text.value("maglev_table_build_duration_seconds_max", "vip", "web"), 1e-9);

@@ -72,7 +72,7 @@ class VipMetersTest {
             drops.put(r, 0L);
         }
         drops.put(DropReason.NO_BACKEND, 6L);
-        DsrStats.FlowStats flows = new DsrStats.FlowStats(11, 12, 13, 14, 15, Map.of("idle", 9L, "capacity", 6L), 0, 0);
+        DsrStats.FlowStats flows = new DsrStats.FlowStats(11, 12, 13, 14, 15, Map.of("idle", 9L, "capacity", 6L), 0, 0, 2048);
         return new DsrStats("video", forwarded + 1, forwarded, forwarded * 100, 0, 0, 0, drops,
                 Map.of(1, new DsrStats.BackendTraffic(backendPackets, backendPackets * 100)), flows, 2, 1);
     }
@@ -92,6 +92,7 @@ class VipMetersTest {
         assertEquals(0, t.value("maglev_packet_drops_total", "vip", "video", "reason", "ring_full"));
         assertEquals(1, t.value("maglev_backends_unresolved", "vip", "video"));
         assertEquals(11, t.value("maglev_flow_table_size", "vip", "video"));
+        assertEquals(2048, t.value("maglev_flow_table_capacity", "vip", "video"));
         assertEquals(12, t.value("maglev_flow_table_hits_total", "vip", "video"));
         assertEquals(13, t.value("maglev_flow_table_misses_total", "vip", "video"));
         assertEquals(9, t.value("maglev_flow_table_evictions_total", "vip", "video", "reason", "idle"));
@@ -107,7 +108,7 @@ class VipMetersTest {
         return new UdpVipStats("dns", datagrams + 2, datagrams * 10 + 5, datagrams, datagrams * 10,
                 datagrams - 1, (datagrams - 1) * 20, datagrams - 2, (datagrams - 2) * 20, 7, 40, 1,
                 Map.of(EvictionReason.IDLE, 30L), 6, Map.of(UdpDropReason.EMPTY, 2L), 3, 0, 0, -1, List.of(b),
-                new FlowTableStats(7, 100, 40, Map.of(EvictionReason.IDLE, 31L)));
+                new FlowTableStats(7, 4096, 100, 40, Map.of(EvictionReason.IDLE, 31L)));
     }
 
     @Test
@@ -132,6 +133,7 @@ class VipMetersTest {
         assertEquals(0, t.value("maglev_datagrams_kernel_dropped_total", "vip", "dns"), "-1 (unknown) reads 0");
         assertEquals(0, t.value("maglev_session_open_failures_total", "vip", "dns"));
         assertEquals(7, t.value("maglev_flow_table_size", "vip", "dns"));
+        assertEquals(4096, t.value("maglev_flow_table_capacity", "vip", "dns"));
         assertEquals(100, t.value("maglev_flow_table_hits_total", "vip", "dns"));
         assertEquals(40, t.value("maglev_flow_table_misses_total", "vip", "dns"));
         assertEquals(31, t.value("maglev_flow_table_evictions_total", "vip", "dns", "reason", "idle"));

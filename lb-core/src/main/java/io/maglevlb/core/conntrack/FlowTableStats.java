@@ -9,11 +9,12 @@ import java.util.Map;
  * threading"). Immutable.
  *
  * @param size flows tracked now
+ * @param capacity flows the tables can hold together
  * @param hits lookups that found their flow
  * @param misses lookups that did not
  * @param evictions flows removed, by reason (every reason present, zeros included)
  */
-public record FlowTableStats(long size, long hits, long misses, Map<EvictionReason, Long> evictions) {
+public record FlowTableStats(long size, long capacity, long hits, long misses, Map<EvictionReason, Long> evictions) {
     public FlowTableStats {
         evictions = Map.copyOf(evictions);
     }
@@ -21,11 +22,13 @@ public record FlowTableStats(long size, long hits, long misses, Map<EvictionReas
     /** Sums {@code tables}' getters; allocates, so for scrapes, not for a forwarding thread. */
     public static FlowTableStats sum(Iterable<FlowTable> tables) {
         long size = 0;
+        long capacity = 0;
         long hits = 0;
         long misses = 0;
         long[] evicted = new long[EvictionReason.values().length];
         for (FlowTable t : tables) {
             size += t.size();
+            capacity += t.capacity();
             hits += t.hits();
             misses += t.misses();
             for (EvictionReason r : EvictionReason.values()) {
@@ -36,7 +39,7 @@ public record FlowTableStats(long size, long hits, long misses, Map<EvictionReas
         for (EvictionReason r : EvictionReason.values()) {
             byReason.put(r, evicted[r.ordinal()]);
         }
-        return new FlowTableStats(size, hits, misses, byReason);
+        return new FlowTableStats(size, capacity, hits, misses, byReason);
     }
 
     /** Flows removed for {@code reason}. */

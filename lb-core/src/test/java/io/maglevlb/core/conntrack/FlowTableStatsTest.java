@@ -33,6 +33,7 @@ class FlowTableStatsTest {
         FlowTableStats sum = FlowTableStats.sum(List.of(a, b));
 
         assertEquals(4, sum.size());
+        assertEquals(a.capacity() + b.capacity(), sum.capacity());
         assertEquals(a.hits() + b.hits(), sum.hits());
         assertEquals(2, sum.hits());
         assertEquals(a.misses() + b.misses(), sum.misses());
@@ -46,6 +47,6 @@ class FlowTableStatsTest {
         FlowTableStats none = FlowTableStats.sum(List.of());
         assertEquals(0, none.size() + none.hits() + none.misses());
         assertEquals(0L, none.evictions().values().stream().mapToLong(Long::longValue).sum());
-        assertEquals(0, new FlowTableStats(0, 0, 0, Map.of()).evictions(EvictionReason.CAPACITY));
+        assertEquals(0, new FlowTableStats(0, 0, 0, 0, Map.of()).evictions(EvictionReason.CAPACITY));
     }
 }

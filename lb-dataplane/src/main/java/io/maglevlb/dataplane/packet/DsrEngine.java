@@ -242,6 +242,7 @@ public final class DsrEngine implements AutoCloseable {
         long[] evictionsByReason = new long[EvictionReason.values().length];
         long floodSkips = 0;
         int flooding = 0;
+        long capacity = 0;
         for (int t = 0; t < forwarders.size(); t++) {
             DsrForwarder f = forwarders.get(t);
             ForwarderCounters c = f.counters;
@@ -277,6 +278,7 @@ public final class DsrEngine implements AutoCloseable {
             }
             floodSkips += flows.floodSkips();
             flooding += flows.inFloodMode() ? 1 : 0;
+            capacity += flows.capacity();
         }
         Map<DropReason, Long> dropMap = new EnumMap<>(DropReason.class);
         for (DropReason r : DropReason.VALUES) {
@@ -287,7 +289,7 @@ public final class DsrEngine implements AutoCloseable {
         return new DsrStats(config.vipName(), received, packets, bytes, fragments, icmp, checksums,
                 Collections.unmodifiableMap(dropMap), Collections.unmodifiableMap(backends),
                 new DsrStats.FlowStats(size, hits, misses, inserts, evictions, reasons(evictionsByReason), floodSkips,
-                        flooding),
+                        flooding, capacity),
                 forwarders.size(), resolver.unresolved());
     }
 

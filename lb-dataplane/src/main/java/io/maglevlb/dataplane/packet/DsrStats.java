@@ -64,9 +64,10 @@ public record DsrStats(String vip, long receivedFrames, long forwardedPackets, l
      *     backend_gone, removed)
      * @param floodSkips new flows forwarded without tracking because of flood mode
      * @param threadsInFloodMode threads in flood mode now
+     * @param capacity flows the threads' tables can hold together
      */
     public record FlowStats(long size, long hits, long misses, long inserts, long evictions,
-            Map<String, Long> evictionsByReason, long floodSkips, int threadsInFloodMode) {}
+            Map<String, Long> evictionsByReason, long floodSkips, int threadsInFloodMode, long capacity) {}
 
     public long drops(DropReason reason) {
         return drops.getOrDefault(reason, 0L);

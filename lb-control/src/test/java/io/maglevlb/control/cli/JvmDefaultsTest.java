@@ -159,7 +159,7 @@ class JvmDefaultsTest {
             assertEquals(required, words(m.group(2)), m.group(1));
             lines++;
         }
-        assertEquals(2, lines, "ExecStartPre and ExecStart");
+        assertEquals(1, lines, "ExecStart (no ExecStartPre: one JVM at start)");
         Matcher pom = Pattern.compile("<surefire.jvm.args>([^<]*)</surefire.jvm.args>")
                 .matcher(Files.readString(ROOT.resolve("pom.xml")));
         assertTrue(pom.find());
@@ -183,6 +183,23 @@ class JvmDefaultsTest {
         String bare = probe(List.of());
         assertTrue(bare.contains("WARNING: A restricted method"), bare);
         assertTrue(bare.contains("unsafe=false"), "Netty 4.2 on JDK 25 without allow: " + bare);
+    }
+
+    @Test
+    void theSystemdUnitStartsOneJvmFromThePackagedLayout() throws Exception {
+        String unit = Files.readString(ROOT.resolve("config/maglevd.service"));
+        String packager = Files.readString(ROOT.resolve("scripts/package"));
+        assertTrue(!Pattern.compile("(?m)^ExecStartPre=.*java").matcher(unit).find(),
+                "no second JVM at start: `run` validates the configuration itself");
+        Matcher start = Pattern.compile("(?m)^ExecStart=(/opt/maglevd/runtime/bin/java) .* -cp /opt/maglevd/lib/\\* ")
+                .matcher(unit);
+        assertTrue(start.find(), "ExecStart runs the packaged runtime on the packaged jars");
+        assertTrue(packager.contains("--output \"$tree/runtime\"") && packager.contains("\"$tree/lib/\""),
+                "scripts/package puts the runtime and the jars where the unit looks");
+        Matcher doc = Pattern.compile("(?m)^Documentation=file:/opt/maglevd/(\\S+)$").matcher(unit);
+        assertTrue(doc.find(), "Documentation= points into the package");
+        assertTrue(Files.isRegularFile(ROOT.resolve(doc.group(1))), doc.group(1) + " exists");
+        assertTrue(packager.contains("docs/*.md \"$tree/docs/\""), "scripts/package ships the docs");
     }
 
     @Test

@@ -88,6 +88,11 @@ final class DaemonProcess implements AutoCloseable {
         }
     }
 
+    /** The process started: maglevd itself, or the command it was started under (see {@link #startUnder}). */
+    ProcessHandle handle() {
+        return process.toHandle();
+    }
+
     /** SIGTERM. */
     void terminate() {
         process.destroy();

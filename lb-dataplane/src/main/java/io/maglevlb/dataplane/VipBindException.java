@@ -29,6 +29,15 @@ public final class VipBindException extends Exception {
         return address;
     }
 
+    /**
+     * The message with the configuration key that holds the address: {@code vip web: cannot listen on
+     * 127.0.0.1:8080 (vips[0].listen): Address already in use}.
+     */
+    public String describe(String configKey) {
+        return "vip " + vip + ": cannot listen on " + ConfigValues.formatSocketAddress(address) + " (" + configKey
+                + "): " + reason(getCause() == null ? this : getCause());
+    }
+
 
     /**
      * The system's words for a failed bind ("Address already in use"), without the prefix Netty's native

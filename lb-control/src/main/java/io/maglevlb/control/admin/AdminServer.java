@@ -2,6 +2,8 @@ package io.maglevlb.control.admin;
 
 import io.maglevlb.control.health.ControlEventLoop;
 import io.maglevlb.control.metrics.MetricNames;
+import io.maglevlb.core.config.ConfigValues;
+import io.maglevlb.dataplane.VipBindException;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -134,10 +136,24 @@ public final class AdminServer implements AutoCloseable {
      */
     public static AdminServer start(InetSocketAddress listen, Optional<Path> tokenFile, ControlApi api,
             Supplier<String> metricsScrape) throws IOException {
-        return start(listen, tokenFile, api, metricsScrape, Limits.defaults());
+        return start(listen, "admin.listen", tokenFile, api, metricsScrape, Limits.defaults());
+    }
+
+    /**
+     * As {@link #start(InetSocketAddress, Optional, ControlApi, Supplier)}, naming where {@code listen} came from
+     * ({@code admin.listen}, {@code --admin}, ...) when it cannot be bound.
+     */
+    public static AdminServer start(InetSocketAddress listen, String listenSource, Optional<Path> tokenFile,
+            ControlApi api, Supplier<String> metricsScrape) throws IOException {
+        return start(listen, listenSource, tokenFile, api, metricsScrape, Limits.defaults());
     }
 
     static AdminServer start(InetSocketAddress listen, Optional<Path> tokenFile, ControlApi api,
+            Supplier<String> metricsScrape, Limits limits) throws IOException {
+        return start(listen, "admin.listen", tokenFile, api, metricsScrape, limits);
+    }
+
+    static AdminServer start(InetSocketAddress listen, String listenSource, Optional<Path> tokenFile, ControlApi api,
             Supplier<String> metricsScrape, Limits limits) throws IOException {
         Objects.requireNonNull(api, "api");
         Objects.requireNonNull(metricsScrape, "metricsScrape");
@@ -186,7 +202,9 @@ public final class AdminServer implements AutoCloseable {
         } catch (Exception e) { // bind failures surface as (undeclared) checked exceptions
             workers.shutdownNow();
             loop.shutdown(1000);
-            throw new IOException("cannot listen for the admin API on " + listen + ": " + e.getMessage(), e);
+            // Netty's native transport says "bind(..) failed with error(-98): Address already in use"
+            throw new IOException("cannot listen for the admin API on " + ConfigValues.formatSocketAddress(listen)
+                    + " (" + listenSource + "): " + VipBindException.reason(e), e);
         }
     }
 

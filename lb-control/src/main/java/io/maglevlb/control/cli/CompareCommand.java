@@ -12,8 +12,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -78,16 +76,12 @@ final class CompareCommand implements Callable<Integer> {
                 return CtlCommand.EXIT_USAGE;
             }
         }
-        Path tokenPath = tokenFile != null ? tokenFile : ctl.tokenFile;
-        String token = null;
-        if (tokenPath != null) {
-            try {
-                token = Files.readString(tokenPath, StandardCharsets.UTF_8).strip();
-            } catch (IOException e) {
-                err.println("maglevd ctl compare: cannot read the token file " + tokenPath + ": "
-                        + CtlCommand.describe(e));
-                return CtlCommand.EXIT_USAGE;
-            }
+        String token;
+        try {
+            token = ctl.token(tokenFile).orElse(null);
+        } catch (CtlCommand.UsageException e) {
+            err.println("maglevd ctl compare: " + e.getMessage());
+            return CtlCommand.EXIT_USAGE;
         }
         List<Host> hosts = fetchAll(uris, token);
         Report report = FleetComparison.compare(hosts);

@@ -2,7 +2,13 @@ package io.maglevlb.control.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.maglevlb.control.config.AdminTokenFile;
+import io.maglevlb.control.config.ConfigLoadResult;
+import io.maglevlb.control.config.TrustedFile;
+import io.maglevlb.control.config.YamlConfigLoader;
 import io.maglevlb.core.config.AdminConfig;
+import io.maglevlb.core.config.ConfigValues;
+import io.maglevlb.core.config.MaglevConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -11,10 +17,10 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -45,13 +51,20 @@ public final class CtlCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--admin", paramLabel = "ADDR", defaultValue = AdminConfig.DEFAULT_LISTEN,
-            description = "Admin API address, host:port or http://host:port (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--admin", paramLabel = "ADDR",
+            description = "Admin API address, host:port or http://host:port. Default: $" + AdminAddress.ENV
+                    + " if set, else admin.listen of --config, else " + AdminConfig.DEFAULT_LISTEN + ".")
     String admin;
 
     @Option(names = "--token-file", paramLabel = "FILE",
-            description = "File holding the admin bearer token (when the daemon has admin.token_file).")
+            description = "File holding the admin bearer token (when the daemon has admin.token_file; default: "
+                    + "admin.token_file of --config). Read with the daemon's rules: a regular file only root "
+                    + "and its owner can change.")
     Path tokenFile;
+
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE",
+            description = "The daemon's configuration file: ctl takes admin.listen and admin.token_file from it.")
+    Path configFile;
 
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "60",
             description = "How long to wait for an answer, in seconds (default: ${DEFAULT-VALUE}).")
@@ -82,13 +95,85 @@ public final class CtlCommand implements Callable<Integer> {
 
     private record Answer(int status, String body) {}
 
+    /** A usage problem found while working out where and how to connect; the message is printed as is. */
+    static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    // Loaded once per file, when --config is given and --admin or --token-file is not.
+    private MaglevConfig loadedConfig;
+    private Path loadedConfigFile;
+
+    private MaglevConfig config() throws UsageException {
+        if (loadedConfig == null || !configFile.equals(loadedConfigFile)) {
+            loadedConfig = null;
+            ConfigLoadResult r = new YamlConfigLoader().load(configFile);
+            if (!r.isValid()) {
+                throw new UsageException("--config " + configFile + " is not a valid configuration:\n  "
+                        + String.join("\n  ", r.formattedProblems()));
+            }
+            loadedConfig = r.config().orElseThrow();
+            loadedConfigFile = configFile;
+        }
+        return loadedConfig;
+    }
+
+    /** The admin address to talk to: --admin, else $MAGLEVD_ADMIN, else admin.listen of --config, else the default. */
+    String adminAddress() throws UsageException {
+        if (admin != null) {
+            return admin;
+        }
+        String env = System.getenv(AdminAddress.ENV);
+        if (env != null && !env.isBlank()) {
+            return env;
+        }
+        if (configFile != null) {
+            return ConfigValues.formatSocketAddress(config().admin().listen());
+        }
+        return AdminConfig.DEFAULT_LISTEN;
+    }
+
+    /** The token file to use: --token-file (of {@code own}, else of ctl), else admin.token_file of --config. */
+    Optional<Path> tokenFile(Path own) throws UsageException {
+        if (own != null) {
+            return Optional.of(own);
+        }
+        if (tokenFile != null) {
+            return Optional.of(tokenFile);
+        }
+        return configFile == null ? Optional.empty() : config().admin().tokenFile();
+    }
+
+    /**
+     * Reads the token through {@link AdminTokenFile} (the daemon's {@link io.maglevlb.control.config.TrustedFile}
+     * rules: regular file, size-limited, changeable by no one but root and the owner); prints its warnings.
+     */
+    Optional<String> token(Path own) throws UsageException {
+        Optional<Path> file = tokenFile(own);
+        if (file.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            AdminTokenFile t = AdminTokenFile.read(file.get());
+            t.warnings().forEach(w -> err().println("maglevd ctl: warning: " + w));
+            return Optional.of(t.token());
+        } catch (TrustedFile.RefusedException e) {
+            throw new UsageException("cannot use the " + e.getMessage());
+        }
+    }
+
     /** Sends one request; prints errors itself and returns null when the API could not be reached. */
-    private Answer send(String method, String path) throws IOException {
-        URI uri = URI.create(baseUri(admin) + path);
+    private Answer send(String method, String path) throws UsageException {
+        URI uri = URI.create(baseUri(adminAddress()) + path);
         HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(timeoutSeconds))
                 .method(method, HttpRequest.BodyPublishers.noBody());
-        if (tokenFile != null) {
-            b.header("Authorization", "Bearer " + Files.readString(tokenFile, StandardCharsets.UTF_8).strip());
+        Optional<String> token = token(null);
+        if (token.isPresent()) {
+            b.header("Authorization", "Bearer " + token.get());
         }
         try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
             HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
@@ -130,11 +215,8 @@ public final class CtlCommand implements Callable<Integer> {
         Answer a;
         try {
             a = send(method, path);
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | UsageException e) {
             err().println("maglevd ctl: " + e.getMessage());
-            return EXIT_USAGE;
-        } catch (IOException e) {
-            err().println("maglevd ctl: cannot read the token file " + tokenFile + ": " + describe(e));
             return EXIT_USAGE;
         }
         if (a == null) {

@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {
-            "Start maglevd and forward traffic until SIGTERM or Ctrl-C.",
+            "Start maglevd and forward traffic until SIGTERM or Ctrl-C (SIGINT).",
             "On the signal it stops accepting, lets open connections finish for up to shutdown_timeout, "
                     + "closes the rest and exits 0; a second signal closes them at once.",
             "Exits 1 with one line on stderr when the configuration is invalid or a VIP cannot be bound."
@@ -46,6 +46,12 @@ final class RunCommand implements Callable<Integer> {
                     + "with config/demo.yaml, curl and nc -u).")
     boolean demoBackends;
 
+    @Option(names = "--admin", paramLabel = "ADDR",
+            description = "Listen for the admin API on ADDR (IP:port) instead of admin.listen, e.g. to run the "
+                    + "demo next to another maglevd. The environment variable " + AdminAddress.ENV
+                    + " does the same (this option wins); maglevd ctl reads it too.")
+    String admin;
+
     @Option(names = "--tcp-splice", paramLabel = "true|false", arity = "1",
             description = "Relay TCP bytes with splice(2) instead of through buffers (epoll only; default: "
                     + "false, see docs/tcp-proxy.md).")
@@ -57,6 +63,14 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
+        AdminAddress adminOverride;
+        try {
+            adminOverride = AdminAddress.override(admin, System.getenv(AdminAddress.ENV));
+        } catch (IllegalArgumentException e) {
+            err.println("maglevd run: " + e.getMessage());
+            err.flush();
+            return MaglevdMain.EXIT_USAGE;
+        }
         Optional<MaglevConfig> loaded = config.loadReporting(err);
         err.flush();
         if (loaded.isEmpty()) {
@@ -85,7 +99,7 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         try {
-            return runDaemon(cfg, options);
+            return runDaemon(cfg, options, adminOverride);
         } finally {
             if (demo != null) {
                 demo.close();
@@ -93,10 +107,11 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private int runDaemon(MaglevConfig cfg, DaemonOptions options) {
+    private int runDaemon(MaglevConfig cfg, DaemonOptions options, AdminAddress adminOverride) {
         Maglevd daemon = new Maglevd(cfg, options);
         // Health checks, admin API, metrics, reload (SIGHUP / POST /reload) and drain.
-        daemon.addService(new ControlPlane(config.file()));
+        daemon.addService(adminOverride == null ? new ControlPlane(config.file())
+                : new ControlPlane(config.file(), adminOverride.address(), adminOverride.source()));
         CountDownLatch stop = new CountDownLatch(1);
         AtomicInteger signals = new AtomicInteger();
         boolean handled = TerminationSignals.install(signal -> {

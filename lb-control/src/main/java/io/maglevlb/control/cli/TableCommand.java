@@ -19,8 +19,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "table", mixinStandardHelpOptions = true,
         description = {
             "Build a VIP's Maglev table from the configuration, all backends up, and print how it spreads.",
-            "Backends with weight 0 and those named by --without get no slots. The digest equals the one",
-            "every maglevd with the same configuration and live backends computes."
+            "Backends with weight 0 and those named by --without get no slots. The digest equals the one "
+                    + "every maglevd with the same configuration and live backends computes."
         })
 final class TableCommand implements Callable<Integer> {
     /** Output formats; lower case because they are typed as-is on the command line. */

@@ -133,7 +133,7 @@ public final class Maglevd {
             }
         } catch (VipBindException e) {
             abortStart();
-            throw new DaemonStartException(e.getMessage(), e);
+            throw new DaemonStartException(e.describe(listenKey(e.vip())), e);
         } catch (DaemonStartException | RuntimeException e) {
             abortStart();
             throw e;
@@ -141,6 +141,16 @@ public final class Maglevd {
         state = State.RUNNING;
         LOG.info("maglevd running: {} of {} VIPs forwarding, {} workers ({})", forwarders.size(), vips.size(),
                 workerCount, transport.name());
+    }
+
+    /** The configuration key of a VIP's listen address, e.g. {@code vips[0].listen}, for messages. */
+    private String listenKey(String vip) {
+        for (int i = 0; i < config.vips().size(); i++) {
+            if (config.vips().get(i).name().equals(vip)) {
+                return "vips[" + i + "].listen";
+            }
+        }
+        return "listen of vip " + vip;
     }
 
     /** Creates the announce device and checks the table before anything is bound: a clear error early. */
@@ -253,8 +263,12 @@ public final class Maglevd {
         boolean drained = awaitDrained(drainTimeout);
         if (!drained) {
             int left = activeConnections();
-            LOG.warn("shutdown timeout ({}) reached: closing {} connection{} still open", format(drainTimeout),
-                    left, left == 1 ? "" : "s");
+            if (stopWaiting) {
+                LOG.warn("second signal: closing {} connection{} still open", left, left == 1 ? "" : "s");
+            } else {
+                LOG.warn("shutdown timeout ({}) reached: closing {} connection{} still open", format(drainTimeout),
+                        left, left == 1 ? "" : "s");
+            }
         }
         for (VipForwarder f : forwarders) {
             f.closeConnections();

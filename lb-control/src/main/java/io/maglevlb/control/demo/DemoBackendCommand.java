@@ -22,8 +22,9 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "demo-backend", mixinStandardHelpOptions = true,
         description = {
-            "Run a tiny HTTP/1.1 server that answers every request with NAME (with --udp: a UDP echo server",
-            "answering every datagram with 'NAME: payload', and TCP connections on the same port with NAME).",
+            "Run a tiny HTTP/1.1 server that answers every request with NAME (with --udp: a UDP echo server "
+                    + "answering every datagram with 'NAME: payload', and TCP connections on the same port with "
+                    + "NAME).",
             "A stand-in backend for trying maglevd: each answer is NAME and a newline. Runs until SIGTERM or "
                     + "Ctrl-C."
         })

@@ -96,6 +96,9 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     static final long PASSIVE_SAMPLE_MS = 200;
 
     private final Path configFile;
+    // null: admin.listen of the file. Else where the address came from (--admin, MAGLEVD_ADMIN), for messages.
+    private final InetSocketAddress adminListen;
+    private final String adminListenSource;
     private final Instant startedAt = Instant.now();
     private volatile Maglevd daemon;
     private ScheduledExecutorService control;
@@ -113,7 +116,19 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
 
     /** @param configFile the file reloads read: the one the daemon was started with */
     public ControlPlane(Path configFile) {
+        this(configFile, null, null);
+    }
+
+    /**
+     * @param configFile the file reloads read: the one the daemon was started with
+     * @param adminListen where the admin API listens instead of the file's {@code admin.listen} (null: there);
+     *     reloads keep it (changing {@code admin} needs a restart anyway)
+     * @param adminListenSource what set {@code adminListen}, e.g. {@code --admin}, named when it cannot be bound
+     */
+    public ControlPlane(Path configFile, InetSocketAddress adminListen, String adminListenSource) {
         this.configFile = Objects.requireNonNull(configFile, "configFile");
+        this.adminListen = adminListen;
+        this.adminListenSource = adminListen == null ? null : Objects.requireNonNull(adminListenSource);
     }
 
     @Override
@@ -143,7 +158,10 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
                 return null;
             });
             MaglevConfig config = d.config();
-            admin = AdminServer.start(config.admin().listen(), config.admin().tokenFile(), this, metrics::scrape);
+            admin = adminListen == null
+                    ? AdminServer.start(config.admin().listen(), config.admin().tokenFile(), this, metrics::scrape)
+                    : AdminServer.start(adminListen, adminListenSource, config.admin().tokenFile(), this,
+                            metrics::scrape);
             admin.registerMeters(metrics.registry());
         } catch (Exception e) {
             stop();

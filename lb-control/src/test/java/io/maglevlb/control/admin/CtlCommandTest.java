@@ -140,6 +140,56 @@ class CtlCommandTest {
     }
 
     @Test
+    void theTokenFileIsReadUnderTheDaemonsRules() throws IOException {
+        Path token = dir.resolve("token");
+        Files.writeString(token, "abc123\n");
+        Files.setPosixFilePermissions(token, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-r--"));
+        assertEquals(CtlCommand.EXIT_USAGE, ctl("--token-file", token.toString(), "status"));
+        assertTrue(err.toString().contains("admin token file " + token + ": is writable by its group"), err.toString());
+        assertTrue(err.toString().contains("chmod go-w"), err.toString());
+
+        Path fifo = dir.resolve("fifo");
+        java.util.concurrent.TimeUnit unit = java.util.concurrent.TimeUnit.SECONDS;
+        try {
+            Process p = new ProcessBuilder("mkfifo", fifo.toString()).start();
+            assertTrue(p.waitFor(10, unit) && p.exitValue() == 0);
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+        assertEquals(CtlCommand.EXIT_USAGE, ctl("--token-file", fifo.toString(), "status"), "refused, not blocked");
+        assertTrue(err.toString().contains("FIFO"), err.toString());
+    }
+
+    @Test
+    void theAdminAddressAndTheTokenComeFromTheConfiguration() throws IOException {
+        server.close();
+        Path token = dir.resolve("token");
+        Files.writeString(token, "abc123\n");
+        Files.setPosixFilePermissions(token, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        server = AdminServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), Optional.of(token),
+                control, metrics::scrape);
+        Path config = dir.resolve("maglevd.yaml");
+        Files.writeString(config, """
+                admin:
+                  listen: 127.0.0.1:%d
+                  token_file: %s
+                vips:
+                  - name: web
+                    listen: 127.0.0.1:1
+                    backends:
+                      - name: b1
+                        address: 127.0.0.1:2
+                """.formatted(server.address().getPort(), token));
+        CommandLine cl = new CommandLine(new CtlCommand());
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        assertEquals(0, cl.execute("--config", config.toString(), "status"), err.toString());
+        assertTrue(out.toString().contains("vip web"), out.toString());
+        assertEquals(CtlCommand.EXIT_USAGE, cl.execute("--config", dir.resolve("missing.yaml").toString(), "status"));
+        assertTrue(err.toString().contains("is not a valid configuration"), err.toString());
+    }
+
+    @Test
     void usageErrors() {
         assertEquals(CtlCommand.EXIT_USAGE, ctl("drain", "web"));
         assertEquals(CtlCommand.EXIT_USAGE, ctl());

@@ -172,7 +172,8 @@ class MaglevdTest {
                     TestConfigs.tcpVip("first", first, List.of(new BackendConfig("e", echoAddress(), 1))),
                     TestConfigs.tcpVip("second", busy, List.of(new BackendConfig("e", echoAddress(), 1)))), OPTIONS);
             DaemonStartException e = assertThrows(DaemonStartException.class, d::start);
-            assertEquals("vip second: cannot listen on 127.0.0.1:" + busy.getPort() + ": Address already in use",
+            assertEquals("vip second: cannot listen on 127.0.0.1:" + busy.getPort()
+                    + " (vips[1].listen): Address already in use",
                     e.getMessage());
             assertFalse(d.isRunning());
         }

@@ -205,9 +205,51 @@ class TcpDaemonProcessIT {
                 List<String> errors = output.lines().filter(l -> l.contains("ERROR")).toList();
                 assertEquals(1, errors.size(), output);
                 assertTrue(errors.get(0).endsWith(
-                        "maglevd: cannot start: vip web: cannot listen on 127.0.0.1:" + port + ": Address already in use"),
+                        "maglevd: cannot start: vip web: cannot listen on 127.0.0.1:" + port
+                                + " (vips[0].listen): Address already in use"),
                         errors.get(0));
                 assertFalse(output.contains("\tat "), "no stack trace at the default log level:\n" + output);
+            }
+        }
+    }
+
+    @Test
+    void theAdminAddressCanBeMovedAndABusyOneIsNamedInPlainWords() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             NamedBackend b1 = new NamedBackend("b1")) {
+            int busy = taken.getLocalPort();
+            Path config = writeConfig(freePort(), List.<String[]>of(new String[] {"b1", b1.address()}));
+            // --admin moves the admin API off admin.listen; ctl --admin reaches it there
+            int admin = freePort();
+            try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("moved.log"), "run", "--config",
+                    config.toString(), "--admin", "127.0.0.1:" + admin)) {
+                maglevd.awaitLine("admin API listening on 127.0.0.1:" + admin, STARTUP);
+                maglevd.awaitLine("maglevd running", STARTUP);
+                java.io.StringWriter out = new java.io.StringWriter();
+                picocli.CommandLine ctl = io.maglevlb.control.cli.MaglevdMain.newCommandLine();
+                ctl.setOut(new java.io.PrintWriter(out, true));
+                assertEquals(0, ctl.execute("ctl", "--admin", "127.0.0.1:" + admin, "status"), out.toString());
+                assertTrue(out.toString().contains("vip web"), out.toString());
+                maglevd.terminate();
+                assertEquals(0, maglevd.awaitExit(EXIT), maglevd.output());
+            }
+            // a busy admin address: one line, the system's words, and where the address came from
+            for (String[] args : List.of(new String[] {"--admin", "127.0.0.1:" + busy},
+                    new String[0])) {
+                Path c = args.length == 0
+                        ? Files.writeString(config, Files.readString(config).replaceFirst(
+                                "(?m)^  listen: 127\\.0\\.0\\.1:\\d+$", "  listen: 127.0.0.1:" + busy))
+                        : config;
+                List<String> command = new ArrayList<>(List.of("run", "--config", c.toString()));
+                command.addAll(List.of(args));
+                try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("busy.log"), command.toArray(String[]::new))) {
+                    assertEquals(1, maglevd.awaitExit(EXIT), maglevd.output());
+                    String output = maglevd.output();
+                    String source = args.length == 0 ? "admin.listen" : "--admin";
+                    assertTrue(output.contains("cannot listen for the admin API on 127.0.0.1:" + busy + " (" + source
+                            + "): Address already in use"), output);
+                    assertFalse(output.contains("bind(..)") || output.contains("error(-98)"), output);
+                }
             }
         }
     }

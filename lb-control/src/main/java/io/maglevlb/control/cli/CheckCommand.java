@@ -13,8 +13,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "check", mixinStandardHelpOptions = true,
         description = {
             "Validate a configuration file without starting anything.",
-            "Prints 'FILE: OK (N vips, M backends)' and exits 0, or prints every error as",
-            "FILE:LINE:COL: PATH: message on stderr and exits 1. Warnings go to stderr either way."
+            "Prints 'FILE: OK (N vips, M backends)' and exits 0, or prints every error as "
+                    + "FILE:LINE:COL: PATH: message on stderr and exits 1.",
+            "Warnings go to stderr either way."
         })
 final class CheckCommand implements Callable<Integer> {
     @Mixin

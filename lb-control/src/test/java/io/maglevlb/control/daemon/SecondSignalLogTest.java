@@ -47,10 +47,13 @@ class SecondSignalLogTest {
                     out.write(1);
                     InputStream in = accepted.getInputStream();
                     assertEquals(1, in.read());
-                    CompletableFuture<Boolean> shutdown = CompletableFuture.supplyAsync(() -> d.shutdown(Duration.ofMinutes(5)));
+                    CompletableFuture<Boolean> shutdown =
+                            CompletableFuture.supplyAsync(() -> d.shutdown(Duration.ofMinutes(5)));
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                    while (messages(appender).stream().noneMatch(m -> m.startsWith("shutting down: listeners closed"))) {
-                        assertTrue(System.nanoTime() < deadline, "shutdown never started waiting: " + messages(appender));
+                    while (messages(appender).stream()
+                            .noneMatch(m -> m.startsWith("shutting down: listeners closed"))) {
+                        assertTrue(System.nanoTime() < deadline,
+                                "shutdown never started waiting: " + messages(appender));
                         Thread.sleep(20);
                     }
                     d.stopWaitingForConnections(); // what the second SIGTERM does

@@ -134,7 +134,10 @@ class DashboardMetricsIT {
         return names;
     }
 
-    /** Sample names of a maglevd process in its own namespace with a DSR VIP (on one end of a veth pair) and announce. */
+    /**
+     * Sample names of a maglevd process in its own namespace with a DSR VIP (on one end of a veth pair) and
+     * announce.
+     */
     private Set<String> scrapeDsrWithAnnounce() throws Exception {
         String ns = "mlb-" + ProcessHandle.current().pid() + "-dash";
         run("ip", "netns", "add", ns);

@@ -15,7 +15,8 @@ class PromQlTest {
         assertEquals(Set.of("maglev_backend_up", "maglev_backend_drained"), PromQl.metricNames(
                 "maglev_backend_up == 0 unless on (job, instance, vip, backend) maglev_backend_drained == 1"));
         assertEquals(Set.of("maglev_table_slots_moved_total"), PromQl.metricNames(
-                "sum by (vip) (increase(maglev_table_slots_moved_total{job=\"$job\",vip=~\"$vip\"}[$__interval])) * 8"));
+                "sum by (vip) (increase(maglev_table_slots_moved_total{job=\"$job\",vip=~\"$vip\"}[$__interval]))"
+                        + " * 8"));
         assertEquals(Set.of("process_files_open_files", "process_files_max_files"),
                 PromQl.metricNames("process_files_open_files / process_files_max_files > 1e-3"));
         assertEquals(Set.of("jvm_gc_pause_seconds_sum"),

@@ -54,7 +54,8 @@ class PrometheusRulesTest {
         String tests = Files.readString(ShippedMonitoring.RULES_TEST);
         for (String rule : ShippedMonitoring.ruleExpressions().keySet()) {
             String alert = rule.substring("rule ".length());
-            assertTrue(tests.contains("alertname: " + alert + "\n"), alert + " has no case in " + ShippedMonitoring.RULES_TEST);
+            assertTrue(tests.contains("alertname: " + alert + "\n"),
+                    alert + " has no case in " + ShippedMonitoring.RULES_TEST);
         }
     }
 

@@ -242,7 +242,8 @@ class TcpDaemonProcessIT {
                         : config;
                 List<String> command = new ArrayList<>(List.of("run", "--config", c.toString()));
                 command.addAll(List.of(args));
-                try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("busy.log"), command.toArray(String[]::new))) {
+                try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("busy.log"),
+                        command.toArray(String[]::new))) {
                     assertEquals(1, maglevd.awaitExit(EXIT), maglevd.output());
                     String output = maglevd.output();
                     String source = args.length == 0 ? "admin.listen" : "--admin";

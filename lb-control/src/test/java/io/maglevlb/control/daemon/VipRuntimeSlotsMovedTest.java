@@ -3,9 +3,9 @@ package io.maglevlb.control.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.maglevlb.core.snapshot.SlotMoves;
 import io.maglevlb.core.config.BackendConfig;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.core.snapshot.SlotMoves;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;

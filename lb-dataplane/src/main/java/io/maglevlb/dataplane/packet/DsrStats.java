@@ -34,7 +34,7 @@ public record DsrStats(String vip, long receivedFrames, long forwardedPackets, l
             drops.put(r, 0L);
         }
         return new DsrStats(vip, 0, 0, 0, 0, 0, 0, Map.copyOf(drops), Map.of(),
-                new FlowStats(0, 0, 0, 0, 0, Map.of(), 0, 0), 0, 0);
+                new FlowStats(0, 0, 0, 0, 0, Map.of(), 0, 0, 0), 0, 0);
     }
 
     /** Flows tracked now, over all threads. */

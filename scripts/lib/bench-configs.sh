@@ -54,6 +54,7 @@ bench_write_maglevd() {
     bench_maglevd_vip http tcp "$vip_ip:$port_http" "$port_http" "${backend_ips[@]}"
     bench_maglevd_vip bulk tcp "$vip_ip:$port_iperf" "$port_iperf" "${backend_ips[0]}"
     bench_maglevd_vip idle tcp "$vip_ip:$port_hold" "$port_hold" "${backend_ips[@]}"
+    bench_maglevd_vip redis tcp "$vip_ip:$port_redis" "$port_redis" "${backend_ips[@]:0:$redis_backends}"
     if [ "$with_udp" = 1 ]; then
       bench_maglevd_vip udp udp "$vip_ip:$port_udp" "$port_udp" "${backend_ips[@]}"
     fi
@@ -98,6 +99,7 @@ EOF
     bench_haproxy_proxy http "$vip_ip:$port_http" "$port_http" "${backend_ips[@]}"
     bench_haproxy_proxy bulk "$vip_ip:$port_iperf" "$port_iperf" "${backend_ips[0]}"
     bench_haproxy_proxy idle "$vip_ip:$port_hold" "$port_hold" "${backend_ips[@]}"
+    bench_haproxy_proxy redis "$vip_ip:$port_redis" "$port_redis" "${backend_ips[@]:0:$redis_backends}"
   } >"$file"
 }
 
@@ -135,6 +137,7 @@ EOF
     bench_nginx_upstream http "$port_http" "${backend_ips[@]}"
     bench_nginx_upstream bulk "$port_iperf" "${backend_ips[0]}"
     bench_nginx_upstream idle "$port_hold" "${backend_ips[@]}"
+    bench_nginx_upstream redis "$port_redis" "${backend_ips[@]:0:$redis_backends}"
     bench_nginx_upstream udp "$port_udp" "${backend_ips[@]}"
     cat <<EOF
     server {
@@ -149,6 +152,10 @@ EOF
         listen $vip_ip:$port_hold;
         proxy_pass idle_backends;
         proxy_timeout 10m;
+    }
+    server {
+        listen $vip_ip:$port_redis;
+        proxy_pass redis_backends;
     }
     server {
         listen $vip_ip:$port_udp udp;

@@ -134,19 +134,27 @@ final class Report {
         return md.toString();
     }
 
-    /** The medians table and the goals table, as markdown; also what scripts/bench prints at the end. */
+    /** The medians tables (one per kind of figure), what bounded each throughput run, and the goals table, as
+     * markdown; also what scripts/bench prints at the end. */
     static String tableAndGoals(Results results) {
         StringBuilder md = new StringBuilder();
         md.append("Median (min–max) over ").append(results.rounds()).append(" interleaved round(s); ratios are")
-                .append(" maglevd's median ÷ the peer's median.\n\n");
-        md.append("| metric | unit | better |");
-        COLUMNS.forEach(peer -> md.append(' ').append(peer.display).append(" |"));
-        REFERENCES.forEach(peer -> md.append(" maglevd ÷ ").append(peer.display).append(" |"));
-        md.append("\n|---|---|---|");
-        COLUMNS.forEach(peer -> md.append("--:|"));
-        REFERENCES.forEach(peer -> md.append("--:|"));
-        md.append('\n');
+                .append(" maglevd's median ÷ the peer's median.\n");
+        String title = null;
         for (Metric metric : results.metrics()) {
+            if (metric.kind == Metric.Kind.BUSY) {
+                continue;
+            }
+            if (!metric.kind.title.equals(title)) {
+                title = metric.kind.title;
+                md.append("\n**").append(title).append("**\n\n| metric | unit | better |");
+                COLUMNS.forEach(peer -> md.append(' ').append(peer.display).append(" |"));
+                REFERENCES.forEach(peer -> md.append(" maglevd ÷ ").append(peer.display).append(" |"));
+                md.append("\n|---|---|---|");
+                COLUMNS.forEach(peer -> md.append("--:|"));
+                REFERENCES.forEach(peer -> md.append("--:|"));
+                md.append('\n');
+            }
             md.append("| ").append(metric.label).append(" | ").append(metric.unit).append(" | ")
                     .append(metric.higherIsBetter ? "higher" : "lower").append(" |");
             for (Peer peer : COLUMNS) {
@@ -159,6 +167,7 @@ final class Report {
             }
             md.append('\n');
         }
+        md.append(boundTable(results));
         md.append("\n| goal for maglevd | target | measured | result |\n|---|---|--:|---|\n");
         for (Metric metric : Metric.values()) {
             metric.goal().ifPresent(goal -> {
@@ -174,6 +183,55 @@ final class Report {
             });
         }
         return md.toString();
+    }
+
+    /** A run counts as bounded by a core when that core was busy at least this share of the run. */
+    static final double SATURATED_PERCENT = 90;
+
+    /**
+     * What bounded each throughput run, per load and peer: the LB process's CPU time ÷ wall time (its one core)
+     * and the load core's busy share (load generator and backends), medians over the rounds.
+     */
+    static String boundTable(Results results) {
+        List<Metric> busy = results.metrics().stream().filter(Metric::isLbBusy).toList();
+        if (busy.isEmpty()) {
+            return "";
+        }
+        StringBuilder md = new StringBuilder("\n**").append(Metric.Kind.BUSY.title).append("** (median busy share of")
+                .append(" the LB's core, from its process CPU time, and of the load core; a core at ≥ ")
+                .append(String.format(Locale.ROOT, "%.0f", SATURATED_PERCENT))
+                .append(" % bounds the run, otherwise the run waited)\n\n| load |");
+        COLUMNS.forEach(peer -> md.append(' ').append(peer.display).append(" |"));
+        md.append("\n|---|");
+        COLUMNS.forEach(peer -> md.append("---|"));
+        md.append('\n');
+        for (Metric lb : busy) {
+            md.append("| ").append(lb.label).append(" |");
+            Optional<Metric> load = lb.loadBusy();
+            for (Peer peer : COLUMNS) {
+                OptionalDouble lbShare = median(results, lb, peer);
+                OptionalDouble loadShare = load.isPresent() ? median(results, load.get(), peer) : OptionalDouble.empty();
+                md.append(' ').append(boundCell(lbShare, loadShare)).append(" |");
+            }
+            md.append('\n');
+        }
+        return md.toString();
+    }
+
+    static String boundCell(OptionalDouble lb, OptionalDouble load) {
+        if (lb.isEmpty() && load.isEmpty()) {
+            return "–";
+        }
+        List<String> parts = new ArrayList<>();
+        lb.ifPresent(v -> parts.add(String.format(Locale.ROOT, "LB %.0f %%", v)));
+        load.ifPresent(v -> parts.add(String.format(Locale.ROOT, "load %.0f %%", v)));
+        String bound = lb.isPresent() && lb.getAsDouble() >= SATURATED_PERCENT ? "LB core"
+                : load.isPresent() && load.getAsDouble() >= SATURATED_PERCENT ? "load core" : "neither: waiting";
+        return String.join(", ", parts) + ": **" + bound + "**";
+    }
+
+    private static OptionalDouble median(Results results, Metric metric, Peer peer) {
+        return results.stats(metric, peer).map(s -> OptionalDouble.of(s.median())).orElse(OptionalDouble.empty());
     }
 
     /** "met (+3% over the target)" / "not met (8% short)" relative to the target ratio. */

@@ -11,7 +11,9 @@ import java.util.Locale;
 /**
  * UDP datagram load: {@code --sockets} client sockets, each connected to one of {@code --targets} (round robin),
  * each keeping {@code --window} datagrams of {@code --size} bytes in flight against echo backends, for
- * {@code --warmup-ms} (not counted) and then {@code --duration-ms}. Prints {@code RESULT <replies per second>}.
+ * {@code --warmup-ms} (not counted) and then {@code --duration-ms}. Prints {@code RESULT <replies per second>} and
+ * {@code TOTAL <replies>}, the replies of the whole run, warm-up included (what a load balancer relayed while the
+ * client ran, for its CPU per datagram).
  *
  * <p>Closed loop on purpose: every reply releases the next datagram, so the rate measures what the path (load
  * balancer included) forwards, not how fast a socket buffer overflows. Each datagram carries its socket's sequence
@@ -155,6 +157,7 @@ final class UdpLoad {
                         + " lost (skipped sequence numbers) %d, window timeouts %d, errors %d%n",
                 sockets, window, size, targetCount, countedReplies, seconds, sent, skipped, timeouts, errors);
         System.out.printf(Locale.ROOT, "RESULT %.1f%n", rate);
+        System.out.printf(Locale.ROOT, "TOTAL %d%n", received);
         if (countedReplies == 0) {
             System.exit(3);
         }

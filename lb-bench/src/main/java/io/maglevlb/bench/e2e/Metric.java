@@ -82,7 +82,7 @@ enum Metric {
     IDLE_BYTES("idle_bytes", Kind.MEMORY, "Memory per idle connection", "RSS growth / idle proxied connections", "B",
             false, 0, new Goal(Peer.HAPROXY, 1.0)),
 
-    // ---- what bounded a throughput run: the LB's CPU time ÷ wall time, and the load core's busy share
+    // ---- what bounded a throughput run: the LB's CPU time ÷ wall time, and the load side's (client and backends)
     CONN_LB_BUSY("conn_lb_busy", Kind.BUSY, "new connections", "", "%", false, 0, null),
     CONN_LOAD_BUSY("conn_load_busy", Kind.BUSY, "new connections", "", "%", false, 0, null),
     KA_LB_BUSY("ka_lb_busy", Kind.BUSY, "keep-alive requests", "", "%", false, 0, null),
@@ -159,7 +159,7 @@ enum Metric {
         return kind == Kind.BUSY && id.endsWith("_lb_busy");
     }
 
-    /** The load core's busy share recorded beside this LB busy share ({@code conn_load_busy} for
+    /** The load side's busy share recorded beside this LB busy share ({@code conn_load_busy} for
      * {@code conn_lb_busy}). */
     Optional<Metric> loadBusy() {
         return isLbBusy() ? byId(id.replace("_lb_busy", "_load_busy")) : Optional.empty();

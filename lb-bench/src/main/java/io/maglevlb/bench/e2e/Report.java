@@ -190,17 +190,18 @@ final class Report {
 
     /**
      * What bounded each throughput run, per load and peer: the LB process's CPU time ÷ wall time (its one core)
-     * and the load core's busy share (load generator and backends), medians over the rounds.
+     * and the load side's (load generator and backends, all on the load core), medians over the rounds.
      */
     static String boundTable(Results results) {
         List<Metric> busy = results.metrics().stream().filter(Metric::isLbBusy).toList();
         if (busy.isEmpty()) {
             return "";
         }
-        StringBuilder md = new StringBuilder("\n**").append(Metric.Kind.BUSY.title).append("** (median busy share of")
-                .append(" the LB's core, from its process CPU time, and of the load core; a core at ≥ ")
+        StringBuilder md = new StringBuilder("\n**").append(Metric.Kind.BUSY.title).append("** (medians: the LB's")
+                .append(" process CPU time ÷ wall time, the share of its one core it used; and the load side's, the")
+                .append(" client's and the backends' CPU time ÷ wall time, all pinned to the load core. A side at ≥ ")
                 .append(String.format(Locale.ROOT, "%.0f", SATURATED_PERCENT))
-                .append(" % bounds the run, otherwise the run waited)\n\n| load |");
+                .append(" % bounds the run; with neither, the run waited)\n\n| load |");
         COLUMNS.forEach(peer -> md.append(' ').append(peer.display).append(" |"));
         md.append("\n|---|");
         COLUMNS.forEach(peer -> md.append("---|"));
@@ -226,7 +227,7 @@ final class Report {
         lb.ifPresent(v -> parts.add(String.format(Locale.ROOT, "LB %.0f %%", v)));
         load.ifPresent(v -> parts.add(String.format(Locale.ROOT, "load %.0f %%", v)));
         String bound = lb.isPresent() && lb.getAsDouble() >= SATURATED_PERCENT ? "LB core"
-                : load.isPresent() && load.getAsDouble() >= SATURATED_PERCENT ? "load core" : "neither: waiting";
+                : load.isPresent() && load.getAsDouble() >= SATURATED_PERCENT ? "load side" : "neither: waiting";
         return String.join(", ", parts) + ": **" + bound + "**";
     }
 

@@ -43,6 +43,44 @@ class ReportTest {
     }
 
     @Test
+    void cpuPerUnitComesFirstInItsOwnTableWithGoalsAgainstTheRightPeer() throws IOException {
+        Path raw = dir.resolve("raw.tsv");
+        Files.write(raw, List.of("1\tmaglevd\tconn_rate\t100\t", "1\thaproxy\tconn_rate\t100\t",
+                "1\tmaglevd\tconn_cpu_us\t21\t", "1\thaproxy\tconn_cpu_us\t30\t",
+                "1\tmaglevd\tudp_cpu_us\t3\t", "1\tnginx\tudp_cpu_us\t5\t"));
+        String md = Report.tableAndGoals(Results.read(raw));
+
+        int cpu = md.indexOf("**LB process CPU per unit of work**");
+        int throughput = md.indexOf("**Throughput and latency**");
+        assertTrue(cpu >= 0 && throughput > cpu, md);
+        assertTrue(md.contains("| CPU per new connection | µs | lower | **21.00** | **30.00** | n/a | n/a | 0.70× | – | – |"),
+                md);
+        assertTrue(md.contains("| CPU per new connection | ≤ 0.70 × HAProxy | 0.70 × HAProxy | **met**, 0% below the limit |"),
+                md);
+        assertTrue(md.contains("| CPU per UDP round trip | ≤ 0.50 × nginx | 0.60 × nginx | **not met**, 20% over the limit |"),
+                md);
+    }
+
+    @Test
+    void boundTableNamesTheSaturatedCoreOrSaysTheRunWaited() throws IOException {
+        Path raw = dir.resolve("raw.tsv");
+        Files.write(raw, List.of("1\tmaglevd\tka_lb_busy\t95\t", "1\tmaglevd\tka_load_busy\t99\t",
+                "1\thaproxy\tka_lb_busy\t60\t", "1\thaproxy\tka_load_busy\t97\t",
+                "1\tnginx\tka_lb_busy\t40\t", "1\tnginx\tka_load_busy\t70\t", "1\tdirect\tka_load_busy\t100\t"));
+        String md = Report.boundTable(Results.read(raw));
+
+        assertTrue(md.contains("| keep-alive requests | LB 95 %, load 99 %: **LB core** | LB 60 %, load 97 %: **load side**"
+                + " | LB 40 %, load 70 %: **neither: waiting** | load 100 %: **load side** |"), md);
+        assertEquals("", Report.boundTable(Results.read(writeRaw("1\tmaglevd\tka_rps\t5\t"))));
+    }
+
+    private Path writeRaw(String... lines) throws IOException {
+        Path raw = dir.resolve("raw2.tsv");
+        Files.write(raw, List.of(lines));
+        return raw;
+    }
+
+    @Test
     void docsUpdateCreatesTheSectionWhenTheFileIsMissing() throws IOException {
         Path docs = dir.resolve("benchmarks.md");
         Report.updateDocs(docs, "numbers\n");

@@ -213,6 +213,13 @@ public final class LinuxNative implements AutoCloseable {
         return segment;
     }
 
+    /** Like {@link #allocate}, aligned to {@code alignment} bytes (a page, for memory the kernel pins). */
+    public MemorySegment allocateAligned(long bytes, long alignment) {
+        MemorySegment segment = arena.allocate(bytes, alignment);
+        allocated.addAndGet(bytes);
+        return segment;
+    }
+
     /**
      * Bytes handed out by {@link #allocate} so far. Nothing is freed before {@link #close()}, so this is the
      * instance's native memory (plus alignment): it must stop growing once its owner is set up. Any thread.
@@ -271,8 +278,13 @@ public final class LinuxNative implements AutoCloseable {
 
     /** mmap of a socket's ring; returns {@link MemorySegment#NULL} on failure (errno set). */
     public MemorySegment mmap(long length, int prot, int flags, int fd) {
+        return mmap(length, prot, flags, fd, 0L);
+    }
+
+    /** mmap of a socket's ring at {@code offset} (AF_XDP selects each ring by its offset); NULL on failure. */
+    public MemorySegment mmap(long length, int prot, int flags, int fd, long offset) {
         try {
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(callState, MemorySegment.NULL, length, prot, flags, fd, 0L);
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(callState, MemorySegment.NULL, length, prot, flags, fd, offset);
             return p.address() == -1L ? MemorySegment.NULL : p.reinterpret(length);
         } catch (Throwable t) {
             throw rethrow(t);

@@ -52,7 +52,7 @@ public final class ConfigBinder {
     static final List<String> HEALTH_CHECK_KEYS =
             List.of("type", "interval", "timeout", "rise", "fall", "path", "expect", "send", "target");
     static final List<String> ANNOUNCE_KEYS = List.of("table", "device", "withdraw_grace");
-    static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port", "ingress_drop");
+    static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port", "ingress_drop", "io");
 
     /** Upper bound of {@code workers}: far above any core count, low enough to catch a typo. */
     public static final int MAX_WORKERS = 1024;
@@ -712,7 +712,7 @@ public final class ConfigBinder {
     }
 
     private DsrConfig bindDsr(ConfigNode node, String path) {
-        MapNode map = map(node, path, "DSR settings (method, interface, gue_port, ingress_drop)");
+        MapNode map = map(node, path, "DSR settings (method, interface, gue_port, ingress_drop, io)");
         if (map == null) {
             return null;
         }
@@ -736,10 +736,12 @@ public final class ConfigBinder {
         Boolean ingressDrop = f.has("ingress_drop")
                 ? bool(f.node("ingress_drop"), f.path("ingress_drop"))
                 : Boolean.valueOf(DsrConfig.DEFAULT_INGRESS_DROP);
+        DsrIo io = f.has("io") ? choice(f.node("io"), f.path("io"), DsrIo.values(), DsrIo::configName)
+                : DsrConfig.DEFAULT_IO;
         if (errors.size() > before) {
             return null;
         }
-        return new DsrConfig(method, interfaceName, guePort, ingressDrop);
+        return new DsrConfig(method, interfaceName, guePort, ingressDrop, io);
     }
 
     private String interfaceName(ConfigNode node, String path) {

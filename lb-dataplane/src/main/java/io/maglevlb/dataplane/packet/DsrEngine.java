@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.packet;
 
+import io.maglevlb.core.config.DsrIo;
 import io.maglevlb.core.conntrack.EvictionReason;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.flow.FlowHash;
@@ -37,16 +38,19 @@ public final class DsrEngine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DsrEngine.class);
 
     private final DsrEngineConfig config;
-    private final List<AfPacketIo> ios;
+    private final List<PacketIo> ios;
+    /** The AF_XDP sockets and program, or null on AF_PACKET. */
+    private final AfXdpPort xdp;
     private final List<DsrForwarder> forwarders;
     private final List<Thread> threads;
     private final NextHopResolver resolver;
     private final IngressDrop ingressDrop;
     private boolean closed;
 
-    private DsrEngine(DsrEngineConfig config, List<AfPacketIo> ios, List<DsrForwarder> forwarders,
+    private DsrEngine(DsrEngineConfig config, List<PacketIo> ios, AfXdpPort xdp, List<DsrForwarder> forwarders,
             List<Thread> threads, NextHopResolver resolver, IngressDrop ingressDrop) {
         this.config = config;
+        this.xdp = xdp;
         this.ingressDrop = ingressDrop;
         this.ios = ios;
         this.forwarders = forwarders;
@@ -65,7 +69,9 @@ public final class DsrEngine implements AutoCloseable {
     public static DsrEngine start(DsrEngineConfig config, Supplier<ForwardingSnapshot> snapshots)
             throws PacketEngineException {
         Objects.requireNonNull(snapshots, "snapshots");
-        AfPacketIo.checkCapability();
+        if (config.io() != DsrIo.AF_XDP) {
+            AfPacketIo.checkCapability();
+        }
         InterfaceInfo iface;
         try (LinuxNative sys = new LinuxNative()) { // per call: the interface queries' scratch, freed here
             iface = InterfaceInfo.read(sys, config.interfaceName());
@@ -85,11 +91,24 @@ public final class DsrEngine implements AutoCloseable {
         BpfProgram filter = VipFilter.forVip(config.vip().getAddress(), config.protocol().ipProtocol(),
                 config.vip().getPort());
         int etherType = config.vip().getAddress() instanceof Inet4Address ? LinuxNative.ETH_P_IP : LinuxNative.ETH_P_IPV6;
-        List<AfPacketIo> ios = new ArrayList<>();
+        List<PacketIo> ios = new ArrayList<>();
+        AfXdpPort xdp = null;
+        if (config.io() != DsrIo.AF_PACKET) {
+            try {
+                xdp = AfXdpPort.open(config, iface);
+                ios.addAll(xdp.sockets());
+            } catch (PacketEngineException e) {
+                if (config.io() == DsrIo.AF_XDP) {
+                    throw new PacketEngineException("vip " + config.vipName() + ": dsr.io af_xdp: " + e.getMessage(), e);
+                }
+                log.info("vip {}: dsr.io auto: AF_PACKET on {}, because AF_XDP is not possible: {}", config.vipName(),
+                        iface.name(), e.getMessage());
+            }
+        }
         NextHopResolver resolver = null;
         try {
             int group = -1;
-            for (int i = 0; i < config.threads(); i++) {
+            for (int i = 0; xdp == null && i < config.threads(); i++) {
                 AfPacketIo io = AfPacketIo.open(iface, filter, etherType, config.ingressDrop(), config.packetOptions(),
                         group);
                 ios.add(io);
@@ -98,7 +117,11 @@ public final class DsrEngine implements AutoCloseable {
             resolver = new NextHopResolver(config.vipName(), config.method(), iface, snapshots);
             resolver.start();
         } catch (PacketEngineException | RuntimeException e) {
-            ios.forEach(AfPacketIo::close);
+            if (xdp != null) {
+                xdp.close();
+            } else {
+                ios.forEach(PacketIo::close);
+            }
             if (resolver != null) {
                 resolver.close();
             }
@@ -106,7 +129,7 @@ public final class DsrEngine implements AutoCloseable {
         }
         // after the sockets are bound: the filter ends what their taps have copied
         IngressDrop ingressDrop = null;
-        if (config.ingressDrop()) {
+        if (config.ingressDrop() && xdp == null) { // on AF_XDP the XDP program keeps the packets from the stack
             try {
                 ingressDrop = IngressDrop.attach(iface, config);
             } catch (PacketEngineException e) {
@@ -128,13 +151,17 @@ public final class DsrEngine implements AutoCloseable {
             threads.add(Thread.ofPlatform().name("maglev-dsr-" + config.vipName() + "-" + i).unstarted(f));
         }
         threads.forEach(Thread::start);
-        log.info("vip {}: DSR engine started: {} {} on {} (mac {}, mtu {}), {} thread(s), fanout group {}, {}",
+        String io = xdp != null
+                ? "AF_XDP (XDP " + (xdp.mode() == XdpRedirect.Mode.NATIVE ? "native" : "generic") + " mode, "
+                        + (xdp.zeroCopy() ? "zero-copy" : "copy mode") + ", one socket per queue)"
+                : "AF_PACKET (fanout group " + ((AfPacketIo) ios.getFirst()).fanoutGroup() + ", "
+                        + (ingressDrop == null ? "no ingress drop filter"
+                                : "ingress drop filter prio " + IngressDrop.PRIORITY + " handle 0x"
+                                        + Integer.toUnsignedString(ingressDrop.handle(), 16)) + ")";
+        log.info("vip {}: DSR engine started: {} {} on {} (mac {}, mtu {}), {} thread(s), {}",
                 config.vipName(), config.method().configName(), config.vip(), iface.name(),
-                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), threads.size(), ios.getFirst().fanoutGroup(),
-                ingressDrop == null ? "no ingress drop filter"
-                        : "ingress drop filter prio " + IngressDrop.PRIORITY + " handle 0x"
-                                + Integer.toUnsignedString(ingressDrop.handle(), 16));
-        return new DsrEngine(config, List.copyOf(ios), List.copyOf(forwarders), List.copyOf(threads), resolver,
+                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), threads.size(), io);
+        return new DsrEngine(config, List.copyOf(ios), xdp, List.copyOf(forwarders), List.copyOf(threads), resolver,
                 ingressDrop);
     }
 
@@ -151,6 +178,23 @@ public final class DsrEngine implements AutoCloseable {
 
     public DsrEngineConfig config() {
         return config;
+    }
+
+    /** The kernel interface this engine moves frames through: {@code af_xdp} or {@code af_packet}. */
+    public String io() {
+        return xdp != null ? DsrIo.AF_XDP.configName() : DsrIo.AF_PACKET.configName();
+    }
+
+    /**
+     * How AF_XDP runs: {@code native}/{@code generic} XDP and {@code zero-copy}/{@code copy}, e.g.
+     * "native copy"; empty on AF_PACKET.
+     */
+    public String ioMode() {
+        if (xdp == null) {
+            return "";
+        }
+        return (xdp.mode() == XdpRedirect.Mode.NATIVE ? "native" : "generic") + " "
+                + (xdp.zeroCopy() ? "zero-copy" : "copy");
     }
 
     /**
@@ -255,7 +299,7 @@ public final class DsrEngine implements AutoCloseable {
             for (int r = 0; r < drops.length; r++) {
                 drops[r] += c.drops[r];
             }
-            AfPacketIo io = ios.get(t);
+            PacketIo io = ios.get(t);
             drops[DropReason.TX_QUEUE_FULL.ordinal()] += io.transmitQueueFullDrops();
             drops[DropReason.TX_ERROR.ordinal()] += io.transmitErrors();
             long[] bp = c.backendPackets;
@@ -311,6 +355,9 @@ public final class DsrEngine implements AutoCloseable {
         if (ingressDrop != null) {
             ingressDrop.close(); // first: the host's stack gets the VIP's packets back while the threads stop
         }
+        if (xdp != null) {
+            xdp.detach(); // likewise: the XDP program goes first, the sockets once their threads stopped
+        }
         forwarders.forEach(DsrForwarder::stop);
         boolean allStopped = true;
         for (Thread t : threads) {
@@ -323,7 +370,11 @@ public final class DsrEngine implements AutoCloseable {
         }
         resolver.close();
         if (allStopped) {
-            ios.forEach(AfPacketIo::close);
+            if (xdp != null) {
+                xdp.close();
+            } else {
+                ios.forEach(PacketIo::close);
+            }
         } else {
             log.error("vip {}: a forwarding thread did not stop within 5 s; its socket stays open", config.vipName());
         }

@@ -1,6 +1,7 @@
 package io.maglevlb.dataplane.packet;
 
 import io.maglevlb.core.config.DsrConfig;
+import io.maglevlb.core.config.DsrIo;
 import io.maglevlb.core.config.DsrMethod;
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.config.ForwardingMode;
@@ -30,12 +31,13 @@ import java.util.Optional;
  * @param outerSource ipip/gue: outer source addresses, picked per flow; empty = the interface's IPv4 address
  * @param packetOptions AF_PACKET ring and batch sizes
  * @param ingressDrop attach a tc ingress filter that ends the VIP's packets once the engine's socket has them,
- *     so the host's IP stack does not route each one too (see {@link VipFilter#ingressDrop})
+ *     so the host's IP stack does not route each one too (see {@link VipFilter#ingressDrop}); AF_PACKET only
+ * @param io AF_XDP, AF_PACKET, or AF_XDP where possible ({@code dsr.io})
  */
 public record DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol protocol, HashMode hashMode,
         DsrMethod method, String interfaceName, int guePort, int threads, List<Integer> cpus,
         FlowTableConfig flowTable, Duration idleTimeout, Optional<Ipv4Range> outerSource,
-        AfPacketOptions packetOptions, boolean ingressDrop) {
+        AfPacketOptions packetOptions, boolean ingressDrop, DsrIo io) {
 
     public static final int DEFAULT_THREADS = 1;
 
@@ -51,6 +53,7 @@ public record DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol pr
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(outerSource, "outerSource");
         Objects.requireNonNull(packetOptions, "packetOptions");
+        Objects.requireNonNull(io, "io");
         if (vip.isUnresolved()) {
             throw new IllegalArgumentException("vip " + vipName + ": address must be an IP literal, was " + vip);
         }
@@ -80,32 +83,37 @@ public record DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol pr
                 () -> new IllegalArgumentException("vip " + vip.name() + ": dsr mode without dsr settings"));
         return new DsrEngineConfig(vip.name(), vip.listen(), vip.protocol(), vip.hash(), dsr.method(),
                 dsr.interfaceName(), dsr.guePort(), threads, List.of(), flowTable, vip.idleTimeout(),
-                Optional.empty(), AfPacketOptions.defaults(), dsr.ingressDrop());
+                Optional.empty(), AfPacketOptions.defaults(), dsr.ingressDrop(), dsr.io());
     }
 
     public DsrEngineConfig withThreads(int value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, value, cpus,
-                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop);
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, io);
     }
 
     public DsrEngineConfig withCpus(List<Integer> value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, value,
-                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop);
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, io);
     }
 
     public DsrEngineConfig withOuterSource(Optional<Ipv4Range> value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, value, packetOptions, ingressDrop);
+                flowTable, idleTimeout, value, packetOptions, ingressDrop, io);
     }
 
     public DsrEngineConfig withPacketOptions(AfPacketOptions value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, outerSource, value, ingressDrop);
+                flowTable, idleTimeout, outerSource, value, ingressDrop, io);
     }
 
     public DsrEngineConfig withIngressDrop(boolean value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, outerSource, packetOptions, value);
+                flowTable, idleTimeout, outerSource, packetOptions, value, io);
+    }
+
+    public DsrEngineConfig withIo(DsrIo value) {
+        return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, value);
     }
 
     /** Bytes the method adds in front of the client's IP packet (besides the Ethernet header). */

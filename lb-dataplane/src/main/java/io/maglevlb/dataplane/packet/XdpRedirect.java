@@ -209,11 +209,8 @@ final class XdpRedirect implements AutoCloseable {
         if (ifindex != 0) {
             throw new IllegalStateException("already attached to " + interfaceName);
         }
+        claim(iface);
         try (XdpLink link = XdpLink.open()) {
-            XdpLink.Attached present = link.query(iface.index());
-            if (present.programId() != 0) {
-                removeStale(link, iface, present);
-            }
             int error = link.set(iface.index(), progFd, XdpLink.FLAG_IF_NOEXIST | XdpLink.FLAG_DRV_MODE, -1);
             Mode used = Mode.NATIVE;
             String why = "";
@@ -240,6 +237,22 @@ final class XdpRedirect implements AutoCloseable {
                     used == Mode.NATIVE ? "native (driver)" : "generic (skb)", why);
         } catch (NetlinkException e) {
             throw new PacketEngineException("attaching the XDP program to " + iface.name() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Checks that {@code iface} carries no XDP program, or a stale one of maglevd, which it removes; else fails
+     * with whose program it is and what to do. {@link #attach} does it too; call it before binding sockets so
+     * the operator gets that reason rather than a busy queue.
+     */
+    synchronized void claim(InterfaceInfo iface) throws PacketEngineException {
+        try (XdpLink link = XdpLink.open()) {
+            XdpLink.Attached present = link.query(iface.index());
+            if (present.programId() != 0) {
+                removeStale(link, iface, present);
+            }
+        } catch (NetlinkException e) {
+            throw new PacketEngineException("reading the XDP program of " + iface.name() + ": " + e.getMessage(), e);
         }
     }
 

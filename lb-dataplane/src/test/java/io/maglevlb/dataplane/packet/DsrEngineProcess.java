@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.packet;
 
+import io.maglevlb.core.config.DsrIo;
 import io.maglevlb.core.config.DsrMethod;
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.config.Protocol;
@@ -27,7 +28,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <pre>
  * args: VIP_IP:PORT tcp|udp l2|ipip|gue IFACE THREADS FLOW_CAPACITY FLOOD_THRESHOLD [OUTER_SOURCE_CIDR|-] [GUE_PORT]
- *       [5-tuple|source-ip] [CPU,CPU...|-] [ingress-drop|no-ingress-drop]
+ *       [5-tuple|source-ip] [CPU,CPU...|-] [ingress-drop|no-ingress-drop] [auto|af_xdp|af_packet]
  * stdin:
  *   backends NAME=IP:PORT:WEIGHT[:drained][:down],...   publish a snapshot (ids stay with names)
  *   stats                                             print "@@ stats key=value ..."
@@ -53,8 +54,9 @@ public final class DsrEngineProcess {
         List<Integer> cpus = args.length > 10 && !args[10].equals("-")
                 ? java.util.Arrays.stream(args[10].split(",")).map(Integer::valueOf).toList() : List.of();
         boolean ingressDrop = !(args.length > 11 && args[11].equals("no-ingress-drop"));
+        DsrIo ioKind = args.length > 12 ? DsrIo.valueOf(args[12].toUpperCase(java.util.Locale.ROOT)) : DsrIo.AF_PACKET;
         DsrEngineConfig config = new DsrEngineConfig("test", vipAddress, protocol, hashMode, method, iface, guePort,
-                threads, cpus, flows, Duration.ofSeconds(60), outer, AfPacketOptions.defaults(), ingressDrop);
+                threads, cpus, flows, Duration.ofSeconds(60), outer, AfPacketOptions.defaults(), ingressDrop, ioKind);
         AtomicReference<ForwardingSnapshot> current = new AtomicReference<>();
         BackendIds ids = new BackendIds();
         Map<String, Integer> idByName = new HashMap<>();
@@ -67,7 +69,7 @@ public final class DsrEngineProcess {
             System.exit(2);
             return;
         }
-        reply("ready");
+        reply("ready " + engine.io());
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;
         try {

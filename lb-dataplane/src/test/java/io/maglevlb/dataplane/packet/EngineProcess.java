@@ -25,6 +25,8 @@ final class EngineProcess implements AutoCloseable {
     private final Writer stdin;
     private final BlockingQueue<String> replies = new LinkedBlockingQueue<>();
     private final List<String> output = java.util.Collections.synchronizedList(new ArrayList<>());
+    /** The engine's I/O as it reported it ready: af_xdp or af_packet. */
+    private final String io;
 
     EngineProcess(String namespace, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace,
@@ -50,10 +52,11 @@ final class EngineProcess implements AutoCloseable {
             replies.add("eof");
         });
         String first = next();
-        if (!first.equals("ready")) {
+        if (!first.startsWith("ready")) {
             close();
             throw new IOException("engine did not start: " + first + "\n" + output());
         }
+        io = first.substring("ready".length()).trim();
     }
 
     /** Sends one command line and returns the reply line. */
@@ -112,6 +115,16 @@ final class EngineProcess implements AutoCloseable {
 
     long pid() {
         return process.pid();
+    }
+
+    /** af_xdp or af_packet. */
+    String io() {
+        return io;
+    }
+
+    /** Waits up to 20 s for the process to end (after it was killed). */
+    void awaitExit() throws InterruptedException {
+        process.waitFor(20, TimeUnit.SECONDS);
     }
 
     @Override

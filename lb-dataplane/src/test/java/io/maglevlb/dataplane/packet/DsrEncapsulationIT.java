@@ -10,18 +10,24 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * ipip and gue DSR, checked byte for byte as captured on the backend's interface. This kernel has no ipip/fou
  * modules, so the backends cannot decapsulate; the test injects a client packet with a raw socket and compares
  * what arrives at the backend the Maglev table picks: Ethernet to the backend, a correct outer IPv4 header
- * (+ UDP + GUE), and the client's packet unchanged inside.
+ * (+ UDP + GUE), and the client's packet unchanged inside. Runs once per I/O kind ({@code dsr.io}); on af_xdp
+ * the gue engine runs on an LB host of its own (one AF_XDP engine per interface).
  */
+@ParameterizedClass(name = "dsr.io {0}")
+@ValueSource(strings = {"af_packet", "af_xdp"})
 @Timeout(120)
 class DsrEncapsulationIT {
     private static final int IPIP_PORT = 7000;
@@ -29,36 +35,44 @@ class DsrEncapsulationIT {
     private static final int GUE_DESTINATION_PORT = 6080;
     private static final String OUTER_RANGE = "198.18.2.0/28";
     private static DsrLab net;
+    /** The invocation's dsr.io: af_packet or af_xdp. */
+    @Parameter
+    String ioKind;
     private static EngineProcess ipip;
     private static EngineProcess gue;
 
-    @BeforeAll
-    static void setUp() throws Exception {
+    @BeforeParameterizedClassInvocation
+    static void setUp(String ioKind) throws Exception {
         Assumptions.assumeTrue(NetLab.available(),
                 "DSR network tests need root (network namespaces, AF_PACKET) and the ip tool; skipped");
         net = new DsrLab("e");
         try {
-            CompletableFuture<EngineProcess> a = CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + IPIP_PORT,
-                    "udp", "ipip", "eth0", "1", "1024", "0", "-", "6080", "5-tuple", "1"));
-            CompletableFuture<EngineProcess> b = CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + GUE_PORT,
-                    "udp", "gue", "eth0", "1", "1024", "0", OUTER_RANGE, String.valueOf(GUE_DESTINATION_PORT)));
+            String gueLb = net.lbFor(ioKind, 1, "udp", GUE_PORT);
+            CompletableFuture<EngineProcess> a = CompletableFuture.supplyAsync(() -> start(net.lb,
+                    DsrLab.VIP + ":" + IPIP_PORT, "udp", "ipip", "eth0", "1", "1024", "0", "-", "6080", "5-tuple", "1",
+                    "ingress-drop", ioKind));
+            CompletableFuture<EngineProcess> b = CompletableFuture.supplyAsync(() -> start(gueLb,
+                    DsrLab.VIP + ":" + GUE_PORT, "udp", "gue", "eth0", "1", "1024", "0", OUTER_RANGE,
+                    String.valueOf(GUE_DESTINATION_PORT), "5-tuple", "-", "ingress-drop", ioKind));
             ipip = a.join();
             gue = b.join();
+            assertEquals(ioKind, ipip.io());
+            assertEquals(ioKind, gue.io());
         } catch (Exception e) {
             tearDown();
             throw e;
         }
     }
 
-    private static EngineProcess start(String... args) {
+    private static EngineProcess start(String namespace, String... args) {
         try {
-            return new EngineProcess(net.lb, args);
+            return new EngineProcess(namespace, args);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void tearDown() {
         for (EngineProcess e : new EngineProcess[] {ipip, gue}) {
             if (e != null) {
@@ -68,6 +82,9 @@ class DsrEncapsulationIT {
         if (net != null) {
             net.close();
         }
+        ipip = null;
+        gue = null;
+        net = null;
     }
 
     /** Injects a UDP datagram client:port -> VIP:vipPort and returns (the IP packet sent, the frame captured). */
@@ -76,7 +93,7 @@ class DsrEncapsulationIT {
         ForwardingSnapshot expected = DsrLab.expectedSnapshot(ids, vipPort);
         String owner = DsrLab.expectedBackend(expected, 17, clientPort, vipPort);
         int backendIndex = Integer.parseInt(owner.substring(1)) - 1;
-        byte[] lbMac = RawLink.macOf(net.lab, net.lb);
+        byte[] lbMac = RawLink.macOf(net.lab, engine.namespace());
         byte[] payload = ("payload for " + clientPort).getBytes();
         byte[] ip = Frames.withTransportChecksumV4(
                 Frames.ipv4(DsrLab.CLIENT_IP, DsrLab.VIP, 17, 0x4000, Frames.udp(clientPort, vipPort, payload)));
@@ -150,7 +167,7 @@ class DsrEncapsulationIT {
     void packetsThatWouldExceedTheMtuOnceEncapsulatedAreCountedNotSent() throws Exception {
         ipip.backends(DsrLab.spec(IPIP_PORT, "b1", "b2", "b3"));
         Map<String, Long> before = ipip.stats();
-        byte[] lbMac = RawLink.macOf(net.lab, net.lb);
+        byte[] lbMac = RawLink.macOf(net.lab, ipip.namespace());
         // 1500-byte IP packet (the MTU): 20 bytes of outer header make it 1520
         byte[] ip = Frames.ipv4(DsrLab.CLIENT_IP, DsrLab.VIP, 17, 0x4000, Frames.udp(46200, IPIP_PORT, new byte[1472]));
         try (RawLink client = RawLink.open(net.client)) {

@@ -11,13 +11,24 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** L2 DSR end to end: client, LB (engine in a child JVM in the LB namespace) and three backends on one bridge. */
+/**
+ * L2 DSR end to end: client, LB (engine in a child JVM in the LB namespace) and three backends on one bridge.
+ * Runs once per I/O kind ({@code dsr.io}). On af_xdp each engine has an LB host of its own (one AF_XDP engine per
+ * interface; the client reaches the UDP engines' hosts by policy routing on the destination port), the TCP
+ * engine one thread (a veth has one queue), and the client sends complete checksums (see
+ * {@link DsrLab#clientSendsCompleteChecksums}); the tc ingress filter tests are AF_PACKET's only.
+ */
+@ParameterizedClass(name = "dsr.io {0}")
+@ValueSource(strings = {"af_packet", "af_xdp"})
 @Timeout(120)
 class DsrL2IT {
     private static final int TCP_PORT = 80;
@@ -30,9 +41,12 @@ class DsrL2IT {
     private static final int SMALL_TABLE_PORT = 5454;
     /** UDP port of the engines the ingress-filter test starts and stops itself. */
     private static final int FILTER_TEST_PORT = 5656;
+    /** The invocation's dsr.io: af_packet or af_xdp. */
+    @Parameter
+    String ioKind;
 
-    @BeforeAll
-    static void setUp() throws Exception {
+    @BeforeParameterizedClassInvocation
+    static void setUp(String ioKind) throws Exception {
         Assumptions.assumeTrue(NetLab.available(),
                 "DSR network tests need root (network namespaces, AF_PACKET) and the ip tool; skipped");
         net = new DsrLab("l");
@@ -41,30 +55,41 @@ class DsrL2IT {
             net.startUdpServers(UDP_PORT);
             net.startUdpServers(SMALL_TABLE_PORT);
             net.startUdpServers(FILTER_TEST_PORT);
-            var tcp = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + TCP_PORT, "tcp",
-                    "l2", "eth0", "2", "65536", "0"));
-            var udp = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + UDP_PORT, "udp",
-                    "l2", "eth0", "2", "65536", "0"));
-            var small = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(DsrLab.VIP + ":" + SMALL_TABLE_PORT,
-                    "udp", "l2", "eth0", "1", "64", "100"));
+            boolean xdp = ioKind.equals("af_xdp");
+            if (xdp) {
+                net.clientSendsCompleteChecksums();
+            }
+            String udpLb = net.lbFor(ioKind, 1, "udp", UDP_PORT);
+            String smallLb = net.lbFor(ioKind, 2, "udp", SMALL_TABLE_PORT);
+            String threads = xdp ? "1" : "2";
+            var tcp = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(net.lb, DsrLab.VIP + ":" + TCP_PORT,
+                    "tcp", "l2", "eth0", threads, "65536", "0", "-", "6080", "5-tuple", "-", "ingress-drop", ioKind));
+            var udp = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(udpLb, DsrLab.VIP + ":" + UDP_PORT,
+                    "udp", "l2", "eth0", threads, "65536", "0", "-", "6080", "5-tuple", "-", "ingress-drop", ioKind));
+            var small = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(smallLb,
+                    DsrLab.VIP + ":" + SMALL_TABLE_PORT, "udp", "l2", "eth0", "1", "64", "100", "-", "6080", "5-tuple",
+                    "-", "ingress-drop", ioKind));
             tcpEngine = tcp.join();
             udpEngine = udp.join();
             smallTableEngine = small.join();
+            for (EngineProcess e : new EngineProcess[] {tcpEngine, udpEngine, smallTableEngine}) {
+                assertEquals(ioKind, e.io());
+            }
         } catch (Exception e) {
             tearDown();
             throw e;
         }
     }
 
-    private static EngineProcess start(String... args) {
+    private static EngineProcess start(String namespace, String... args) {
         try {
-            return new EngineProcess(net.lb, args);
+            return new EngineProcess(namespace, args);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void tearDown() {
         for (EngineProcess e : new EngineProcess[] {tcpEngine, udpEngine, smallTableEngine}) {
             if (e != null) {
@@ -74,6 +99,10 @@ class DsrL2IT {
         if (net != null) {
             net.close();
         }
+        tcpEngine = null;
+        udpEngine = null;
+        smallTableEngine = null;
+        net = null;
     }
 
     @Test
@@ -93,7 +122,9 @@ class DsrL2IT {
         assertEquals(Set.of("b1", "b2", "b3"), seen, "12 client ports should reach all three backends");
         Map<String, Long> stats = tcpEngine.stats();
         assertTrue(stats.get("forwarded") > 0, stats.toString());
-        assertTrue(stats.get("checksums") > 0, "veth frames arrive with CHECKSUM_PARTIAL: " + stats);
+        if (ioKind.equals("af_packet")) {
+            assertTrue(stats.get("checksums") > 0, "veth frames arrive with CHECKSUM_PARTIAL: " + stats);
+        }
     }
 
     @Test
@@ -341,7 +372,7 @@ class DsrL2IT {
         Map<String, Integer> ids = udpEngine.backends(DsrLab.spec(UDP_PORT, "b1", "b2", "b3"));
         ForwardingSnapshot expected = DsrLab.expectedSnapshot(ids, UDP_PORT);
         long forwardedBefore = udpEngine.stats().get("forwarded");
-        long lbRxBefore = net.rxPackets(net.lb);
+        long lbRxBefore = net.rxPackets(udpEngine.namespace());
         int datagrams = 0;
         Set<String> seen = new HashSet<>();
         for (int port = 42000; port < 42010; port++) {
@@ -356,7 +387,7 @@ class DsrL2IT {
         }
         assertEquals(3, seen.size(), "10 client ports should reach all three backends");
         long forwarded = udpEngine.stats().get("forwarded") - forwardedBefore;
-        long lbRx = net.rxPackets(net.lb) - lbRxBefore;
+        long lbRx = net.rxPackets(udpEngine.namespace()) - lbRxBefore;
         assertEquals(datagrams, forwarded, "the engine forwards exactly the client's datagrams");
         assertTrue(lbRx < datagrams + 10, "the LB receives the client's " + datagrams
                 + " datagrams (plus a few ARP frames), not the replies; it received " + lbRx);
@@ -364,6 +395,8 @@ class DsrL2IT {
 
     @Test
     void theIngressFilterKeepsVipPacketsFromTheLbsIpStackAndLeavesWithTheEngine() throws Exception {
+        Assumptions.assumeTrue(ioKind.equals("af_packet"), "the tc ingress drop filter is AF_PACKET's (AF_XDP's program keeps "
+                + "the VIP's packets from the stack itself)");
         Assumptions.assumeTrue(NetLab.hasCommand("tc"), "needs the tc tool (iproute2) to list ingress filters");
         String vip = DsrLab.VIP + ":" + FILTER_TEST_PORT;
         String handle = "0x" + Integer.toUnsignedString(
@@ -391,6 +424,8 @@ class DsrL2IT {
 
     @Test
     void aSecondEngineForTheSameVipLeavesTheFirstEnginesFilterAlone() throws Exception {
+        Assumptions.assumeTrue(ioKind.equals("af_packet"), "the tc ingress drop filter is AF_PACKET's (AF_XDP's program keeps "
+                + "the VIP's packets from the stack itself)");
         Assumptions.assumeTrue(NetLab.hasCommand("tc"), "needs the tc tool (iproute2) to list ingress filters");
         String vip = DsrLab.VIP + ":" + FILTER_TEST_PORT;
         String handle = "handle 0x" + Integer.toUnsignedString(
@@ -441,6 +476,8 @@ class DsrL2IT {
 
     @Test
     void aKilledEnginesFilterIsRemovedByTheNextStartAndLiveOnesStay() throws Exception {
+        Assumptions.assumeTrue(ioKind.equals("af_packet"), "the tc ingress drop filter is AF_PACKET's (AF_XDP's program keeps "
+                + "the VIP's packets from the stack itself)");
         Assumptions.assumeTrue(NetLab.hasCommand("tc"), "needs the tc tool (iproute2) to list ingress filters");
         String handle = "0x" + Integer.toUnsignedString(
                 IngressDrop.handleFor(new java.net.InetSocketAddress(DsrLab.VIP, FILTER_TEST_PORT), 17), 16);

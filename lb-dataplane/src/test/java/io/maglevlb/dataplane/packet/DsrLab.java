@@ -56,6 +56,42 @@ final class DsrLab implements AutoCloseable {
         }
     }
 
+    /**
+     * Another LB host on the bridge, {@code lb<k>} with address 198.18.0.(2 + k), IP forwarding off: where a
+     * second AF_XDP engine runs, since AF_XDP serves one DSR VIP engine per interface. Clients reach it with
+     * {@link #routeVia}.
+     */
+    String extraLb(int k) throws IOException {
+        String ns = lab.host("lb" + k, lbIp(k) + "/24");
+        lab.sysctl(ns, "net.ipv4.ip_forward", "0");
+        return ns;
+    }
+
+    /** Address of LB host {@code k} (0: the main LB). */
+    static String lbIp(int k) {
+        return "198.18.0." + (2 + k);
+    }
+
+    /** Makes the client send the VIP's {@code protocol} traffic to {@code port} via {@code lbIp} (policy routing). */
+    void routeVia(String protocol, int port, String lbIp) throws IOException {
+        String table = String.valueOf(1000 + port);
+        NetLab.run("ip", "-n", client, "route", "add", VIP + "/32", "via", lbIp, "table", table);
+        NetLab.run("ip", "-n", client, "rule", "add", "ipproto", protocol, "dport", String.valueOf(port), "table", table);
+    }
+
+    /**
+     * The LB namespace for the {@code k}-th engine of a test on {@code io}: the main LB for every engine on
+     * af_packet, an LB host of its own (reached through {@link #routeVia}) for each further engine on af_xdp.
+     */
+    String lbFor(String io, int k, String protocol, int port) throws IOException {
+        if (!io.equals("af_xdp") || k == 0) {
+            return lb;
+        }
+        String ns = extraLb(k);
+        routeVia(protocol, port, lbIp(k));
+        return ns;
+    }
+
     void startTcpServers(int port) throws Exception {
         for (int i = 0; i < 3; i++) {
             servers.startTcp(backends[i], BACKEND_NAMES[i], InetAddress.ofLiteral(VIP), port);

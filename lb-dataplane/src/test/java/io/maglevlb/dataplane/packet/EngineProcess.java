@@ -25,10 +25,13 @@ final class EngineProcess implements AutoCloseable {
     private final Writer stdin;
     private final BlockingQueue<String> replies = new LinkedBlockingQueue<>();
     private final List<String> output = java.util.Collections.synchronizedList(new ArrayList<>());
+    /** The namespace the engine runs in (its LB host). */
+    private final String namespace;
     /** The engine's I/O as it reported it ready: af_xdp or af_packet. */
     private final String io;
 
     EngineProcess(String namespace, String... args) throws IOException {
+        this.namespace = namespace;
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace,
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m", "-Xss1m",
@@ -115,6 +118,11 @@ final class EngineProcess implements AutoCloseable {
 
     long pid() {
         return process.pid();
+    }
+
+    /** The LB namespace the engine runs in. */
+    String namespace() {
+        return namespace;
     }
 
     /** af_xdp or af_packet. */

@@ -63,6 +63,13 @@ public final class MetricNames {
     public static final String PACKETS_RECEIVED = "maglev.packets.received";
     /** {@code maglev_packet_drops_total{vip,reason}}: DSR: packets not forwarded, by reason. */
     public static final String PACKET_DROPS = "maglev.packet.drops";
+    /**
+     * {@code maglev_dsr_io{vip,io}}: DSR: 1 for the kernel interface the VIP's engine moves frames through
+     * ({@code af_xdp} or {@code af_packet}, as {@code dsr.io: auto} chose), 0 for the other.
+     */
+    public static final String DSR_IO = "maglev.dsr.io";
+    /** Label of {@link #DSR_IO}. */
+    public static final String IO = "io";
     /** {@code maglev_backends_unresolved{vip}}: DSR: backends whose next-hop MAC is not known yet. */
     public static final String BACKENDS_UNRESOLVED = "maglev.backends.unresolved";
     /**

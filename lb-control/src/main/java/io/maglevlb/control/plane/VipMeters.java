@@ -105,6 +105,11 @@ final class VipMeters implements AutoCloseable {
         }
         if (dsr != null) {
             registerDsr(vipGroup, dsr);
+            for (String io : new String[] {"af_xdp", "af_packet"}) {
+                vipGroup.gauge(MetricNames.DSR_IO, "1 for the kernel interface the VIP's DSR engine moves frames "
+                        + "through (dsr.io), else 0", dsrVip.get(),
+                        d -> d.engine().map(e -> e.io().equals(io) ? 1.0 : 0.0).orElse(0.0), MetricNames.IO, io);
+            }
         }
         if (udp != null) {
             registerUdp(vipGroup, udp);

@@ -28,18 +28,25 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * maglevd itself with a {@code mode: dsr} VIP: the daemon runs (as a child JVM) in the LB's network namespace
  * and starts the packet engine for the VIP instead of a proxy listener; TCP clients in another namespace reach
  * the backends the daemon's Maglev table picks, and the backends answer them directly. Namespaces
- * {@code mlb-<pid>-d*} on one bridge, addresses from 198.18.0.0/15; all removed afterwards.
+ * {@code mlb-<pid>-d*} on one bridge, addresses from 198.18.0.0/15; all removed afterwards. Runs once per
+ * {@code dsr.io} (on af_xdp the client sends complete checksums: a veth leaves them to offload, and AF_XDP
+ * cannot tell).
  */
+@ParameterizedClass(name = "dsr.io {0}")
+@ValueSource(strings = {"af_packet", "af_xdp"})
 @Timeout(120)
 class DsrDaemonIT {
     private static final String VIP = "198.18.1.100";
@@ -52,9 +59,12 @@ class DsrDaemonIT {
     private static Process daemon;
     private static final List<String> daemonOutput = Collections.synchronizedList(new ArrayList<>());
     private static Thread outputReader;
+    /** The invocation's dsr.io. */
+    @Parameter
+    String ioKind;
 
-    @BeforeAll
-    static void setUp() throws Exception {
+    @BeforeParameterizedClassInvocation
+    static void setUp(String ioKind) throws Exception {
         Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
                 "DSR network tests need root (network namespaces, AF_PACKET); skipped");
         try {
@@ -64,6 +74,9 @@ class DsrDaemonIT {
             String client = host("c", CLIENT_IP);
             String lb = host("lb", "198.18.0.2");
             run("ip", "-n", client, "route", "add", VIP + "/32", "via", "198.18.0.2");
+            if (ioKind.equals("af_xdp")) {
+                run("ip", "netns", "exec", client, "ethtool", "-K", "eth0", "tx", "off");
+            }
             for (int i = 0; i < BACKEND_IPS.length; i++) {
                 String name = "b" + (i + 1);
                 String ns = host(name, BACKEND_IPS[i]);
@@ -88,6 +101,7 @@ class DsrDaemonIT {
                         dsr:
                           method: l2
                           interface: eth0
+                          io: %s
                         health_check:
                           type: none
                         backends:
@@ -95,7 +109,7 @@ class DsrDaemonIT {
                             address: %s:80
                           - name: b2
                             address: %s:80
-                    """.formatted(VIP, BACKEND_IPS[0], BACKEND_IPS[1]));
+                    """.formatted(VIP, ioKind, BACKEND_IPS[0], BACKEND_IPS[1]));
             daemon = new ProcessBuilder("ip", "netns", "exec", lb,
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
@@ -124,7 +138,7 @@ class DsrDaemonIT {
         }
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void tearDown() throws Exception {
         if (daemon != null && daemon.isAlive()) {
             daemon.destroyForcibly();
@@ -133,6 +147,9 @@ class DsrDaemonIT {
         for (AutoCloseable s : servers) {
             s.close();
         }
+        servers.clear();
+        daemonOutput.clear();
+        daemon = null;
         for (int i = namespaces.size() - 1; i >= 0; i--) {
             try {
                 run("ip", "netns", "del", namespaces.get(i));
@@ -221,9 +238,15 @@ class DsrDaemonIT {
         assertEquals(1, logLines("re-bound"), String.join("\n", daemonOutput));
         assertEquals(1, logLines("DSR engine stopped"), "the old engine stopped before the new one took over");
         assertEquals(2, logLines("DSR engine started"), String.join("\n", daemonOutput));
-        String filters = run("ip", "netns", "exec", PREFIX + "lb", "tc", "filter", "show", "dev", "eth0", "ingress");
-        assertEquals(1, filters.lines().filter(l -> l.contains("pref 65520 bpf chain 0 handle")).count(),
-                "one ingress drop filter for the VIP after the reload:\n" + filters);
+        if (ioKind.equals("af_packet")) {
+            String filters = run("ip", "netns", "exec", PREFIX + "lb", "tc", "filter", "show", "dev", "eth0", "ingress");
+            assertEquals(1, filters.lines().filter(l -> l.contains("pref 65520 bpf chain 0 handle")).count(),
+                    "one ingress drop filter for the VIP after the reload:\n" + filters);
+        } else {
+            String link = run("ip", "-n", PREFIX + "lb", "-d", "link", "show", "eth0");
+            assertTrue(link.contains("prog/xdp") && link.contains("name maglev_"), "the new engine's XDP program:\n" + link);
+            assertEquals(2, logLines("XDP program maglev_"), "attached once per engine:\n" + String.join("\n", daemonOutput));
+        }
         String reply = inNamespace(PREFIX + "c", () -> {
             try (Socket s = new Socket()) {
                 s.setSoTimeout(10_000);
@@ -234,6 +257,18 @@ class DsrDaemonIT {
             }
         });
         assertTrue(reply != null && reply.endsWith(" again"), "forwarding goes on after the reload: " + reply);
+        String metrics = inNamespace(PREFIX + "lb", () -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 9190), 10_000);
+                s.getOutputStream().write("GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            }
+        });
+        String other = ioKind.equals("af_xdp") ? "af_packet" : "af_xdp";
+        assertTrue(metrics.contains("maglev_dsr_io{io=\"" + ioKind + "\",vip=\"dsr-web\"} 1.0")
+                && metrics.contains("maglev_dsr_io{io=\"" + other + "\",vip=\"dsr-web\"} 0.0"),
+                metrics.lines().filter(l -> l.contains("dsr_io")).toList().toString());
         // SIGTERM (through the handle: Process.destroy() would also close the pipe we read the log from):
         // stop new flows, wait up to shutdown_timeout for tracked ones, stop the engine
         daemon.toHandle().destroy();
@@ -241,6 +276,10 @@ class DsrDaemonIT {
         outputReader.join(10_000); // every line the daemon printed, up to its exit
         assertEquals(0, daemon.exitValue(), String.join("\n", daemonOutput));
         assertEquals(2, logLines("DSR engine stopped"), String.join("\n", daemonOutput));
+        assertTrue(String.join("\n", daemonOutput).contains(ioKind.equals("af_xdp") ? "AF_XDP (XDP" : "AF_PACKET (fanout"),
+                String.join("\n", daemonOutput));
+        String link = run("ip", "-n", PREFIX + "lb", "link", "show", "eth0");
+        assertTrue(!link.contains("xdp"), "no XDP program left after the daemon stopped: " + link);
     }
 
     /** {@code maglevd explain --format json} on the test's configuration, in this JVM. */

@@ -184,12 +184,19 @@ public final class AfXdpIo implements PacketIo {
             address.set(JAVA_SHORT, 2, XDP_USE_NEED_WAKEUP);
             address.set(JAVA_INT, 4, iface.index());
             address.set(JAVA_INT, 8, queue);
-            if (sys.bind(fd, address, 16) < 0) {
+            // A socket of this queue closed a moment ago (an engine restarted by a reload) keeps the queue until
+            // the kernel's deferred release of its buffer pool ran: wait for that, boundedly.
+            int bound = sys.bind(fd, address, 16);
+            for (int attempt = 0; bound < 0 && sys.errno() == EBUSY && attempt < BIND_RETRIES; attempt++) {
+                sleepMs(BIND_RETRY_MS);
+                bound = sys.bind(fd, address, 16);
+            }
+            if (bound < 0) {
                 int errno = sys.errno();
                 throw new PacketEngineException("binding the AF_XDP socket to " + iface.name() + " queue " + queue
                         + " failed: " + LinuxNative.describe(errno) + (errno == EBUSY
-                                ? " (another AF_XDP socket is bound to that queue: one DSR VIP engine per interface "
-                                        + "on AF_XDP; set dsr.io: af_packet for the others)"
+                                ? " (another AF_XDP socket has held that queue for 2 s: one DSR VIP engine per "
+                                        + "interface on AF_XDP; set dsr.io: af_packet for the others)"
                                 : errno == LinuxNative.EINVAL ? " (does the interface have that queue?)" : ""));
             }
             MemorySegment options = sys.allocate(4);
@@ -207,6 +214,18 @@ public final class AfXdpIo implements PacketIo {
             sys.closeFd(fd);
             sys.close();
             throw e;
+        }
+    }
+
+    private static final int BIND_RETRIES = 100;
+    private static final int BIND_RETRY_MS = 20;
+
+    private static void sleepMs(int ms) throws PacketEngineException {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PacketEngineException("interrupted while waiting for an AF_XDP queue", e);
         }
     }
 

@@ -39,6 +39,12 @@ final class XdpRedirect implements AutoCloseable {
     static final int MAX_VIP_KEYS = 1024;
     private static final int ENOMEM = 12;
 
+    /**
+     * System property {@value}: {@code generic} attaches in generic mode even where the driver has native XDP (a
+     * diagnostic: on a veth, native XDP runs on the sending CPU, generic after RPS; see docs/dsr.md).
+     */
+    static final String MODE_PROPERTY = "maglev.dsr.xdpMode";
+
     /** How the program is attached. */
     enum Mode { NATIVE, GENERIC }
 
@@ -211,10 +217,16 @@ final class XdpRedirect implements AutoCloseable {
         }
         claim(iface);
         try (XdpLink link = XdpLink.open()) {
-            int error = link.set(iface.index(), progFd, XdpLink.FLAG_IF_NOEXIST | XdpLink.FLAG_DRV_MODE, -1);
+            boolean genericOnly = "generic".equals(System.getProperty(MODE_PROPERTY));
+            int error = genericOnly ? -1
+                    : link.set(iface.index(), progFd, XdpLink.FLAG_IF_NOEXIST | XdpLink.FLAG_DRV_MODE, -1);
             Mode used = Mode.NATIVE;
             String why = "";
-            if (error != 0 && error != LinuxNative.EBUSY && error != LinuxNative.EEXIST) {
+            if (genericOnly) {
+                why = " (-D" + MODE_PROPERTY + "=generic)";
+                error = link.set(iface.index(), progFd, XdpLink.FLAG_IF_NOEXIST | XdpLink.FLAG_SKB_MODE, -1);
+                used = Mode.GENERIC;
+            } else if (error != 0 && error != LinuxNative.EBUSY && error != LinuxNative.EEXIST) {
                 why = " (the driver refused native mode: " + LinuxNative.describe(error) + ")";
                 error = link.set(iface.index(), progFd, XdpLink.FLAG_IF_NOEXIST | XdpLink.FLAG_SKB_MODE, -1);
                 used = Mode.GENERIC;

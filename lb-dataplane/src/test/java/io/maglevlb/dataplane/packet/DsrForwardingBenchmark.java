@@ -21,8 +21,10 @@ import java.util.List;
  * The generator thread is pinned to CPU 0 and blasts 60-byte UDP frames (many source ports) at the LB's MAC.
  * RPS on the LB's eth0 moves the LB's receive processing to CPU 1, so the LB's kernel work (and, for the engine
  * run, the engine thread, pinned there too) share one core. Linux run: ip_forward=1 and a route for the VIP to
- * the sink. Engine runs: ip_forward=0, engine with the sink as only backend, with and without its ingress drop
- * filter. The sink counts frames at its interface and drops them in its own ingress hook, so its IP stack does
+ * the sink. Engine runs: ip_forward=0, engine with the sink as only backend, on AF_PACKET (with its ingress
+ * drop filter) and on AF_XDP (copy mode: a veth has no zero-copy) with the XDP program in generic mode (after
+ * RPS, on the LB core) and in native mode (on a veth: in the NAPI of the sending CPU, so the LB core's time per
+ * frame leaves the XDP program and the copy into the UMEM out). The sink counts frames at its interface and drops them in its own ingress hook, so its IP stack does
  * not add work to the LB's core. The three paths run interleaved for several rounds; medians are reported.
  *
  * <p>Three numbers per path: the forwarded rate under overload (the generator as fast as it can); the
@@ -69,7 +71,10 @@ public final class DsrForwardingBenchmark {
                 frames.add(Frames.concat(lbMac, genMac, new byte[] {0x08, 0x00}, ip));
             }
 
-            String[] paths = {"linux ip_forward", "dsr engine", "dsr engine, no ingress_drop"};
+            // AF_XDP twice: native XDP on a veth runs the program and the copy into the UMEM in the veth's NAPI on
+            // the sending CPU (the generator's), generic XDP after RPS on the LB core, like the other paths
+            String[] paths = {"linux ip_forward", "dsr af_packet", "dsr af_xdp, generic xdp", "dsr af_xdp, native xdp"};
+            String[] ios = {null, "af_packet", "af_xdp", "af_xdp"};
             // -Ddsr.bench.overloadOnly=true: overload runs only (quick experiments); -Ddsr.bench.rate=PPS paces
             // them (for profiling a path at a fixed load)
             boolean overloadOnly = Boolean.getBoolean("dsr.bench.overloadOnly");
@@ -97,9 +102,12 @@ public final class DsrForwardingBenchmark {
                             lab.sysctl(lb, "net.ipv4.ip_forward", "0");
                         }
                     } else {
+                        System.setProperty(XdpRedirect.MODE_PROPERTY, p == 2 ? "generic" : "auto");
                         try (EngineProcess e = new EngineProcess(lb, DsrLab.VIP + ":9000", "udp", "l2", "eth0", "1",
-                                "65536", "0", "-", "6080", "5-tuple", "1",
-                                p == 1 ? "ingress-drop" : "no-ingress-drop")) {
+                                "65536", "0", "-", "6080", "5-tuple", "1", "ingress-drop", ios[p])) {
+                            if (!e.io().equals(ios[p])) {
+                                throw new IllegalStateException(paths[p] + " runs on " + e.io());
+                            }
                             e.backends("s1=198.18.0.11:9000:1");
                             run(lab, gen, sink, frames, 2, 0); // warm up the JIT
                             java.util.Map<String, Long> warm = e.stats();

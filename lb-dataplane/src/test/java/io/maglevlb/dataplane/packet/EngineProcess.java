@@ -35,6 +35,7 @@ final class EngineProcess implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace,
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m", "-Xss1m",
+                "-D" + XdpRedirect.MODE_PROPERTY + "=" + System.getProperty(XdpRedirect.MODE_PROPERTY, "auto"),
                 "-cp", System.getProperty("java.class.path"), DsrEngineProcess.class.getName()));
         command.addAll(List.of(args));
         process = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -900,6 +900,21 @@ class ConfigBinderTest {
         }
 
         @Test
+        void ioDefaultsToAfPacketAndTakesAutoAfXdpOrAfPacket() {
+            assertEquals(DsrIo.AF_PACKET, valid(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0")).vips()
+                    .getFirst().dsr().orElseThrow().io());
+            for (DsrIo io : DsrIo.values()) {
+                assertEquals(Optional.of(new DsrConfig(DsrMethod.L2, "eth0", DsrConfig.DEFAULT_GUE_PORT, true, io)),
+                        valid(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0\n  io: " + io.configName()))
+                                .vips().getFirst().dsr());
+            }
+            BindResult r = bind(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0\n  io: af_xpd"));
+            assertEquals(1, r.errors().size(), r.errors()::toString);
+            assertEquals("vips[0].dsr.io", r.errors().getFirst().path());
+            assertTrue(r.errors().getFirst().message().contains("did you mean 'af_xdp'?"), r.errors()::toString);
+        }
+
+        @Test
         void guePortDefaultsAndIsOnlyForGue() {
             assertEquals(Optional.of(new DsrConfig(DsrMethod.GUE, "eth0", DsrConfig.DEFAULT_GUE_PORT)),
                     valid(vip("mode: dsr\ndsr:\n  method: gue\n  interface: eth0")).vips().getFirst().dsr());

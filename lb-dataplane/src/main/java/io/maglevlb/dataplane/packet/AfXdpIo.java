@@ -330,6 +330,7 @@ public final class AfXdpIo implements PacketIo {
         if (n > 0) {
             completionConsumer += n;
             txOutstanding -= n;
+            transmitted += n;
             INT.setRelease(m, c.consumer(), completionConsumer);
         }
     }
@@ -437,9 +438,7 @@ public final class AfXdpIo implements PacketIo {
                 break;
             }
         }
-        int sentBefore = txOutstanding;
         reapCompletions();
-        transmitted += sentBefore - txOutstanding;
     }
 
     @Override

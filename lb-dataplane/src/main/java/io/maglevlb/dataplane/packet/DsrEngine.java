@@ -31,6 +31,10 @@ import org.slf4j.LoggerFactory;
  * engine never builds tables. {@link #start} opens every socket before any thread runs, so a missing capability
  * or interface fails the start with a clear message instead of a dead thread.
  *
+ * <p>With {@code dsr.io: af_xdp} (or {@code auto} where possible) the threads read from AF_XDP sockets instead, one
+ * per receive queue of the interface, fed by an XDP program ({@link AfXdpPort}); the forwarding code is the same
+ * ({@link PacketIo}).
+ *
  * <p>The engine serves one VIP: its socket filter matches that VIP's address, protocol and port only. Several
  * DSR VIPs run several engines (each in its own fanout group) on the same or different interfaces.
  */

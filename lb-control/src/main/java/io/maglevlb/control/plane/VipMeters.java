@@ -105,11 +105,6 @@ final class VipMeters implements AutoCloseable {
         }
         if (dsr != null) {
             registerDsr(vipGroup, dsr);
-            for (String io : new String[] {"af_xdp", "af_packet"}) {
-                vipGroup.gauge(MetricNames.DSR_IO, "1 for the kernel interface the VIP's DSR engine moves frames "
-                        + "through (dsr.io), else 0", dsrVip.get(),
-                        d -> d.engine().map(e -> e.io().equals(io) ? 1.0 : 0.0).orElse(0.0), MetricNames.IO, io);
-            }
         }
         if (udp != null) {
             registerUdp(vipGroup, udp);
@@ -171,6 +166,10 @@ final class VipMeters implements AutoCloseable {
         }
         g.gauge(MetricNames.BACKENDS_UNRESOLVED, "Backends whose next-hop Ethernet address is not known yet", s,
                 c -> c.read(DsrStats::unresolvedBackends));
+        for (String io : new String[] {"af_xdp", "af_packet"}) {
+            g.gauge(MetricNames.DSR_IO, "1 for the kernel interface the VIP's DSR engine moves frames through "
+                    + "(dsr.io), else 0", s, c -> c.read(d -> io.equals(d.io()) ? 1 : 0), MetricNames.IO, io);
+        }
         Map<String, ToDoubleFunction<Cached<DsrStats>>> evictions = new LinkedHashMap<>();
         for (EvictionReason reason : EvictionReason.values()) {
             String label = reason.name().toLowerCase(Locale.ROOT);

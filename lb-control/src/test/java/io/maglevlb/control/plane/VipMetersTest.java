@@ -74,7 +74,7 @@ class VipMetersTest {
         drops.put(DropReason.NO_BACKEND, 6L);
         DsrStats.FlowStats flows = new DsrStats.FlowStats(11, 12, 13, 14, 15, Map.of("idle", 9L, "capacity", 6L), 0, 0, 2048);
         return new DsrStats("video", forwarded + 1, forwarded, forwarded * 100, 0, 0, 0, drops,
-                Map.of(1, new DsrStats.BackendTraffic(backendPackets, backendPackets * 100)), flows, 2, 1);
+                Map.of(1, new DsrStats.BackendTraffic(backendPackets, backendPackets * 100)), flows, 2, 1, "af_xdp");
     }
 
     @Test
@@ -91,6 +91,8 @@ class VipMetersTest {
         assertEquals(6, t.value("maglev_packet_drops_total", "vip", "video", "reason", "no_backend"));
         assertEquals(0, t.value("maglev_packet_drops_total", "vip", "video", "reason", "ring_full"));
         assertEquals(1, t.value("maglev_backends_unresolved", "vip", "video"));
+        assertEquals(1, t.value("maglev_dsr_io", "vip", "video", "io", "af_xdp"));
+        assertEquals(0, t.value("maglev_dsr_io", "vip", "video", "io", "af_packet"));
         assertEquals(11, t.value("maglev_flow_table_size", "vip", "video"));
         assertEquals(2048, t.value("maglev_flow_table_capacity", "vip", "video"));
         assertEquals(12, t.value("maglev_flow_table_hits_total", "vip", "video"));

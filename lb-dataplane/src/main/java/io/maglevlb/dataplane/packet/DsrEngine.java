@@ -338,7 +338,7 @@ public final class DsrEngine implements AutoCloseable {
                 Collections.unmodifiableMap(dropMap), Collections.unmodifiableMap(backends),
                 new DsrStats.FlowStats(size, hits, misses, inserts, evictions, reasons(evictionsByReason), floodSkips,
                         flooding, capacity),
-                forwarders.size(), resolver.unresolved());
+                forwarders.size(), resolver.unresolved(), io());
     }
 
     private static Map<String, Long> reasons(long[] counts) {

@@ -21,10 +21,12 @@ import java.util.Map;
  * @param threads forwarding threads
  * @param unresolvedBackends backends whose (next hop's) Ethernet address is not known yet: their packets are
  *     dropped as {@link DropReason#NO_NEXT_HOP}
+ * @param io the kernel interface the engine runs on: {@code af_xdp} or {@code af_packet} ({@code dsr.io}); empty
+ *     before the engine started
  */
 public record DsrStats(String vip, long receivedFrames, long forwardedPackets, long forwardedBytes,
         long fragmentsForwarded, long icmpErrorsForwarded, long checksumsCompleted, Map<DropReason, Long> drops,
-        Map<Integer, BackendTraffic> backends, FlowStats flows, int threads, int unresolvedBackends)
+        Map<Integer, BackendTraffic> backends, FlowStats flows, int threads, int unresolvedBackends, String io)
         implements VipStats {
 
     /** The counters of a VIP whose engine has not started: every count 0, every drop reason present. */
@@ -34,7 +36,7 @@ public record DsrStats(String vip, long receivedFrames, long forwardedPackets, l
             drops.put(r, 0L);
         }
         return new DsrStats(vip, 0, 0, 0, 0, 0, 0, Map.copyOf(drops), Map.of(),
-                new FlowStats(0, 0, 0, 0, 0, Map.of(), 0, 0, 0), 0, 0);
+                new FlowStats(0, 0, 0, 0, 0, Map.of(), 0, 0, 0), 0, 0, "");
     }
 
     /** Flows tracked now, over all threads. */

@@ -31,7 +31,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * One health check of one backend, run on the health event loop: a TCP connect, or an HTTP/1.1 GET whose
  * status line is read (and nothing more: at most {@link #MAX_STATUS_LINE_BYTES} bytes) and matched against
- * the expected range. The promise completes exactly once, with the first of: result, error, timeout.
+ * the expected range. The promise completes exactly once, with the first of: result, error, timeout. Then the
+ * connection is closed with a reset ({@link #closeWithReset}).
  */
 final class Probe {
     /** An HTTP status line longer than this is a failure; bounds what one check may buffer. */
@@ -97,10 +98,32 @@ final class Probe {
             // A channel that could not be created or registered (EMFILE) was closed by Netty already, and
             // close() on it throws "channel not registered to an event loop".
             if (connect.channel().isRegistered()) {
-                connect.channel().close();
+                closeWithReset(connect.channel());
             }
         });
         return promise;
+    }
+
+    /**
+     * Closes a check's connection with a reset (SO_LINGER 0) once its verdict is known, so that maglevd holds no
+     * TIME_WAIT socket per check. A FIN close by maglevd, the side that usually closes first (a tcp check closes as
+     * soon as it connects; an http check as soon as the status line is in), leaves the local port in TIME_WAIT for
+     * 60 s: at 2 checks a second per backend and a narrow {@code ip_local_port_range} the checks alone held every
+     * ephemeral port toward a backend and clients could not be served (docs/reliability.md, ephemeral-ports).
+     * HAProxy closes its checks the same way. The reset cannot change the verdict: the promise is already
+     * complete, and a reset we send is never read back by our own socket; a reset the backend sends before the
+     * verdict is still a backend failure ({@link #classify}).
+     */
+    static void closeWithReset(Channel channel) {
+        if (channel.isActive()) {
+            try {
+                channel.config().setOption(ChannelOption.SO_LINGER, 0);
+            } catch (ChannelException e) {
+                // The socket went away under us (the backend's reset, or a concurrent close): a plain close is
+                // all that is left, and there is no TIME_WAIT to avoid on a socket that is gone.
+            }
+        }
+        channel.close();
     }
 
     /**

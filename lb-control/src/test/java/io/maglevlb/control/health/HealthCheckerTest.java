@@ -192,11 +192,19 @@ class HealthCheckerTest {
     @Test
     void nonHttpAnswerIsAFailure() throws Exception {
         try (LoopbackServer server = LoopbackServer.garbage()) {
-            BackendHealth h = watch("a", server.address(), http("/", 200, 399), InitialState.PROVISIONALLY_UP);
-            HealthTransition down = nextTransition(VERDICT_BOUND_MS);
+            // A 10 s interval: the first check starts within interval/10 = 1 s and the second not before 10 s
+            // after it, so the count read below is the one the transition came from, even on a loaded machine
+            // (at 100 ms a second check could complete before the assertion).
+            Duration interval = Duration.ofSeconds(10);
+            HealthCheckConfig slowHttp = new HealthCheckConfig(HealthCheckType.HTTP, interval, TIMEOUT, RISE, FALL,
+                    "/", 200, 399);
+            BackendHealth h = watch("a", server.address(), slowHttp, InitialState.PROVISIONALLY_UP);
+            HealthTransition down = nextTransition(
+                    interval.toMillis() / HealthChecker.JITTER_DIVISOR + TIMEOUT.toMillis() + 2000);
             assertNotNull(down);
-            assertTrue(down.reason().contains("not an HTTP/1.x status line"), down.reason());
-            assertEquals(1, h.checks(CheckResult.FAILURE));
+            assertFalse(down.up());
+            assertEquals("first check failed: not an HTTP/1.x status line: SSH-2.0-OpenSSH", down.reason());
+            assertEquals(1, h.checks(CheckResult.FAILURE), "down on its first failed check, not after fall");
         }
     }
 

@@ -24,6 +24,9 @@ class HelpTextTest {
         List<String> cut = new ArrayList<>();
         for (CommandLine cl : all) {
             for (String line : cl.getCommandSpec().usageMessage().description()) {
+                if (line.startsWith("  ")) {
+                    continue; // an indented example (a command line), not prose
+                }
                 String s = line.replace("%n", "").strip();
                 if (!s.isEmpty() && !s.matches(".*[.:)!?]$")) {
                     cut.add(cl.getCommandSpec().qualifiedName() + ": '" + s + "'");

@@ -78,10 +78,28 @@ class TcpDaemonProcessIT {
         /** The backend dies: listener and every connection closed. */
         @Override
         public void close() throws IOException {
+            int port = server.getLocalPort();
             server.close();
             for (Socket s : open) {
                 s.close();
             }
+            // The JDK may finish closing a listener that a virtual thread is blocked on a little later: a
+            // connection made meanwhile would still be accepted. Dead means refused, so wait for that (bounded).
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (System.nanoTime() < deadline) {
+                try (Socket probe = new Socket()) {
+                    probe.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1000);
+                } catch (IOException refused) {
+                    return;
+                }
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            throw new IOException("backend " + name + " still accepts on port " + port + " 10 s after close");
         }
     }
 

@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Epoll is checked once per process ({@link #detect()}); when it is unavailable the cause is logged at WARN,
  * never swallowed, because NIO forwards without SO_REUSEPORT steering (one listener per VIP instead of one per
- * event loop) and without splice.
+ * event loop) and through the portable TCP relay (Netty channels) instead of the raw one.
  */
 public final class Transport {
     private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
@@ -77,11 +77,6 @@ public final class Transport {
 
     /** Whether one listening socket per event loop can share a VIP address (SO_REUSEPORT). */
     public boolean supportsReusePort() {
-        return epoll;
-    }
-
-    /** Whether TCP relays can move bytes with splice(2) instead of through user space. */
-    public boolean supportsSplice() {
         return epoll;
     }
 
@@ -151,7 +146,7 @@ public final class Transport {
             }
             Throwable cause = Epoll.unavailabilityCause();
             LOG.warn("epoll transport unavailable on {} {}, falling back to NIO (one listener per VIP, no "
-                    + "SO_REUSEPORT steering, no splice): {}", System.getProperty("os.name"),
+                    + "SO_REUSEPORT steering, the portable TCP relay): {}", System.getProperty("os.name"),
                     System.getProperty("os.arch"), String.valueOf(cause));
             LOG.debug("epoll unavailability cause", cause);
             return NIO;

@@ -52,11 +52,6 @@ final class RunCommand implements Callable<Integer> {
                     + " does the same (this option wins); maglevd ctl reads it too.")
     String admin;
 
-    @Option(names = "--tcp-splice", paramLabel = "true|false", arity = "1",
-            description = "Relay TCP bytes with splice(2) instead of through buffers (epoll only; default: "
-                    + "false, see docs/tcp-proxy.md).")
-    Boolean tcpSplice;
-
     @Spec
     CommandSpec spec;
 
@@ -83,9 +78,6 @@ final class RunCommand implements Callable<Integer> {
         } catch (IllegalArgumentException | IllegalStateException e) {
             LOG.error("maglevd: cannot start: {}", e.getMessage());
             return MaglevdMain.EXIT_FAILURE;
-        }
-        if (tcpSplice != null) {
-            options = options.withTcp(options.tcp().withSplice(tcpSplice));
         }
 
         DemoBackends demo = null;

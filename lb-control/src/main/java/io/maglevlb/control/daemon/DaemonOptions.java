@@ -7,7 +7,7 @@ import java.util.Objects;
 /**
  * Daemon settings that are not in the configuration file.
  *
- * @param tcp TCP relay settings (splice, write buffer water marks)
+ * @param tcp TCP relay settings (the NIO engine's write buffer water marks)
  * @param transport the forwarding transport: {@link Transport#detect()} (epoll, else NIO) unless a test or
  *     the {@value #TRANSPORT_PROPERTY} system property asks for NIO
  */

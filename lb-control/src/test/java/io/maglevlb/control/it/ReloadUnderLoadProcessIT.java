@@ -66,17 +66,17 @@ class ReloadUnderLoadProcessIT {
                 .replace("    connect_timeout: 1s\n", settings));
     }
 
-    /** Each relay engine: the raw relay (the default with epoll) and Netty channels. */
+    /** Each relay engine: the raw relay (epoll) and the portable one (Netty's NIO channels). */
     @ParameterizedTest
-    @ValueSource(strings = {"raw", "channels"})
-    void twentySettingsReloadsUnderNewConnectionLoadLoseNoClient(String engine) throws Exception {
+    @ValueSource(strings = {"epoll", "nio"})
+    void twentySettingsReloadsUnderNewConnectionLoadLoseNoClient(String transport) throws Exception {
         int adminPort = freePort();
         int vipPort = freePort();
         try (NamedEchoBackend a = new NamedEchoBackend("a");
              NamedEchoBackend b = new NamedEchoBackend("b")) {
             Path config = Files.writeString(dir.resolve("maglevd.yaml"), yaml(adminPort, vipPort, a, b, 0));
             try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"),
-                    List.of("-Dmaglevd.tcp.engine=" + engine), "run", "--config", config.toString())) {
+                    List.of("-Dmaglevd.transport=" + transport), "run", "--config", config.toString())) {
                 maglevd.awaitLine("maglevd running", STARTUP);
 
                 AtomicBoolean stop = new AtomicBoolean();

@@ -5,12 +5,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import io.maglevlb.core.flow.FlowHash;
-import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.linux.LinuxNative;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoEvent;
@@ -18,22 +16,20 @@ import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteOrder;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One proxied TCP connection relayed on raw sockets: the client socket accepted by a {@link RawListener} and the
  * backend socket opened for it, both registered directly with the event loop's epoll (Netty's
- * {@code EpollIoHandler}) and driven with plain system calls through FFM. The default engine with epoll; the
- * Netty-channel engine ({@link TcpConnection}) serves NIO and splice mode.
+ * {@code EpollIoHandler}) and driven with plain system calls through FFM. The one engine with epoll; the portable
+ * engine ({@link TcpConnection}) serves NIO. Backend choice and connect retries are {@link ProxiedConnection}'s.
  *
  * <p><b>Why.</b> A Netty channel costs some twenty system calls per connection beyond the relay's own
  * (address and option queries on construction, an epoll_ctl per interest change, SO_LINGER checks and
@@ -69,13 +65,7 @@ final class RawTcpConnection extends ProxiedConnection {
     /** Reads per side per turn before yielding the loop to other connections (then resumed by a task). */
     private static final int READS_PER_TURN = 16;
     private static final int NODELAY_ON = 1;
-    /** After a local error (no descriptor, no buffers) the backend socket is tried again this much later. */
-    private static final long LOCAL_RETRY_MS = 20;
-    /** How long a client waits for a backend socket through local errors when connect_timeout is 0. */
-    private static final long DEFAULT_LOCAL_WAIT_MS = 2000;
 
-    private final TcpProxyVip vip;
-    private final TcpVipLoop loop;
     private final RawLoopIo io;
     private final Side front;
     private Side back;
@@ -83,21 +73,9 @@ final class RawTcpConnection extends ProxiedConnection {
     private final long clientLo;
     private final int clientPort;
 
-    private ForwardingSnapshot snapshot;
-    private long flowHash;
-    private int firstChoice;
-    private int backendId = ForwardingSnapshot.NO_BACKEND;
-    private int attempt;
-    private boolean connected;
-    private boolean closed;
-    private ScheduledFuture<?> connectTimer;
     private boolean pumpScheduled;
     /** The backend socket opened by the listener before the accept (-1 once used or closed); see RawListener. */
     private int spareFd;
-    /** When a client waiting through local errors is given up (0: not waiting). */
-    private long localWaitDeadlineNs;
-    private final Runnable connectTimeoutTask = this::onConnectTimeout;
-    private final Runnable localRetryTask = this::onLocalRetry;
     private final Runnable pumpTask = this::scheduledPump;
 
     /**
@@ -107,9 +85,8 @@ final class RawTcpConnection extends ProxiedConnection {
      *     connection owns it from now on
      */
     RawTcpConnection(TcpProxyVip vip, TcpVipLoop loop, int clientFd, MemorySegment peer, int spareFd) {
-        this.vip = vip;
+        super(vip, loop);
         this.spareFd = spareFd;
-        this.loop = loop;
         this.io = loop.rawIo();
         this.front = new Side(clientFd, true);
         short family = peer.get(JAVA_SHORT, 0);
@@ -124,22 +101,21 @@ final class RawTcpConnection extends ProxiedConnection {
         }
     }
 
-    /** Right after accept4, on the loop: registers the client socket and picks a backend (or parks). */
+    /** Right after accept4, on the loop: registers the client socket, then chooses a backend (or parks). */
     void accepted() {
-        loop.accepted++;
-        loop.active++;
-        loop.link(this, System.nanoTime());
         // TCP_NODELAY came with the socket: the listener has it set (see RawListener.open).
         if (vip.delayedAck.client()) {
             io.sys.setsockoptIntFast(front.fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_QUICKACK, 0);
         }
         if (!register(front)) {
-            closeBoth(true);
+            // Never admitted: counted as accepted, then reset without touching the limit or the idle list.
+            loop.accepted++;
+            closed = true;
+            closeSide(front, true);
+            closeSpare();
             return;
         }
-        if (vip.limit.admit(this)) {
-            start();
-        }
+        admit();
     }
 
     @Override
@@ -148,42 +124,12 @@ final class RawTcpConnection extends ProxiedConnection {
     }
 
     @Override
-    int backendId() {
-        return backendId;
+    long flowHash() {
+        return vip.flowHash(clientHi, clientLo, clientPort);
     }
 
     @Override
-    EventLoop eventLoop() {
-        return loop.eventLoop;
-    }
-
-    @Override
-    void startAfterPark() {
-        if (!closed) {
-            start();
-        }
-    }
-
-    private void start() {
-        ForwardingSnapshot s = vip.snapshots.current();
-        snapshot = s;
-        loop.ensureBackendCapacity(s.idLimit());
-        flowHash = vip.flowHash(clientHi, clientLo, clientPort);
-        int id = s.backendFor(flowHash);
-        if (id == ForwardingSnapshot.NO_BACKEND) {
-            loop.closedNoBackend++;
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("vip {}: no backend available for {}, resetting", vip.name(), clientDescription());
-            }
-            closeBoth(true);
-            return;
-        }
-        firstChoice = id;
-        connect(id);
-    }
-
-    private void connect(int id) {
-        backendId = id;
+    void connectTo(int id) {
         MemorySegment target = io.backendSockaddr(snapshot, id);
         int family = target.get(JAVA_SHORT, 0);
         LinuxNative sys = io.sys;
@@ -206,26 +152,41 @@ final class RawTcpConnection extends ProxiedConnection {
         int r = sys.connect(fd, target, (int) target.byteSize());
         if (r < 0 && sys.errno() != LinuxNative.EINPROGRESS) {
             int errno = sys.errno();
+            dropBackendSocket();
             if (LocalError.ofErrno(errno) != null) {
-                closeSide(back, false);
-                back = null;
                 localFailure(errno);
             } else {
-                connectFailed(errno);
+                connectFailed(LinuxNative.describe(errno));
             }
             return;
         }
         if (!register(b)) {
-            closeSide(back, false);
-            back = null;
+            dropBackendSocket();
             localFailure(LocalError.ENOMEM); // epoll could not take the socket (memory, max_user_watches)
             return;
         }
         if (r == 0) {
             onConnected();
-        } else if (vip.connectTimeoutMs() > 0) {
-            connectTimer = loop.eventLoop.schedule(connectTimeoutTask, vip.connectTimeoutMs(), TimeUnit.MILLISECONDS);
+        } else {
+            connectStarted();
         }
+    }
+
+    private void localFailure(int errno) {
+        LocalError reason = LocalError.ofErrno(errno);
+        localFailure(reason != null ? reason : LocalError.BUFFERS, LinuxNative.describe(errno));
+    }
+
+    private void dropBackendSocket() {
+        if (back != null) {
+            closeSide(back, false);
+            back = null;
+        }
+    }
+
+    @Override
+    void abandonConnect() {
+        dropBackendSocket();
     }
 
     private boolean register(Side side) {
@@ -240,84 +201,8 @@ final class RawTcpConnection extends ProxiedConnection {
         return side.registration.isValid();
     }
 
-    private void onConnectTimeout() {
-        connectTimer = null;
-        if (!closed && !connected && back != null) {
-            connectFailed(LinuxNative.ETIMEDOUT);
-        }
-    }
-
-    private void connectFailed(int errno) {
-        if (connectTimer != null) {
-            connectTimer.cancel(false);
-            connectTimer = null;
-        }
-        if (back != null) {
-            closeSide(back, false);
-            back = null;
-        }
-        loop.connectFailures[backendId]++;
-        if (LOG.isDebugEnabled()) {
-            LOG.debug("vip {}: connect to backend {} failed for {}: {}", vip.name(),
-                    snapshot.backend(backendId).name(), clientDescription(), LinuxNative.describe(errno));
-        }
-        int next = loop.retryTarget(snapshot, flowHash, firstChoice, ++attempt, vip.connectRetries);
-        if (next != ForwardingSnapshot.NO_BACKEND) {
-            connect(next);
-            return;
-        }
-        closeBoth(true);
-    }
-
-    /**
-     * A backend socket could not be opened or connected for a local reason ({@link LocalError}): counted as a
-     * local error, never against the backend. No descriptor or no buffers: the client waits and the same
-     * backend is tried again every {@link #LOCAL_RETRY_MS} until a connect timeout has passed, then it is reset.
-     * No ephemeral port toward this backend: the next fallback is tried (another address has other ports).
-     */
-    private void localFailure(int errno) {
-        LocalError reason = LocalError.ofErrno(errno);
-        loop.localError(reason != null ? reason : LocalError.BUFFERS);
-        if (LOG.isDebugEnabled()) {
-            LOG.debug("vip {}: local error opening a socket to backend {} for {}: {}", vip.name(),
-                    snapshot.backend(backendId).name(), clientDescription(), LinuxNative.describe(errno));
-        }
-        if (reason == LocalError.EPHEMERAL_PORTS) {
-            int next = loop.fallbackTarget(snapshot, flowHash, firstChoice, ++attempt, vip.connectRetries);
-            if (next != ForwardingSnapshot.NO_BACKEND) {
-                connect(next);
-                return;
-            }
-        } else {
-            long now = System.nanoTime();
-            if (localWaitDeadlineNs == 0) {
-                long waitMs = vip.connectTimeoutMs() > 0 ? vip.connectTimeoutMs() : DEFAULT_LOCAL_WAIT_MS;
-                localWaitDeadlineNs = now + TimeUnit.MILLISECONDS.toNanos(waitMs);
-            }
-            if (now - localWaitDeadlineNs < 0) {
-                connectTimer = loop.eventLoop.schedule(localRetryTask, LOCAL_RETRY_MS, TimeUnit.MILLISECONDS);
-                return;
-            }
-        }
-        loop.closedLocalError++;
-        closeBoth(true);
-    }
-
-    private void onLocalRetry() {
-        connectTimer = null;
-        if (!closed && !connected && back == null) {
-            connect(backendId);
-        }
-    }
-
     private void onConnected() {
-        connected = true;
-        if (connectTimer != null) {
-            connectTimer.cancel(false);
-            connectTimer = null;
-        }
-        loop.connections[backendId]++;
-        loop.activeByBackend[backendId]++;
+        backendConnected();
         back.writable = true;
         if (vip.delayedAck.backend()) {
             // Only now: with quick ACKs off before connect, the handshake's last ACK would wait for data to ride
@@ -341,7 +226,9 @@ final class RawTcpConnection extends ProxiedConnection {
         }
         if (side == back && !connected) {
             if ((events & (EV_ERR | EV_HUP)) != 0) {
-                connectFailed(socketError(back));
+                int errno = socketError(back);
+                dropBackendSocket();
+                connectFailed(LinuxNative.describe(errno));
                 return;
             }
             if ((events & EV_OUT) == 0) {
@@ -553,10 +440,6 @@ final class RawTcpConnection extends ProxiedConnection {
         return e != 0 ? e : LinuxNative.ECONNREFUSED;
     }
 
-    private void touch() {
-        loop.touch(this, System.nanoTime());
-    }
-
     // ---- closing ---------------------------------------------------------------------------------------------
 
     @Override
@@ -572,32 +455,32 @@ final class RawTcpConnection extends ProxiedConnection {
         closeBoth(false);
     }
 
+    @Override
+    void reset() {
+        closeBoth(true);
+    }
+
     /** Closes both sockets (FIN, or RST when {@code reset}) and settles the books. Idempotent. */
     private void closeBoth(boolean reset) {
         if (closed) {
             return;
         }
         closed = true;
-        if (connectTimer != null) {
-            connectTimer.cancel(false);
-            connectTimer = null;
-        }
         // Backend first, then the client, then the slot: a max_connections slot is never handed on while this
         // connection's backend socket is still open.
         if (back != null) {
             closeSide(back, reset);
-            if (connected) {
-                loop.activeByBackend[backendId]--;
-            }
         }
+        closeSpare();
+        closeSide(front, reset);
+        released();
+    }
+
+    private void closeSpare() {
         if (spareFd >= 0) {
             closeFd(spareFd);
             spareFd = -1;
         }
-        closeSide(front, reset);
-        loop.active--;
-        loop.unlink(this);
-        vip.limit.release(this);
     }
 
     private static void closeFd(int fd) {
@@ -630,11 +513,6 @@ final class RawTcpConnection extends ProxiedConnection {
         if (side.registration != null) {
             side.registration.cancel();
         }
-    }
-
-    @Override
-    boolean sawKernelActivity(long nowNs, long idleTimeoutNs) {
-        return false; // every byte passes through pump(), which records activity
     }
 
     @Override
@@ -688,7 +566,8 @@ final class RawTcpConnection extends ProxiedConnection {
         }
     }
 
-    private String clientDescription() {
+    @Override
+    String clientDescription() {
         return clientAddress().toString();
     }
 

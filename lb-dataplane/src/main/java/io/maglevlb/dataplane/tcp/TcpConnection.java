@@ -1,7 +1,6 @@
 package io.maglevlb.dataplane.tcp;
 
 import io.maglevlb.core.snapshot.BackendState;
-import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import io.maglevlb.dataplane.AddressBits;
 import io.maglevlb.dataplane.LocalError;
 import io.netty.buffer.ByteBuf;
@@ -11,31 +10,21 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOutboundBuffer;
-import io.netty.channel.EventLoop;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.epoll.AbstractEpollStreamChannel;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.epoll.EpollTcpInfo;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.unix.FileDescriptor;
-import io.netty.channel.unix.Socket;
-import io.netty.channel.unix.UnixChannel;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
-import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One proxied TCP connection: the client ("frontend") channel accepted on a VIP and the backend channel opened
- * for it, both on the same event loop.
+ * One proxied TCP connection relayed through Netty channels: the client ("frontend") channel accepted on a VIP and
+ * the backend channel opened for it, both on the same event loop. This is the portable engine, used only where the
+ * raw epoll relay ({@link RawTcpConnection}) cannot run: with the NIO transport (not Linux, or Netty's epoll
+ * library did not load). Backend choice and connect retries are {@link ProxiedConnection}'s.
  *
  * <p><b>Threading.</b> Everything here runs on the frontend's event loop; the backend channel is registered on
  * that loop too, so no field needs synchronisation. The only exception is {@link #parked}, which belongs to
@@ -54,34 +43,25 @@ import org.slf4j.LoggerFactory;
  */
 final class TcpConnection extends ProxiedConnection {
     private static final Logger LOG = LoggerFactory.getLogger(TcpConnection.class);
-    private static final int DRAIN_CHUNK = 64 * 1024;
 
-    final TcpProxyVip vip;
-    final TcpVipLoop loop;
     final SocketChannel frontend;
     private final FrontendHandler frontendHandler = new FrontendHandler();
     private final ChannelFutureListener connectListener = this::connectDone;
 
     /** The backend channel once connected; null before. */
     SocketChannel backend;
-    private ChannelFuture pendingConnect;
-    private ForwardingSnapshot snapshot;
-    private long flowHash;
-    private int firstChoice;
-    private int backendId = ForwardingSnapshot.NO_BACKEND;
-    private int attempt;
-    /** Client bytes read before the backend connection was up (epoll reads at once when the client sends FIN). */
+    /** The channel of the connect attempt in progress; null when none is. */
+    private Channel connecting;
+    /** Client bytes read before the backend connection was up (a client that sent FIN is read at once). */
     private ArrayDeque<ByteBuf> earlyData;
 
     private boolean clientInputDone;
     private boolean backendInputDone;
     private boolean clientOutputShut;
     private boolean backendOutputShut;
-    private boolean closing;
 
     TcpConnection(TcpProxyVip vip, TcpVipLoop loop, SocketChannel frontend) {
-        this.vip = vip;
-        this.loop = loop;
+        super(vip, loop);
         this.frontend = frontend;
     }
 
@@ -92,13 +72,8 @@ final class TcpConnection extends ProxiedConnection {
     // ---- lifecycle -------------------------------------------------------------------------------------------
 
     private void onFrontendActive() {
-        loop.accepted++;
-        loop.active++;
-        loop.link(this, System.nanoTime());
         frontend.closeFuture().addListener(f -> onFrontendClosed());
-        if (vip.limit.admit(this)) {
-            start();
-        }
+        admit();
     }
 
     @Override
@@ -112,43 +87,18 @@ final class TcpConnection extends ProxiedConnection {
     }
 
     @Override
-    int backendId() {
-        return backendId;
-    }
-
-    @Override
-    EventLoop eventLoop() {
-        return frontend.eventLoop();
-    }
-
-    @Override
-    void startAfterPark() {
-        if (frontend.isActive() && !closing) {
-            start();
-        }
-    }
-
-    private void start() {
-        ForwardingSnapshot s = vip.snapshots.current();
-        snapshot = s;
-        loop.ensureBackendCapacity(s.idLimit());
+    long flowHash() {
         InetSocketAddress client = frontend.remoteAddress();
-        flowHash = vip.flowHash(client.getAddress().getAddress(), client.getPort());
-        int id = s.backendFor(flowHash);
-        if (id == ForwardingSnapshot.NO_BACKEND) {
-            loop.closedNoBackend++;
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("vip {}: no backend available for {}, resetting", vip.name(), client);
-            }
-            abort();
-            return;
-        }
-        firstChoice = id;
-        connect(id);
+        return vip.flowHash(client.getAddress().getAddress(), client.getPort());
     }
 
-    private void connect(int id) {
-        backendId = id;
+    @Override
+    String clientDescription() {
+        return String.valueOf(frontend.remoteAddress());
+    }
+
+    @Override
+    void connectTo(int id) {
         BackendState target = snapshot.backend(id);
         SocketChannel ch;
         try {
@@ -158,9 +108,9 @@ final class TcpConnection extends ProxiedConnection {
             return;
         }
         ch.pipeline().addLast(new BackendHandler());
+        connecting = ch;
         // On the frontend's loop, registering completes at once; the connect follows in the same turn.
         ChannelFuture registered = frontend.eventLoop().register(ch);
-        pendingConnect = registered;
         if (registered.isDone()) {
             connectRegistered(registered, target);
         } else {
@@ -169,73 +119,61 @@ final class TcpConnection extends ProxiedConnection {
     }
 
     private void connectRegistered(ChannelFuture registered, BackendState target) {
-        if (closing) {
-            registered.channel().close(); // the client left while the channel was registering
+        if (registered.channel() != connecting) {
+            registered.channel().close(); // abandoned meanwhile (the client left)
             return;
         }
         if (!registered.isSuccess()) {
             connectDone(registered);
             return;
         }
-        pendingConnect = registered.channel().connect(target.address());
-        pendingConnect.addListener(connectListener);
+        Channel ch = registered.channel();
+        ch.connect(target.address()).addListener(connectListener);
+        if (connecting == ch) { // not yet done (a connect that ended at once has reported already)
+            connectStarted();
+        }
     }
 
     private void connectDone(ChannelFuture f) {
-        pendingConnect = null;
+        if (f.channel() != connecting) {
+            f.channel().close(); // an attempt given up (timed out, or the client left)
+            return;
+        }
+        connecting = null;
         if (f.isSuccess()) {
             onBackendConnected((SocketChannel) f.channel());
             return;
         }
         f.channel().close();
-        if (!frontend.isOpen() || closing) {
-            return; // the client left (or was reset) while connecting: nothing to retry for
-        }
         if (LocalError.of(f.cause()) != null) {
             localFailure(f.cause());
-            return;
+        } else {
+            connectFailed(f.cause());
         }
-        loop.connectFailures[backendId]++;
-        if (LOG.isDebugEnabled()) {
-            LOG.debug("vip {}: connect to backend {} failed for {}: {}", vip.name(),
-                    snapshot.backend(backendId).name(), frontend.remoteAddress(), f.cause().toString());
-        }
-        int next = loop.retryTarget(snapshot, flowHash, firstChoice, ++attempt, vip.connectRetries);
-        if (next != ForwardingSnapshot.NO_BACKEND) {
-            connect(next);
-            return;
-        }
-        abort();
     }
 
-    /**
-     * No backend socket could be had for a local reason (no descriptor, port or buffer): nothing reached the
-     * backend, so it is not blamed. This engine (NIO, splice) has no descriptor reserve: the client is reset.
-     */
     private void localFailure(Throwable cause) {
         LocalError local = LocalError.of(cause);
-        loop.localError(local != null ? local : LocalError.BUFFERS);
-        loop.closedLocalError++;
-        if (LOG.isDebugEnabled()) {
-            LOG.debug("vip {}: local error opening a socket to backend {} for {}: {}", vip.name(),
-                    snapshot.backend(backendId).name(), frontend.remoteAddress(), cause.toString());
+        localFailure(local != null ? local : LocalError.BUFFERS, cause);
+    }
+
+    @Override
+    void abandonConnect() {
+        Channel ch = connecting;
+        connecting = null;
+        if (ch != null) {
+            ch.close();
         }
-        abort();
     }
 
     private void onBackendConnected(SocketChannel ch) {
-        if (!frontend.isOpen() || closing) {
+        if (!frontend.isOpen() || closed) {
             ch.close();
             return;
         }
         backend = ch;
-        if (vip.delayedAck.backend()) {
-            ch.config().setOption(EpollChannelOption.TCP_QUICKACK, false); // after the handshake, never before
-        }
-        loop.connections[backendId]++;
-        loop.activeByBackend[backendId]++;
-        int countedId = backendId;
-        ch.closeFuture().addListener(f -> onBackendClosed(countedId));
+        backendConnected();
+        ch.closeFuture().addListener(f -> onBackendClosed());
         if (vip.proxyProtocolV2) {
             ch.write(ProxyProtocolV2.encode(ch.alloc(), frontend.remoteAddress(), frontend.localAddress()),
                     ch.voidPromise());
@@ -253,10 +191,6 @@ final class TcpConnection extends ProxiedConnection {
         if (clientInputDone) {
             shutdownOutputAfterFlush(ch);
         }
-        if (vip.splice) {
-            startSplice();
-            return;
-        }
         if (!clientInputDone) {
             frontend.read();
         }
@@ -264,26 +198,23 @@ final class TcpConnection extends ProxiedConnection {
     }
 
     private void onFrontendClosed() {
-        closing = true;
-        loop.active--;
-        loop.unlink(this);
-        // Close the backend first (its close listener runs right away on this loop), then give the slot back:
-        // a thread that sees the open count drop also sees this connection's counters final, and a
-        // max_connections slot is never handed on while its backend connection is still open.
+        closed = true;
+        // Close the backend first, then give the slot back: a thread that sees the open count drop also sees this
+        // connection's counters final, and a max_connections slot is never handed on while its backend connection
+        // is still open.
         if (backend != null) {
             backend.close();
-        } else if (pendingConnect != null) {
-            pendingConnect.channel().close();
+        } else {
+            abandonConnect();
         }
         if (earlyData != null) {
             earlyData.forEach(ReferenceCountUtil::release);
             earlyData = null;
         }
-        vip.limit.release(this);
+        released();
     }
 
-    private void onBackendClosed(int countedId) {
-        loop.activeByBackend[countedId]--;
+    private void onBackendClosed() {
         if (!frontend.isOpen()) {
             return;
         }
@@ -298,28 +229,33 @@ final class TcpConnection extends ProxiedConnection {
     @Override
     void closeIdle() {
         if (LOG.isDebugEnabled()) {
-            LOG.debug("vip {}: closing idle connection from {}", vip.name(), frontend.remoteAddress());
+            LOG.debug("vip {}: closing idle connection from {}", vip.name(), clientDescription());
         }
         closeNow();
     }
 
     @Override
     void closeNow() {
-        closing = true;
+        closed = true;
         frontend.close();
         if (backend != null) {
             backend.close();
         }
     }
 
+    @Override
+    void reset() {
+        abort();
+    }
+
     /** Resets both sides (RST): errors, and clients that cannot be given a backend. */
     private void abort() {
-        closing = true;
+        closed = true;
         reset(frontend);
         if (backend != null) {
             reset(backend);
-        } else if (pendingConnect != null) {
-            pendingConnect.channel().close();
+        } else {
+            abandonConnect();
         }
     }
 
@@ -334,10 +270,6 @@ final class TcpConnection extends ProxiedConnection {
             // The socket is already dead (e.g. reset by the peer); a plain close is all that is left.
         }
         ch.close();
-    }
-
-    private void touch() {
-        loop.touch(this, System.nanoTime());
     }
 
     @Override
@@ -364,7 +296,7 @@ final class TcpConnection extends ProxiedConnection {
     private void onClientBytes(ByteBuf buf) {
         touch();
         if (backend == null) {
-            if (closing) {
+            if (closed) {
                 buf.release();
                 return;
             }
@@ -404,26 +336,17 @@ final class TcpConnection extends ProxiedConnection {
     private void onClientInputShutdown() {
         clientInputDone = true;
         if (backend != null) {
-            if (vip.splice && !drainAfterSplice(frontend, backend, loop.bytesToBackend)) {
-                return;
-            }
             shutdownOutputAfterFlush(backend);
         }
     }
 
     private void onBackendInputShutdown() {
         backendInputDone = true;
-        if (vip.splice && !drainAfterSplice(backend, frontend, loop.bytesToClient)) {
-            return;
-        }
         shutdownOutputAfterFlush(frontend);
     }
 
     /**
-     * Sends {@code target} a FIN once everything queued toward it is written. With epoll the shutdown goes
-     * straight to the socket: Netty's {@code shutdownOutput()} builds an exception with a stack trace on every
-     * call (to fail writes queued after it), a measurable cost per connection, and this relay never writes to
-     * a side after its FIN.
+     * Sends {@code target} a FIN once everything queued toward it is written.
      */
     private void shutdownOutputAfterFlush(SocketChannel target) {
         target.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
@@ -436,24 +359,13 @@ final class TcpConnection extends ProxiedConnection {
                 closeNow(); // this FIN is the last thing left: close() sends it, a shutdown() first would not help
                 return;
             }
-            if (target instanceof UnixChannel unix && unix.fd() instanceof Socket socket) {
-                try {
-                    socket.shutdown(false, true);
-                } catch (IOException | RuntimeException e) {
-                    // Reset or closed meanwhile (ENOTCONN surfaces as Netty's unchecked NotYetConnectedException).
+            target.shutdownOutput().addListener(shut -> {
+                if (shut.isSuccess()) {
+                    outputShut(target);
+                } else {
                     abort();
-                    return;
                 }
-                outputShut(target);
-            } else {
-                target.shutdownOutput().addListener(shut -> {
-                    if (shut.isSuccess()) {
-                        outputShut(target);
-                    } else {
-                        abort();
-                    }
-                });
-            }
+            });
         });
     }
 
@@ -462,12 +374,11 @@ final class TcpConnection extends ProxiedConnection {
             clientOutputShut = true;
         } else {
             backendOutputShut = true;
-            if (clientInputDone && !vip.splice) {
+            if (clientInputDone) {
                 // Nothing will ever be sent to the backend again, so its end of input now ends the connection:
                 // let Netty close the channel on that EOF instead of half-closing it (a shutdown(SHUT_RD) that
                 // fails on a socket already past FIN both ways, plus an exception). onBackendClosed then
-                // flushes to the client and closes it, which sends its FIN. Not in splice mode: there the EOF
-                // event is what drains the socket's last bytes.
+                // flushes to the client and closes it, which sends its FIN.
                 target.config().setAllowHalfClosure(false);
             }
         }
@@ -479,106 +390,9 @@ final class TcpConnection extends ProxiedConnection {
     private void onError(String side, Throwable cause) {
         if (LOG.isDebugEnabled()) {
             LOG.debug("vip {}: {} side of connection from {} failed: {}", vip.name(), side,
-                    frontend.remoteAddress(), cause.toString(), LOG.isTraceEnabled() ? cause : null);
+                    clientDescription(), cause.toString(), LOG.isTraceEnabled() ? cause : null);
         }
         abort();
-    }
-
-    // ---- splice (epoll only) ---------------------------------------------------------------------------------
-
-    /**
-     * Lets the kernel move the bytes both ways with splice(2) through a pipe, never copying them into this
-     * process. Netty's splice tasks run with AUTO_READ on and pause reading by themselves while the target
-     * cannot take more, so backpressure still holds. Bytes moved this way are not counted (see docs).
-     */
-    private void startSplice() {
-        AbstractEpollStreamChannel front = (AbstractEpollStreamChannel) frontend;
-        AbstractEpollStreamChannel back = (AbstractEpollStreamChannel) backend;
-        if (!clientInputDone) {
-            front.spliceTo(back, Integer.MAX_VALUE).addListener(this::spliceEnded);
-            front.config().setAutoRead(true);
-        }
-        back.spliceTo(front, Integer.MAX_VALUE).addListener(this::spliceEnded);
-        back.config().setAutoRead(true);
-    }
-
-    /**
-     * Splice mode only: whether the kernel saw data either way on this connection within the last
-     * {@code idleTimeoutNs} (TCP_INFO's last-data-sent/received), since spliced bytes never pass through
-     * {@link #touch()}. One getsockopt per side, and only for connections the idle sweep is about to close.
-     * When the kernel saw data, the connection's activity time is moved to when it did.
-     */
-    @Override
-    boolean sawKernelActivity(long nowNs, long idleTimeoutNs) {
-        if (!vip.splice || backend == null || !frontend.isActive() || !backend.isActive()) {
-            return false;
-        }
-        long quietMs = Math.min(quietMs((EpollSocketChannel) frontend), quietMs((EpollSocketChannel) backend));
-        long quietNs = quietMs * 1_000_000L;
-        if (quietNs >= idleTimeoutNs) {
-            return false;
-        }
-        loop.link(this, nowNs - quietNs);
-        return true;
-    }
-
-    private static long quietMs(EpollSocketChannel ch) {
-        EpollTcpInfo info = ch.tcpInfo();
-        return Math.min(info.lastDataRecv(), info.lastDataSent());
-    }
-
-    /**
-     * Splice mode, when {@code source} has sent FIN: moves what is still queued in its socket to
-     * {@code target} through a buffer. Netty's splice loop reports the end of input as soon as it sees
-     * EPOLLRDHUP, after one splice(2) into the pipe, and never reads that socket again; without this, whatever
-     * exceeded one pipe's worth at that moment would be lost. This reads it directly from the socket (the
-     * event is fired on the loop, between Netty's reads, so nothing else reads it concurrently), which holds at
-     * most the socket's receive buffer in memory: the same bound the plain relay has once a peer sent FIN.
-     *
-     * @return false when the read failed (the connection was reset)
-     */
-    private boolean drainAfterSplice(SocketChannel source, SocketChannel target, long[] byteCounter) {
-        FileDescriptor fd = ((UnixChannel) source).fd();
-        int id = backendId;
-        try {
-            for (;;) {
-                ByteBuf buf = source.alloc().directBuffer(DRAIN_CHUNK);
-                int n;
-                try {
-                    if (buf.hasMemoryAddress()) {
-                        n = fd.readAddress(buf.memoryAddress(), buf.writerIndex(), buf.capacity());
-                    } else {
-                        ByteBuffer nio = buf.internalNioBuffer(0, buf.capacity());
-                        n = fd.read(nio, nio.position(), nio.limit());
-                    }
-                } catch (IOException | RuntimeException e) {
-                    buf.release();
-                    throw e;
-                }
-                if (n <= 0) { // -1: end of stream; 0: nothing left (EAGAIN)
-                    buf.release();
-                    break;
-                }
-                buf.writerIndex(n);
-                byteCounter[id] += n;
-                target.write(buf, target.voidPromise());
-            }
-        } catch (IOException | RuntimeException e) {
-            onError("splice drain", e);
-            return false;
-        } finally {
-            target.flush();
-        }
-        return true;
-    }
-
-    private void spliceEnded(Future<?> f) {
-        // A splice that runs "forever" only ends by failing: with ClosedChannelException when its channel
-        // closes (expected), or with an I/O error (reset).
-        if (!f.isSuccess() && !closing && !(f.cause() instanceof ClosedChannelException)
-                && frontend.isActive() && backend != null && backend.isActive()) {
-            onError("splice", f.cause());
-        }
     }
 
     // ---- handlers --------------------------------------------------------------------------------------------
@@ -601,7 +415,7 @@ final class TcpConnection extends ProxiedConnection {
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (frontend.isWritable() && backend != null && !backendInputDone && !vip.splice) {
+            if (frontend.isWritable() && backend != null && !backendInputDone) {
                 backend.read();
             }
         }
@@ -640,7 +454,7 @@ final class TcpConnection extends ProxiedConnection {
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (ctx.channel() == backend && backend.isWritable() && !clientInputDone && !vip.splice) {
+            if (ctx.channel() == backend && backend.isWritable() && !clientInputDone) {
                 frontend.read();
             }
         }

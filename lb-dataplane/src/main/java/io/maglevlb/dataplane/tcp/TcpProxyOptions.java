@@ -3,24 +3,21 @@ package io.maglevlb.dataplane.tcp;
 /**
  * Daemon-wide TCP relay settings that are not part of a VIP's configuration.
  *
- * @param splice move bytes with splice(2) (epoll only) instead of reading them into buffers; see
- *     docs/tcp-proxy.md for the measurement behind the default and what splice mode does not count
- * @param rawRelay with epoll and without splice, relay on raw sockets registered with the event loop
- *     ({@link RawTcpConnection}) rather than through Netty channels ({@link TcpConnection}); see
- *     docs/tcp-proxy.md
- * @param writeBufferLowWaterMark channel engine: bytes queued toward one peer below which the other peer is read
- *     again
- * @param writeBufferHighWaterMark channel engine: bytes queued toward one peer above which the other peer is no
- *     longer read: with one read chunk on top, the most a connection buffers per direction when a peer stops
- *     reading (the raw relay holds at most one read chunk)
+ * @param writeBufferLowWaterMark NIO engine: bytes queued toward one peer below which the other peer is read again
+ * @param writeBufferHighWaterMark NIO engine: bytes queued toward one peer above which the other peer is no longer
+ *     read: with one read chunk on top, the most a connection buffers per direction when a peer stops reading (the
+ *     raw relay holds at most one read chunk)
  */
-public record TcpProxyOptions(boolean splice, boolean rawRelay, int writeBufferLowWaterMark,
-        int writeBufferHighWaterMark) {
-    /** System property that turns splice mode on or off ({@code true}/{@code false}). */
+public record TcpProxyOptions(int writeBufferLowWaterMark, int writeBufferHighWaterMark) {
+    /**
+     * Former system property for splice mode, removed with it (see docs/tcp-proxy.md): {@code true} is refused so
+     * that nobody believes it still applies; {@code false} asks for what every relay does.
+     */
     public static final String SPLICE_PROPERTY = "maglevd.tcp.splice";
-    /** Plain relay by default: it was as fast or faster in the measurement in docs/tcp-proxy.md. */
-    public static final boolean DEFAULT_SPLICE = false;
-    /** System property choosing the epoll relay engine: {@code raw} (default) or {@code channels}. */
+    /**
+     * Former system property choosing the epoll relay engine: only {@code raw} remains (the one engine with epoll);
+     * {@code channels} is refused.
+     */
     public static final String ENGINE_PROPERTY = "maglevd.tcp.engine";
     public static final int DEFAULT_WRITE_BUFFER_LOW_WATER_MARK = 32 * 1024;
     public static final int DEFAULT_WRITE_BUFFER_HIGH_WATER_MARK = 64 * 1024;
@@ -33,40 +30,27 @@ public record TcpProxyOptions(boolean splice, boolean rawRelay, int writeBufferL
     }
 
     public static TcpProxyOptions defaults() {
-        return new TcpProxyOptions(DEFAULT_SPLICE, true, DEFAULT_WRITE_BUFFER_LOW_WATER_MARK,
-                DEFAULT_WRITE_BUFFER_HIGH_WATER_MARK);
+        return new TcpProxyOptions(DEFAULT_WRITE_BUFFER_LOW_WATER_MARK, DEFAULT_WRITE_BUFFER_HIGH_WATER_MARK);
     }
 
     /**
-     * The defaults, with {@code splice} and the engine taken from the {@value #SPLICE_PROPERTY} and
-     * {@value #ENGINE_PROPERTY} system properties when set.
+     * The defaults, after checking that the removed {@value #SPLICE_PROPERTY} and {@value #ENGINE_PROPERTY}
+     * properties, when set, ask for nothing that is gone.
+     *
+     * @throws IllegalArgumentException naming the property and what to do instead
      */
     public static TcpProxyOptions fromSystemProperties() {
-        TcpProxyOptions options = defaults();
         String splice = System.getProperty(SPLICE_PROPERTY);
-        if (splice != null) {
-            if (!splice.equals("true") && !splice.equals("false")) {
-                throw new IllegalArgumentException(
-                        "system property " + SPLICE_PROPERTY + " must be true or false, was '" + splice + "'");
-            }
-            options = options.withSplice(Boolean.parseBoolean(splice));
+        if (splice != null && !splice.equals("false")) {
+            throw new IllegalArgumentException("system property " + SPLICE_PROPERTY + " is no longer supported (was '"
+                    + splice + "'): the channel engine's splice mode was removed; see docs/tcp-proxy.md");
         }
         String engine = System.getProperty(ENGINE_PROPERTY);
-        if (engine != null) {
-            if (!engine.equals("raw") && !engine.equals("channels")) {
-                throw new IllegalArgumentException(
-                        "system property " + ENGINE_PROPERTY + " must be raw or channels, was '" + engine + "'");
-            }
-            options = options.withRawRelay(engine.equals("raw"));
+        if (engine != null && !engine.equals("raw")) {
+            throw new IllegalArgumentException("system property " + ENGINE_PROPERTY + " is no longer supported (was '"
+                    + engine + "'): with epoll the raw relay is the one TCP engine; -Dmaglevd.transport=nio selects "
+                    + "the portable one");
         }
-        return options;
-    }
-
-    public TcpProxyOptions withSplice(boolean value) {
-        return new TcpProxyOptions(value, rawRelay, writeBufferLowWaterMark, writeBufferHighWaterMark);
-    }
-
-    public TcpProxyOptions withRawRelay(boolean value) {
-        return new TcpProxyOptions(splice, value, writeBufferLowWaterMark, writeBufferHighWaterMark);
+        return defaults();
     }
 }

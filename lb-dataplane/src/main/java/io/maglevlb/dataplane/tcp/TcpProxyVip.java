@@ -26,7 +26,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.util.concurrent.EventExecutor;
@@ -48,7 +47,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The TCP proxy of one {@code protocol: tcp, mode: proxy} VIP: listens on the VIP address, picks a backend per
- * connection with the VIP's Maglev table, and relays bytes both ways (see {@link TcpConnection}).
+ * connection with the VIP's Maglev table, and relays bytes both ways.
+ *
+ * <p><b>Engines.</b> One per platform. With epoll (Linux) the raw relay: {@link RawListener} and
+ * {@link RawTcpConnection}, sockets registered directly with the event loop and driven with system calls. Without
+ * epoll (another OS, or Netty's epoll library did not load) the portable relay through Netty's NIO channels:
+ * {@link TcpConnection}. Backend choice, connect retries and the per-connection bookkeeping are written once, in
+ * {@link ProxiedConnection}, for both.
  *
  * <p><b>Steering.</b> With epoll, each event loop of the worker group gets its own listening socket on the VIP
  * address (SO_REUSEPORT); the kernel hashes each new connection to one of them, and the connection and its
@@ -94,8 +99,7 @@ public final class TcpProxyVip implements VipForwarder {
     final boolean proxyProtocolV2;
     /** Which connections delay their ACKs (TCP_QUICKACK off); epoll only (NIO has no such option here). */
     final DelayedAck delayedAck;
-    final boolean splice;
-    /** Relay on raw sockets ({@link RawTcpConnection}) rather than Netty channels ({@link TcpConnection}). */
+    /** Relay on raw sockets ({@link RawTcpConnection}): with epoll. Else through NIO channels ({@link TcpConnection}). */
     final boolean raw;
     private final WriteBufferWaterMark waterMark;
     /**
@@ -113,7 +117,7 @@ public final class TcpProxyVip implements VipForwarder {
      * @param snapshots where the control plane publishes the VIP's tables
      * @param workers the forwarding event loops (all VIPs share them)
      * @param transport the transport {@code workers} was built with
-     * @param options daemon-wide relay settings; splice applies only with epoll
+     * @param options daemon-wide relay settings (the NIO engine's water marks)
      */
     public TcpProxyVip(VipConfig config, SnapshotHolder snapshots, EventLoopGroup workers, Transport transport,
             TcpProxyOptions options) {
@@ -142,8 +146,7 @@ public final class TcpProxyVip implements VipForwarder {
             LOG.warn("vip {}: delayed_ack {} has no effect with the {} transport (epoll only)", config.name(),
                     config.delayedAck().configName(), transport.name());
         }
-        this.splice = options.splice() && transport.supportsSplice();
-        this.raw = transport.isEpoll() && !splice && options.rawRelay();
+        this.raw = transport.isEpoll();
         this.boundAddress = config.listen();
         boolean allV6 = !config.backends().isEmpty();
         for (BackendConfig b : config.backends()) {
@@ -156,9 +159,10 @@ public final class TcpProxyVip implements VipForwarder {
     }
 
     /**
-     * A new, unregistered backend channel for {@code target}, configured like the accepted side: AUTO_READ off
-     * (the relay reads on demand), half-closure on, the relay's water marks. TCP_NODELAY is Netty's default
-     * for both transports on Linux, so it costs no extra setsockopt here.
+     * NIO engine: a new, unregistered backend channel for {@code target}, configured like the accepted side:
+     * AUTO_READ off (the relay reads on demand), half-closure on, the relay's water marks. TCP_NODELAY is Netty's
+     * default on Linux, so it costs no extra setsockopt here. No connect timeout: {@link ProxiedConnection} times
+     * connects out, for both engines.
      */
     SocketChannel newBackendChannel(InetSocketAddress target) {
         SocketChannel ch = transport.newSocketChannel(target.getAddress());
@@ -166,7 +170,7 @@ public final class TcpProxyVip implements VipForwarder {
         c.setAutoRead(false);
         c.setAllowHalfClosure(true);
         c.setWriteBufferWaterMark(waterMark);
-        c.setConnectTimeoutMillis(connectTimeoutMs);
+        c.setConnectTimeoutMillis(0);
         return ch;
     }
 
@@ -194,15 +198,6 @@ public final class TcpProxyVip implements VipForwarder {
                         address = new InetSocketAddress(address.getAddress(), localPort(listener));
                     }
                 }
-            } else if (transport.supportsReusePort()) {
-                probeExclusive(address);
-                for (TcpVipLoop loop : loops) {
-                    Channel ch = bind(newServerBootstrap(loop.eventLoop, loop.eventLoop), address);
-                    if (address.getPort() == 0) {
-                        // Port 0 (tests): the first listener picks the port, the others share it.
-                        address = new InetSocketAddress(address.getAddress(), localPort(ch));
-                    }
-                }
             } else {
                 bind(newServerBootstrap(loops.get(0).eventLoop, workers), address);
             }
@@ -225,12 +220,12 @@ public final class TcpProxyVip implements VipForwarder {
      * nothing queued is reset); each loop's listener accepts for this forwarder from its hand-off on, also what
      * is already queued. The predecessor keeps the connections it accepted and no longer listens: retire it.
      *
-     * @return false, with nothing changed, when {@code predecessor} is not a TCP proxy with the same relay engine
-     *     and bound address; the caller then stops it and calls {@link #start()}
+     * @return false, with nothing changed, when {@code predecessor} is not a TCP proxy with the same transport and
+     *     bound address; the caller then stops it and calls {@link #start()}
      */
     @Override
     public boolean startInPlaceOf(VipForwarder predecessor) {
-        if (!(predecessor instanceof TcpProxyVip old) || old.raw != raw || old.transport != transport
+        if (!(predecessor instanceof TcpProxyVip old) || old.transport != transport
                 || old.workers != workers || !old.boundAddress.equals(config.listen())
                 || (old.rawListeners.isEmpty() && old.listeners.isEmpty())) {
             return false;
@@ -291,22 +286,16 @@ public final class TcpProxyVip implements VipForwarder {
         return Math.clamp(idleTimeoutNs / 10, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
     }
 
+    /** NIO engine: one listener whose accepted channels Netty spreads over the loops. */
     private ServerBootstrap newServerBootstrap(EventLoopGroup parent, EventLoopGroup children) {
-        ServerBootstrap sb = new ServerBootstrap()
+        return new ServerBootstrap()
                 .group(parent, children)
                 .channelFactory(transport.serverSocketChannelFactory(config.listen().getAddress()))
                 .option(ChannelOption.SO_REUSEADDR, true)
-                // TCP_NODELAY is Netty's default for accepted sockets on Linux (both transports): setting it
-                // again would cost a setsockopt per connection.
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
-                // TCP_QUICKACK (delayed_ack: client) is set by the Acceptor, so that it follows the owner's setting.
                 .childHandler(acceptor);
-        if (transport.supportsReusePort()) {
-            sb.option(EpollChannelOption.SO_REUSEPORT, true);
-        }
-        return sb;
     }
 
     private Channel bind(ServerBootstrap sb, InetSocketAddress address) throws VipBindException {
@@ -316,10 +305,6 @@ public final class TcpProxyVip implements VipForwarder {
         }
         listeners.add(f.channel());
         return f.channel();
-    }
-
-    private static int localPort(Channel ch) {
-        return ((InetSocketAddress) ch.localAddress()).getPort();
     }
 
     private int localPort(RawListener listener) throws VipBindException {
@@ -354,9 +339,9 @@ public final class TcpProxyVip implements VipForwarder {
     }
 
     /**
-     * The child handler of the channel-engine listeners: sets up each accepted channel for the forwarder that
-     * owns the listeners now. A successor on the same address takes the listeners over by becoming the owner
-     * (one volatile store); accepted channels are set up for whichever owner the accepting loop reads.
+     * The child handler of the NIO engine's listener: sets up each accepted channel for the forwarder that owns the
+     * listener now. A successor on the same address takes the listener over by becoming the owner (one volatile
+     * store); accepted channels are set up for whichever owner the accepting loop reads.
      */
     @ChannelHandler.Sharable
     private static final class Acceptor extends ChannelInitializer<SocketChannel> {
@@ -369,10 +354,6 @@ public final class TcpProxyVip implements VipForwarder {
         @Override
         protected void initChannel(SocketChannel ch) {
             TcpProxyVip vip = owner;
-            if (vip.delayedAck.client()) {
-                // As a child option it would be fixed at bind time; here it follows the owner's setting.
-                ch.config().setOption(EpollChannelOption.TCP_QUICKACK, false);
-            }
             ch.pipeline().addLast(new TcpConnection(vip, vip.loopOf(ch.eventLoop()), ch).frontendHandler());
         }
     }
@@ -581,13 +562,7 @@ public final class TcpProxyVip implements VipForwarder {
         if (delayedAck != DelayedAck.OFF) {
             sb.append(", delayed_ack ").append(delayedAck.configName());
         }
-        sb.append(splice ? ", splice" : raw ? ", raw relay" : "");
         return sb.toString();
-    }
-
-    /** Whether bytes are relayed with splice(2). */
-    public boolean splicing() {
-        return splice;
     }
 
     public Transport transport() {

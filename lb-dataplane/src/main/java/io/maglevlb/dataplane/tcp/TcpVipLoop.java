@@ -96,7 +96,7 @@ final class TcpVipLoop {
     /**
      * The backend for connect attempt {@code attempt} (1 for the first retry) after a failed connect, counted as
      * a retry; or {@link ForwardingSnapshot#NO_BACKEND}, counted as a give-up, once {@code maxRetries} are spent
-     * or the snapshot has no other backend. Both relay engines retry through this.
+     * or the snapshot has no other backend. {@link ProxiedConnection} retries through this.
      */
     int retryTarget(ForwardingSnapshot snapshot, long flowHash, int firstChoice, int attempt, int maxRetries) {
         int next = fallbackTarget(snapshot, flowHash, firstChoice, attempt, maxRetries);
@@ -176,9 +176,7 @@ final class TcpVipLoop {
         while (c != null && nowNs - c.lastActivityNs >= idleTimeoutNs) {
             ProxiedConnection next = c.idleNext;
             unlink(c);
-            if (!c.sawKernelActivity(nowNs, idleTimeoutNs)) {
-                c.closeIdle();
-            }
+            c.closeIdle();
             c = next;
         }
     }

@@ -21,17 +21,20 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** What clients see when backends refuse, time out, or are all gone. */
 class TcpBackendFailureTest {
 
-    @Test
-    void aRefusedBackendIsRetriedOnAnotherAndClientsSeeNoError() throws Exception {
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void aRefusedBackendIsRetriedOnAnotherAndClientsSeeNoError(Relay relay) throws Exception {
         InetSocketAddress dead = TestBackend.refusedAddress();
         try (TestBackend a = TestBackend.start("a", TestBackend.sendsName());
              TestBackend c = TestBackend.start("c", TestBackend.sendsName());
-             ProxyFixture proxy = ProxyFixture.spec("retry").backend(a).backend("b-dead", dead).backend(c)
-                     .connectRetries(2).start()) {
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("retry").backend(a).backend("b-dead", dead).backend(c)
+                     .connectRetries(2)).start()) {
             ForwardingSnapshot snapshot = proxy.snapshot();
             int deadId = proxy.idOf("b-dead");
             int firstChoiceDead = 0;
@@ -58,8 +61,9 @@ class TcpBackendFailureTest {
         }
     }
 
-    @Test
-    void aBackendThatDoesNotAnswerTimesOutAndIsRetried() throws Exception {
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void aBackendThatDoesNotAnswerTimesOutAndIsRetried(Relay relay) throws Exception {
         // A listener that never accepts, with its accept queue full: Linux drops further SYNs, so connects to
         // it time out instead of being refused.
         try (ServerSocket blackHole = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
@@ -68,8 +72,8 @@ class TcpBackendFailureTest {
             try {
                 fillAcceptQueue(blackHole, fillers);
                 InetSocketAddress hole = (InetSocketAddress) blackHole.getLocalSocketAddress();
-                try (ProxyFixture proxy = ProxyFixture.spec("timeout").backend(a).backend("hole", hole)
-                        .connectTimeout(Duration.ofMillis(200)).connectRetries(1).start()) {
+                try (ProxyFixture proxy = relay.apply(ProxyFixture.spec("timeout").backend(a).backend("hole", hole)
+                        .connectTimeout(Duration.ofMillis(200)).connectRetries(1)).start()) {
                     int holeId = proxy.idOf("hole");
                     int timedOut = 0;
                     for (int i = 0; i < 40; i++) {
@@ -107,12 +111,13 @@ class TcpBackendFailureTest {
         fail("the accept queue of a backlog-1 listener never filled up");
     }
 
-    @Test
-    void whenEveryBackendRefusesTheClientIsResetPromptly() throws Exception {
-        try (ProxyFixture proxy = ProxyFixture.spec("all-down")
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void whenEveryBackendRefusesTheClientIsResetPromptly(Relay relay) throws Exception {
+        try (ProxyFixture proxy = relay.apply(ProxyFixture.spec("all-down")
                 .backend("x", TestBackend.refusedAddress())
                 .backend("y", TestBackend.refusedAddress())
-                .connectRetries(2).start()) {
+                .connectRetries(2)).start()) {
             for (int i = 0; i < 5; i++) {
                 assertResetWithin2Seconds(proxy.address(), true);
             }
@@ -123,10 +128,11 @@ class TcpBackendFailureTest {
         }
     }
 
-    @Test
-    void whenTheTableIsEmptyTheClientIsResetAtOnce() throws Exception {
+    @ParameterizedTest
+    @EnumSource(Relay.class)
+    void whenTheTableIsEmptyTheClientIsResetAtOnce(Relay relay) throws Exception {
         try (TestBackend a = TestBackend.start("a", TestBackend.sendsName());
-             ProxyFixture proxy = ProxyFixture.spec("empty").backend(a).start()) {
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("empty").backend(a)).start()) {
             proxy.publishWithDown(2, "a");
             assertResetWithin2Seconds(proxy.address(), false);
             proxy.awaitNoConnections();

@@ -89,10 +89,12 @@ class TcpConnectionLimitTest {
      * event loop kept accepting for the rest of its readiness event after the limit was reached). The docs
      * promise at most {@code workers - 1} parked. No client leaves during the burst, so the proxy's own count of
      * accepted, not yet closed connections only grows: its value once the backend holds the limit is its maximum.
-     * Afterwards every client is still served.
+     * Afterwards every client is still served. The portable NIO engine has one listener that accepts in batches
+     * and hands channels to other loops, so it keeps only the limit itself (never more forwarded) and serves
+     * everyone; the parking bound is the raw relay's (docs/tcp-proxy.md).
      */
     @ParameterizedTest(name = "{0}, {1} workers")
-    @CsvSource({"EPOLL, 2", "EPOLL, 4", "EPOLL_CHANNELS, 2", "EPOLL_CHANNELS, 4"})
+    @CsvSource({"EPOLL, 2", "EPOLL, 4", "NIO, 2", "NIO, 4"})
     void aBurstAboveTheLimitParksAtMostWorkersMinusOne(Relay relay, int workers) throws Exception {
         int limit = 50;
         int clients = 80;
@@ -118,11 +120,14 @@ class TcpConnectionLimitTest {
                 }
                 ProxyFixture.awaitTrue("the limit's worth of connections reached the backend",
                         () -> echo.accepted() == limit);
-                int held = proxy.vip.activeConnections();
-                int parked = proxy.vip.parkedConnections();
-                int bound = limit + workers - 1;
-                assertTrue(held <= bound, "connections held by the proxy: at most " + bound + ", was " + held);
-                assertTrue(parked <= workers - 1, "parked at most workers - 1 = " + (workers - 1) + ", was " + parked);
+                if (relay == Relay.EPOLL) {
+                    int held = proxy.vip.activeConnections();
+                    int parked = proxy.vip.parkedConnections();
+                    int bound = limit + workers - 1;
+                    assertTrue(held <= bound, "connections held by the proxy: at most " + bound + ", was " + held);
+                    assertTrue(parked <= workers - 1, "parked at most workers - 1 = " + (workers - 1) + ", was "
+                            + parked);
+                }
                 assertEquals(limit, echo.accepted(), "never more than the limit forwarded");
 
                 // Everyone is served in the end: each served client leaves, the next one gets its slot.

@@ -12,8 +12,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
 
 /**
  * {@code delayed_ack} really reaches the sockets, seen the way a peer feels it: a sender with Nagle's algorithm on
@@ -32,9 +31,8 @@ class TcpDelayedAckTest {
     }
 
     /** The client greets, then sends "ab" in two writes; the backend answers once it has both bytes. */
-    @ParameterizedTest
-    @EnumSource(value = Relay.class, names = {"EPOLL", "EPOLL_CHANNELS"})
-    void aClientsSecondSmallWriteWaitsForTheDelayedAck(Relay relay) throws Exception {
+    @Test
+    void aClientsSecondSmallWriteWaitsForTheDelayedAck() throws Exception {
         TestBackend.Behaviour greetsThenAnswersTwoBytes = (socket, backend) -> {
             OutputStream out = socket.getOutputStream();
             out.write('+');
@@ -44,8 +42,8 @@ class TcpDelayedAckTest {
             out.write('!');
         };
         try (TestBackend a = TestBackend.start("a", greetsThenAnswersTwoBytes);
-             ProxyFixture quick = relay.apply(ProxyFixture.spec("quick").backend(a)).start();
-             ProxyFixture delaying = relay.apply(ProxyFixture.spec("delaying").backend(a))
+             ProxyFixture quick = ProxyFixture.spec("quick").backend(a).transport(Transport.epoll()).start();
+             ProxyFixture delaying = ProxyFixture.spec("delaying").backend(a).transport(Transport.epoll())
                      .delayedAck(DelayedAck.CLIENT).start()) {
             long quickMs = clientTwoWritesMs(quick);
             long delayedMs = clientTwoWritesMs(delaying);
@@ -55,9 +53,8 @@ class TcpDelayedAckTest {
     }
 
     /** The backend sends "ab" in two writes with Nagle on; the client reads both through the proxy. */
-    @ParameterizedTest
-    @EnumSource(value = Relay.class, names = {"EPOLL", "EPOLL_CHANNELS"})
-    void aBackendsSecondSmallWriteWaitsForTheDelayedAck(Relay relay) throws Exception {
+    @Test
+    void aBackendsSecondSmallWriteWaitsForTheDelayedAck() throws Exception {
         TestBackend.Behaviour answersInTwoWrites = (socket, backend) -> {
             socket.setTcpNoDelay(false);
             InputStream in = socket.getInputStream();
@@ -68,8 +65,8 @@ class TcpDelayedAckTest {
             in.read(); // until the client closes
         };
         try (TestBackend a = TestBackend.start("a", answersInTwoWrites);
-             ProxyFixture quick = relay.apply(ProxyFixture.spec("quick").backend(a)).start();
-             ProxyFixture delaying = relay.apply(ProxyFixture.spec("delaying").backend(a))
+             ProxyFixture quick = ProxyFixture.spec("quick").backend(a).transport(Transport.epoll()).start();
+             ProxyFixture delaying = ProxyFixture.spec("delaying").backend(a).transport(Transport.epoll())
                      .delayedAck(DelayedAck.BACKEND).start()) {
             long quickMs = backendTwoWritesMs(quick);
             long delayedMs = backendTwoWritesMs(delaying);

@@ -9,7 +9,7 @@ import java.io.IOException;
 import java.net.Socket;
 import java.time.Duration;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * A successor forwarder on the same address takes over the listening sockets ({@link TcpProxyVip#startInPlaceOf}):
@@ -19,12 +19,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 class TcpListenerHandOverTest {
 
     @ParameterizedTest
-    @ValueSource(booleans = {true, false})
-    void queuedConnectionsAreServedByTheSuccessorAndOpenOnesStay(boolean raw) throws Exception {
-        TcpProxyOptions options = TcpProxyOptions.defaults().withRawRelay(raw);
+    @EnumSource(Relay.class)
+    void queuedConnectionsAreServedByTheSuccessorAndOpenOnesStay(Relay relay) throws Exception {
+        TcpProxyOptions options = TcpProxyOptions.defaults();
         try (TestBackend echo = TestBackend.start("echo", TestBackend.echoes());
-             ProxyFixture proxy = ProxyFixture.spec("handover").backend(echo).maxConnections(1).workers(1)
-                     .options(options).start();
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("handover").backend(echo).maxConnections(1)
+                     .workers(1)).start();
              Socket open = connect(proxy);
              Socket queued = new Socket()) {
             roundTrip(open, 1);
@@ -35,7 +35,7 @@ class TcpListenerHandOverTest {
             assertEquals(1, proxy.vip.stats().accepted(), "the second client waits in the accept queue");
 
             VipConfig next = ProxyFixture.spec("handover").backend(echo).listen(proxy.address()).maxConnections(0)
-                    .workers(1).connectTimeout(Duration.ofSeconds(3)).options(options).toConfig();
+                    .workers(1).connectTimeout(Duration.ofSeconds(3)).toConfig();
             TcpProxyVip successor = new TcpProxyVip(next, proxy.snapshots, proxy.group, proxy.vip.transport(), options);
             try {
                 assertTrue(successor.startInPlaceOf(proxy.vip));
@@ -69,21 +69,20 @@ class TcpListenerHandOverTest {
     }
 
     @ParameterizedTest
-    @ValueSource(booleans = {true, false})
-    void anotherAddressOrEngineIsNotTakenOver(boolean raw) throws Exception {
-        TcpProxyOptions options = TcpProxyOptions.defaults().withRawRelay(raw);
+    @EnumSource(Relay.class)
+    void anotherAddressOrEngineIsNotTakenOver(Relay relay) throws Exception {
+        TcpProxyOptions options = TcpProxyOptions.defaults();
         try (TestBackend echo = TestBackend.start("echo", TestBackend.echoes());
-             ProxyFixture proxy = ProxyFixture.spec("handover").backend(echo).options(options).start()) {
-            VipConfig otherPort = ProxyFixture.spec("handover").backend(echo).options(options).toConfig();
+             ProxyFixture proxy = relay.apply(ProxyFixture.spec("handover").backend(echo)).start()) {
+            int listeners = proxy.vip.listenerCount();
+            VipConfig otherPort = ProxyFixture.spec("handover").backend(echo).toConfig();
             assertFalse(new TcpProxyVip(otherPort, proxy.snapshots, proxy.group, proxy.vip.transport(), options)
                     .startInPlaceOf(proxy.vip));
             VipConfig same = ProxyFixture.spec("handover").backend(echo).listen(proxy.address()).toConfig();
-            TcpProxyOptions otherEngine = options.withRawRelay(!raw);
-            TcpProxyVip other = new TcpProxyVip(same, proxy.snapshots, proxy.group, proxy.vip.transport(), otherEngine);
-            if (other.transport().isEpoll()) {
-                assertFalse(other.startInPlaceOf(proxy.vip));
-            }
-            assertEquals(proxy.vip.workerCount(), proxy.vip.listenerCount(), "nothing was taken");
+            Relay otherEngine = relay == Relay.EPOLL ? Relay.NIO : Relay.EPOLL;
+            TcpProxyVip other = new TcpProxyVip(same, proxy.snapshots, proxy.group, otherEngine.transport(), options);
+            assertFalse(other.startInPlaceOf(proxy.vip));
+            assertEquals(listeners, proxy.vip.listenerCount(), "nothing was taken");
         }
     }
 

@@ -1,14 +1,13 @@
 package io.maglevlb.dataplane.tcp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class TcpProxyOptionsTest {
+
     @AfterEach
     void clearProperties() {
         System.clearProperty(TcpProxyOptions.SPLICE_PROPERTY);
@@ -16,27 +15,39 @@ class TcpProxyOptionsTest {
     }
 
     @Test
-    void defaultsAreTheRawRelayWithoutSplice() {
-        TcpProxyOptions options = TcpProxyOptions.fromSystemProperties();
-        assertTrue(options.rawRelay());
-        assertFalse(options.splice());
-        assertEquals(TcpProxyOptions.defaults(), options);
+    void withoutPropertiesTheDefaultsApply() {
+        assertEquals(TcpProxyOptions.defaults(), TcpProxyOptions.fromSystemProperties());
     }
 
     @Test
-    void propertiesChooseTheEngineAndSplice() {
-        System.setProperty(TcpProxyOptions.ENGINE_PROPERTY, "channels");
+    void theRemovedPropertiesAreAcceptedWhenTheyAskForWhatEveryRelayDoes() {
+        System.setProperty(TcpProxyOptions.ENGINE_PROPERTY, "raw");
+        System.setProperty(TcpProxyOptions.SPLICE_PROPERTY, "false");
+        assertEquals(TcpProxyOptions.defaults(), TcpProxyOptions.fromSystemProperties());
+    }
+
+    @Test
+    void spliceModeIsRefusedWithTheReason() {
         System.setProperty(TcpProxyOptions.SPLICE_PROPERTY, "true");
-        TcpProxyOptions options = TcpProxyOptions.fromSystemProperties();
-        assertFalse(options.rawRelay());
-        assertTrue(options.splice());
-    }
-
-    @Test
-    void anUnknownEngineIsRejectedWithTheValuesItTakes() {
-        System.setProperty(TcpProxyOptions.ENGINE_PROPERTY, "fast");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 TcpProxyOptions::fromSystemProperties);
-        assertEquals("system property maglevd.tcp.engine must be raw or channels, was 'fast'", e.getMessage());
+        assertEquals("system property maglevd.tcp.splice is no longer supported (was 'true'): the channel engine's "
+                + "splice mode was removed; see docs/tcp-proxy.md", e.getMessage());
+    }
+
+    @Test
+    void theChannelEngineOnEpollIsRefusedWithTheAlternative() {
+        System.setProperty(TcpProxyOptions.ENGINE_PROPERTY, "channels");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                TcpProxyOptions::fromSystemProperties);
+        assertEquals("system property maglevd.tcp.engine is no longer supported (was 'channels'): with epoll the raw "
+                + "relay is the one TCP engine; -Dmaglevd.transport=nio selects the portable one", e.getMessage());
+    }
+
+    @Test
+    void waterMarksMustBeOrdered() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TcpProxyOptions(10, 5));
+        assertEquals("write buffer water marks must satisfy 0 <= low <= high, were 10 and 5", e.getMessage());
     }
 }

@@ -52,6 +52,7 @@ public final class LinuxNative implements AutoCloseable {
     public static final int SO_SNDBUF = 7;
     public static final int SO_RCVBUF = 8;
     public static final int SO_ATTACH_FILTER = 26;
+    public static final int SO_REUSEPORT = 15;
 
     // ---- AF_PACKET socket options (linux/if_packet.h)
     public static final int PACKET_RX_RING = 5;
@@ -159,6 +160,11 @@ public final class LinuxNative implements AutoCloseable {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
     private static final MethodHandle SEND_AT = bind("send",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
+    // UDP forwarder (DatagramBatch): batches of datagrams in native memory, addresses passed raw, never blocking.
+    private static final MethodHandle RECVMMSG_AT = bind("recvmmsg",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG), CRITICAL);
+    private static final MethodHandle SENDMMSG_AT = bind("sendmmsg",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT), CRITICAL);
     private static final MethodHandle SETSOCKOPT_FAST = bind("setsockopt",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), CRITICAL);
     private static final MethodHandle IOCTL = bind("ioctl",
@@ -378,6 +384,27 @@ public final class LinuxNative implements AutoCloseable {
     public long sendAt(int fd, long address, long length, int flags) {
         try {
             return (long) SEND_AT.invokeExact(callState, fd, address, length, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * recvmmsg(2) of up to {@code count} datagrams into the {@code struct mmsghdr} array at {@code messages}
+     * (no timeout): datagrams read, or -1.
+     */
+    public int recvmmsgAt(int fd, long messages, int count, int flags) {
+        try {
+            return (int) RECVMMSG_AT.invokeExact(callState, fd, messages, count, flags, 0L);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** sendmmsg(2) of the {@code count} messages of the {@code struct mmsghdr} array at {@code messages}. */
+    public int sendmmsgAt(int fd, long messages, int count, int flags) {
+        try {
+            return (int) SENDMMSG_AT.invokeExact(callState, fd, messages, count, flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }

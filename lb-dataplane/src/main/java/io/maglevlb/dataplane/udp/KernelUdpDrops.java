@@ -30,6 +30,31 @@ final class KernelUdpDrops {
      * Linux epoll sockets, or a kernel without the drops entry).
      */
     static long dropsOf(List<DatagramChannel> channels) {
+        int[] fds = new int[channels.size()];
+        int n = 0;
+        for (DatagramChannel ch : channels) {
+            int fd = UdpChannels.fdOf(ch);
+            if (fd >= 0 && ch.isOpen()) {
+                fds[n++] = fd;
+            }
+        }
+        return dropsOf(fds, n);
+    }
+
+    /** The same for the native engine's VIP sockets (a closed one has fd -1 and is skipped). */
+    static long dropsOfNative(List<NativeVipSocket> sockets) {
+        int[] fds = new int[sockets.size()];
+        int n = 0;
+        for (NativeVipSocket s : sockets) {
+            int fd = s.fd; // racy read: a socket closed meanwhile fails the getsockopt (EBADF) and is skipped
+            if (fd >= 0) {
+                fds[n++] = fd;
+            }
+        }
+        return dropsOf(fds, n);
+    }
+
+    private static long dropsOf(int[] fds, int count) {
         long sum = 0;
         boolean readAny = false;
         // Native memory: the instance's arena, freed when it closes at the end of this call (per call; the
@@ -37,11 +62,8 @@ final class KernelUdpDrops {
         try (LinuxNative sys = new LinuxNative()) {
             MemorySegment meminfo = sys.allocate(4L * MEMINFO_ENTRIES);
             MemorySegment length = sys.allocate(4);
-            for (DatagramChannel ch : channels) {
-                int fd = UdpChannels.fdOf(ch);
-                if (fd < 0 || !ch.isOpen()) {
-                    continue;
-                }
+            for (int i = 0; i < count; i++) {
+                int fd = fds[i];
                 length.set(ValueLayout.JAVA_INT, 0, 4 * MEMINFO_ENTRIES);
                 if (sys.getsockopt(fd, LinuxNative.SOL_SOCKET, SO_MEMINFO, meminfo, length) != 0
                         || length.get(ValueLayout.JAVA_INT, 0) < 4 * (SK_MEMINFO_DROPS + 1)) {

@@ -58,8 +58,10 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     private final FlowTableConfig flowTableConfig;
     private final UdpTuning tuning;
     private final Duration idleTimeout;
-    private final List<UdpVipLoop> loops = new CopyOnWriteArrayList<>();
+    private final List<UdpLoop> loops = new CopyOnWriteArrayList<>();
+    /** The VIP sockets this forwarder owns (closes): Netty channels (NIO) or native sockets (epoll). */
     private final List<DatagramChannel> vipChannels = new CopyOnWriteArrayList<>();
+    private final List<NativeVipSocket> vipSockets = new CopyOnWriteArrayList<>();
     private volatile InetSocketAddress localAddress;
     private boolean started;
     private LongSupplier descriptorCeiling = DescriptorReserve::udpSessionCeiling;
@@ -134,8 +136,12 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         try {
             for (int i = 0; i < loopCount; i++) {
                 EventLoop loop = eventLoops.get(i);
+                if (epoll) {
+                    bindTo = startNative(loop, loopCount, bindTo);
+                    continue;
+                }
                 UdpVipLoop vipLoop = newLoop(loop, loopCount);
-                DatagramChannel ch = UdpChannels.newVipChannel(epoll, family, tuning);
+                DatagramChannel ch = UdpChannels.newVipChannel(false, family, tuning);
                 ch.pipeline().addLast(vipLoop);
                 vipChannels.add(ch);
                 loops.add(vipLoop);
@@ -148,6 +154,31 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             throw e;
         }
         this.localAddress = bindTo;
+    }
+
+    /** Binds one native VIP socket for {@code loop} and starts its loop; returns the bound address. */
+    private InetSocketAddress startNative(EventLoop loop, int loopCount, InetSocketAddress bindTo)
+            throws VipBindException {
+        NativeVipSocket socket;
+        try {
+            socket = NativeVipSocket.open(bindTo, tuning);
+        } catch (IOException e) {
+            throw new VipBindException(vip.name(), bindTo, e);
+        }
+        NativeUdpVipLoop vipLoop;
+        try {
+            vipLoop = newNativeLoop(loop, loopCount);
+        } catch (RuntimeException e) {
+            socket.close(); // not registered yet: closes the descriptor only
+            throw e;
+        }
+        vipSockets.add(socket);
+        loops.add(vipLoop);
+        await(loop.submit(() -> {
+            vipLoop.attach(socket);
+            return null;
+        }), bindTo);
+        return socket.localAddress; // later sockets join the same port
     }
 
     // max_connections is the VIP's flow limit; each loop tracks its own flows, so each gets an even share
@@ -180,6 +211,13 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         return this;
     }
 
+    private NativeUdpVipLoop newNativeLoop(EventLoop loop, int loopCount) {
+        int perLoopLimit = perLoopLimit(loopCount);
+        int capacity = loopTableCapacity(loopCount);
+        return new NativeUdpVipLoop(vip.name(), loop, snapshots, vip.hash(), capacity, perLoopLimit,
+                idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning, descriptorCeiling);
+    }
+
     /**
      * Starts by taking over the VIP sockets of {@code predecessor}, this VIP's forwarder on the same address with
      * other settings, instead of binding new ones (they could not be bound beside it, and closing it first would
@@ -206,7 +244,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     public synchronized boolean startInPlaceOf(VipForwarder predecessor) {
         if (started || !(predecessor instanceof UdpForwarder old) || old.workers != workers
                 || old.transport != transport || !old.localAddress.equals(vip.listen()) || old.loops.isEmpty()
-                || old.vipChannels.size() != old.loops.size()) {
+                || old.sockets() != old.loops.size()) {
             return false;
         }
         started = true;
@@ -216,18 +254,29 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             return true;
         }
         for (int i = 0; i < loopCount; i++) {
-            UdpVipLoop previous = old.loops.get(i);
-            UdpVipLoop next = newLoop(previous.loop, loopCount);
-            Future<?> done = previous.loop.submit(() -> next.takeOver(previous));
+            UdpLoop previous = old.loops.get(i);
+            EventLoop loop = previous.eventLoop();
+            Future<?> done;
+            if (previous instanceof NativeUdpVipLoop previousNative) {
+                NativeUdpVipLoop next = newNativeLoop(loop, loopCount);
+                done = loop.submit(() -> next.takeOver(previousNative));
+                loops.add(next);
+                vipSockets.add(previousNative.vipSocket());
+            } else {
+                UdpVipLoop previousNetty = (UdpVipLoop) previous;
+                UdpVipLoop next = newLoop(loop, loopCount);
+                done = loop.submit(() -> next.takeOver(previousNetty));
+                loops.add(next);
+                vipChannels.add(previousNetty.vipChannel());
+            }
             done.awaitUninterruptibly(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             if (!done.isSuccess()) {
                 throw new IllegalStateException("vip " + vip.name() + ": could not take over a udp socket",
                         done.cause());
             }
-            loops.add(next);
-            vipChannels.add(next.vipChannel());
         }
         old.vipChannels.clear(); // the predecessor no longer owns them
+        old.vipSockets.clear();
         this.localAddress = old.localAddress;
         return true;
     }
@@ -235,15 +284,15 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     /** Takes {@code old}'s loops as they are, with this forwarder's settings; false when the flows cannot stay. */
     private boolean adoptLoops(UdpForwarder old, int loopCount) {
         int capacity = loopTableCapacity(loopCount);
-        for (UdpVipLoop l : old.loops) {
+        for (UdpLoop l : old.loops) {
             if (!l.canReconfigure(vip.hash(), capacity)) {
                 return false;
             }
         }
         long idleNs = idleTimeout.toNanos();
         int perLoopLimit = perLoopLimit(loopCount);
-        for (UdpVipLoop l : old.loops) {
-            Future<?> done = l.loop.submit(() -> l.reconfigure(idleNs, perLoopLimit));
+        for (UdpLoop l : old.loops) {
+            Future<?> done = l.eventLoop().submit(() -> l.reconfigure(idleNs, perLoopLimit));
             done.awaitUninterruptibly(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             if (!done.isSuccess()) {
                 throw new IllegalStateException("vip " + vip.name() + ": could not apply the new udp settings",
@@ -252,8 +301,10 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
         loops.addAll(old.loops);
         vipChannels.addAll(old.vipChannels);
+        vipSockets.addAll(old.vipSockets);
         old.loops.clear(); // the predecessor owns nothing now: retiring it keeps no flows and no memory
         old.vipChannels.clear();
+        old.vipSockets.clear();
         return true;
     }
 
@@ -307,12 +358,12 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             sb.append(i == 0 ? "" : ", ").append(b.name()).append(' ')
                     .append(ConfigValues.formatSocketAddress(b.address())).append(" w").append(b.weight());
         }
-        int sockets = vipChannels.size();
+        int sockets = sockets();
         sb.append("], ").append(transport.name()).append(" with ").append(sockets)
                 .append(sockets == 1 ? " socket" : " SO_REUSEPORT sockets").append(", hash ")
                 .append(vip.hash().configName()).append(", idle_timeout ")
                 .append(ConfigValues.formatDuration(idleTimeout)).append(", flow table ")
-                .append(loops.isEmpty() ? 0 : loops.get(0).flowTable.capacity()).append(" per loop");
+                .append(loops.isEmpty() ? 0 : loops.get(0).flowTable().capacity()).append(" per loop");
         if (vip.maxConnections() > 0) {
             sb.append(", max_connections ").append(vip.maxConnections());
         }
@@ -336,7 +387,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
 
     /** Number of VIP sockets, one per event loop. */
     public int sockets() {
-        return vipChannels.size();
+        return vipChannels.size() + vipSockets.size();
     }
 
     /**
@@ -345,8 +396,8 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
      */
     public List<FlowTable> flowTables() {
         List<FlowTable> tables = new ArrayList<>(loops.size());
-        for (UdpVipLoop l : loops) {
-            tables.add(l.flowTable);
+        for (UdpLoop l : loops) {
+            tables.add(l.flowTable());
         }
         return tables;
     }
@@ -362,7 +413,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     public long backendUnreachable(int backendId) {
         long sum = 0;
         for (int i = 0; i < loops.size(); i++) { // indexed: no iterator
-            UdpLoopCounters.PerBackend[] backends = loops.get(i).counters.backends;
+            UdpLoopCounters.PerBackend[] backends = loops.get(i).counters().backends;
             if (backendId >= 0 && backendId < backends.length) {
                 UdpLoopCounters.PerBackend b = backends[backendId];
                 if (b != null) {
@@ -398,8 +449,8 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         long[] evicted = new long[EvictionReason.values().length];
         long[] dropped = new long[UdpDropReason.values().length];
         List<long[]> perBackend = new ArrayList<>(); // index = backend id; 7 counters each
-        for (UdpVipLoop l : loops) {
-            UdpLoopCounters c = l.counters;
+        for (UdpLoop l : loops) {
+            UdpLoopCounters c = l.counters();
             fromClients += c.datagramsFromClients;
             fromClientsBytes += c.bytesFromClients;
             toBackends += c.datagramsToBackends;
@@ -463,7 +514,8 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             backendStats.add(new UdpBackendStats(id, state == null ? null : state.name(), s[0], s[1], s[2], s[3],
                     s[4], s[5], s[6]));
         }
-        long kernelDrops = KernelUdpDrops.dropsOf(vipChannels);
+        long kernelDrops = vipSockets.isEmpty() ? KernelUdpDrops.dropsOf(vipChannels)
+                : KernelUdpDrops.dropsOfNative(vipSockets);
         return new UdpVipStats(vip.name(), fromClients, fromClientsBytes, toBackends, toBackendsBytes,
                 fromBackends, fromBackendsBytes, toClients, toClientsBytes, active, created, moved,
                 evictedByReason, stateless, droppedByReason, unreachable, openFailures, vipErrors, kernelDrops,
@@ -477,9 +529,9 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     @Override
     public void stopAccepting() {
         List<Future<?>> pending = new ArrayList<>();
-        for (UdpVipLoop l : loops) {
-            if (!l.loop.isShuttingDown()) {
-                pending.add(l.loop.submit(l::stopAccepting));
+        for (UdpLoop l : loops) {
+            if (!l.eventLoop().isShuttingDown()) {
+                pending.add(l.eventLoop().submit(l::stopAccepting));
             }
         }
         for (Future<?> f : pending) {
@@ -495,8 +547,8 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         long lo = AddressBits.lo(raw);
         int port = client.getPort();
         List<Future<Integer>> answers = new ArrayList<>(loops.size());
-        for (UdpVipLoop l : loops) {
-            answers.add(l.loop.submit(() -> l.trackedBackend(hi, lo, port)));
+        for (UdpLoop l : loops) {
+            answers.add(l.eventLoop().submit(() -> l.trackedBackend(hi, lo, port)));
         }
         return TrackedFlows.first(vip.name(), answers);
     }
@@ -505,7 +557,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     @Override
     public int activeConnections() {
         int sum = 0;
-        for (UdpVipLoop l : loops) {
+        for (UdpLoop l : loops) {
             sum += l.flowsActive();
         }
         return sum;
@@ -519,9 +571,9 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     @Override
     public void closeConnections() {
         List<Future<?>> pending = new ArrayList<>();
-        for (UdpVipLoop l : loops) {
-            if (!l.loop.isShuttingDown()) {
-                pending.add(l.loop.submit(l::close));
+        for (UdpLoop l : loops) {
+            if (!l.eventLoop().isShuttingDown()) {
+                pending.add(l.eventLoop().submit(l::close)); // a native loop closes its VIP socket itself
             }
         }
         for (DatagramChannel ch : vipChannels) {

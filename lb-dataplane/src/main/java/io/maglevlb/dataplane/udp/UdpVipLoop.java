@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * {@link #counters} and the flow table's statistics, racily (see {@link UdpLoopCounters}).
  */
 @Sharable
-final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionListener {
+final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionListener, UdpLoop {
     /*
      * Design notes.
      *
@@ -161,7 +161,8 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     }
 
     /** Whether {@link #reconfigure} can apply these settings: same flow key and same table size. */
-    boolean canReconfigure(HashMode hashMode, int tableCapacity) {
+    @Override
+    public boolean canReconfigure(HashMode hashMode, int tableCapacity) {
         return this.hashMode == hashMode && tableCapacity == requestedCapacity;
     }
 
@@ -170,7 +171,8 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
      * {@link UdpForwarder#startInPlaceOf}). Tracked flows stay, with their sessions, and live by the new idle
      * timeout from now on; above a lower limit, each new flow replaces the least recently seen one.
      */
-    void reconfigure(long idleTimeoutNs, int flowLimit) {
+    @Override
+    public void reconfigure(long idleTimeoutNs, int flowLimit) {
         flowTable.setIdleTimeoutNs(idleTimeoutNs);
         this.flowLimit = Math.min(flowLimit, flowTable.capacity());
         long oldIntervalNs = sweepIntervalNs;
@@ -217,6 +219,21 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
         active(channel);
     }
 
+    @Override
+    public EventLoop eventLoop() {
+        return loop;
+    }
+
+    @Override
+    public FlowTable flowTable() {
+        return flowTable;
+    }
+
+    @Override
+    public UdpLoopCounters counters() {
+        return counters;
+    }
+
     /** The VIP socket, once bound. */
     DatagramChannel vipChannel() {
         return vipChannel;
@@ -227,7 +244,8 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
      * {@code srcPort} to this loop's VIP socket, or {@link ForwardingSnapshot#NO_BACKEND}. Read-only
      * ({@link FlowTable#peek}): the flow is neither refreshed nor counted. Diagnostics (explain), not per datagram.
      */
-    int trackedBackend(long srcHi, long srcLo, int srcPort) {
+    @Override
+    public int trackedBackend(long srcHi, long srcLo, int srcPort) {
         if (vipChannel == null || closed) {
             return ForwardingSnapshot.NO_BACKEND;
         }
@@ -236,12 +254,14 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     }
 
     /** Runs on {@link #loop}: from now on only tracked flows are forwarded. */
-    void stopAccepting() {
+    @Override
+    public void stopAccepting() {
         accepting = false;
     }
 
     /** Runs on {@link #loop}: closes the VIP socket, every session and stateless socket. */
-    void close() {
+    @Override
+    public void close() {
         if (closed) {
             return;
         }
@@ -802,7 +822,8 @@ final class UdpVipLoop extends ChannelInboundHandlerAdapter implements EvictionL
     }
 
     /** Tracked flows of this loop now. Racy read from other threads. */
-    int flowsActive() {
+    @Override
+    public int flowsActive() {
         return flowTable.size();
     }
 

@@ -1,0 +1,45 @@
+package io.maglevlb.dataplane.udp;
+
+import io.maglevlb.core.conntrack.FlowTable;
+import io.maglevlb.core.flow.HashMode;
+import io.netty.channel.EventLoop;
+
+/**
+ * One UDP VIP on one event loop, as {@link UdpForwarder} sees it, whichever engine moves the datagrams:
+ * {@link NativeUdpVipLoop} (epoll: recvmmsg/sendmmsg through FFM, no object per datagram) or {@link UdpVipLoop}
+ * (Netty datagram channels, the portable fallback on NIO).
+ *
+ * <p>Threading: {@link #stopAccepting()} and {@link #close()} run on {@link #eventLoop()}; the getters may be
+ * read from any thread (racy reads, see {@link UdpLoopCounters}).
+ */
+interface UdpLoop {
+    EventLoop eventLoop();
+
+    FlowTable flowTable();
+
+    UdpLoopCounters counters();
+
+    /** Tracked flows now. Racy read from other threads. */
+    int flowsActive();
+
+    /** Whether {@link #reconfigure} can apply these settings: same flow key and same table size. Any thread. */
+    boolean canReconfigure(HashMode hashMode, int tableCapacity);
+
+    /**
+     * On the loop: a settings-only reload changed the VIP's idle timeout or flow limit (see
+     * {@link UdpForwarder#startInPlaceOf}); tracked flows stay, with their sessions.
+     */
+    void reconfigure(long idleTimeoutNs, int flowLimit);
+
+    /**
+     * On the loop: the backend id of the tracked flow from {@code srcHi}:{@code srcLo} port {@code srcPort} to
+     * this loop's VIP socket, or {@code ForwardingSnapshot.NO_BACKEND}; read-only (explain, not per datagram).
+     */
+    int trackedBackend(long srcHi, long srcLo, int srcPort);
+
+    /** On the loop: from now on only tracked flows are forwarded. */
+    void stopAccepting();
+
+    /** On the loop: closes the VIP socket (unless handed over), every session and stateless socket. */
+    void close();
+}

@@ -16,8 +16,10 @@ import java.net.InetAddress;
 import java.net.StandardSocketOptions;
 
 /**
- * Creates the datagram channels of the UDP forwarder for the daemon's {@link io.maglevlb.dataplane.Transport}:
- * epoll, or NIO (the NIO fallback gets SO_REUSEPORT through the JDK, but reads one datagram per system call).
+ * Creates the datagram channels of the UDP forwarder's Netty engine ({@link UdpVipLoop}), which the forwarder
+ * uses on NIO (the fallback without native epoll: SO_REUSEPORT through the JDK, one datagram per system call).
+ * On epoll the forwarder uses {@link NativeUdpVipLoop} and opens its sockets itself, so the epoll branches here
+ * are no longer taken by the forwarder.
  */
 final class UdpChannels {
     /**

@@ -27,8 +27,8 @@ public enum UdpDropReason {
     /** The kernel failed the send (for example ECONNREFUSED after an ICMP port unreachable). */
     SEND_ERROR("send_error"),
     /**
-     * Client datagram without payload: Netty's epoll transport can neither send a zero-length datagram nor
-     * receive one on a connected (session) socket, so empty datagrams are not forwarded.
+     * Client datagram without payload: not forwarded by either engine (Netty's transports can neither send a
+     * zero-length datagram nor receive one on a connected socket, and the native engine keeps the same rule).
      */
     EMPTY("empty"),
     /**

@@ -8,9 +8,10 @@ import java.time.Duration;
  * Socket and batching knobs of the UDP forwarder that are not part of the YAML configuration: the defaults
  * are what docs/udp.md measured; the other values exist so the batching measurement can compare them.
  *
- * @param recvBatch datagrams one {@code recvmmsg} call may read on a VIP socket; 1 = plain {@code recvmsg}
- * @param deferFlush true: writes of one read batch are flushed together, so several datagrams to one
- *     socket leave in one {@code sendmmsg}; false: every datagram is flushed on its own ({@code sendmsg})
+ * @param recvBatch datagrams one {@code recvmmsg} call may read on a socket (on epoll: VIP and backend sockets,
+ *     and the size of each loop's native batches; on NIO: the VIP sockets only); 1 = one datagram per call
+ * @param deferFlush true: consecutive datagrams of one read batch to the same socket leave in one
+ *     {@code sendmmsg}; false: every datagram is sent on its own
  * @param vipReceiveBufferBytes SO_RCVBUF requested for each VIP socket (the kernel caps it at
  *     {@code net.core.rmem_max}); 0 = the kernel default
  * @param vipSendBufferBytes SO_SNDBUF requested for each VIP socket; 0 = the kernel default

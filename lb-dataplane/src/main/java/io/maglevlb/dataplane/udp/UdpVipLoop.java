@@ -31,8 +31,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One UDP VIP on one event loop: the loop's SO_REUSEPORT socket of the VIP, its flow table, and the
- * sessions of the flows the kernel steered to that socket.
+ * One UDP VIP on one event loop, on Netty datagram channels: the loop's SO_REUSEPORT socket of the VIP, its
+ * flow table, and the sessions of the flows the kernel steered to that socket. The forwarder uses this engine
+ * on NIO (no native epoll); on epoll it uses {@link NativeUdpVipLoop}, which makes the same decisions without an
+ * object per datagram. A change to the decisions here belongs there too.
  *
  * <p>Threading: everything here runs on {@link #loop} (the VIP socket, every session socket and the sweep
  * are registered or scheduled on it), so nothing is locked or volatile. Other threads only read

@@ -48,7 +48,7 @@ import java.util.concurrent.TimeUnit;
 public final class UdpBatchingBench {
     private record Setting(String name, UdpTuning tuning) {}
 
-    private record Result(double roundTripsPerSec, double cpuNsPerDatagram, long kernelDrops) {}
+    private record Result(double roundTripsPerSec, double cpuNsPerDatagram, long kernelDrops, String drops) {}
 
     public static void main(String[] args) throws Exception {
         int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 4;
@@ -74,9 +74,9 @@ public final class UdpBatchingBench {
                 Result result = measure(settings.get(s).tuning(), seconds, flows, window, payload);
                 rate[s][r] = result.roundTripsPerSec();
                 cpu[s][r] = result.cpuNsPerDatagram();
-                System.out.printf("  run %d %-26s %9.0f round trips/s %7.0f ns CPU/datagram  kernel drops %d%n",
+                System.out.printf("  run %d %-26s %9.0f round trips/s %7.0f ns CPU/datagram  kernel drops %d%s%n",
                         r + 1, settings.get(s).name(), result.roundTripsPerSec(), result.cpuNsPerDatagram(),
-                        result.kernelDrops());
+                        result.kernelDrops(), result.drops());
             }
         }
         System.out.println();
@@ -152,9 +152,16 @@ public final class UdpBatchingBench {
                 for (EpollDatagramChannel ch : clientChannels) {
                     ch.close().sync();
                 }
+                StringBuilder drops = new StringBuilder();
+                for (UdpDropReason reason : UdpDropReason.values()) {
+                    long n = s1.dropped(reason) - s0.dropped(reason);
+                    if (n > 0) {
+                        drops.append(", dropped ").append(reason.metricName()).append(' ').append(n);
+                    }
+                }
                 return new Result((replies1 - replies0) * 1e9 / (t1 - t0),
                         forwarded == 0 ? Double.NaN : (double) (cpu1 - cpu0) / forwarded,
-                        s1.kernelReceiveDrops());
+                        s1.kernelReceiveDrops(), drops.toString());
             }
         } finally {
             clientLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();

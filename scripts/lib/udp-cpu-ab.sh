@@ -83,7 +83,11 @@ N
 taskset -c 0 nginx -p $D/ -c $D/nginx.conf -g 'daemon off; master_process off;' >$D/nginx.log 2>&1 &
 pids+=($!); PID[nginx]=$!; VIP[nginx]=127.0.0.1:$PN
 for p in before after; do
-  for i in $(seq 1 240); do grep -q "maglevd running" $D/$p.log && break; sleep 0.5; done
+  for i in $(seq 1 240); do
+    grep -q "maglevd running" $D/$p.log && break
+    kill -0 ${PID[$p]} 2>/dev/null || { echo "maglevd $p did not start: $(tail -n 1 $D/$p.log)"; exit 1; }
+    sleep 0.5
+  done
 done
 sleep 2
 for p in before after nginx; do

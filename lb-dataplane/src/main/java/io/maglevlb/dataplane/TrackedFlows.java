@@ -1,11 +1,15 @@
 package io.maglevlb.dataplane;
 
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.netty.channel.EventLoop;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 
 /**
  * Gathers the answers of {@link VipForwarder#trackedBackend}'s per-thread lookups. At most one forwarding thread
@@ -17,6 +21,29 @@ public final class TrackedFlows {
     public static final long ANSWER_TIMEOUT_MS = 5_000;
 
     private TrackedFlows() {}
+
+    /** One event loop's lookup of the flow from a client address (as {@link AddressBits}) and port; on the loop. */
+    @FunctionalInterface
+    public interface LoopLookup<L> {
+        int backend(L loop, long addressHi, long addressLo, int port);
+    }
+
+    /**
+     * Asks each of {@code loops} on its own event loop (a task each, so no forwarding state is read off its thread)
+     * for the backend of the flow from {@code client}, and gathers the answers as {@link #first} does.
+     */
+    public static <L> int askEveryLoop(String vip, InetSocketAddress client, List<L> loops,
+            Function<L, EventLoop> eventLoop, LoopLookup<L> lookup) {
+        byte[] raw = client.getAddress().getAddress();
+        long hi = AddressBits.hi(raw);
+        long lo = AddressBits.lo(raw);
+        int port = client.getPort();
+        List<Future<Integer>> answers = new ArrayList<>(loops.size());
+        for (L loop : loops) {
+            answers.add(eventLoop.apply(loop).submit(() -> lookup.backend(loop, hi, lo, port)));
+        }
+        return first(vip, answers);
+    }
 
     /**
      * The backend id one of {@code answers} found, or {@link ForwardingSnapshot#NO_BACKEND}.

@@ -379,15 +379,8 @@ public final class TcpProxyVip implements VipForwarder {
      */
     @Override
     public int trackedBackend(InetSocketAddress client) {
-        byte[] raw = client.getAddress().getAddress();
-        long hi = AddressBits.hi(raw);
-        long lo = AddressBits.lo(raw);
-        int port = client.getPort();
-        List<Future<Integer>> answers = new ArrayList<>(loops.size());
-        for (TcpVipLoop loop : loops) {
-            answers.add(loop.eventLoop.submit(() -> loop.connectionBackend(hi, lo, port)));
-        }
-        return TrackedFlows.first(config.name(), answers);
+        return TrackedFlows.askEveryLoop(config.name(), client, loops, loop -> loop.eventLoop,
+                TcpVipLoop::connectionBackend);
     }
 
     /**

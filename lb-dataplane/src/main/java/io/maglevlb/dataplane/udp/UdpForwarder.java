@@ -11,7 +11,6 @@ import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.conntrack.FlowTableStats;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.maglevlb.dataplane.AddressBits;
 import io.maglevlb.dataplane.DescriptorReserve;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.TrackedFlows;
@@ -542,15 +541,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     /** The backend of the tracked flow from {@code client}, asked of every loop (see {@link VipForwarder}). */
     @Override
     public int trackedBackend(InetSocketAddress client) {
-        byte[] raw = client.getAddress().getAddress();
-        long hi = AddressBits.hi(raw);
-        long lo = AddressBits.lo(raw);
-        int port = client.getPort();
-        List<Future<Integer>> answers = new ArrayList<>(loops.size());
-        for (UdpLoop l : loops) {
-            answers.add(l.eventLoop().submit(() -> l.trackedBackend(hi, lo, port)));
-        }
-        return TrackedFlows.first(vip.name(), answers);
+        return TrackedFlows.askEveryLoop(vip.name(), client, loops, UdpLoop::eventLoop, UdpLoop::trackedBackend);
     }
 
     /** Tracked flows now, over all loops (racy read). Any thread. */

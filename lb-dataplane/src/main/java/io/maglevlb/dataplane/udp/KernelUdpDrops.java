@@ -1,7 +1,6 @@
 package io.maglevlb.dataplane.udp;
 
 import io.maglevlb.dataplane.linux.LinuxNative;
-import io.netty.channel.socket.DatagramChannel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
@@ -26,23 +25,10 @@ final class KernelUdpDrops {
     private KernelUdpDrops() {}
 
     /**
-     * Sum of the drop counters of the open sockets among {@code channels}, or -1 when none can be read (not
-     * Linux epoll sockets, or a kernel without the drops entry).
+     * Sum of the drop counters of the open sockets among {@code sockets} (a closed one has fd -1 and is skipped),
+     * or -1 when none can be read (a kernel without the drops entry).
      */
-    static long dropsOf(List<DatagramChannel> channels) {
-        int[] fds = new int[channels.size()];
-        int n = 0;
-        for (DatagramChannel ch : channels) {
-            int fd = UdpChannels.fdOf(ch);
-            if (fd >= 0 && ch.isOpen()) {
-                fds[n++] = fd;
-            }
-        }
-        return dropsOf(fds, n);
-    }
-
-    /** The same for the native engine's VIP sockets (a closed one has fd -1 and is skipped). */
-    static long dropsOfNative(List<NativeVipSocket> sockets) {
+    static long dropsOf(List<NativeVipSocket> sockets) {
         int[] fds = new int[sockets.size()];
         int n = 0;
         for (NativeVipSocket s : sockets) {

@@ -1,14 +1,7 @@
 package io.maglevlb.dataplane.udp;
 
-import io.maglevlb.core.config.Protocol;
-import io.maglevlb.core.conntrack.EvictionListener;
-import io.maglevlb.core.conntrack.EvictionReason;
-import io.maglevlb.core.conntrack.FlowTable;
-import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
-import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.maglevlb.dataplane.AddressBits;
 import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.linux.DatagramBatch;
@@ -21,14 +14,11 @@ import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
-import java.util.Arrays;
-import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,8 +30,8 @@ import org.slf4j.LoggerFactory;
  * {@code EpollIoHandler}, as the raw TCP relay does) and read and written with recvmmsg and sendmmsg through FFM
  * ({@link DatagramBatch}); datagrams stay in native memory from the kernel's copy in to its copy out.
  *
- * <p>The forwarding decisions are those of {@link UdpVipLoop} (the Netty engine, kept as the fallback on NIO), and
- * so are the counters; see its design notes. What differs is the I/O:
+ * <p>The forwarding decisions and the counters are {@link UdpFlowLoop}'s, shared with {@link UdpVipLoop} (the Netty
+ * engine, kept as the fallback on NIO); see its design notes. What this class adds is the I/O:
  * <ul>
  *   <li>Client datagrams: one recvmmsg of up to {@link UdpTuning#recvBatch()} datagrams on the VIP socket; each
  *       is resolved in turn, then runs of consecutive datagrams to one backend socket leave in one sendmmsg
@@ -60,12 +50,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threading.</b> Everything runs on {@link #loop}; other threads only read {@link #counters} and the flow
  * table's statistics, racily (see {@link UdpLoopCounters}).
  */
-final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
+final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, NativeUdpVipLoop.NativeUdpSession> {
     private static final Logger log = LoggerFactory.getLogger(NativeUdpVipLoop.class);
-    private static final int UDP = Protocol.UDP.ipProtocol();
-    /** Live entries compared to choose the victim when the VIP's flow limit (not the table) is reached. */
-    private static final int LIMIT_SAMPLE = 8;
-    private static final int LIMIT_SCAN = 64;
     /** Datagrams one readiness event of the VIP socket takes at most before the loop serves its other sockets. */
     private static final int VIP_DATAGRAMS_PER_EVENT = 64;
     /** The same for a backend socket (level-triggered: what is left is reported again at once). */
@@ -75,25 +61,6 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
     private static final int EHOSTUNREACH = 113;
     private static final int ENETUNREACH = 101;
 
-    private final String vipName;
-    final EventLoop loop;
-    private final SnapshotHolder snapshots;
-    private final UdpTuning tuning;
-    private final HashMode hashMode;
-    final FlowTable flowTable;
-    private final int requestedCapacity;
-    private final NativeUdpSession[] sessions;
-    // Settings a reload may change in place (reconfigure): loop thread only, like everything else here.
-    private int flowLimit;
-    final UdpLoopCounters counters = new UdpLoopCounters();
-    private long sweepIntervalNs;
-    private int sweepBudget;
-    /** Where {@link #fdCeiling} comes from: {@code DescriptorReserve::udpSessionCeiling} in the daemon. */
-    private final LongSupplier descriptorCeiling;
-    /** A session socket whose fd number is at or above this eats into the descriptor reserve. */
-    private long fdCeiling;
-    /** Why the last {@link #connect} failed when that was a local resource error, else null. */
-    private LocalError connectLocalError;
     private final int vipRounds;
     private final int backendRounds;
 
@@ -109,42 +76,17 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
     private final int[] targetFd;
     private final int[] targetBackend;
     private final boolean[] targetTracked;
+    /** The slot of {@link #fromClients} that {@link #route} is deciding: {@link #newSession} copies its sender. */
+    private int routingSlot;
 
     private NativeVipSocket vipSocket;
     /** The VIP socket went to a successor ({@link #takeOver}): this loop only replies through it, never closes it. */
     private boolean vipSocketHandedOver;
-    private long dstHi;
-    private long dstLo;
-    private int dstPort;
-
-    private long batchNowNs;
-    /** True while the loop itself removes an entry to respect {@link #flowLimit}: counted as CAPACITY. */
-    private boolean evictingForLimit;
-    private int limitHand;
-
-    private FlowSocket[] statelessSockets = new FlowSocket[0];
-    private InetSocketAddress[] statelessAddresses = new InetSocketAddress[0];
-
-    /** False once the VIP stops accepting new flows (shutdown); tracked flows go on. */
-    private boolean accepting = true;
-    private long sweptGeneration = Long.MIN_VALUE;
-    private ScheduledFuture<?> sweepTask;
-    private boolean closed;
 
     NativeUdpVipLoop(String vipName, EventLoop loop, SnapshotHolder snapshots, HashMode hashMode, int tableCapacity,
             int flowLimit, long idleTimeoutNs, int floodThreshold, UdpTuning tuning, LongSupplier descriptorCeiling) {
-        this.vipName = vipName;
-        this.loop = loop;
-        this.snapshots = snapshots;
-        this.tuning = tuning;
-        this.descriptorCeiling = descriptorCeiling;
-        this.fdCeiling = descriptorCeiling.getAsLong();
-        this.hashMode = hashMode;
-        this.requestedCapacity = tableCapacity;
-        this.flowTable = new FlowTable(tableCapacity, idleTimeoutNs, floodThreshold, this);
-        this.sessions = new NativeUdpSession[flowTable.capacity()];
-        this.flowLimit = Math.min(flowLimit, flowTable.capacity());
-        sweepFor(idleTimeoutNs);
+        super(vipName, loop, snapshots, hashMode, tableCapacity, flowLimit, idleTimeoutNs, floodThreshold, tuning,
+                descriptorCeiling);
         int batch = tuning.recvBatch();
         this.vipRounds = Math.max(1, VIP_DATAGRAMS_PER_EVENT / batch);
         this.backendRounds = Math.max(1, BACKEND_DATAGRAMS_PER_EVENT / batch);
@@ -163,42 +105,6 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
         this.targetTracked = new boolean[batch];
     }
 
-    private void sweepFor(long idleTimeoutNs) {
-        long maxIntervalNs = tuning.maxExpiryInterval().toNanos();
-        this.sweepIntervalNs = Math.max(TimeUnit.MILLISECONDS.toNanos(10), Math.min(maxIntervalNs, idleTimeoutNs / 4));
-        long perSweep = (long) Math.ceil(4.0 * flowTable.capacity() * sweepIntervalNs / idleTimeoutNs);
-        this.sweepBudget = (int) Math.min(flowTable.capacity(), Math.max(256, perSweep));
-    }
-
-    @Override
-    public boolean canReconfigure(HashMode hashMode, int tableCapacity) {
-        return this.hashMode == hashMode && tableCapacity == requestedCapacity;
-    }
-
-    /** As {@link UdpVipLoop#reconfigure}: tracked flows keep their sessions and live by the new idle timeout. */
-    @Override
-    public void reconfigure(long idleTimeoutNs, int flowLimit) {
-        flowTable.setIdleTimeoutNs(idleTimeoutNs);
-        this.flowLimit = Math.min(flowLimit, flowTable.capacity());
-        long oldIntervalNs = sweepIntervalNs;
-        sweepFor(idleTimeoutNs);
-        if (sweepTask != null && !closed && sweepIntervalNs != oldIntervalNs) {
-            sweepTask.cancel(false);
-            sweepTask = loop.scheduleAtFixedRate(this::sweep, sweepIntervalNs, sweepIntervalNs,
-                    TimeUnit.NANOSECONDS);
-        }
-    }
-
-    /** As {@link UdpVipLoop#trackedBackend}: read-only ({@link FlowTable#peek}), for explain. */
-    @Override
-    public int trackedBackend(long srcHi, long srcLo, int srcPort) {
-        if (vipSocket == null || closed) {
-            return ForwardingSnapshot.NO_BACKEND;
-        }
-        int entry = flowTable.peek(UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, System.nanoTime());
-        return entry == FlowTable.NO_ENTRY ? ForwardingSnapshot.NO_BACKEND : flowTable.backendId(entry);
-    }
-
     /** On {@link #loop}: starts reading {@code socket} (bound, not registered yet) and sweeping. */
     void attach(NativeVipSocket socket) throws Exception {
         socket.register((IoEventLoop) loop);
@@ -208,13 +114,7 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
     private void active(NativeVipSocket socket) {
         this.vipSocket = socket;
         socket.owner = this;
-        InetSocketAddress local = socket.localAddress;
-        byte[] raw = local.getAddress().getAddress();
-        this.dstHi = AddressBits.hi(raw);
-        this.dstLo = AddressBits.lo(raw);
-        this.dstPort = local.getPort();
-        this.sweepTask = loop.scheduleAtFixedRate(this::sweep, sweepIntervalNs, sweepIntervalNs,
-                TimeUnit.NANOSECONDS);
+        active(socket.localAddress);
     }
 
     /**
@@ -234,47 +134,14 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
     }
 
     @Override
-    public EventLoop eventLoop() {
-        return loop;
-    }
-
-    @Override
-    public FlowTable flowTable() {
-        return flowTable;
-    }
-
-    @Override
-    public UdpLoopCounters counters() {
-        return counters;
-    }
-
-    @Override
-    public void stopAccepting() {
-        accepting = false;
-    }
-
-    @Override
     public void close() {
-        if (closed) {
+        if (!closeFlows()) {
             return;
-        }
-        closed = true;
-        if (sweepTask != null) {
-            sweepTask.cancel(false);
         }
         if (vipSocket != null && !vipSocketHandedOver) {
             vipSocket.close();
         }
-        flowTable.clear();
-        for (int id = 0; id < statelessSockets.length; id++) {
-            closeStateless(id);
-        }
         sys.close(); // every socket that could read into the batches is closed
-    }
-
-    @Override
-    public int flowsActive() {
-        return flowTable.size();
     }
 
     // ------------------------------------------------------------------ client -> backend
@@ -308,7 +175,16 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
         batchNowNs = System.nanoTime();
         ForwardingSnapshot snapshot = snapshots.current();
         for (int i = 0; i < n; i++) {
-            targetFd[i] = resolve(i, snapshot);
+            routingSlot = i;
+            FlowSocket socket = route(snapshot, fromClients.length(i), fromClients.nameHi(i), fromClients.nameLo(i),
+                    fromClients.namePort(i));
+            if (socket == null) {
+                targetFd[i] = -1;
+                continue;
+            }
+            targetFd[i] = socket.fd;
+            targetBackend[i] = routedBackend;
+            targetTracked[i] = routedSession != null;
         }
         boolean runs = tuning.deferFlush();
         for (int i = 0; i < n;) {
@@ -333,92 +209,34 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
                 b.bytesToBackend += bytes;
                 toBackends.setPayload(k, fromClients.bufferAddress(k), bytes);
             }
-            sendToBackend(fd, i, end);
+            send(toBackends, fd, i, end, true);
             i = end;
         }
     }
 
-    /**
-     * Decides where client datagram {@code i} of the batch goes: the descriptor of its session's socket or of the
-     * backend's stateless socket (with {@link #targetBackend} and {@link #targetTracked} set), or -1 when it is
-     * dropped (counted here).
-     */
-    private int resolve(int i, ForwardingSnapshot snapshot) {
-        UdpLoopCounters c = counters;
-        int bytes = fromClients.length(i);
-        c.datagramsFromClients++;
-        c.bytesFromClients += bytes;
-        if (bytes == 0) {
-            c.drop(UdpDropReason.EMPTY);
-            return -1;
-        }
-        if (snapshot == null || closed) {
-            c.drop(UdpDropReason.NO_BACKEND);
-            return -1;
-        }
-        long srcHi = fromClients.nameHi(i);
-        long srcLo = fromClients.nameLo(i);
-        int srcPort = fromClients.namePort(i);
-        long hash = FlowHash.of(hashMode, UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort);
-        if (!accepting && flowTable.find(hash, UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort, batchNowNs)
-                == FlowTable.NO_ENTRY) {
-            c.drop(UdpDropReason.NOT_ACCEPTING);
-            return -1;
-        }
-        int backendId = flowTable.resolve(snapshot, hash, UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort,
-                batchNowNs);
-        if (backendId == ForwardingSnapshot.NO_BACKEND) {
-            c.drop(UdpDropReason.NO_BACKEND);
-            return -1;
-        }
-        int entry = flowTable.lastResolvedEntry();
-        if (entry == FlowTable.NOT_INSERTED) {
-            return stateless(snapshot, backendId, UdpDropReason.TABLE_FULL);
-        }
-        NativeUdpSession session = sessions[entry];
-        if (session != null && session.backendId == backendId
-                && session.checkedGeneration != snapshot.generation()
-                && !backendAddressStill(session, snapshot)) {
-            // The id now names another backend (or this one re-addressed): place the flow afresh.
-            flowTable.remove(entry);
-            backendId = flowTable.resolve(snapshot, hash, UDP, srcHi, srcLo, srcPort, dstHi, dstLo, dstPort,
-                    batchNowNs);
-            entry = flowTable.lastResolvedEntry();
-            if (backendId == ForwardingSnapshot.NO_BACKEND) {
-                c.drop(UdpDropReason.NO_BACKEND);
-                return -1;
-            }
-            if (entry == FlowTable.NOT_INSERTED) {
-                return stateless(snapshot, backendId, UdpDropReason.TABLE_FULL);
-            }
-            session = sessions[entry];
-        }
-        if (session == null) {
-            session = openSession(entry, i, backendId, snapshot);
-            if (session == null) {
-                return stateless(snapshot, backendId, UdpDropReason.BACKEND_SOCKET);
-            }
-            if (flowTable.size() > flowLimit && !makeRoomForLimit(entry)) {
-                removeForLimit(entry); // the new flow is the one that cannot stay
-                return stateless(snapshot, backendId, UdpDropReason.TABLE_FULL);
-            }
-        } else if (session.backendId != backendId) {
-            if (!moveSession(session, backendId, snapshot)) {
-                flowTable.remove(entry);
-                return stateless(snapshot, backendId, UdpDropReason.BACKEND_SOCKET);
-            }
-        }
-        targetBackend[i] = session.backendId;
-        targetTracked[i] = true;
-        return session.socket.fd;
+    @Override
+    NativeUdpSession newSession(int entry) {
+        return new NativeUdpSession(entry, fromClients.copyName(routingSlot));
     }
 
-    /** Sends messages {@code from} .. {@code end - 1} of {@link #toBackends} on {@code fd}; counts failures. */
-    private void sendToBackend(int fd, int from, int end) {
+    /**
+     * Sends messages {@code from} .. {@code end - 1} of {@code batch} on {@code fd} (toward a backend, or through
+     * the VIP socket toward clients: -1 when it closed meanwhile) without queueing anything: what the kernel
+     * refuses for a full send buffer is a {@link UdpDropReason#SEND_BUFFER_FULL} drop, any other failure a
+     * {@link UdpDropReason#SEND_ERROR} (and, toward a backend, an ICMP error surfacing here counts as
+     * unreachable).
+     */
+    private void send(DatagramBatch batch, int fd, int from, int end, boolean toBackend) {
         UdpLoopCounters c = counters;
+        if (fd < 0) { // the VIP socket closed (its new owner stopped) while this loop's flows still talked
+            for (int k = from; k < end; k++) {
+                c.drop(UdpDropReason.SEND_ERROR);
+            }
+            return;
+        }
         int k = from;
         while (k < end) {
-            int sent = toBackends.send(sys, fd, k, end - k);
+            int sent = batch.send(sys, fd, k, tuning.deferFlush() ? end - k : 1);
             if (sent > 0) {
                 k += sent;
                 continue;
@@ -436,7 +254,7 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
             }
             // The kernel failed this datagram (ECONNREFUSED after an ICMP port unreachable, ...): the rest go on.
             c.drop(UdpDropReason.SEND_ERROR);
-            if (isUnreachable(errno)) {
+            if (toBackend && isUnreachable(errno)) {
                 c.backendUnreachable++;
                 if (targetTracked[k]) {
                     c.backend(targetBackend[k]).unreachable++;
@@ -452,14 +270,10 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
 
     // ------------------------------------------------------------------ backend -> client
 
-    /** A session's backend socket is readable: its datagrams go to the client through the VIP socket. */
+    /** A backend socket is readable: a session's datagrams go to its client through the VIP socket. */
     void backendReadable(FlowSocket socket) {
         NativeUdpSession session = socket.session;
         if (closed || socket.closed) {
-            return;
-        }
-        if (session == null) {
-            statelessReadable(socket);
             return;
         }
         UdpLoopCounters c = counters;
@@ -471,194 +285,52 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
                     return;
                 }
                 if (errno != LinuxNative.EINTR) {
-                    backendSocketError(session); // an ICMP error the kernel reported for the backend
+                    backendUnreachable(session); // an ICMP error the kernel reported for the backend
                 }
                 continue;
             }
-            long nowNs = System.nanoTime();
-            // A reply is traffic too: the flow is not idle while the backend talks.
-            flowTable.touch(session.entryId, nowNs);
-            UdpLoopCounters.PerBackend b = c.backend(session.backendId);
-            for (int i = 0; i < n; i++) {
-                int bytes = fromBackend.length(i);
-                c.datagramsFromBackends++;
-                c.bytesFromBackends += bytes;
-                b.datagramsFromBackend++;
-                b.bytesFromBackend += bytes;
-                c.datagramsToClients++; // before the send, as for backends
-                c.bytesToClients += bytes;
-                toClients.setName(i, session.client);
-                toClients.setPayload(i, fromBackend.bufferAddress(i), bytes);
+            if (session == null) {
+                // A stateless socket's replies cannot be matched to a client: read and counted, never forwarded.
+                c.datagramsFromBackends += n;
+                c.dropped[UdpDropReason.STATELESS_REPLY.ordinal()] += n;
+            } else {
+                toClient(session, n);
             }
-            sendToClients(n);
             if (n < fromBackend.slots() || socket.closed) {
                 return;
             }
         }
     }
 
-    /** Sends messages 0 .. {@code n - 1} of {@link #toClients} through the VIP socket; counts failures. */
-    private void sendToClients(int n) {
+    /** The {@code n} datagrams just read on {@code session}'s socket leave through the VIP socket to its client. */
+    private void toClient(NativeUdpSession session, int n) {
         UdpLoopCounters c = counters;
-        int k = 0;
-        while (k < n) {
-            int fd = vipSocket.fd;
-            if (fd < 0) { // the VIP socket closed (its new owner stopped) while this loop's flows still talked
-                for (; k < n; k++) {
-                    c.drop(UdpDropReason.SEND_ERROR);
-                }
-                return;
-            }
-            int sent = tuning.deferFlush() ? toClients.send(sys, fd, k, n - k) : toClients.send(sys, fd, k, 1);
-            if (sent > 0) {
-                k += sent;
-                continue;
-            }
-            int errno = sys.errno();
-            if (errno == LinuxNative.EINTR) {
-                continue;
-            }
-            if (errno == LinuxNative.EAGAIN || errno == LinuxNative.ENOBUFS) {
-                for (; k < n; k++) {
-                    c.drop(UdpDropReason.SEND_BUFFER_FULL);
-                }
-                return;
-            }
-            c.drop(UdpDropReason.SEND_ERROR);
-            k++;
+        // A reply is traffic too: the flow is not idle while the backend talks.
+        flowTable.touch(session.entryId, System.nanoTime());
+        UdpLoopCounters.PerBackend b = c.backend(session.backendId);
+        for (int i = 0; i < n; i++) {
+            int bytes = fromBackend.length(i);
+            c.datagramsFromBackends++;
+            c.bytesFromBackends += bytes;
+            b.datagramsFromBackend++;
+            b.bytesFromBackend += bytes;
+            c.datagramsToClients++; // before the send, as for backends
+            c.bytesToClients += bytes;
+            toClients.setName(i, session.client);
+            toClients.setPayload(i, fromBackend.bufferAddress(i), bytes);
         }
+        send(toClients, vipSocket.fd, 0, n, false);
     }
 
-    /** Replies on a stateless socket cannot be matched to a client: read and counted, never forwarded. */
-    private void statelessReadable(FlowSocket socket) {
-        UdpLoopCounters c = counters;
-        for (int round = 0; round < backendRounds; round++) {
-            int n = fromBackend.receive(sys, socket.fd);
-            if (n < 0) {
-                int errno = sys.errno();
-                if (errno == LinuxNative.EAGAIN) {
-                    return;
-                }
-                if (errno != LinuxNative.EINTR) {
-                    backendSocketError(null);
-                }
-                continue;
-            }
-            for (int i = 0; i < n; i++) {
-                c.datagramsFromBackends++;
-                c.drop(UdpDropReason.STATELESS_REPLY);
-            }
-            if (n < fromBackend.slots()) {
-                return;
-            }
-        }
-    }
-
-    /** An error the kernel reported on a backend socket: an ICMP error (port or host unreachable). */
-    private void backendSocketError(NativeUdpSession session) {
-        UdpLoopCounters c = counters;
-        c.backendUnreachable++;
-        if (session != null && session.isOpen()) {
-            c.backend(session.backendId).unreachable++;
-        }
-        // Not logged per event: a dead backend port produces one of these per datagram sent to it.
-    }
-
-    // ------------------------------------------------------------------ sessions
-
-    private NativeUdpSession openSession(int entry, int slot, int backendId, ForwardingSnapshot snapshot) {
-        BackendState backend = snapshot.backend(backendId);
-        NativeUdpSession session = new NativeUdpSession(entry, fromClients.copyName(slot));
-        boolean open = backend != null && connect(session, backend.address());
-        if (!open && connectLocalError == LocalError.FD_LIMIT && makeRoomForLimit(entry)) {
-            open = connect(session, backend.address()); // the least recently seen flow gave its descriptor back
-        }
-        if (open && inDescriptorReserve(session.socket.fd)) {
-            // As UdpVipLoop's: give this number back and take the one the least recently seen flow frees, the
-            // lowest free number again, below the ceiling. When every other flow was seen in this batch, this
-            // one cannot have a socket.
-            closeSocket(session);
-            open = makeRoomForLimit(entry) && connect(session, backend.address());
-        }
-        if (!open) {
-            counters.sessionOpenFailures++;
-            flowTable.remove(entry); // sessions[entry] is still null: the listener counts nothing
-            return null;
-        }
-        session.backendId = backendId;
-        session.checkedGeneration = snapshot.generation();
-        sessions[entry] = session;
-        UdpLoopCounters c = counters;
-        c.flowsCreated++;
-        UdpLoopCounters.PerBackend b = c.backend(backendId);
-        b.flowsCreated++;
-        b.flowsActive++;
-        return session;
-    }
-
-    /** Reconnects a session to {@code backendId} (its flow was moved); false if that failed. */
-    private boolean moveSession(NativeUdpSession session, int backendId, ForwardingSnapshot snapshot) {
-        BackendState backend = snapshot.backend(backendId);
-        UdpLoopCounters c = counters;
-        c.backend(session.backendId).flowsActive--;
-        closeSocket(session);
-        if (backend == null || !connect(session, backend.address())) {
-            c.sessionOpenFailures++;
-            session.backendId = ForwardingSnapshot.NO_BACKEND;
-            return false;
-        }
-        session.backendId = backendId;
-        session.checkedGeneration = snapshot.generation();
-        c.flowsMoved++;
-        UdpLoopCounters.PerBackend b = c.backend(backendId);
-        b.flowsCreated++;
-        b.flowsActive++;
-        return true;
-    }
-
-    private boolean backendAddressStill(NativeUdpSession session, ForwardingSnapshot snapshot) {
-        BackendState backend = snapshot.backend(session.backendId);
-        if (backend != null && backend.address().equals(session.backendAddress)) {
-            session.checkedGeneration = snapshot.generation();
-            return true;
-        }
-        return false;
-    }
-
-    /**
-     * Whether a session socket just opened as {@code fd} took a descriptor of the process's reserve: Linux hands
-     * out the lowest free number, so a number at or above the ceiling means that many are in use. Re-reads the
-     * ceiling before answering yes, as the limit may have been raised at run time.
-     */
-    private boolean inDescriptorReserve(int fd) {
-        if (fd < fdCeiling) {
-            return false;
-        }
-        fdCeiling = descriptorCeiling.getAsLong();
-        return fd >= fdCeiling;
-    }
-
-    /**
-     * Opens {@code session}'s socket toward {@code backend}. On failure {@link #connectLocalError} says whether
-     * this host ran out of something (null: it did not).
-     */
-    private boolean connect(NativeUdpSession session, InetSocketAddress backend) {
-        connectLocalError = null;
-        FlowSocket socket = openFlowSocket(backend, session);
-        if (socket == null) {
-            return false;
-        }
-        session.socket = socket;
-        session.backendAddress = backend;
-        return true;
-    }
+    // ------------------------------------------------------------------ sockets
 
     /**
      * A non-blocking UDP socket connected to {@code backend} (so the kernel delivers only that backend's datagrams
      * to it and reports its ICMP errors), registered with this loop's epoll; null when that failed (logged at
      * debug: out of descriptors, or the address is unreachable).
      */
-    private FlowSocket openFlowSocket(InetSocketAddress backend, NativeUdpSession session) {
+    @Override
+    FlowSocket openSocket(InetSocketAddress backend, NativeUdpSession session) {
         byte[] sockaddr = DatagramBatch.encode(backend);
         int family = backend.getAddress() instanceof Inet6Address ? LinuxNative.AF_INET6 : LinuxNative.AF_INET;
         int fd = sys.socket(family, LinuxNative.SOCK_DGRAM | LinuxNative.SOCK_NONBLOCK | LinuxNative.SOCK_CLOEXEC, 0);
@@ -693,171 +365,26 @@ final class NativeUdpVipLoop implements EvictionListener, UdpLoop {
         return socket;
     }
 
-    private static void closeSocket(NativeUdpSession session) {
-        FlowSocket socket = session.socket;
-        if (socket != null) {
-            session.socket = null;
-            socket.close();
-        }
+    @Override
+    void closeSocket(FlowSocket socket) {
+        socket.close();
     }
 
     @Override
-    public void evicted(int entryId, int backendId, EvictionReason reason) {
-        NativeUdpSession session = sessions[entryId];
-        if (session == null) {
-            return; // a flow whose session never opened
-        }
-        sessions[entryId] = null;
-        UdpLoopCounters c = counters;
-        EvictionReason counted = evictingForLimit ? EvictionReason.CAPACITY : reason;
-        c.flowsEvicted[counted.ordinal()]++;
-        if (session.socket != null) {
-            c.backend(session.backendId).flowsActive--;
-        }
-        session.entryId = -1;
-        closeSocket(session);
-    }
-
-    /** As {@link UdpVipLoop}'s: evicts the least recently seen of a few sampled live entries; false if none. */
-    private boolean makeRoomForLimit(int newEntry) {
-        int capacity = flowTable.capacity();
-        int mask = capacity - 1;
-        int victim = -1;
-        long victimSeenNs = 0;
-        int sampled = 0;
-        int k = 0;
-        for (; k < LIMIT_SCAN && sampled < LIMIT_SAMPLE; k++) {
-            int e = (limitHand + k) & mask;
-            if (e == newEntry || !flowTable.isLive(e)) {
-                continue;
-            }
-            sampled++;
-            long seenNs = flowTable.lastSeenNs(e);
-            if (batchNowNs - seenNs > 0 && (victim < 0 || seenNs - victimSeenNs < 0)) {
-                victim = e;
-                victimSeenNs = seenNs;
-            }
-        }
-        if (victim < 0) {
-            limitHand = (limitHand + k) & mask;
-            return false;
-        }
-        limitHand = (victim + 1) & mask;
-        removeForLimit(victim);
-        return true;
-    }
-
-    private void removeForLimit(int entry) {
-        evictingForLimit = true;
-        try {
-            flowTable.remove(entry);
-        } finally {
-            evictingForLimit = false;
-        }
-    }
-
-    // ------------------------------------------------------------------ stateless path
-
-    /**
-     * Routes client datagram through the backend's shared stateless socket: its descriptor, or -1 (dropped as
-     * {@code noSocketReason}) when that socket cannot be opened either.
-     */
-    private int stateless(ForwardingSnapshot snapshot, int backendId, UdpDropReason noSocketReason) {
-        FlowSocket socket = statelessSocket(snapshot, backendId);
-        if (socket == null) {
-            counters.drop(noSocketReason);
-            return -1;
-        }
-        counters.statelessDatagrams++;
+    int fdOf(FlowSocket socket) {
         return socket.fd;
     }
 
-    private FlowSocket statelessSocket(ForwardingSnapshot snapshot, int backendId) {
-        BackendState backend = snapshot.backend(backendId);
-        if (backend == null) {
-            return null;
-        }
-        if (backendId >= statelessSockets.length) {
-            int size = Math.max(backendId + 1, statelessSockets.length * 2);
-            statelessSockets = Arrays.copyOf(statelessSockets, size);
-            statelessAddresses = Arrays.copyOf(statelessAddresses, size);
-        }
-        FlowSocket socket = statelessSockets[backendId];
-        if (socket != null && backend.address().equals(statelessAddresses[backendId])) {
-            return socket;
-        }
-        closeStateless(backendId);
-        socket = openFlowSocket(backend.address(), null);
-        if (socket == null) {
-            counters.sessionOpenFailures++;
-            return null;
-        }
-        statelessSockets[backendId] = socket;
-        statelessAddresses[backendId] = backend.address();
-        return socket;
-    }
-
-    private void closeStateless(int backendId) {
-        if (backendId < statelessSockets.length && statelessSockets[backendId] != null) {
-            statelessSockets[backendId].close();
-            statelessSockets[backendId] = null;
-            statelessAddresses[backendId] = null;
-        }
-    }
-
-    // ------------------------------------------------------------------ housekeeping
-
-    /** Periodic, on the loop: bounded idle sweep, and cleanup after backends left the VIP. */
-    private void sweep() {
-        if (closed) {
-            return;
-        }
-        flowTable.expire(System.nanoTime(), sweepBudget);
-        ForwardingSnapshot snapshot = snapshots.current();
-        if (snapshot != null && snapshot.generation() != sweptGeneration) {
-            sweptGeneration = snapshot.generation();
-            dropGoneBackends(snapshot);
-        }
-    }
-
-    private void dropGoneBackends(ForwardingSnapshot snapshot) {
-        UdpLoopCounters.PerBackend[] perBackend = counters.backends;
-        for (int id = 1; id < perBackend.length; id++) {
-            if (perBackend[id] != null && snapshot.backend(id) == null) {
-                flowTable.removeBackend(id);
-                perBackend[id].reset();
-            }
-        }
-        for (int id = 1; id < statelessSockets.length; id++) {
-            if (statelessSockets[id] != null && snapshot.backend(id) == null) {
-                closeStateless(id);
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ sockets and sessions
-
     /**
      * One tracked flow: the client's socket address (encoded as the kernel wants it, copied once when the flow
-     * starts) and the connected socket toward its backend. On the loop only.
+     * starts) beside what every session has. On the loop only.
      */
-    static final class NativeUdpSession {
-        /** Flow table entry id, or -1 once the session is closed. */
-        int entryId;
+    static final class NativeUdpSession extends UdpFlowLoop.Session<FlowSocket> {
         final byte[] client;
-        int backendId;
-        InetSocketAddress backendAddress;
-        FlowSocket socket;
-        /** Generation of the last snapshot this session's backend address was checked against. */
-        long checkedGeneration;
 
         NativeUdpSession(int entryId, byte[] client) {
-            this.entryId = entryId;
+            super(entryId);
             this.client = client;
-        }
-
-        boolean isOpen() {
-            return entryId >= 0;
         }
     }
 

@@ -4,22 +4,18 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.socket.nio.NioDatagramChannel;
-import io.netty.channel.unix.UnixChannel;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.StandardSocketOptions;
 
 /**
- * Creates the datagram channels of the UDP forwarder's Netty engine ({@link UdpVipLoop}), which the forwarder
- * uses on NIO (the fallback without native epoll: SO_REUSEPORT through the JDK, one datagram per system call).
- * On epoll the forwarder uses {@link NativeUdpVipLoop} and opens its sockets itself, so the epoll branches here
- * are no longer taken by the forwarder.
+ * Creates the NIO datagram channels of the UDP forwarder's Netty engine ({@link UdpVipLoop}), the fallback without
+ * native epoll: SO_REUSEPORT through the JDK, one datagram per system call. On epoll the forwarder uses
+ * {@link NativeUdpVipLoop}, which opens its sockets itself ({@link NativeVipSocket}).
  */
 final class UdpChannels {
     /**
@@ -56,26 +52,13 @@ final class UdpChannels {
 
     /**
      * An unregistered VIP socket: SO_REUSEPORT, so each loop binds its own socket to the VIP and the kernel
-     * hashes every flow to one of them; with epoll, {@code recvmmsg} of up to {@code tuning.recvBatch()}
-     * datagrams of up to 64 KiB each per call.
+     * hashes every flow to one of them; one datagram of up to 64 KiB per read.
      */
-    static DatagramChannel newVipChannel(boolean epoll, SocketProtocolFamily family, UdpTuning tuning) {
-        DatagramChannel ch;
-        if (epoll) {
-            ch = new EpollDatagramChannel(family);
-            ch.config().setOption(EpollChannelOption.SO_REUSEPORT, true);
-            // Every receive slot holds the largest datagram, so none is truncated; recvmmsg is used when the
-            // buffer holds more than one slot.
-            ch.config().setOption(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE,
-                    tuning.recvBatch() > 1 ? UdpTuning.RECEIVE_SLOT_BYTES : 0);
-            ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(
-                    UdpTuning.RECEIVE_SLOT_BYTES * tuning.recvBatch()).maxMessagesPerRead(VIP_READS_PER_EVENT));
-        } else {
-            ch = new NioDatagramChannel(family);
-            ch.config().setOption(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
-            ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(UdpTuning.RECEIVE_SLOT_BYTES)
-                    .maxMessagesPerRead(VIP_READS_PER_EVENT));
-        }
+    static DatagramChannel newVipChannel(SocketProtocolFamily family, UdpTuning tuning) {
+        DatagramChannel ch = new NioDatagramChannel(family);
+        ch.config().setOption(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
+        ch.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(UdpTuning.RECEIVE_SLOT_BYTES)
+                .maxMessagesPerRead(VIP_READS_PER_EVENT));
         if (tuning.vipReceiveBufferBytes() > 0) {
             ch.config().setOption(ChannelOption.SO_RCVBUF, tuning.vipReceiveBufferBytes());
         }
@@ -92,16 +75,11 @@ final class UdpChannels {
      * be connected to the backend, so the kernel delivers only that backend's datagrams to it and reports ICMP
      * errors for it.
      */
-    static DatagramChannel newBackendChannel(boolean epoll, SocketProtocolFamily family) {
-        DatagramChannel ch = epoll ? new EpollDatagramChannel(family) : new NioDatagramChannel(family);
+    static DatagramChannel newBackendChannel(SocketProtocolFamily family) {
+        DatagramChannel ch = new NioDatagramChannel(family);
         ch.config().setRecvByteBufAllocator(BACKEND_RECEIVE);
         ch.config().setWriteBufferWaterMark(SESSION_WATER_MARK);
         ch.config().setAutoClose(false);
         return ch;
-    }
-
-    /** The channel's file descriptor number, or -1 when its transport does not expose one. */
-    static int fdOf(DatagramChannel ch) {
-        return ch instanceof UnixChannel unix ? unix.fd().intValue() : -1;
     }
 }

@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * from the VIP socket. The behaviour operators see is described in docs/udp.md.
  *
  * <p>Threading: {@link #start} and {@link #close} block and must not run on one of the group's event loops;
- * {@link #stats()} may run on any thread. All forwarding state is owned by the loops (see {@link UdpVipLoop}).
+ * {@link #stats()} may run on any thread. All forwarding state is owned by the loops (see {@link UdpFlowLoop}).
  */
 public final class UdpForwarder implements VipForwarder, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(UdpForwarder.class);
@@ -140,8 +140,8 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
                     continue;
                 }
                 UdpVipLoop vipLoop = newLoop(loop, loopCount);
-                DatagramChannel ch = UdpChannels.newVipChannel(false, family, tuning);
-                ch.pipeline().addLast(vipLoop);
+                DatagramChannel ch = UdpChannels.newVipChannel(family, tuning);
+                ch.pipeline().addLast(vipLoop.vipHandler());
                 vipChannels.add(ch);
                 loops.add(vipLoop);
                 await(loop.register(ch), bindTo);
@@ -194,7 +194,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     private UdpVipLoop newLoop(EventLoop loop, int loopCount) {
         int perLoopLimit = perLoopLimit(loopCount);
         int capacity = loopTableCapacity(loopCount);
-        return new UdpVipLoop(vip.name(), loop, transport.isEpoll(), snapshots, vip.hash(), capacity, perLoopLimit,
+        return new UdpVipLoop(vip.name(), loop, snapshots, vip.hash(), capacity, perLoopLimit,
                 idleTimeout.toNanos(), flowTableConfig.floodThreshold(), tuning, descriptorCeiling);
     }
 
@@ -513,8 +513,8 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             backendStats.add(new UdpBackendStats(id, state == null ? null : state.name(), s[0], s[1], s[2], s[3],
                     s[4], s[5], s[6]));
         }
-        long kernelDrops = vipSockets.isEmpty() ? KernelUdpDrops.dropsOf(vipChannels)
-                : KernelUdpDrops.dropsOfNative(vipSockets);
+        // The NIO engine's sockets show no descriptor to ask: unknown (-1) there.
+        long kernelDrops = vipSockets.isEmpty() ? -1 : KernelUdpDrops.dropsOf(vipSockets);
         return new UdpVipStats(vip.name(), fromClients, fromClientsBytes, toBackends, toBackendsBytes,
                 fromBackends, fromBackendsBytes, toClients, toClientsBytes, active, created, moved,
                 evictedByReason, stateless, droppedByReason, unreachable, openFailures, vipErrors, kernelDrops,

@@ -34,9 +34,23 @@ public final class DatagramBatch {
     private static final int MSG_NAMELEN = 8;
     private static final int MSG_IOV = 16;
     private static final int MSG_IOVLEN = 24;
+    private static final int MSG_CONTROL = 32;
+    private static final int MSG_CONTROLLEN = 40;
     private static final int MSG_FLAGS = 48;
     private static final int MSG_LEN = 56;
     private static final int IOVEC = 16;
+    /** {@code CMSG_SPACE(sizeof(uint16_t))} on LP64: a 16-byte {@code cmsghdr} and the value, padded to 8. */
+    private static final int SEGMENT_CMSG = 24;
+    /** {@code CMSG_LEN(sizeof(uint16_t))}. */
+    private static final int SEGMENT_CMSG_LEN = 18;
+    public static final int SOL_UDP = 17;
+    /** UDP generic segmentation offload (Linux 4.18+): {@code sendmsg} control message with the segment size. */
+    public static final int UDP_SEGMENT = 103;
+    /**
+     * Most datagrams one {@code UDP_SEGMENT} send may carry: the kernel's {@code UDP_MAX_SEGMENTS} (64 since 4.18;
+     * later kernels allow more).
+     */
+    public static final int MAX_SEGMENTS = 64;
     /** Room for a sockaddr_in6 (28 bytes), rounded up. */
     public static final int NAME_BYTES = 32;
     private static final int SOCKADDR_IN = 16;
@@ -55,6 +69,8 @@ public final class DatagramBatch {
     private final long namesAddress;
     private final MemorySegment buffers;
     private final long buffersAddress;
+    private final MemorySegment controls;
+    private final long controlsAddress;
 
     /**
      * @param sys the binding whose arena holds the batch (and whose owner owns it)
@@ -78,6 +94,15 @@ public final class DatagramBatch {
         this.namesAddress = names.address();
         this.buffers = slotBytes > 0 ? sys.allocate((long) slotBytes * slots) : MemorySegment.NULL;
         this.buffersAddress = buffers.address();
+        // A UDP_SEGMENT control message per message, for sending batches (setMessage); only its value changes.
+        this.controls = slotBytes == 0 ? sys.allocate((long) SEGMENT_CMSG * slots) : MemorySegment.NULL;
+        this.controlsAddress = controls.address();
+        for (int i = 0; slotBytes == 0 && i < slots; i++) {
+            long c = (long) SEGMENT_CMSG * i;
+            controls.set(JAVA_LONG, c, SEGMENT_CMSG_LEN);
+            controls.set(JAVA_INT, c + 8, SOL_UDP);
+            controls.set(JAVA_INT, c + 12, UDP_SEGMENT);
+        }
         for (int i = 0; i < slots; i++) {
             long m = (long) MMSGHDR * i;
             messages.set(JAVA_LONG, m + MSG_NAME, named ? namesAddress + (long) NAME_BYTES * i : 0L);
@@ -135,6 +160,35 @@ public final class DatagramBatch {
         long iov = (long) IOVEC * i;
         iovecs.set(JAVA_LONG, iov, address);
         iovecs.set(JAVA_LONG, iov + 8, length);
+    }
+
+    /**
+     * Makes message {@code m} of a sending batch (one made without buffers of its own) carry the payloads of
+     * {@code count} iovecs from {@code first} on ({@link #setPayload}; {@code first >= m}, so that messages packed
+     * from 0 up never overwrite payloads not yet packed), to the address in message {@code m}'s name slot for a
+     * named batch. With {@code segmentSize > 0} the message is one UDP GSO send ({@code UDP_SEGMENT}): the kernel
+     * passes the payloads through its stack as one and splits them into datagrams of {@code segmentSize} bytes, so
+     * every payload but the last must be exactly {@code segmentSize} bytes long and the last at most that; with 0,
+     * {@code count} must be 1 (one datagram).
+     */
+    public void setMessage(int m, int first, int count, int segmentSize) {
+        long at = (long) MMSGHDR * m;
+        messages.set(JAVA_LONG, at + MSG_IOV, iovecs.address() + (long) IOVEC * first);
+        messages.set(JAVA_LONG, at + MSG_IOVLEN, count);
+        if (segmentSize > 0) {
+            long c = (long) SEGMENT_CMSG * m;
+            controls.set(JAVA_SHORT, c + 16, (short) segmentSize);
+            messages.set(JAVA_LONG, at + MSG_CONTROL, controlsAddress + c);
+            messages.set(JAVA_LONG, at + MSG_CONTROLLEN, SEGMENT_CMSG);
+        } else {
+            messages.set(JAVA_LONG, at + MSG_CONTROL, 0L);
+            messages.set(JAVA_LONG, at + MSG_CONTROLLEN, 0L);
+        }
+    }
+
+    /** Bytes of payload {@code i} of a sending batch ({@link #setPayload}). */
+    public int payloadLength(int i) {
+        return (int) iovecs.get(JAVA_LONG, (long) IOVEC * i + 8);
     }
 
     /**

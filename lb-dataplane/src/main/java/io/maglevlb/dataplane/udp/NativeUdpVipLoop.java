@@ -19,6 +19,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.util.Arrays;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,6 +59,14 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     private static final int BACKEND_DATAGRAMS_PER_EVENT = 16;
     /** Each receive slot holds the largest datagram (IPv6 without jumbograms: 65527 bytes), so none is cut. */
     private static final int SLOT_BYTES = 65536;
+    /**
+     * Largest datagram sent with UDP GSO: one that fits a 1500-byte MTU over IPv6 (1500 - 40 - 8). Larger ones go
+     * one per message, as the kernel refuses segments above the route's MTU.
+     */
+    private static final int GSO_MAX_SEGMENT_BYTES = 1452;
+    /** Most payload bytes in one GSO message: below the 64 KiB an IP packet can carry before it is segmented. */
+    private static final int GSO_MAX_BYTES = 65000;
+    private static final int EIO = 5;
     private static final int EHOSTUNREACH = 113;
     private static final int ENETUNREACH = 101;
 
@@ -73,9 +82,12 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     private final MemorySegment connectTarget;
 
     // Decisions of the current client batch, by slot (heap, allocated once).
-    private final int[] targetFd;
+    private final FlowSocket[] targetSocket;
     private final int[] targetBackend;
     private final boolean[] targetTracked;
+    // The messages send() packed, by message index: the first payload of each and how many it carries.
+    private final int[] messageFirst;
+    private final int[] messageCount;
     /** The slot of {@link #fromClients} that {@link #route} is deciding: {@link #newSession} copies its sender. */
     private int routingSlot;
 
@@ -100,7 +112,9 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
             sys.close();
             throw e;
         }
-        this.targetFd = new int[batch];
+        this.targetSocket = new FlowSocket[batch];
+        this.messageFirst = new int[batch];
+        this.messageCount = new int[batch];
         this.targetBackend = new int[batch];
         this.targetTracked = new boolean[batch];
     }
@@ -178,26 +192,24 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
             routingSlot = i;
             FlowSocket socket = route(snapshot, fromClients.length(i), fromClients.nameHi(i), fromClients.nameLo(i),
                     fromClients.namePort(i));
-            if (socket == null) {
-                targetFd[i] = -1;
-                continue;
+            targetSocket[i] = socket;
+            if (socket != null) {
+                targetBackend[i] = routedBackend;
+                targetTracked[i] = routedSession != null;
             }
-            targetFd[i] = socket.fd;
-            targetBackend[i] = routedBackend;
-            targetTracked[i] = routedSession != null;
         }
         boolean runs = tuning.deferFlush();
+        UdpLoopCounters c = counters;
         for (int i = 0; i < n;) {
-            int fd = targetFd[i];
-            if (fd < 0) {
+            FlowSocket socket = targetSocket[i];
+            if (socket == null) {
                 i++;
                 continue;
             }
             int end = i + 1;
-            while (runs && end < n && targetFd[end] == fd) {
+            while (runs && end < n && targetSocket[end] == socket) {
                 end++;
             }
-            UdpLoopCounters c = counters;
             for (int k = i; k < end; k++) {
                 // Counted as sent before the call, as a datagram a peer may already have answered must be; a
                 // failed send is counted as a drop too.
@@ -209,9 +221,12 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
                 b.bytesToBackend += bytes;
                 toBackends.setPayload(k, fromClients.bufferAddress(k), bytes);
             }
-            send(toBackends, fd, i, end, true);
+            if (send(toBackends, socket.fd, i, end, null, !socket.noSegmentOffload)) {
+                socket.noSegmentOffload = true;
+            }
             i = end;
         }
+        Arrays.fill(targetSocket, 0, n, null); // nothing of this batch stays reachable from here
     }
 
     @Override
@@ -220,48 +235,113 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     }
 
     /**
-     * Sends messages {@code from} .. {@code end - 1} of {@code batch} on {@code fd} (toward a backend, or through
-     * the VIP socket toward clients: -1 when it closed meanwhile) without queueing anything: what the kernel
-     * refuses for a full send buffer is a {@link UdpDropReason#SEND_BUFFER_FULL} drop, any other failure a
-     * {@link UdpDropReason#SEND_ERROR} (and, toward a backend, an ICMP error surfacing here counts as
-     * unreachable).
+     * Sends payloads {@code from} .. {@code end - 1} of {@code batch} (set with {@link DatagramBatch#setPayload}) on
+     * {@code fd}, all to one peer: a backend, through its connected socket ({@code client} null), or a client
+     * through the VIP socket ({@code fd} -1 when that closed meanwhile), to {@code client}'s address. Nothing is
+     * queued in user space: what the kernel refuses for a full send buffer is a
+     * {@link UdpDropReason#SEND_BUFFER_FULL} drop, any other failure a {@link UdpDropReason#SEND_ERROR} (and,
+     * toward a backend, an ICMP error surfacing here counts as unreachable).
+     *
+     * <p>With {@code segmentOffload} (and the tuning's), consecutive datagrams of one size leave as one UDP GSO
+     * message ({@link #pack}). Where the kernel refuses that ({@code EINVAL}: the segment does not fit the route's
+     * MTU; {@code EIO}: no checksum offload on the way), the rest go one datagram per message and this returns
+     * true: the caller stops asking for it toward that peer.
      */
-    private void send(DatagramBatch batch, int fd, int from, int end, boolean toBackend) {
+    private boolean send(DatagramBatch batch, int fd, int from, int end, byte[] client, boolean segmentOffload) {
         UdpLoopCounters c = counters;
         if (fd < 0) { // the VIP socket closed (its new owner stopped) while this loop's flows still talked
             for (int k = from; k < end; k++) {
                 c.drop(UdpDropReason.SEND_ERROR);
             }
-            return;
+            return false;
         }
-        int k = from;
-        while (k < end) {
-            int sent = batch.send(sys, fd, k, tuning.deferFlush() ? end - k : 1);
-            if (sent > 0) {
-                k += sent;
-                continue;
-            }
-            int errno = sys.errno();
-            if (errno == LinuxNative.EINTR) {
-                continue;
-            }
-            if (errno == LinuxNative.EAGAIN || errno == LinuxNative.ENOBUFS) {
-                // The socket's send buffer is full: drop what is left rather than queue it (see UdpDropReason).
-                for (; k < end; k++) {
-                    c.drop(UdpDropReason.SEND_BUFFER_FULL);
+        boolean gso = segmentOffload && tuning.segmentOffload() && tuning.deferFlush();
+        boolean refused = false;
+        int next = from; // the first datagram not sent nor dropped yet
+        while (next < end) {
+            int last = pack(batch, next, end, client, gso);
+            int m = next;
+            boolean repack = false;
+            while (m < last && !repack) {
+                int sent = batch.send(sys, fd, m, tuning.deferFlush() ? last - m : 1);
+                if (sent > 0) {
+                    m += sent;
+                    continue;
                 }
-                return;
-            }
-            // The kernel failed this datagram (ECONNREFUSED after an ICMP port unreachable, ...): the rest go on.
-            c.drop(UdpDropReason.SEND_ERROR);
-            if (toBackend && isUnreachable(errno)) {
-                c.backendUnreachable++;
-                if (targetTracked[k]) {
-                    c.backend(targetBackend[k]).unreachable++;
+                int errno = sys.errno();
+                if (errno == LinuxNative.EINTR) {
+                    continue;
                 }
+                int first = messageFirst[m];
+                if (errno == LinuxNative.EAGAIN || errno == LinuxNative.ENOBUFS) {
+                    // The socket's send buffer is full: drop what is left rather than queue it (see UdpDropReason).
+                    for (int k = first; k < end; k++) {
+                        c.drop(UdpDropReason.SEND_BUFFER_FULL);
+                    }
+                    return refused;
+                }
+                if (messageCount[m] > 1 && (errno == LinuxNative.EINVAL || errno == EIO)) {
+                    refused = true; // the kernel cannot segment toward this peer: one datagram per message
+                    gso = false;
+                } else {
+                    // The kernel failed this datagram (ECONNREFUSED after an ICMP port unreachable, ...): the rest
+                    // go on. In a GSO message that is its first datagram: the error is reported once.
+                    c.drop(UdpDropReason.SEND_ERROR);
+                    if (client == null && isUnreachable(errno)) {
+                        c.backendUnreachable++;
+                        if (targetTracked[first]) {
+                            c.backend(targetBackend[first]).unreachable++;
+                        }
+                    }
+                    first++;
+                }
+                next = first;
+                repack = true;
             }
-            k++;
+            if (!repack) {
+                return refused;
+            }
         }
+        return refused;
+    }
+
+    /**
+     * Packs payloads {@code from} .. {@code end - 1} of {@code batch} into messages from {@code from} on, recording
+     * each message's first payload and payload count; returns the index after the last message. With {@code gso},
+     * a message takes consecutive payloads of one size up to {@link #GSO_MAX_SEGMENT_BYTES} (and one shorter last
+     * one), at most {@link DatagramBatch#MAX_SEGMENTS} and {@link #GSO_MAX_BYTES} in all; else one payload each.
+     */
+    private int pack(DatagramBatch batch, int from, int end, byte[] client, boolean gso) {
+        int m = from;
+        int a = from;
+        while (a < end) {
+            int size = batch.payloadLength(a);
+            int b = a + 1;
+            if (gso && size > 0 && size <= GSO_MAX_SEGMENT_BYTES) {
+                int total = size;
+                while (b < end && b - a < DatagramBatch.MAX_SEGMENTS && total + size <= GSO_MAX_BYTES
+                        && batch.payloadLength(b) == size) {
+                    total += size;
+                    b++;
+                }
+                if (b < end && b - a < DatagramBatch.MAX_SEGMENTS) {
+                    int shorter = batch.payloadLength(b);
+                    if (shorter > 0 && shorter < size && total + shorter <= GSO_MAX_BYTES) {
+                        b++;
+                    }
+                }
+            }
+            int count = b - a;
+            batch.setMessage(m, a, count, count > 1 ? size : 0);
+            if (client != null) {
+                batch.setName(m, client);
+            }
+            messageFirst[m] = a;
+            messageCount[m] = count;
+            m++;
+            a = b;
+        }
+        return m;
     }
 
     private static boolean isUnreachable(int errno) {
@@ -316,10 +396,11 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
             b.bytesFromBackend += bytes;
             c.datagramsToClients++; // before the send, as for backends
             c.bytesToClients += bytes;
-            toClients.setName(i, session.client);
             toClients.setPayload(i, fromBackend.bufferAddress(i), bytes);
         }
-        send(toClients, vipSocket.fd, 0, n, false);
+        if (send(toClients, vipSocket.fd, 0, n, session.client, !session.clientNoSegmentOffload)) {
+            session.clientNoSegmentOffload = true;
+        }
     }
 
     // ------------------------------------------------------------------ sockets
@@ -381,6 +462,8 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
      */
     static final class NativeUdpSession extends UdpFlowLoop.Session<FlowSocket> {
         final byte[] client;
+        /** The kernel refused a GSO send toward the client (see {@link #send}): one datagram per message. */
+        boolean clientNoSegmentOffload;
 
         NativeUdpSession(int entryId, byte[] client) {
             super(entryId);
@@ -399,6 +482,8 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
         final NativeUdpSession session;
         IoRegistration registration;
         boolean closed;
+        /** The kernel refused a GSO send on this socket (see {@link #send}): one datagram per message. */
+        boolean noSegmentOffload;
 
         FlowSocket(NativeUdpVipLoop owner, int fd, NativeUdpSession session) {
             this.owner = owner;

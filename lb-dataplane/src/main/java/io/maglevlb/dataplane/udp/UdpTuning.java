@@ -16,9 +16,11 @@ import java.time.Duration;
  *     {@code net.core.rmem_max}); 0 = the kernel default
  * @param vipSendBufferBytes SO_SNDBUF requested for each VIP socket; 0 = the kernel default
  * @param maxExpiryInterval the longest time between two idle sweeps of a loop's flow table
+ * @param segmentOffload on epoll, with {@code deferFlush}: consecutive datagrams of one size to one peer leave as
+ *     one UDP GSO send ({@code UDP_SEGMENT}), which the kernel passes through its stack once and splits late
  */
 public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferBytes, int vipSendBufferBytes,
-        Duration maxExpiryInterval) {
+        Duration maxExpiryInterval, boolean segmentOffload) {
 
     /** Largest UDP payload over IPv4 (65535 - 20 byte IP header - 8 byte UDP header). */
     public static final int MAX_DATAGRAM_BYTES = 65507;
@@ -30,6 +32,7 @@ public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferB
     public static final int DEFAULT_VIP_RECEIVE_BUFFER_BYTES = 4 << 20;
     public static final int DEFAULT_VIP_SEND_BUFFER_BYTES = 4 << 20;
     public static final Duration DEFAULT_MAX_EXPIRY_INTERVAL = Duration.ofSeconds(1);
+    public static final boolean DEFAULT_SEGMENT_OFFLOAD = true;
 
     public UdpTuning {
         checkArgument(recvBatch >= 1 && recvBatch <= 64, "recvBatch must be 1..64, was %s", recvBatch);
@@ -42,18 +45,25 @@ public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferB
 
     public static UdpTuning defaults() {
         return new UdpTuning(DEFAULT_RECV_BATCH, DEFAULT_DEFER_FLUSH, DEFAULT_VIP_RECEIVE_BUFFER_BYTES,
-                DEFAULT_VIP_SEND_BUFFER_BYTES, DEFAULT_MAX_EXPIRY_INTERVAL);
+                DEFAULT_VIP_SEND_BUFFER_BYTES, DEFAULT_MAX_EXPIRY_INTERVAL, DEFAULT_SEGMENT_OFFLOAD);
     }
 
     public UdpTuning withRecvBatch(int value) {
-        return new UdpTuning(value, deferFlush, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval);
+        return new UdpTuning(value, deferFlush, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval,
+                segmentOffload);
     }
 
     public UdpTuning withDeferFlush(boolean value) {
-        return new UdpTuning(recvBatch, value, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval);
+        return new UdpTuning(recvBatch, value, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval,
+                segmentOffload);
     }
 
     public UdpTuning withVipReceiveBufferBytes(int value) {
-        return new UdpTuning(recvBatch, deferFlush, value, vipSendBufferBytes, maxExpiryInterval);
+        return new UdpTuning(recvBatch, deferFlush, value, vipSendBufferBytes, maxExpiryInterval, segmentOffload);
+    }
+
+    public UdpTuning withSegmentOffload(boolean value) {
+        return new UdpTuning(recvBatch, deferFlush, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval,
+                value);
     }
 }

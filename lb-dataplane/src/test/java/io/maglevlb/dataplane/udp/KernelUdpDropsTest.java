@@ -10,7 +10,6 @@ import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -21,7 +20,7 @@ class KernelUdpDropsTest {
     void countsWhatTheKernelDroppedForAFullReceiveBuffer() throws Exception {
         assumeTrue(Epoll.isAvailable(), "needs Netty's epoll transport (the native VIP socket closes through it)");
         // A VIP socket that is never registered, so never read, with the smallest receive buffer the kernel grants.
-        UdpTuning tuning = new UdpTuning(UdpTuning.DEFAULT_RECV_BATCH, true, 1, 0, Duration.ofSeconds(1));
+        UdpTuning tuning = UdpTuning.defaults().withVipReceiveBufferBytes(1);
         NativeVipSocket socket = NativeVipSocket.open(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 tuning);
         try {

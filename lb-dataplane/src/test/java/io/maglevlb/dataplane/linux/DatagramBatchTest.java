@@ -100,6 +100,42 @@ class DatagramBatchTest {
         }
     }
 
+    @Test
+    void aGsoMessageArrivesAsOneDatagramPerSegment() throws Exception {
+        try (LinuxNative sys = new LinuxNative();
+                DatagramSocket peer = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            int fd = sys.socket(LinuxNative.AF_INET, LinuxNative.SOCK_DGRAM | LinuxNative.SOCK_NONBLOCK
+                    | LinuxNative.SOCK_CLOEXEC, 0);
+            assertTrue(fd >= 0);
+            try {
+                // Three payloads in three separate buffers: two of the segment size, a shorter last one.
+                String[] payloads = {"seg-1", "seg-2", "end"};
+                MemorySegment buffers = sys.allocate(3 * 16);
+                DatagramBatch out = new DatagramBatch(sys, 4, 0, true);
+                for (int i = 0; i < payloads.length; i++) {
+                    byte[] b = payloads[i].getBytes(StandardCharsets.UTF_8);
+                    MemorySegment.copy(b, 0, buffers, ValueLayout.JAVA_BYTE, 16L * i, b.length);
+                    out.setPayload(1 + i, buffers.address() + 16L * i, b.length);
+                }
+                // Packed as message 0 (its payloads from 1 on, as a forwarder packs them), then a plain one.
+                out.setMessage(0, 1, 3, 5);
+                out.setName(0, DatagramBatch.encode((InetSocketAddress) peer.getLocalSocketAddress()));
+                assertEquals(5, out.payloadLength(1));
+                assertEquals(3, out.payloadLength(3));
+                assertEquals(1, out.send(sys, fd, 0, 1), "one message: " + LinuxNative.describe(sys.errno()));
+                for (String expected : payloads) {
+                    assertEquals(expected, receive(peer), "each segment is a datagram of its own, in order");
+                }
+                out.setMessage(1, 2, 1, 0);
+                out.setName(1, DatagramBatch.encode((InetSocketAddress) peer.getLocalSocketAddress()));
+                assertEquals(1, out.send(sys, fd, 1, 1));
+                assertEquals("seg-2", receive(peer));
+            } finally {
+                sys.closeFd(fd);
+            }
+        }
+    }
+
     private static void send(DatagramSocket from, InetSocketAddress to, String text) throws Exception {
         byte[] b = text.getBytes(StandardCharsets.UTF_8);
         from.send(new DatagramPacket(b, b.length, to));

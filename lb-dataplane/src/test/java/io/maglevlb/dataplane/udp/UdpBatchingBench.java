@@ -61,6 +61,8 @@ public final class UdpBatchingBench {
                 new Setting("recvmsg, flush each", base.withRecvBatch(1).withDeferFlush(false)),
                 new Setting("recvmmsg 16, flush each", base.withRecvBatch(16).withDeferFlush(false)),
                 new Setting("recvmsg, batch flush", base.withRecvBatch(1).withDeferFlush(true)),
+                new Setting("recvmmsg 16, batch flush, no GSO",
+                        base.withRecvBatch(16).withDeferFlush(true).withSegmentOffload(false)),
                 new Setting("recvmmsg 16, batch flush", base.withRecvBatch(16).withDeferFlush(true)),
                 new Setting("recvmmsg 64, batch flush", base.withRecvBatch(64).withDeferFlush(true)));
         System.out.printf("UDP batching: %d s per run, %d flows x %d in flight, %d-byte payload, %d runs%n",

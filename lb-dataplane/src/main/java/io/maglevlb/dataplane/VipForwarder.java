@@ -30,8 +30,36 @@ public interface VipForwarder {
         return false;
     }
 
+    /**
+     * Binds the VIP's sockets beside {@code predecessor}, the same VIP's forwarder on another address, which still
+     * serves (a reload that moved the VIP); the caller then {@linkplain #drainListeners drains} the predecessor. The
+     * default is {@link #start()}.
+     */
+    default void startBeside(VipForwarder predecessor) throws VipBindException {
+        start();
+    }
+
     /** Stops taking new connections or flows; open ones go on. Waits until the sockets are closed. */
     void stopAccepting();
+
+    /**
+     * Stops taking new connections or flows, but first serves those the kernel already took for it: what waits
+     * in an accept queue (TCP) or a receive queue (UDP) when it is called. Returns when no new connection can
+     * start on its sockets; sockets that still drain close by themselves ({@link #listening()}). The default is
+     * {@link #stopAccepting()}.
+     */
+    default void drainListeners() {
+        stopAccepting();
+    }
+
+    /**
+     * Whether a socket of this forwarder still takes connections from its queue: a retired forwarder whose
+     * {@link #drainListeners} has not finished. Its connections are not all known yet, so it must not be closed.
+     * Any thread.
+     */
+    default boolean listening() {
+        return false;
+    }
 
     /** Open connections (TCP) or tracked flows (UDP). Any thread. */
     int activeConnections();

@@ -399,7 +399,8 @@ public final class Maglevd {
     }
 
     /**
-     * Removes a VIP: its listeners close at once; its open connections finish on their own (or are closed at
+     * Removes a VIP: its listeners stop taking new connections at once and drain what was queued
+     * ({@link VipForwarder#drainListeners}); its open connections finish on their own (or are closed at
      * shutdown). Returns the removed runtime, if there was one.
      */
     public synchronized Optional<VipRuntime> removeVip(String name) {
@@ -408,7 +409,7 @@ public final class Maglevd {
         runtime.ifPresent(r -> {
             vips.remove(r);
             r.forwarder().ifPresent(this::retire);
-            LOG.info("vip {}: removed; listeners closed, {} open connection(s) left to finish", name,
+            LOG.info("vip {}: removed; listeners draining, {} open connection(s) left to finish", name,
                     r.forwarder().map(VipForwarder::activeConnections).orElse(0));
             r.detach();
         });
@@ -419,7 +420,9 @@ public final class Maglevd {
      * Gives a VIP a new forwarder for {@code next} (new listen address, protocol, mode or per-connection
      * settings) and applies {@code next} to its runtime, keeping backend ids, health and drain state. Open
      * connections stay on the old forwarder until they end. On a new address the new listeners are bound
-     * before the old ones close. On the same address the new forwarder takes over the old one's sockets
+     * before the old ones stop ({@link VipForwarder#startBeside}, also beside an overlapping wildcard or specific
+     * address on the same port), and the old ones drain ({@link VipForwarder#drainListeners}): what waits in
+     * their queues is served, not reset. On the same address the new forwarder takes over the old one's sockets
      * ({@link VipForwarder#startInPlaceOf}) where it can (TCP and UDP proxies): nothing is refused, reset or
      * dropped. Where it cannot, the old sockets close first, so new clients may be refused for the moment in
      * between. A forwarder that cannot drain beside its successor (DSR) is closed at once.
@@ -447,7 +450,11 @@ public final class Maglevd {
             runtime.detach();
         }
         if (created.isPresent() && !handedOver) {
-            created.get().start();
+            if (!sameAddress && old.isPresent()) {
+                created.get().startBeside(old.get()); // bound before the old address stops accepting
+            } else {
+                created.get().start();
+            }
         }
         if (!sameAddress && old.isPresent()) {
             retire(old.get());
@@ -463,8 +470,9 @@ public final class Maglevd {
         }
     }
 
+    /** Out of service: it takes no new connections, serves what its sockets had queued, and finishes its own. */
     private void retire(VipForwarder f) {
-        f.stopAccepting();
+        f.drainListeners();
         forwarders.remove(f);
         retired.add(f);
     }
@@ -472,7 +480,7 @@ public final class Maglevd {
     /** Drops retired forwarders whose connections have all ended. Returns how many are left. */
     public int reapRetired() {
         for (VipForwarder f : retired) {
-            if (f.activeConnections() == 0) {
+            if (f.activeConnections() == 0 && !f.listening()) {
                 f.closeConnections(); // stops its idle sweeps
                 retired.remove(f);
             }

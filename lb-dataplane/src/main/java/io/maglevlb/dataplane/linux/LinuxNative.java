@@ -2,7 +2,9 @@ package io.maglevlb.dataplane.linux;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -271,6 +273,30 @@ public final class LinuxNative implements AutoCloseable {
         MemorySegment v = scratchInt();
         v.set(JAVA_INT, 0, value);
         return setsockopt(fd, level, name, v, 4);
+    }
+
+    /**
+     * SO_ATTACH_FILTER: attaches the classic BPF program {@code instructions} (each a struct sock_filter packed by
+     * {@link SocketFilters#instruction}) to socket {@code fd}, replacing any filter it had. The kernel copies the
+     * program, so its memory is taken from a confined arena of this call and freed on return (no growth of this
+     * instance's arena: a reload may call this for every listener it retires). 0, or -1 with errno set.
+     */
+    public int attachFilter(int fd, long[] instructions) {
+        try (Arena call = Arena.ofConfined()) { // per call: the program and its struct sock_fprog
+            MemorySegment insns = call.allocate(8L * instructions.length, 8);
+            for (int i = 0; i < instructions.length; i++) {
+                long insn = instructions[i];
+                long o = 8L * i;
+                insns.set(JAVA_SHORT, o, (short) SocketFilters.code(insn));
+                insns.set(JAVA_BYTE, o + 2, (byte) SocketFilters.jt(insn));
+                insns.set(JAVA_BYTE, o + 3, (byte) SocketFilters.jf(insn));
+                insns.set(JAVA_INT, o + 4, SocketFilters.k(insn));
+            }
+            MemorySegment prog = call.allocate(16, 8);
+            prog.set(JAVA_SHORT, 0, (short) instructions.length);
+            prog.set(ADDRESS, 8, insns);
+            return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, 16);
+        }
     }
 
     /** getsockopt into {@code value}; {@code lengthInOut} holds the buffer length and receives the result length. */

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import io.maglevlb.dataplane.DescriptorReserve;
 import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.linux.LinuxNative;
+import io.maglevlb.dataplane.linux.SocketFilters;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoRegistration;
@@ -32,6 +33,17 @@ import org.slf4j.LoggerFactory;
  * connection attempt is refused and nothing waiting in its accept queue is reset. From the hand-off on, this loop
  * accepts for the new forwarder, with its settings: that includes every connection still queued at that moment.
  *
+ * <p><b>Drain.</b> A forwarder a reload retires while its listeners still listen (the VIP moved to another address
+ * or protocol, or was removed) drains them ({@link #drainAndWait}) instead of closing them at once: closing a
+ * listening socket resets every connection waiting in its accept queue, clients whose handshake the kernel had
+ * already completed and who may have sent their request. A draining listener first gets a socket filter that
+ * drops SYNs ({@link SocketFilters#dropTcpSyn()}: no new handshake starts on it, those under way still complete),
+ * then accepts everything queued for its forwarder whatever the forwarder's {@code max_connections} (over the limit
+ * a connection is parked, as one accepted in the instant the limit was reached is), and closes once its queue was
+ * empty and nothing arrived for {@link #DRAIN_SETTLE_MS}. The SYNs it dropped are sent again by their clients
+ * after their retransmission timeout (1 s) and meet whatever listens on the address by then: the successor's
+ * listener when its address covers this one's, else a refusal.
+ *
  * <p><b>Threading.</b> {@link #open}, {@link #handOverAndWait} and {@link #close} are called by the control plane
  * and wait for the loop; everything else runs on the loop. {@link #vip} and {@link #loop} change only on the loop,
  * in {@link #handOver}, so an accept always sees one owner.
@@ -42,6 +54,15 @@ final class RawListener implements EpollIoHandle {
     private static final int ACCEPTS_PER_EVENT = 64;
     private static final long ERROR_PAUSE_MS = 20;
     private static final long ACCEPT_ERROR_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(10);
+    /**
+     * How long a draining listener's queue must stay empty before it closes: the time a handshake whose SYN-ACK
+     * left before the SYN filter was attached has to complete (one round trip; far more than any LAN's or a
+     * loopback's, a few Internet ones), and short against the client's SYN retransmission timeout (1 s), so a
+     * dropped SYN sent again finds the successor's listener rather than this one's filter.
+     */
+    static final long DRAIN_SETTLE_MS = 200;
+    /** Settle periods after which a listener that never went quiet closes anyway (10 s). */
+    private static final int MAX_DRAIN_CHECKS = 50;
 
     // Written on the loop only (handOver); read on the loop.
     private TcpProxyVip vip;
@@ -64,6 +85,14 @@ final class RawListener implements EpollIoHandle {
     /** A spare whose fd number is at or above this leaves fewer than the reserve free: see {@link #handle}. */
     private long fdCeiling;
     private boolean closed;
+    /** Retiring: SYNs filtered, accepting past the limit, closing once quiet (see the class comment). */
+    private boolean draining;
+    /** Draining: connections accepted since the last settle check, and whether the last accept found none. */
+    private int acceptedSinceCheck;
+    private boolean queueSeenEmpty;
+    private int drainChecks;
+    /** Draining: run once when the listener closes (the forwarder forgets it). */
+    private Runnable onClosed;
     private long lastAcceptErrorLogNs = System.nanoTime() - ACCEPT_ERROR_LOG_INTERVAL_NS;
 
     private RawListener(TcpProxyVip vip, TcpVipLoop loop, LinuxSocket socket) {
@@ -128,7 +157,7 @@ final class RawListener implements EpollIoHandle {
 
     /** Reads the limit's current state (not the one of the switch that asked), so late tasks do no harm. */
     private void applyLimit() {
-        limitPaused = !vip.limit.accepting();
+        limitPaused = !draining && !vip.limit.accepting();
         updateInterest();
     }
 
@@ -149,6 +178,52 @@ final class RawListener implements EpollIoHandle {
         loop = successorLoop;
         limitPaused = false;
         updateInterest();
+    }
+
+    /**
+     * Starts draining (see the class comment) and waits until the SYN filter is attached and the queue was
+     * emptied once; the listener then closes by itself, on its loop, and runs {@code onClosed} there. Any thread
+     * but the loop.
+     */
+    void drainAndWait(Runnable onClosed) {
+        eventLoop.submit(() -> startDrain(onClosed)).awaitUninterruptibly();
+    }
+
+    private void startDrain(Runnable whenClosed) {
+        if (closed) {
+            whenClosed.run();
+            return;
+        }
+        onClosed = whenClosed;
+        int rc = loop.rawIo().sys.attachFilter(fd, SocketFilters.dropTcpSyn());
+        if (rc != 0) {
+            LOG.warn("vip {}: cannot stop new handshakes on a retiring listener ({}); it still accepts what is "
+                    + "queued and closes once that stays empty", vip.name(), LinuxNative.describe(loop.rawIo().sys.errno()));
+        }
+        draining = true;
+        limitPaused = false;
+        updateInterest();
+        handle(registration, null);
+        eventLoop.schedule(this::drainCheck, DRAIN_SETTLE_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** On the loop, every {@link #DRAIN_SETTLE_MS} while draining: closes once the queue stayed empty. */
+    private void drainCheck() {
+        if (closed) {
+            return;
+        }
+        handle(registration, null);
+        boolean quiet = queueSeenEmpty && acceptedSinceCheck == 0 && !errorPaused;
+        if (quiet || ++drainChecks >= MAX_DRAIN_CHECKS) {
+            if (!quiet) {
+                LOG.warn("vip {}: a retiring listener still had connections arriving after {} ms; closing it",
+                        vip.name(), DRAIN_SETTLE_MS * MAX_DRAIN_CHECKS);
+            }
+            close();
+            return;
+        }
+        acceptedSinceCheck = 0;
+        eventLoop.schedule(this::drainCheck, DRAIN_SETTLE_MS, TimeUnit.MILLISECONDS);
     }
 
     /** The event loop this listener accepts on. */
@@ -194,7 +269,7 @@ final class RawListener implements EpollIoHandle {
         RawLoopIo io = loop.rawIo();
         LinuxNative sys = io.sys;
         for (int i = 0; i < ACCEPTS_PER_EVENT && !limitPaused && !errorPaused && !closed; i++) {
-            if (vip.limit.full()) {
+            if (!draining && vip.limit.full()) {
                 // Another loop (or this one) reached max_connections; its pause may not have arrived yet. Pause
                 // now so that no more than one connection per loop is accepted past the limit (ConnectionLimit).
                 vip.limit.pauseIfFull();
@@ -211,10 +286,13 @@ final class RawListener implements EpollIoHandle {
                 int backendFd = spareFd;
                 spareFd = -1;
                 new RawTcpConnection(vip, loop, client, io.sockaddr, backendFd).accepted();
+                acceptedSinceCheck++;
+                queueSeenEmpty = false;
                 continue;
             }
             int errno = sys.errno();
             if (errno == LinuxNative.EAGAIN) {
+                queueSeenEmpty = true;
                 return;
             }
             if (errno == LinuxNative.EINTR || errno == LinuxNative.ECONNABORTED) {
@@ -297,6 +375,11 @@ final class RawListener implements EpollIoHandle {
         }
         if (registration != null) {
             registration.cancel();
+        }
+        Runnable whenClosed = onClosed;
+        if (whenClosed != null) {
+            onClosed = null;
+            whenClosed.run();
         }
     }
 }

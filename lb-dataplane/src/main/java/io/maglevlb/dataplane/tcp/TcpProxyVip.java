@@ -72,6 +72,11 @@ import org.slf4j.LoggerFactory;
  * accepted before the hand-off stay with this forwarder and its settings until they end; every connection
  * accepted after it, including those that were already waiting in the accept queue, gets the successor's.
  *
+ * <p><b>Reload to another address.</b> A successor on another address (another port, or a wildcard address in place
+ * of a specific one on the same port, or the reverse) binds its own listeners with {@link #startBeside} while this
+ * forwarder still listens; this one then {@linkplain #drainListeners drains} its listeners instead of closing them
+ * (see {@link RawListener}): what waits in their accept queues is served, not reset.
+ *
  * <p><b>Threading.</b> {@link #start()}, {@link #startInPlaceOf}, {@link #stopAccepting()} and
  * {@link #closeConnections()} are called by the control plane (never from an event loop: they wait for the
  * loops). {@link #stats()} and {@link #activeConnections()} may be called from any thread.
@@ -181,10 +186,55 @@ public final class TcpProxyVip implements VipForwarder {
      */
     @Override
     public void start() throws VipBindException {
+        start(false);
+    }
+
+    /**
+     * Binds beside {@code predecessor}, this VIP's forwarder on another address, which still listens: like
+     * {@link #start()}, except that when the two addresses overlap (the same port, one of them a wildcard) and the
+     * exclusive-bind check fails, the conflict is taken to be the predecessor's own listeners and the new ones join
+     * the address beside them (SO_REUSEPORT, same user). The kernel gives a connection to the listener bound to its
+     * exact destination address before a wildcard one, so from then on a narrower address's connections go to the
+     * narrower listeners; the caller then drains the predecessor's ({@link #drainListeners}).
+     *
+     * <p>The cost: in that case a foreign SO_REUSEPORT listener of the same user on exactly the new address would
+     * not be noticed (the check cannot tell it from the predecessor's). Only with epoll: the NIO engine's listener
+     * has no SO_REUSEPORT, so the bind fails and the reload of the VIP with it.
+     */
+    @Override
+    public void startBeside(VipForwarder predecessor) throws VipBindException {
+        start(raw && predecessor instanceof TcpProxyVip old && overlaps(old.boundAddress, config.listen()));
+    }
+
+    /** Same port, and one address a wildcard that covers the other (the kernel checks binds of the two). */
+    static boolean overlaps(InetSocketAddress a, InetSocketAddress b) {
+        if (a.getPort() != b.getPort() || a.getPort() == 0 || a.getAddress().equals(b.getAddress())) {
+            return false;
+        }
+        boolean aAny = a.getAddress().isAnyLocalAddress();
+        boolean bAny = b.getAddress().isAnyLocalAddress();
+        if (aAny == bAny) {
+            return false;
+        }
+        InetSocketAddress any = aAny ? a : b;
+        InetSocketAddress specific = aAny ? b : a;
+        // An IPv6 wildcard (dual stack) covers IPv4 addresses too; an IPv4 wildcard covers only IPv4.
+        return !(any.getAddress() instanceof Inet4Address) || specific.getAddress() instanceof Inet4Address;
+    }
+
+    private void start(boolean besideOverlappingPredecessor) throws VipBindException {
         InetSocketAddress address = config.listen();
         try {
             if (raw) {
-                probeExclusive(address);
+                try {
+                    probeExclusive(address);
+                } catch (VipBindException e) {
+                    if (!besideOverlappingPredecessor) {
+                        throw e;
+                    }
+                    LOG.info("vip {}: {} overlaps the address this vip listens on now; binding beside it", config.name(),
+                            ConfigValues.formatSocketAddress(address));
+                }
                 for (TcpVipLoop loop : loops) {
                     RawListener listener;
                     try {
@@ -384,8 +434,32 @@ public final class TcpProxyVip implements VipForwarder {
     }
 
     /**
+     * Stops accepting without resetting anyone (epoll): every listener stops taking new handshakes and accepts what
+     * is queued, then closes by itself once its queue stayed empty (see {@link RawListener}); the connections it
+     * accepts are this forwarder's, like the others it has open. Returns once every listener has emptied its queue
+     * once; {@link #listening()} says when the last one closed. With NIO the same as {@link #stopAccepting()}.
+     */
+    @Override
+    public void drainListeners() {
+        if (!raw) {
+            stopAccepting();
+            return;
+        }
+        for (RawListener listener : rawListeners) {
+            listener.drainAndWait(() -> rawListeners.remove(listener));
+        }
+    }
+
+    /** Whether a listener is still open (one that is draining, after {@link #drainListeners}). Any thread. */
+    @Override
+    public boolean listening() {
+        return !rawListeners.isEmpty() || !listeners.isEmpty();
+    }
+
+    /**
      * Stops accepting: closes every listener and waits until they are closed. Open connections go on; new
-     * connection attempts are refused by the kernel.
+     * connection attempts are refused by the kernel, and connections waiting in the accept queues are reset
+     * ({@link #drainListeners} serves them instead).
      */
     @Override
     public void stopAccepting() {

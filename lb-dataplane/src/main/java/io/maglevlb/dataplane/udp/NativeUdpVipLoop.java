@@ -55,6 +55,12 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     private static final Logger log = LoggerFactory.getLogger(NativeUdpVipLoop.class);
     /** Datagrams one readiness event of the VIP socket takes at most before the loop serves its other sockets. */
     private static final int VIP_DATAGRAMS_PER_EVENT = 64;
+    /**
+     * Readiness events' worth of datagrams (64 each) a retiring VIP socket is read for at most before it stops
+     * accepting: 65,536 datagrams, more than a receive buffer of a few MB holds (each queued datagram costs the
+     * buffer about 1 KB, whatever its length).
+     */
+    private static final int DRAIN_EVENTS_MAX = 1024;
     /** The same for a backend socket (level-triggered: what is left is reported again at once). */
     private static final int BACKEND_DATAGRAMS_PER_EVENT = 16;
     /** Each receive slot holds the largest datagram (IPv6 without jumbograms: 65527 bytes), so none is cut. */
@@ -147,6 +153,23 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
         return vipSocket;
     }
 
+    /**
+     * Reads the VIP socket until it is empty (bounded by {@link #DRAIN_EVENTS_MAX} events' worth, in case clients
+     * keep it full), forwarding as usual, then stops accepting. Nothing when the socket was handed over.
+     */
+    @Override
+    public void stopAcceptingAfterQueue() {
+        NativeVipSocket socket = vipSocket;
+        if (socket != null && !vipSocketHandedOver && accepting) {
+            for (int i = 0; i < DRAIN_EVENTS_MAX && socket.fd >= 0; i++) {
+                if (vipReadable(socket)) { // one readiness event's share per call
+                    break;
+                }
+            }
+        }
+        stopAccepting();
+    }
+
     @Override
     public void close() {
         if (!closeFlows()) {
@@ -160,10 +183,14 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
 
     // ------------------------------------------------------------------ client -> backend
 
-    /** The VIP socket is readable: reads batches until it is empty or this event's share is used up. */
-    void vipReadable(NativeVipSocket socket) {
+    /**
+     * The VIP socket is readable: reads batches until it is empty or this event's share is used up.
+     *
+     * @return true when the socket was found empty (or failed, or this loop is closed): nothing more to read now
+     */
+    boolean vipReadable(NativeVipSocket socket) {
         if (closed) {
-            return;
+            return true;
         }
         for (int round = 0; round < vipRounds; round++) {
             int n = fromClients.receive(sys, socket.fd);
@@ -176,13 +203,14 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
                     counters.vipSocketErrors++;
                     log.debug("vip {}: error on udp socket: {}", vipName, LinuxNative.describe(errno));
                 }
-                return;
+                return true;
             }
             clientBatch(n);
             if (n < fromClients.slots() || closed) {
-                return;
+                return true;
             }
         }
+        return false;
     }
 
     private void clientBatch(int n) {

@@ -538,6 +538,24 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
     }
 
+    /**
+     * Like {@link #stopAccepting()}, but each loop first forwards what its VIP socket holds (epoll): datagrams the
+     * kernel queued before the VIP moved, new flows included, are forwarded instead of dropped. The sockets stay
+     * open for the tracked flows, as with {@link #stopAccepting()}. Waits until every loop has switched.
+     */
+    @Override
+    public void drainListeners() {
+        List<Future<?>> pending = new ArrayList<>();
+        for (UdpLoop l : loops) {
+            if (!l.eventLoop().isShuttingDown()) {
+                pending.add(l.eventLoop().submit(l::stopAcceptingAfterQueue));
+            }
+        }
+        for (Future<?> f : pending) {
+            f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
     /** The backend of the tracked flow from {@code client}, asked of every loop (see {@link VipForwarder}). */
     @Override
     public int trackedBackend(InetSocketAddress client) {

@@ -40,6 +40,15 @@ interface UdpLoop {
     /** On the loop: from now on only tracked flows are forwarded. */
     void stopAccepting();
 
+    /**
+     * On the loop: forwards what the VIP socket holds now (datagrams of new flows too: the kernel queued them
+     * before the VIP stopped accepting), then {@link #stopAccepting()}. The default, for loops that cannot read on
+     * demand (Netty's channels), only stops accepting.
+     */
+    default void stopAcceptingAfterQueue() {
+        stopAccepting();
+    }
+
     /** On the loop: closes the VIP socket (unless handed over), every session and stateless socket. */
     void close();
 }

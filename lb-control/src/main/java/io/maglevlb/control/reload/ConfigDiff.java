@@ -71,8 +71,9 @@ public record ConfigDiff(List<VipConfig> added, List<VipConfig> removed, List<Vi
     /**
      * How one VIP changed.
      *
-     * @param listenerChanged listen address, protocol, mode or DSR settings differ: the VIP needs new sockets,
-     *     so it is stopped (connections drain) and started again
+     * @param listenerChanged listen address, protocol, mode or DSR settings differ: the VIP needs new sockets (or
+     *     a packet engine); the new ones are bound before the old ones stop, and the old ones drain what they had
+     *     queued (docs/operations.md, "Reload")
      * @param tableChanged the table's inputs differ (size, or a backend added, removed or re-weighted): rebuild
      * @param healthCheckChanged the health check differs: re-create the watches (health state carried over)
      * @param settingsChanged per-connection settings differ (hash mode, limits, timeouts, retries, PROXY

@@ -92,6 +92,8 @@ class ReloadListenerOverlapProcessIT {
                     }
                     held.close(); // its slot frees: the old forwarder serves what it drained from the queue
                     queued.join();
+                    System.out.printf("port change: %d queued served, %d failed; new port: %d requests, %d errors%n",
+                            queued.served.get(), queued.failures.size(), load.done.get(), load.errors.get());
                     assertEquals(0, load.errors.get(), "new connections to the new port: " + load.errorKinds);
                     assertEquals(List.of(), queued.failures, "clients that waited in the old port's accept queue");
                     assertEquals(QUEUED, queued.served.get());
@@ -143,6 +145,9 @@ class ReloadListenerOverlapProcessIT {
                     load.stop();
                     queued.join();
                 }
+                System.out.printf("narrow+widen: %d queued served, %d failed; %d requests, %d errors %s; reloads %s%n",
+                        queued.served.get(), queued.failures.size(), load.done.get(), load.errors.get(), load.errorKinds,
+                        failedReloads);
                 assertEquals(List.of(), failedReloads, "both reloads applied and changed vip web");
                 assertEquals(2, maglevd.output().lines().filter(l -> l.contains("vip web: re-bound")).count(),
                         maglevd.output());

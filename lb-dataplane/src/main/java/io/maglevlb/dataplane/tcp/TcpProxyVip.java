@@ -481,9 +481,13 @@ public final class TcpProxyVip implements VipForwarder {
         rawListeners.clear();
     }
 
-    /** Closes every open connection of this VIP at once and stops the idle sweeps; waits until done. */
+    /**
+     * Closes every open connection of this VIP at once, and any listener still draining (shutdown while a reload's
+     * drain runs), and stops the idle sweeps; waits until done.
+     */
     @Override
     public void closeConnections() {
+        closeListeners();
         for (ScheduledFuture<?> sweep : sweeps) {
             sweep.cancel(false);
         }

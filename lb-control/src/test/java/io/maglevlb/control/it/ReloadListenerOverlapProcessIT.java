@@ -146,8 +146,8 @@ class ReloadListenerOverlapProcessIT {
                     queued.join();
                 }
                 System.out.printf("narrow+widen: %d queued served, %d failed; %d requests, %d errors %s; reloads %s%n",
-                        queued.served.get(), queued.failures.size(), load.done.get(), load.errors.get(), load.errorKinds,
-                        failedReloads);
+                        queued.served.get(), queued.failures.size(), load.done.get(), load.errors.get(),
+                        load.errorKinds, failedReloads);
                 assertEquals(List.of(), failedReloads, "both reloads applied and changed vip web");
                 assertEquals(2, maglevd.output().lines().filter(l -> l.contains("vip web: re-bound")).count(),
                         maglevd.output());

@@ -23,6 +23,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * readiness event, and a raw listener accepts up to 64 connections per event (80 clients against a limit of
  * 50 parked 30).
  *
+ * <p>One exception: a listener that drains after a reload retired its forwarder ({@link RawListener}) accepts its
+ * whole queue past the limit, so a retired forwarder may park up to a listen backlog per loop; they are served, one
+ * freed slot at a time, instead of being reset when the listener closes.
+ *
  * <p>Under the lock, "served" is estimated as {@code open - parked}: connections that were counted but have
  * not reached the lock yet count as served, which can only delay a parked connection until that thread takes
  * the lock itself and decides again; it never lets more than {@code max} through.

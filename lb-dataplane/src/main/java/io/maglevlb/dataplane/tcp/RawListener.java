@@ -44,9 +44,9 @@ import org.slf4j.LoggerFactory;
  * after their retransmission timeout (1 s) and meet whatever listens on the address by then: the successor's
  * listener when its address covers this one's, else a refusal.
  *
- * <p><b>Threading.</b> {@link #open}, {@link #handOverAndWait} and {@link #close} are called by the control plane
- * and wait for the loop; everything else runs on the loop. {@link #vip} and {@link #loop} change only on the loop,
- * in {@link #handOver}, so an accept always sees one owner.
+ * <p><b>Threading.</b> {@link #open}, {@link #handOverAndWait}, {@link #drainAndWait} and {@link #close} are called
+ * by the control plane and wait for the loop; everything else runs on the loop. {@link #vip} and {@link #loop}
+ * change only on the loop, in {@link #handOver}, so an accept always sees one owner.
  */
 final class RawListener implements EpollIoHandle {
     private static final Logger LOG = LoggerFactory.getLogger(RawListener.class);
@@ -195,10 +195,10 @@ final class RawListener implements EpollIoHandle {
             return;
         }
         onClosed = whenClosed;
-        int rc = loop.rawIo().sys.attachFilter(fd, SocketFilters.dropTcpSyn());
-        if (rc != 0) {
+        LinuxNative sys = loop.rawIo().sys;
+        if (sys.attachFilter(fd, SocketFilters.dropTcpSyn()) != 0) {
             LOG.warn("vip {}: cannot stop new handshakes on a retiring listener ({}); it still accepts what is "
-                    + "queued and closes once that stays empty", vip.name(), LinuxNative.describe(loop.rawIo().sys.errno()));
+                    + "queued and closes once that stays empty", vip.name(), LinuxNative.describe(sys.errno()));
         }
         draining = true;
         limitPaused = false;

@@ -232,8 +232,8 @@ public final class TcpProxyVip implements VipForwarder {
                     if (!besideOverlappingPredecessor) {
                         throw e;
                     }
-                    LOG.info("vip {}: {} overlaps the address this vip listens on now; binding beside it", config.name(),
-                            ConfigValues.formatSocketAddress(address));
+                    LOG.info("vip {}: {} overlaps the address this vip listens on now; binding beside it",
+                            config.name(), ConfigValues.formatSocketAddress(address));
                 }
                 for (TcpVipLoop loop : loops) {
                     RawListener listener;

@@ -389,7 +389,12 @@ public final class Maglevd {
         Optional<VipForwarder> forwarder = newForwarder(vip, runtime);
         if (forwarder.isPresent()) {
             VipForwarder f = forwarder.get();
-            f.start();
+            Optional<VipForwarder> draining = drainingOnPortOf(vip);
+            if (draining.isPresent()) {
+                f.startBeside(draining.get());
+            } else {
+                f.start();
+            }
             forwarders.add(f);
             runtime.attach(f);
             LOG.info("vip {}: {}", vip.name(), f.describe());
@@ -451,7 +456,10 @@ public final class Maglevd {
         }
         if (created.isPresent() && !handedOver) {
             if (!sameAddress && old.isPresent()) {
-                created.get().startBeside(old.get()); // bound before the old address stops accepting
+                // bound before the old address stops accepting; beside listeners of its own that still drain on the
+                // new address (moved away and back within a drain) if there are any
+                created.get().startBeside(drainingOnPortOf(next)
+                        .filter(f -> f.localAddress().equals(next.listen())).orElse(old.get()));
             } else {
                 created.get().start();
             }
@@ -468,6 +476,12 @@ public final class Maglevd {
         } else {
             runtime.detach();
         }
+    }
+
+    /** A retired forwarder whose listeners still drain on {@code vip}'s port, which the VIP's new ones bind beside. */
+    private Optional<VipForwarder> drainingOnPortOf(VipConfig vip) {
+        return retired.stream().filter(f -> f.listening() && f.localAddress().getPort() == vip.listen().getPort())
+                .findFirst();
     }
 
     /** Out of service: it takes no new connections, serves what its sockets had queued, and finishes its own. */

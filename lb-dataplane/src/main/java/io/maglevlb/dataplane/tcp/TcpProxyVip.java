@@ -197,13 +197,20 @@ public final class TcpProxyVip implements VipForwarder {
      * exact destination address before a wildcard one, so from then on a narrower address's connections go to the
      * narrower listeners; the caller then drains the predecessor's ({@link #drainListeners}).
      *
+     * <p>The same holds for exactly this VIP's address when {@code predecessor} is a retired forwarder whose
+     * listeners still drain there (the VIP was removed and is added again, or moved away and back, within the
+     * drain's 200 ms): the new listeners join the same SO_REUSEPORT group, and a SYN the kernel hashes to a draining
+     * listener is dropped and comes again after the client's retransmission timeout (1 s), to a listener of this
+     * forwarder by then.
+     *
      * <p>The cost: in that case a foreign SO_REUSEPORT listener of the same user on exactly the new address would
      * not be noticed (the check cannot tell it from the predecessor's). Only with epoll: the NIO engine's listener
      * has no SO_REUSEPORT, so the bind fails and the reload of the VIP with it.
      */
     @Override
     public void startBeside(VipForwarder predecessor) throws VipBindException {
-        start(raw && predecessor instanceof TcpProxyVip old && overlaps(old.boundAddress, config.listen()));
+        start(raw && predecessor instanceof TcpProxyVip old && (overlaps(old.boundAddress, config.listen())
+                || old.listening() && old.boundAddress.equals(config.listen())));
     }
 
     /** Same port, and one address a wildcard that covers the other (the kernel checks binds of the two). */

@@ -135,6 +135,34 @@ class TcpListenerDrainTest {
         }
     }
 
+    /** A VIP removed and added again (or moved away and back) while its old listeners drain binds beside them. */
+    @Test
+    void theSameAddressBindsBesideListenersThatStillDrain() throws Exception {
+        try (TestBackend echo = TestBackend.start("echo", TestBackend.echoes());
+             ProxyFixture proxy = ProxyFixture.spec("again").backend(echo).workers(1).transport(Transport.epoll())
+                     .start();
+             Socket open = connect(proxy.address())) {
+            roundTrip(open, 1);
+            VipConfig same = ProxyFixture.spec("again").backend(echo).workers(1).listen(proxy.address()).toConfig();
+            // The open connection keeps the retired forwarder; its listener drains for 200 ms at least, in which the
+            // exclusive-bind check of a plain start() would fail ("Address already in use").
+            proxy.vip.drainListeners();
+            TcpProxyVip again = new TcpProxyVip(same, proxy.snapshots, proxy.group, Transport.epoll(),
+                    TcpProxyOptions.defaults());
+            again.startBeside(proxy.vip);
+            try {
+                try (Socket s = connect(proxy.address())) { // a SYN hashed to the draining one comes again in 1 s
+                    roundTrip(s, 2);
+                }
+                assertEquals(1, again.stats().accepted());
+                roundTrip(open, 3);
+            } finally {
+                again.stopAccepting();
+                again.closeConnections();
+            }
+        }
+    }
+
     @Test
     void overlapIsTheSamePortWithAWildcardThatCoversTheOther() throws Exception {
         InetAddress any4 = InetAddress.getByName("0.0.0.0");

@@ -48,6 +48,12 @@ public final class LinuxNative implements AutoCloseable {
     public static final int SHUT_WR = 1;
     public static final int MSG_NOSIGNAL = 0x4000;
     public static final int MSG_MORE = 0x8000;
+    /** splice(2) flags: move pages rather than copy where possible, do not block, more data follows. */
+    public static final int SPLICE_F_MOVE = 1;
+    public static final int SPLICE_F_NONBLOCK = 2;
+    public static final int SPLICE_F_MORE = 4;
+    /** pipe2(2) flag (the same value as O_NONBLOCK). */
+    public static final int O_NONBLOCK = 0x800;
     public static final int NETLINK_ROUTE = 0;
     public static final int SOL_SOCKET = 1;
     public static final int SOL_PACKET = 263;
@@ -162,6 +168,10 @@ public final class LinuxNative implements AutoCloseable {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
     private static final MethodHandle SEND_AT = bind("send",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
+    private static final MethodHandle PIPE2 = bind("pipe2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT),
+            CRITICAL);
+    private static final MethodHandle SPLICE = bind("splice",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
     // UDP forwarder (DatagramBatch): batches of datagrams in native memory, addresses passed raw, never blocking.
     private static final MethodHandle RECVMMSG_AT = bind("recvmmsg",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG), CRITICAL);
@@ -410,6 +420,29 @@ public final class LinuxNative implements AutoCloseable {
     public long sendAt(int fd, long address, long length, int flags) {
         try {
             return (long) SEND_AT.invokeExact(callState, fd, address, length, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * pipe2(2): the read end's fd into the int at {@code fds}, the write end's into the int after it. 0 or -1.
+     */
+    public int pipe2At(long fds, int flags) {
+        try {
+            return (int) PIPE2.invokeExact(callState, fds, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * splice(2) of up to {@code length} bytes from {@code in} to {@code out}, one of them a pipe, neither with an
+     * offset (sockets and pipes have none): bytes moved, 0 at the end of the input, or -1.
+     */
+    public long splice(int in, int out, long length, int flags) {
+        try {
+            return (long) SPLICE.invokeExact(callState, in, 0L, out, 0L, length, flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.DescriptorReserve;
 import io.maglevlb.dataplane.linux.LinuxNative;
 import java.lang.foreign.MemorySegment;
 import java.net.Inet4Address;
@@ -46,6 +47,10 @@ final class RawLoopIo {
     /** Scratch int for getsockopt(SO_ERROR). */
     final MemorySegment intValue = sys.allocate(4);
     final MemorySegment intLength = sys.allocate(4);
+    /** The two fds pipe2(2) returns. */
+    final MemorySegment pipeFds = sys.allocate(8);
+    /** Descriptor numbers from here up are the reserve's (see DescriptorReserve); re-read when reached. */
+    private long fdCeiling = DescriptorReserve.ceiling();
     /**
      * The target of the connect(2) being made: filled by {@link #backendSockaddr} right before the call, which
      * copies it. Two views of one allocation, sized for IPv4 and IPv6, so a connect allocates no slice.
@@ -95,6 +100,18 @@ final class RawLoopIo {
         sa.set(JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN), 2, (short) address.getPort());
         MemorySegment.copy(ip, 0, sa, JAVA_BYTE, v4 ? 4 : 8, ip.length);
         return encoded;
+    }
+
+    /**
+     * Whether descriptor {@code fd} leaves the reserve free: Linux hands out the lowest free number, so fd means
+     * 0..fd are in use. The limit is read again when the ceiling is reached (it may have been raised).
+     */
+    boolean belowDescriptorReserve(int fd) {
+        if (fd < fdCeiling) {
+            return true;
+        }
+        fdCeiling = DescriptorReserve.ceiling();
+        return fd < fdCeiling;
     }
 
     /** Frees the native memory. On the loop, after its last connection is gone. */

@@ -281,12 +281,18 @@ final class RawTcpConnection extends ProxiedConnection {
         if (dst.pending != null && !flushPending(dst)) {
             return false; // dst is still full: src waits (backpressure)
         }
+        if (dst.piped > 0 && !flushPipe(dst)) {
+            return false; // the same, for bytes waiting in dst's pipe
+        }
         if (closed) {
             return false;
         }
         if (src.inputDone) {
             endOutput(dst);
             return false;
+        }
+        if (dst.pipeWrite >= 0) {
+            return splice(src, dst, false);
         }
         LinuxNative sys = io.sys;
         boolean moved = false;
@@ -326,6 +332,9 @@ final class RawTcpConnection extends ProxiedConnection {
                     endOutput(dst);
                     return moved;
                 }
+                if (n == RawLoopIo.BUFFER_SIZE && vip.splice && openPipe(dst)) {
+                    return splice(src, dst, true); // a read that filled the buffer: a bulk direction
+                }
                 continue;
             }
             if (n == 0) {
@@ -343,6 +352,98 @@ final class RawTcpConnection extends ProxiedConnection {
             }
         }
         return moved;
+    }
+
+    /**
+     * One direction of a bulk transfer, {@code src} to {@code dst} through {@code dst}'s pipe: splice(2) moves the
+     * socket's pages into the pipe and from the pipe into the other socket, so no byte is copied into this process
+     * or out of it. Called with {@code dst}'s pipe empty. Returns whether any byte moved ({@code movedBefore} or now).
+     */
+    private boolean splice(Side src, Side dst, boolean movedBefore) {
+        LinuxNative sys = io.sys;
+        boolean moved = movedBefore;
+        for (int reads = 0; src.readable; reads++) {
+            if (reads == READS_PER_TURN) {
+                schedulePump(); // edge-triggered: nothing would wake this side again
+                return moved;
+            }
+            // A short splice does not mean the socket is drained (the pipe may have run out of slots first), so
+            // this reads on until EAGAIN.
+            long n = sys.splice(src.fd, dst.pipeWrite, RawLoopIo.BUFFER_SIZE,
+                    LinuxNative.SPLICE_F_MOVE | LinuxNative.SPLICE_F_NONBLOCK);
+            if (n > 0) {
+                moved = true;
+                count(src, n);
+                dst.piped = n;
+                if (!flushPipe(dst)) {
+                    return moved; // dst is full (or failed): src waits until the pipe is written out
+                }
+                continue;
+            }
+            if (n == 0) {
+                src.readable = false;
+                src.inputDone = true;
+                endOutput(dst);
+                return moved;
+            }
+            int errno = sys.errno();
+            if (errno == LinuxNative.EAGAIN) {
+                src.readable = false; // the pipe is empty here, so EAGAIN is the socket's
+            } else if (errno != LinuxNative.EINTR) {
+                failed(src, errno);
+                return moved;
+            }
+        }
+        return moved;
+    }
+
+    /** Writes {@code dst}'s pipe out into its socket. True when the pipe is empty. */
+    private boolean flushPipe(Side dst) {
+        LinuxNative sys = io.sys;
+        while (dst.writable) {
+            long w = sys.splice(dst.pipeRead, dst.fd, dst.piped, LinuxNative.SPLICE_F_MOVE | LinuxNative.SPLICE_F_NONBLOCK);
+            if (w > 0) {
+                dst.piped -= w;
+                if (dst.piped == 0) {
+                    return true;
+                }
+                dst.writable = false; // a short splice into a socket: its buffer is full, EPOLLOUT follows
+                return false;
+            }
+            int errno = sys.errno();
+            if (errno == LinuxNative.EAGAIN) {
+                dst.writable = false;
+            } else if (errno != LinuxNative.EINTR) {
+                failed(dst, errno);
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Gives {@code dst} a pipe for bulk transfers toward it, once per connection and side: false when it cannot
+     * have one (no descriptors, or fewer than the reserve would be left: then it stays on the buffer path).
+     */
+    private boolean openPipe(Side dst) {
+        if (dst.noPipe) {
+            return false;
+        }
+        dst.noPipe = true; // one attempt per side
+        LinuxNative sys = io.sys;
+        if (sys.pipe2At(io.pipeFds.address(), LinuxNative.O_NONBLOCK | LinuxNative.O_CLOEXEC) < 0) {
+            return false;
+        }
+        int r = io.pipeFds.get(JAVA_INT, 0);
+        int w = io.pipeFds.get(JAVA_INT, 4);
+        if (!io.belowDescriptorReserve(Math.max(r, w))) {
+            sys.closeFd(r);
+            sys.closeFd(w);
+            return false;
+        }
+        dst.pipeRead = r;
+        dst.pipeWrite = w;
+        return true;
     }
 
     private void count(Side src, long n) {
@@ -403,7 +504,7 @@ final class RawTcpConnection extends ProxiedConnection {
 
     /** The other side's input ended: once {@code dst} is owed nothing, its output ends too (FIN). */
     private void endOutput(Side dst) {
-        if (dst.outputShut || dst.pending != null) {
+        if (dst.outputShut || dst.pending != null || dst.piped > 0) {
             return;
         }
         dst.outputShut = true;
@@ -503,6 +604,13 @@ final class RawTcpConnection extends ProxiedConnection {
             side.pending.release();
             side.pending = null;
         }
+        if (side.pipeWrite >= 0) {
+            io.sys.closeFd(side.pipeRead);
+            io.sys.closeFd(side.pipeWrite);
+            side.pipeRead = -1;
+            side.pipeWrite = -1;
+            side.piped = 0;
+        }
         try {
             // Closed before the registration is cancelled, so Netty sees the fd gone and skips EPOLL_CTL_DEL:
             // close() already took it out of epoll.
@@ -521,8 +629,12 @@ final class RawTcpConnection extends ProxiedConnection {
         if (front.pending != null) {
             sum += front.pending.readableBytes();
         }
-        if (back != null && back.pending != null) {
-            sum += back.pending.readableBytes();
+        sum += front.piped;
+        if (back != null) {
+            if (back.pending != null) {
+                sum += back.pending.readableBytes();
+            }
+            sum += back.piped;
         }
         return sum;
     }
@@ -588,6 +700,15 @@ final class RawTcpConnection extends ProxiedConnection {
         boolean closed;
         /** Bytes owed to this side that its socket could not take yet. */
         ByteBuf pending;
+        /**
+         * The pipe that bulk transfers toward this side go through (see {@link #splice}), -1 until a read toward
+         * it fills the relay buffer; closed with this side. {@code piped}: bytes in it not yet written out.
+         */
+        int pipeRead = -1;
+        int pipeWrite = -1;
+        long piped;
+        /** Whether this side had its one try at a pipe. */
+        boolean noPipe;
 
         Side(int fd, boolean front) {
             this.fd = fd;

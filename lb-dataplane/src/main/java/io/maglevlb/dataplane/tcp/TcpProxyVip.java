@@ -107,6 +107,8 @@ public final class TcpProxyVip implements VipForwarder {
     /** Relay on raw sockets ({@link RawTcpConnection}): with epoll. Else through NIO channels ({@link TcpConnection}). */
     final boolean raw;
     private final WriteBufferWaterMark waterMark;
+    /** Raw relay: bulk directions go through a pipe with splice(2) ({@link TcpProxyOptions#splice()}). */
+    final boolean splice;
     /**
      * Address family of the backend socket a raw listener opens before each accept (see {@link RawListener}):
      * IPv6 when every configured backend is IPv6, else IPv4. A connection whose backend has the other family
@@ -122,7 +124,7 @@ public final class TcpProxyVip implements VipForwarder {
      * @param snapshots where the control plane publishes the VIP's tables
      * @param workers the forwarding event loops (all VIPs share them)
      * @param transport the transport {@code workers} was built with
-     * @param options daemon-wide relay settings (the NIO engine's water marks)
+     * @param options daemon-wide relay settings (the NIO engine's water marks, the raw relay's splice)
      */
     public TcpProxyVip(VipConfig config, SnapshotHolder snapshots, EventLoopGroup workers, Transport transport,
             TcpProxyOptions options) {
@@ -160,6 +162,7 @@ public final class TcpProxyVip implements VipForwarder {
         this.spareFamily = allV6 ? LinuxNative.AF_INET6 : LinuxNative.AF_INET;
 
         this.waterMark = new WriteBufferWaterMark(options.writeBufferLowWaterMark(), options.writeBufferHighWaterMark());
+        this.splice = options.splice();
         this.connectTimeoutMs = (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis());
     }
 

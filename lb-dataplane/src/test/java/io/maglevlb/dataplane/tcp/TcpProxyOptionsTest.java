@@ -1,7 +1,9 @@
 package io.maglevlb.dataplane.tcp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -20,19 +22,26 @@ class TcpProxyOptionsTest {
     }
 
     @Test
-    void theRemovedPropertiesAreAcceptedWhenTheyAskForWhatEveryRelayDoes() {
+    void theRemovedEnginePropertyIsAcceptedWhenItAsksForTheRawRelay() {
         System.setProperty(TcpProxyOptions.ENGINE_PROPERTY, "raw");
-        System.setProperty(TcpProxyOptions.SPLICE_PROPERTY, "false");
         assertEquals(TcpProxyOptions.defaults(), TcpProxyOptions.fromSystemProperties());
     }
 
     @Test
-    void spliceModeIsRefusedWithTheReason() {
+    void spliceIsOnByDefaultAndCanBeTurnedOff() {
+        assertTrue(TcpProxyOptions.defaults().splice());
+        System.setProperty(TcpProxyOptions.SPLICE_PROPERTY, "false");
+        assertFalse(TcpProxyOptions.fromSystemProperties().splice());
         System.setProperty(TcpProxyOptions.SPLICE_PROPERTY, "true");
+        assertTrue(TcpProxyOptions.fromSystemProperties().splice());
+    }
+
+    @Test
+    void spliceTakesOnlyTrueOrFalse() {
+        System.setProperty(TcpProxyOptions.SPLICE_PROPERTY, "on");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 TcpProxyOptions::fromSystemProperties);
-        assertEquals("system property maglevd.tcp.splice is no longer supported (was 'true'): the channel engine's "
-                + "splice mode was removed; see docs/tcp-proxy.md", e.getMessage());
+        assertEquals("system property maglevd.tcp.splice must be true or false, was 'on'", e.getMessage());
     }
 
     @Test
@@ -47,7 +56,7 @@ class TcpProxyOptionsTest {
     @Test
     void waterMarksMustBeOrdered() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new TcpProxyOptions(10, 5));
+                () -> new TcpProxyOptions(10, 5, true));
         assertEquals("write buffer water marks must satisfy 0 <= low <= high, were 10 and 5", e.getMessage());
     }
 }

@@ -14,10 +14,14 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -27,6 +31,7 @@ import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Byte relay through the proxy: integrity, half-close, idle timeout and backpressure. */
 class TcpRelayTest {
@@ -362,6 +367,98 @@ class TcpRelayTest {
             }
             assertEquals(total, offset);
         }
+    }
+
+    // ---- splice -----------------------------------------------------------------------------------------------
+
+    /**
+     * Raw relay: a direction whose read fills the relay buffer moves on through a pipe with splice(2); the pipe is
+     * closed with the connection. With splice off no pipe is opened. Either way every byte arrives in order.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void aBulkDirectionGoesThroughAPipeThatClosesWithTheConnection(boolean splice) throws Exception {
+        long total = 16L << 20;
+        AtomicLong written = new AtomicLong();
+        CountDownLatch release = new CountDownLatch(1);
+        TestBackend.Behaviour pushes = (socket, backend) -> {
+            OutputStream out = socket.getOutputStream();
+            byte[] buf = new byte[CHUNK];
+            for (long done = 0; done < total; done += CHUNK) {
+                for (int i = 0; i < CHUNK; i++) {
+                    buf[i] = (byte) ((done + i) % 251);
+                }
+                out.write(buf);
+                written.addAndGet(CHUNK);
+            }
+            out.flush();
+            try {
+                release.await(60, TimeUnit.SECONDS); // the connection stays open until the client has counted pipes
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            }
+            socket.shutdownOutput();
+            socket.getInputStream().transferTo(OutputStream.nullOutputStream());
+        };
+        try (TestBackend pusher = TestBackend.start("pusher", pushes);
+             ProxyFixture proxy = Relay.EPOLL.apply(ProxyFixture.spec("pipe").backend(pusher))
+                     .options(TcpProxyOptions.defaults().withSplice(splice)).start()) {
+            long before = openPipes();
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(30_000);
+                s.connect(proxy.address());
+                // Not reading at first: the backend's bytes pile up in the proxy's socket until the backend stalls,
+                // so the proxy's next read, once the client reads, fills its buffer.
+                long last = -1;
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (written.get() != last) {
+                    assertTrue(System.nanoTime() < deadline, "backend never stalled");
+                    last = written.get();
+                    Thread.sleep(500);
+                }
+                InputStream in = s.getInputStream();
+                byte[] buf = new byte[CHUNK];
+                for (long offset = 0; offset < total; ) {
+                    int n = in.read(buf, 0, (int) Math.min(buf.length, total - offset));
+                    assertTrue(n > 0, "stream ended at byte " + offset);
+                    for (int i = 0; i < n; i++) {
+                        if (buf[i] != (byte) ((offset + i) % 251)) {
+                            throw new AssertionError("byte " + (offset + i) + " differs");
+                        }
+                    }
+                    offset += n;
+                }
+                assertEquals(splice ? before + 2 : before, openPipes(), "pipe descriptors while the connection is open");
+                release.countDown();
+                assertEquals(-1, in.read());
+            }
+            // The proxy closes both sockets, and with them the pipe, once the client's FIN has come through.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (openPipes() != before && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(before, openPipes(), "pipe descriptors after the connection closed");
+        } finally {
+            release.countDown();
+        }
+    }
+
+    /** Pipes among this process's open descriptors. */
+    private static long openPipes() throws IOException {
+        long n = 0;
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds) {
+                try {
+                    if (Files.readSymbolicLink(fd).toString().startsWith("pipe:")) {
+                        n++;
+                    }
+                } catch (IOException e) {
+                    // closed meanwhile (the stream's own descriptor, or another thread's)
+                }
+            }
+        }
+        return n;
     }
 
     @Test

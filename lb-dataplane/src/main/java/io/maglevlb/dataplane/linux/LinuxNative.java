@@ -52,6 +52,8 @@ public final class LinuxNative implements AutoCloseable {
     public static final int SPLICE_F_MOVE = 1;
     public static final int SPLICE_F_NONBLOCK = 2;
     public static final int SPLICE_F_MORE = 4;
+    /** fcntl(2) command: set a pipe's capacity in bytes (rounded up to a power of two pages). */
+    public static final int F_SETPIPE_SZ = 1031;
     /** pipe2(2) flag (the same value as O_NONBLOCK). */
     public static final int O_NONBLOCK = 0x800;
     public static final int NETLINK_ROUTE = 0;
@@ -170,6 +172,8 @@ public final class LinuxNative implements AutoCloseable {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
     private static final MethodHandle PIPE2 = bind("pipe2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT),
             CRITICAL);
+    private static final MethodHandle FCNTL_INT = bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            CRITICAL, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle SPLICE = bind("splice",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), CRITICAL);
     // UDP forwarder (DatagramBatch): batches of datagrams in native memory, addresses passed raw, never blocking.
@@ -431,6 +435,15 @@ public final class LinuxNative implements AutoCloseable {
     public int pipe2At(long fds, int flags) {
         try {
             return (int) PIPE2.invokeExact(callState, fds, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** fcntl(2) with an int argument ({@link #F_SETPIPE_SZ}): the command's result, or -1. */
+    public int fcntlInt(int fd, int cmd, int argument) {
+        try {
+            return (int) FCNTL_INT.invokeExact(callState, fd, cmd, argument);
         } catch (Throwable t) {
             throw rethrow(t);
         }

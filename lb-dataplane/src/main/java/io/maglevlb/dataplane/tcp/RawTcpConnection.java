@@ -65,6 +65,14 @@ final class RawTcpConnection extends ProxiedConnection {
     /** Reads per side per turn before yielding the loop to other connections (then resumed by a task). */
     private static final int READS_PER_TURN = 16;
     private static final int NODELAY_ON = 1;
+    /**
+     * Capacity asked for each splice pipe, and so the most one splice moves: four times the relay buffer, because
+     * each system call is dear on a paravirtualised guest (256 KiB measured 0.79 x the CPU per GB of 64 KiB, see
+     * docs/benchmarks.md). The bytes stay the kernel's (socket pages the pipe refers to), none in this process.
+     */
+    private static final int PIPE_SIZE = 256 * 1024;
+    /** A new pipe's capacity (16 pages). */
+    private static final int DEFAULT_PIPE_SIZE = 64 * 1024;
 
     private final RawLoopIo io;
     private final Side front;
@@ -369,7 +377,7 @@ final class RawTcpConnection extends ProxiedConnection {
             }
             // A short splice does not mean the socket is drained (the pipe may have run out of slots first), so
             // this reads on until EAGAIN.
-            long n = sys.splice(src.fd, dst.pipeWrite, RawLoopIo.BUFFER_SIZE,
+            long n = sys.splice(src.fd, dst.pipeWrite, dst.pipeSize,
                     LinuxNative.SPLICE_F_MOVE | LinuxNative.SPLICE_F_NONBLOCK);
             if (n > 0) {
                 moved = true;
@@ -443,6 +451,8 @@ final class RawTcpConnection extends ProxiedConnection {
         }
         dst.pipeRead = r;
         dst.pipeWrite = w;
+        // Refused (EPERM) when the user's pipes are over fs.pipe-user-pages-soft: the pipe keeps its default size.
+        dst.pipeSize = sys.fcntlInt(w, LinuxNative.F_SETPIPE_SZ, PIPE_SIZE) >= PIPE_SIZE ? PIPE_SIZE : DEFAULT_PIPE_SIZE;
         return true;
     }
 
@@ -707,6 +717,8 @@ final class RawTcpConnection extends ProxiedConnection {
         int pipeRead = -1;
         int pipeWrite = -1;
         long piped;
+        /** Bytes one splice into the pipe asks for: what the pipe holds. */
+        int pipeSize;
         /** Whether this side had its one try at a pipe. */
         boolean noPipe;
 

@@ -70,7 +70,7 @@ final class RawTcpConnection extends ProxiedConnection {
      * each system call is dear on a paravirtualised guest (256 KiB measured 0.79 x the CPU per GB of 64 KiB, see
      * docs/benchmarks.md). The bytes stay the kernel's (socket pages the pipe refers to), none in this process.
      */
-    private static final int PIPE_SIZE = 256 * 1024;
+    static final int PIPE_SIZE = 256 * 1024;
     /** A new pipe's capacity (16 pages). */
     private static final int DEFAULT_PIPE_SIZE = 64 * 1024;
 

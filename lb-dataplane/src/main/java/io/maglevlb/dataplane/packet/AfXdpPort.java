@@ -4,67 +4,298 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import io.maglevlb.dataplane.linux.LinuxNative;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The AF_XDP side of one DSR engine on one interface: one {@link AfXdpIo} per receive queue (so one per
- * forwarding thread) and the {@link XdpRedirect} program that feeds them the VIP's packets.
+ * AF_XDP on one interface, shared by every DSR VIP of this process on it: one {@link XdpRedirect} program with its
+ * XSKMAP and VIP map, one {@link AfXdpIo} socket per receive queue, and one forwarding thread per queue that hands
+ * each received frame to the {@link DsrForwarder} of the VIP it belongs to. An interface carries one XDP program
+ * and a queue binds one AF_XDP socket, so the VIPs cannot each have their own; each VIP keeps its own forwarders
+ * (flow table, counters, snapshot, per queue), next-hop resolver and metrics.
  *
- * <p>Order on {@link #open}: program and maps, the VIP's keys, every socket into the XSKMAP, and only then the
- * attach, so the program never redirects into a half-built set of sockets. On {@link #close}: detach first (the
- * host gets every packet back at once), then the sockets; the kernel frees maps and program with their last
- * descriptor.
+ * <p><b>Membership.</b> {@link #join} adds a VIP: the first one opens the port (program and maps, every socket
+ * into the XSKMAP, then the attach, so the program never redirects into a half-built set of sockets; the threads
+ * start with no VIP and the empty VIP map passes everything). Each VIP's forwarders go into the queue threads
+ * before its keys go into the VIP map, and on {@link Member#leave} its keys leave the map before its forwarders
+ * leave the threads: a redirected frame always finds its forwarder. Adding or removing a VIP (a reload) only
+ * updates the VIP map; the program stays attached. The last VIP to leave detaches the program (the host gets
+ * every packet back at once), stops the threads and closes the sockets; the kernel frees maps and program with
+ * their last descriptor.
  *
- * <p><b>Threading.</b> Opened and closed on the control side; each socket is then owned by its forwarding thread.
+ * <p><b>Dispatch.</b> A queue thread asks the VIPs' forwarders in the order they joined whether a frame is
+ * theirs ({@link DsrForwarder#offer}: the first parse step that differs, address or port, ends the question), so
+ * a frame costs one full parse plus a few compares per other VIP of the interface. Frames no VIP can claim by
+ * their headers (truncated, malformed) and fragments without ports of an address and protocol several VIPs share
+ * go to the first VIP that matches so far (see docs/dsr.md).
+ *
+ * <p><b>Threading.</b> {@link #join} and {@link Member#leave} run on control threads and are serialised on the
+ * class (the registry of open ports); the member list a queue thread reads is an array published with one
+ * volatile store and read once per batch. Each socket is owned by its queue thread.
  */
-final class AfXdpPort implements AutoCloseable {
+final class AfXdpPort {
+    private static final Logger log = LoggerFactory.getLogger(AfXdpPort.class);
     private static final long SIOCETHTOOL = 0x8946;
     private static final int ETHTOOL_GCHANNELS = 0x3c;
+    private static final int POLL_TIMEOUT_MS = 100;
+    private static final long KERNEL_DROPS_INTERVAL_NS = 100_000_000L;
+    /** Open ports of this process by network namespace and interface index. Guarded by {@code AfXdpPort.class}. */
+    private static final Map<String, AfXdpPort> OPEN = new HashMap<>();
 
+    private final String key;
+    private final InterfaceInfo iface;
     private final XdpRedirect redirect;
     private final List<AfXdpIo> sockets;
+    private final List<QueueLoop> loops;
+    private final List<Thread> threads;
+    /** VIPs on this port in the order they joined. Guarded by {@code AfXdpPort.class}. */
+    private final Map<Member, Set<String>> members = new LinkedHashMap<>();
 
-    private AfXdpPort(XdpRedirect redirect, List<AfXdpIo> sockets) {
+    private AfXdpPort(String key, InterfaceInfo iface, XdpRedirect redirect, List<AfXdpIo> sockets,
+            List<QueueLoop> loops, List<Thread> threads) {
+        this.key = key;
+        this.iface = iface;
         this.redirect = redirect;
         this.sockets = sockets;
+        this.loops = loops;
+        this.threads = threads;
     }
 
     /**
-     * Sets up AF_XDP for {@code config}'s VIP on {@code iface}, or fails with the reason and what to change.
-     * Nothing stays attached or open on failure.
+     * One VIP on a port: its forwarders (index = queue) and its keys in the VIP map.
      */
-    static AfXdpPort open(DsrEngineConfig config, InterfaceInfo iface) throws PacketEngineException {
+    static final class Member {
+        private final AfXdpPort port;
+        private final String vipName;
+        private final List<DsrForwarder> forwarders;
+        private boolean left;
+
+        private Member(AfXdpPort port, String vipName, List<DsrForwarder> forwarders) {
+            this.port = port;
+            this.vipName = vipName;
+            this.forwarders = forwarders;
+        }
+
+        AfXdpPort port() {
+            return port;
+        }
+
+        /** This VIP's forwarders; forwarder {@code q} runs on queue {@code q}'s thread. */
+        List<DsrForwarder> forwarders() {
+            return forwarders;
+        }
+
+        /**
+         * Takes the VIP off the port: its keys out of the VIP map, its forwarders out of the queue threads (when
+         * this returns no thread runs them any more); the last VIP closes the port. Idempotent; never throws.
+         */
+        void leave() {
+            synchronized (AfXdpPort.class) {
+                if (left) {
+                    return;
+                }
+                left = true;
+                port.remove(this);
+            }
+        }
+    }
+
+    /**
+     * Puts {@code config}'s VIP on {@code iface}'s AF_XDP port, opening the port when it is the interface's first
+     * VIP in this process, or fails with the reason and what to change; a port this call opened is closed again
+     * on failure.
+     *
+     * @param forwarderFor makes the VIP's forwarder of one queue's socket
+     */
+    static Member join(DsrEngineConfig config, InterfaceInfo iface, Function<AfXdpIo, DsrForwarder> forwarderFor)
+            throws PacketEngineException {
+        synchronized (AfXdpPort.class) {
+            String key = namespace() + "/" + iface.index();
+            AfXdpPort port = OPEN.get(key);
+            boolean opened = false;
+            if (port == null) {
+                port = open(config, iface, key);
+                opened = true;
+            } else if (port.sockets.size() != config.threads()) {
+                throw queueMismatch(iface, port.sockets.size(), config);
+            }
+            try {
+                Member member = port.add(config, forwarderFor);
+                if (opened) {
+                    OPEN.put(key, port);
+                }
+                return member;
+            } catch (PacketEngineException | RuntimeException e) {
+                if (opened) {
+                    port.close();
+                }
+                throw e;
+            }
+        }
+    }
+
+    private static PacketEngineException queueMismatch(InterfaceInfo iface, int queues, DsrEngineConfig config) {
+        return new PacketEngineException("interface " + iface.name() + " has " + queues + " receive queue(s) and vip "
+                + config.vipName() + " has " + config.threads() + " forwarding thread(s): AF_XDP needs one thread "
+                + "per queue. Set the VIP's DSR threads to " + queues + ", or the queues to " + config.threads()
+                + " (ethtool -L " + iface.name() + " combined " + config.threads() + ")");
+    }
+
+    /** This thread's network namespace ("net:[4026531840]"): interface indexes are per namespace. */
+    private static String namespace() {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net")).toString();
+        } catch (IOException | UnsupportedOperationException e) {
+            return "";
+        }
+    }
+
+    private static AfXdpPort open(DsrEngineConfig config, InterfaceInfo iface, String key)
+            throws PacketEngineException {
         int queues;
         try (LinuxNative sys = new LinuxNative()) {
             queues = queueCount(sys, iface.name());
         }
         if (queues != config.threads()) {
-            throw new PacketEngineException("interface " + iface.name() + " has " + queues + " receive queue(s) and vip "
-                    + config.vipName() + " has " + config.threads() + " forwarding thread(s): AF_XDP needs one thread "
-                    + "per queue. Set the VIP's DSR threads to " + queues + ", or the queues to " + config.threads()
-                    + " (ethtool -L " + iface.name() + " combined " + config.threads() + ")");
+            throw queueMismatch(iface, queues, config);
         }
         XdpRedirect redirect = XdpRedirect.create(queues);
         List<AfXdpIo> sockets = new ArrayList<>();
         try {
-            var vip = config.vip();
-            int protocol = config.protocol().ipProtocol();
-            redirect.updateVips(Set.of(XdpVipProgram.key(vip.getAddress(), vip.getPort(), protocol),
-                    XdpVipProgram.key(vip.getAddress(), 0, protocol)));
             redirect.claim(iface);
             for (int q = 0; q < queues; q++) {
                 sockets.add(AfXdpIo.open(iface, q, redirect));
             }
             redirect.attach(iface, config.vipName());
-            return new AfXdpPort(redirect, List.copyOf(sockets));
         } catch (PacketEngineException | RuntimeException e) {
             redirect.close();
             sockets.forEach(AfXdpIo::close);
             throw e;
+        }
+        List<QueueLoop> loops = new ArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int q = 0; q < queues; q++) {
+            int cpu = config.cpus().isEmpty() ? -1 : config.cpus().get(q % config.cpus().size());
+            QueueLoop loop = new QueueLoop(sockets.get(q), cpu);
+            loops.add(loop);
+            threads.add(Thread.ofPlatform().name("maglev-dsr-xdp-" + iface.name() + "-" + q).unstarted(loop));
+        }
+        threads.forEach(Thread::start);
+        return new AfXdpPort(key, iface, redirect, List.copyOf(sockets), List.copyOf(loops), List.copyOf(threads));
+    }
+
+    /** The VIP map keys of a VIP: its port entry and its address entry (fragments, see {@link XdpVipProgram}). */
+    private static Set<String> keysOf(DsrEngineConfig config) {
+        InetSocketAddress vip = config.vip();
+        int protocol = config.protocol().ipProtocol();
+        java.util.HexFormat hex = java.util.HexFormat.of();
+        return Set.of(hex.formatHex(XdpVipProgram.key(vip.getAddress(), vip.getPort(), protocol)),
+                hex.formatHex(XdpVipProgram.key(vip.getAddress(), 0, protocol)));
+    }
+
+    // Guarded by AfXdpPort.class (join, leave).
+    private Member add(DsrEngineConfig config, Function<AfXdpIo, DsrForwarder> forwarderFor)
+            throws PacketEngineException {
+        String portKey = java.util.HexFormat.of().formatHex(
+                XdpVipProgram.key(config.vip().getAddress(), config.vip().getPort(), config.protocol().ipProtocol()));
+        for (Map.Entry<Member, Set<String>> m : members.entrySet()) {
+            if (m.getValue().contains(portKey)) {
+                throw new PacketEngineException("vip " + m.getKey().vipName + " already receives "
+                        + config.protocol().configName() + " " + config.vip() + " on " + iface.name());
+            }
+        }
+        List<DsrForwarder> forwarders = new ArrayList<>();
+        for (AfXdpIo socket : sockets) {
+            forwarders.add(forwarderFor.apply(socket));
+        }
+        Member member = new Member(this, config.vipName(), List.copyOf(forwarders));
+        for (int q = 0; q < loops.size(); q++) {
+            loops.get(q).add(forwarders.get(q));
+        }
+        members.put(member, keysOf(config));
+        try {
+            redirect.updateVips(allKeys());
+        } catch (PacketEngineException e) {
+            members.remove(member);
+            for (int q = 0; q < loops.size(); q++) {
+                loops.get(q).remove(forwarders.get(q));
+            }
+            throw e;
+        }
+        if (members.size() > 1) {
+            log.info("vip {}: joins the AF_XDP sockets and XDP program {} on {} ({} VIPs there now); the VIP map "
+                    + "was updated, the program stays", config.vipName(), redirect.programName(), iface.name(),
+                    members.size());
+        }
+        return member;
+    }
+
+    private Set<byte[]> allKeys() {
+        java.util.HexFormat hex = java.util.HexFormat.of();
+        Set<String> all = new HashSet<>();
+        members.values().forEach(all::addAll);
+        Set<byte[]> keys = new HashSet<>();
+        all.forEach(k -> keys.add(hex.parseHex(k)));
+        return keys;
+    }
+
+    // Guarded by AfXdpPort.class.
+    private void remove(Member member) {
+        members.remove(member);
+        if (members.isEmpty()) {
+            member.forwarders.forEach(DsrForwarder::stop);
+            OPEN.remove(key);
+            close();
+            return;
+        }
+        try {
+            redirect.updateVips(allKeys());
+        } catch (PacketEngineException e) {
+            log.warn("vip {}: removing its keys from the XDP program's VIP map on {} failed ({}); its packets still "
+                    + "reach the sockets and are counted not_vip", member.vipName, iface.name(), e.getMessage());
+        }
+        for (int q = 0; q < loops.size(); q++) {
+            loops.get(q).remove(member.forwarders.get(q));
+        }
+        member.forwarders.forEach(DsrForwarder::stop);
+        for (QueueLoop loop : loops) {
+            loop.awaitRound();
+        }
+        log.info("vip {}: left the AF_XDP sockets on {} ({} VIP(s) remain); the VIP map was updated, the program "
+                + "stays", member.vipName, iface.name(), members.size());
+    }
+
+    /** Detaches the program, stops the queue threads, then closes the sockets (only once those stopped). */
+    private void close() {
+        redirect.close(); // first: the host gets every packet back while the threads stop
+        loops.forEach(QueueLoop::stop);
+        boolean allStopped = true;
+        for (Thread t : threads) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            allStopped &= !t.isAlive();
+        }
+        if (allStopped) {
+            sockets.forEach(AfXdpIo::close);
+        } else {
+            log.error("AF_XDP on {}: a queue thread did not stop within 5 s; its socket stays open", iface.name());
         }
     }
 
@@ -103,20 +334,132 @@ final class AfXdpPort implements AutoCloseable {
         return redirect.mode();
     }
 
+    String programName() {
+        return redirect.programName();
+    }
+
     /** Whether the kernel gave every socket zero-copy. */
     boolean zeroCopy() {
         return sockets.stream().allMatch(AfXdpIo::zeroCopy);
     }
 
-    /** Detaches the program (the host gets the VIP's packets back); the sockets close with {@link #close}. */
-    void detach() {
-        redirect.close();
+    /** Entries of the VIP map as the kernel has them (two per VIP; fewer when VIPs share an address). */
+    int vipMapSize() {
+        return redirect.vipMapSize();
     }
 
-    /** Detaches if still attached and closes the sockets: only after their forwarding threads stopped. */
-    @Override
-    public void close() {
-        redirect.close();
-        sockets.forEach(AfXdpIo::close);
+    /** VIPs on this port now. */
+    int vipCount() {
+        synchronized (AfXdpPort.class) {
+            return members.size();
+        }
+    }
+
+    /** Frames the kernel dropped on queue {@code queue} because its RX or fill ring was full (cumulative). */
+    long ringFullDrops(int queue) {
+        return loops.get(queue).ringFull;
+    }
+
+    /**
+     * The thread of one queue: receives batches from the queue's socket and hands each frame to the VIP's
+     * forwarder it belongs to.
+     */
+    private static final class QueueLoop implements Runnable, PacketIo.FrameSink {
+        private static final DsrForwarder[] NONE = new DsrForwarder[0];
+        private final AfXdpIo io;
+        private final int cpu;
+        /** The VIPs' forwarders of this queue; replaced (never changed in place) by control threads. */
+        private volatile DsrForwarder[] members = NONE;
+        private volatile boolean running = true;
+        /** Loop rounds completed; control threads wait on it after removing a forwarder. */
+        private volatile long rounds;
+        /** The members read for the current batch (owner thread only). */
+        private DsrForwarder[] batch = NONE;
+        /** Kernel ring drops so far: written by the owner thread only, read racily by metrics. */
+        private long ringFull;
+
+        QueueLoop(AfXdpIo io, int cpu) {
+            this.io = io;
+            this.cpu = cpu;
+        }
+
+        // control threads, serialised by AfXdpPort.class
+        void add(DsrForwarder f) {
+            DsrForwarder[] old = members;
+            DsrForwarder[] grown = java.util.Arrays.copyOf(old, old.length + 1);
+            grown[old.length] = f;
+            members = grown;
+        }
+
+        void remove(DsrForwarder f) {
+            members = java.util.Arrays.stream(members).filter(m -> m != f).toArray(DsrForwarder[]::new);
+        }
+
+        void stop() {
+            running = false;
+        }
+
+        /** Waits (at most 5 s) until this thread has begun a new round: then it no longer runs removed members. */
+        void awaitRound() {
+            long start = rounds;
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (rounds - start < 2 && running && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(2);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+
+        @Override
+        public void onBatchStart() {
+            DsrForwarder[] b = members;
+            batch = b;
+            for (DsrForwarder f : b) {
+                f.onBatchStart();
+            }
+        }
+
+        @Override
+        public void onFrame(MemorySegment memory, long offset, int capturedLength, int wireLength, int flags) {
+            DsrForwarder[] b = batch;
+            for (DsrForwarder f : b) {
+                if (f.offer(memory, offset, capturedLength, wireLength, flags)) {
+                    return;
+                }
+            }
+            if (b.length > 0) {
+                b[0].countUnclaimed();
+            }
+        }
+
+        @Override
+        public void run() {
+            DsrForwarder.pin(cpu);
+            long lastDropsNs = System.nanoTime();
+            try {
+                while (running) {
+                    io.receiveBatch(this, POLL_TIMEOUT_MS);
+                    long now = System.nanoTime();
+                    for (DsrForwarder f : members) {
+                        f.betweenBatches(now);
+                    }
+                    if (now - lastDropsNs >= KERNEL_DROPS_INTERVAL_NS) {
+                        lastDropsNs = now;
+                        ringFull += io.takeKernelDrops();
+                    }
+                    rounds++; // only this thread writes it
+                }
+            } catch (RuntimeException | Error e) {
+                for (DsrForwarder f : members) {
+                    f.failed(e);
+                }
+                log.error("{}: AF_XDP queue thread failed; the flows of its queue are no longer forwarded",
+                        Thread.currentThread().getName(), e);
+                throw e;
+            }
+        }
     }
 }

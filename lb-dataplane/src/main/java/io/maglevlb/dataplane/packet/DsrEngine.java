@@ -43,15 +43,15 @@ public final class DsrEngine implements AutoCloseable {
 
     private final DsrEngineConfig config;
     private final List<PacketIo> ios;
-    /** The AF_XDP sockets and program, or null on AF_PACKET. */
-    private final AfXdpPort xdp;
+    /** This VIP on its interface's shared AF_XDP sockets and program, or null on AF_PACKET. */
+    private final AfXdpPort.Member xdp;
     private final List<DsrForwarder> forwarders;
     private final List<Thread> threads;
     private final NextHopResolver resolver;
     private final IngressDrop ingressDrop;
     private boolean closed;
 
-    private DsrEngine(DsrEngineConfig config, List<PacketIo> ios, AfXdpPort xdp, List<DsrForwarder> forwarders,
+    private DsrEngine(DsrEngineConfig config, List<PacketIo> ios, AfXdpPort.Member xdp, List<DsrForwarder> forwarders,
             List<Thread> threads, NextHopResolver resolver, IngressDrop ingressDrop) {
         this.config = config;
         this.xdp = xdp;
@@ -96,21 +96,31 @@ public final class DsrEngine implements AutoCloseable {
                 config.vip().getPort());
         int etherType = config.vip().getAddress() instanceof Inet4Address ? LinuxNative.ETH_P_IP : LinuxNative.ETH_P_IPV6;
         List<PacketIo> ios = new ArrayList<>();
-        AfXdpPort xdp = null;
-        if (config.io() != DsrIo.AF_PACKET) {
-            try {
-                xdp = AfXdpPort.open(config, iface);
-                ios.addAll(xdp.sockets());
-            } catch (PacketEngineException e) {
-                if (config.io() == DsrIo.AF_XDP) {
-                    throw new PacketEngineException("vip " + config.vipName() + ": dsr.io af_xdp: " + e.getMessage(), e);
-                }
-                log.info("vip {}: dsr.io auto: AF_PACKET on {}, because AF_XDP is not possible: {}", config.vipName(),
-                        iface.name(), e.getMessage());
-            }
-        }
+        AfXdpPort.Member xdp = null;
         NextHopResolver resolver = null;
+        List<DsrForwarder> forwarders = new ArrayList<>();
+        long idleTimeoutNs = config.idleTimeout().toNanos();
         try {
+            resolver = new NextHopResolver(config.vipName(), config.method(), iface, snapshots);
+            resolver.start(); // before the VIP's keys reach an XDP map: its first frames find next hops
+            NextHopResolver hops = resolver;
+            Ipv4Range outer = outerSource;
+            if (config.io() != DsrIo.AF_PACKET) {
+                try {
+                    xdp = AfXdpPort.join(config, iface, socket -> new DsrForwarder(config, socket, snapshots, hops,
+                            new FlowTable(config.flowTable().capacity(), idleTimeoutNs,
+                                    config.flowTable().floodThreshold()), outer, -1));
+                    ios.addAll(xdp.port().sockets());
+                    forwarders.addAll(xdp.forwarders());
+                } catch (PacketEngineException e) {
+                    if (config.io() == DsrIo.AF_XDP) {
+                        throw new PacketEngineException("vip " + config.vipName() + ": dsr.io af_xdp: " + e.getMessage(),
+                                e);
+                    }
+                    log.info("vip {}: dsr.io auto: AF_PACKET on {}, because AF_XDP is not possible: {}",
+                            config.vipName(), iface.name(), e.getMessage());
+                }
+            }
             int group = -1;
             for (int i = 0; xdp == null && i < config.threads(); i++) {
                 AfPacketIo io = AfPacketIo.open(iface, filter, etherType, config.ingressDrop(), config.packetOptions(),
@@ -118,11 +128,9 @@ public final class DsrEngine implements AutoCloseable {
                 ios.add(io);
                 group = io.fanoutGroup();
             }
-            resolver = new NextHopResolver(config.vipName(), config.method(), iface, snapshots);
-            resolver.start();
         } catch (PacketEngineException | RuntimeException e) {
             if (xdp != null) {
-                xdp.close();
+                xdp.leave();
             } else {
                 ios.forEach(PacketIo::close);
             }
@@ -143,10 +151,8 @@ public final class DsrEngine implements AutoCloseable {
                         iface.name(), e.getMessage());
             }
         }
-        long idleTimeoutNs = config.idleTimeout().toNanos();
-        List<DsrForwarder> forwarders = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
-        for (int i = 0; i < ios.size(); i++) {
+        for (int i = 0; xdp == null && i < ios.size(); i++) { // on AF_XDP the port's queue threads run them
             int cpu = config.cpus().isEmpty() ? -1 : config.cpus().get(i % config.cpus().size());
             FlowTable flows = new FlowTable(config.flowTable().capacity(), idleTimeoutNs,
                     config.flowTable().floodThreshold());
@@ -156,15 +162,17 @@ public final class DsrEngine implements AutoCloseable {
         }
         threads.forEach(Thread::start);
         String io = xdp != null
-                ? "AF_XDP (XDP " + (xdp.mode() == XdpRedirect.Mode.NATIVE ? "native" : "generic") + " mode, "
-                        + (xdp.zeroCopy() ? "zero-copy" : "copy mode") + ", one socket per queue)"
+                ? "AF_XDP (XDP program " + xdp.port().programName() + " in "
+                        + (xdp.port().mode() == XdpRedirect.Mode.NATIVE ? "native" : "generic") + " mode, "
+                        + (xdp.port().zeroCopy() ? "zero-copy" : "copy mode") + ", one socket per queue, shared by "
+                        + xdp.port().vipCount() + " VIP(s) on the interface)"
                 : "AF_PACKET (fanout group " + ((AfPacketIo) ios.getFirst()).fanoutGroup() + ", "
                         + (ingressDrop == null ? "no ingress drop filter"
                                 : "ingress drop filter prio " + IngressDrop.PRIORITY + " handle 0x"
                                         + Integer.toUnsignedString(ingressDrop.handle(), 16)) + ")";
         log.info("vip {}: DSR engine started: {} {} on {} (mac {}, mtu {}), {} thread(s), {}",
                 config.vipName(), config.method().configName(), config.vip(), iface.name(),
-                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), threads.size(), io);
+                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), forwarders.size(), io);
         return new DsrEngine(config, List.copyOf(ios), xdp, List.copyOf(forwarders), List.copyOf(threads), resolver,
                 ingressDrop);
     }
@@ -184,6 +192,11 @@ public final class DsrEngine implements AutoCloseable {
         return config;
     }
 
+    /** This VIP's place on its interface's AF_XDP port (tests, diagnostics); empty on AF_PACKET. */
+    java.util.Optional<AfXdpPort> xdpPort() {
+        return java.util.Optional.ofNullable(xdp).map(AfXdpPort.Member::port);
+    }
+
     /** The kernel interface this engine moves frames through: {@code af_xdp} or {@code af_packet}. */
     public String io() {
         return xdp != null ? DsrIo.AF_XDP.configName() : DsrIo.AF_PACKET.configName();
@@ -197,8 +210,8 @@ public final class DsrEngine implements AutoCloseable {
         if (xdp == null) {
             return "";
         }
-        return (xdp.mode() == XdpRedirect.Mode.NATIVE ? "native" : "generic") + " "
-                + (xdp.zeroCopy() ? "zero-copy" : "copy");
+        return (xdp.port().mode() == XdpRedirect.Mode.NATIVE ? "native" : "generic") + " "
+                + (xdp.port().zeroCopy() ? "zero-copy" : "copy");
     }
 
     /**
@@ -306,6 +319,9 @@ public final class DsrEngine implements AutoCloseable {
             PacketIo io = ios.get(t);
             drops[DropReason.TX_QUEUE_FULL.ordinal()] += io.transmitQueueFullDrops();
             drops[DropReason.TX_ERROR.ordinal()] += io.transmitErrors();
+            if (xdp != null) { // the queue's socket, shared by the interface's VIPs: its kernel drops are per queue
+                drops[DropReason.RING_FULL.ordinal()] += xdp.port().ringFullDrops(t);
+            }
             long[] bp = c.backendPackets;
             long[] bb = c.backendBytes;
             for (int id = 1; id < Math.min(bp.length, bb.length); id++) {
@@ -360,27 +376,28 @@ public final class DsrEngine implements AutoCloseable {
             ingressDrop.close(); // first: the host's stack gets the VIP's packets back while the threads stop
         }
         if (xdp != null) {
-            xdp.detach(); // likewise: the XDP program goes first, the sockets once their threads stopped
-        }
-        forwarders.forEach(DsrForwarder::stop);
-        boolean allStopped = true;
-        for (Thread t : threads) {
-            try {
-                t.join(5000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            allStopped &= !t.isAlive();
-        }
-        resolver.close();
-        if (allStopped) {
-            if (xdp != null) {
-                xdp.close();
-            } else {
-                ios.forEach(PacketIo::close);
-            }
+            // the VIP's keys leave the map, then its forwarders the queue threads; the last VIP on the interface
+            // detaches the program (the host gets the packets back first) and closes the sockets
+            xdp.leave();
+            resolver.close();
         } else {
-            log.error("vip {}: a forwarding thread did not stop within 5 s; its socket stays open", config.vipName());
+            forwarders.forEach(DsrForwarder::stop);
+            boolean allStopped = true;
+            for (Thread t : threads) {
+                try {
+                    t.join(5000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                allStopped &= !t.isAlive();
+            }
+            resolver.close();
+            if (allStopped) {
+                ios.forEach(PacketIo::close);
+            } else {
+                log.error("vip {}: a forwarding thread did not stop within 5 s; its socket stays open",
+                        config.vipName());
+            }
         }
         log.info("vip {}: DSR engine stopped", config.vipName());
     }

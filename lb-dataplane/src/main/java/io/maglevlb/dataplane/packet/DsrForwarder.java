@@ -67,6 +67,7 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
     private long nowNs;
     private long[] backendPackets = counters.backendPackets;
     private long[] backendBytes = counters.backendBytes;
+    private long lastHousekeepingNs = System.nanoTime();
 
     DsrForwarder(DsrEngineConfig config, PacketIo io, Supplier<ForwardingSnapshot> snapshots,
             NextHopResolver resolver, FlowTable flows, Ipv4Range outerSource, int cpu) {
@@ -133,28 +134,33 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         running = false;
     }
 
-    @Override
-    public void run() {
-        if (cpu >= 0) {
-            try (LinuxNative sys = new LinuxNative()) { // per call: the CPU mask, freed here
-                if (sys.pinCurrentThread(cpu) < 0) {
-                    log.warn("{}: cannot pin to cpu {}: {}", Thread.currentThread().getName(), cpu,
-                            LinuxNative.describe(sys.errno()));
-                }
+    /** Records why this thread stopped (an AF_XDP queue thread that served several VIPs' forwarders failed). */
+    void failed(Throwable cause) {
+        failure = cause;
+    }
+
+    /** Pins the calling thread to {@code cpu} (no-op for -1), logging a warning when the kernel refuses. */
+    static void pin(int cpu) {
+        if (cpu < 0) {
+            return;
+        }
+        try (LinuxNative sys = new LinuxNative()) { // per call: the CPU mask, freed here
+            if (sys.pinCurrentThread(cpu) < 0) {
+                log.warn("{}: cannot pin to cpu {}: {}", Thread.currentThread().getName(), cpu,
+                        LinuxNative.describe(sys.errno()));
             }
         }
-        long lastHousekeepingNs = System.nanoTime();
+    }
+
+    /** The forwarding loop on an I/O this forwarder owns alone (AF_PACKET: one socket per VIP and thread). */
+    @Override
+    public void run() {
+        pin(cpu);
         try {
             while (running) {
                 io.receiveBatch(this, POLL_TIMEOUT_MS);
-                if (!tasks.isEmpty()) {
-                    runTasks();
-                }
-                long now = System.nanoTime();
-                if (now - lastHousekeepingNs >= HOUSEKEEPING_INTERVAL_NS) {
-                    lastHousekeepingNs = now;
+                if (betweenBatches(System.nanoTime())) {
                     counters.drops[DropReason.RING_FULL.ordinal()] += io.takeKernelDrops();
-                    flows.expire(now, EXPIRE_SCAN_PER_ROUND);
                 }
             }
         } catch (RuntimeException | Error e) {
@@ -163,6 +169,24 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
                     Thread.currentThread().getName(), e);
             throw e;
         }
+    }
+
+    /**
+     * Work between two batches, on the thread that runs this forwarder: the diagnostics asked of it, and every
+     * {@value #HOUSEKEEPING_INTERVAL_NS} ns the expiry of idle flows.
+     *
+     * @return whether the housekeeping ran this time (the caller reads the kernel's drop counters then)
+     */
+    boolean betweenBatches(long nowNs) {
+        if (!tasks.isEmpty()) {
+            runTasks();
+        }
+        if (nowNs - lastHousekeepingNs < HOUSEKEEPING_INTERVAL_NS) {
+            return false;
+        }
+        lastHousekeepingNs = nowNs;
+        flows.expire(nowNs, EXPIRE_SCAN_PER_ROUND);
+        return true;
     }
 
     /**
@@ -203,8 +227,35 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
             c.drops[DropReason.NOT_IP.ordinal()]++;
             return;
         }
+        forward(parser.parse(m, frame, capturedLength, wireLength), m, frame, flags);
+    }
+
+    /**
+     * For an I/O shared by the forwarders of several VIPs (AF_XDP: one socket per queue for every VIP of the
+     * interface): forwards the frame and returns true if it is this VIP's, or a frame no VIP can claim
+     * (truncated, malformed: the first forwarder asked counts it); returns false, counting nothing, when it is
+     * another VIP's.
+     */
+    boolean offer(MemorySegment m, long frame, int capturedLength, int wireLength, int flags) {
         FrameParser p = parser;
         int kind = p.parse(m, frame, capturedLength, wireLength);
+        if (kind == FrameParser.DROP && p.dropReason() == DropReason.NOT_VIP) {
+            return false;
+        }
+        counters.receivedFrames++;
+        forward(kind, m, frame, flags);
+        return true;
+    }
+
+    /** Counts a frame that no VIP of a shared I/O claimed (e.g. one of a VIP removed a moment ago). */
+    void countUnclaimed() {
+        counters.receivedFrames++;
+        counters.drops[DropReason.NOT_VIP.ordinal()]++;
+    }
+
+    private void forward(int kind, MemorySegment m, long frame, int flags) {
+        ForwarderCounters c = counters;
+        FrameParser p = parser;
         if (kind == FrameParser.DROP) {
             c.drops[p.dropReason().ordinal()]++;
             return;

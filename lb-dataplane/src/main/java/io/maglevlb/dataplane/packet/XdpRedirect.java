@@ -290,8 +290,9 @@ final class XdpRedirect implements AutoCloseable {
             }
             if (pid == SELF || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
                 throw new PacketEngineException("interface " + iface.name() + " already carries the XDP program of "
-                        + (pid == SELF ? "another AF_XDP engine of this maglevd" : "maglevd process " + pid)
-                        + ": AF_XDP serves one DSR VIP engine per interface; set dsr.io: af_packet for the others");
+                        + (pid == SELF ? "this maglevd in another network namespace" : "maglevd process " + pid)
+                        + ": on AF_XDP one maglevd process serves an interface's DSR VIPs; set dsr.io: af_packet "
+                        + "for this one's");
             }
             int flags = present.mode() == XdpLink.ATTACHED_SKB ? XdpLink.FLAG_SKB_MODE : XdpLink.FLAG_DRV_MODE;
             int error = link.set(iface.index(), -1, flags, fd);

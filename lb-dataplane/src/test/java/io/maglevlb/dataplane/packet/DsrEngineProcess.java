@@ -33,6 +33,10 @@ import java.util.concurrent.atomic.AtomicReference;
  *   backends NAME=IP:PORT:WEIGHT[:drained][:down],...   publish a snapshot (ids stay with names)
  *   stats                                             print "@@ stats key=value ..."
  *   new-flows on|off                                  resume / stop taking new flows
+ *   add-vip PORT                                      start a second engine for VIP_IP:PORT (same settings)
+ *   stats2                                            the second engine's counters, as stats
+ *   remove-vip                                        stop the second engine
+ *   xdp                                               "@@ xdp vips=N keys=K" of the AF_XDP port (or "xdp none")
  *   quit
  * </pre>
  */
@@ -62,6 +66,7 @@ public final class DsrEngineProcess {
         Map<String, Integer> idByName = new HashMap<>();
         long generation = 0;
         DsrEngine engine;
+        DsrEngine second = null;
         try {
             engine = DsrEngine.start(config, current::get);
         } catch (PacketEngineException e) {
@@ -102,6 +107,32 @@ public final class DsrEngineProcess {
                     reply(sb.toString());
                 } else if (line.equals("stats")) {
                     reply("stats " + format(engine.stats()));
+                } else if (line.startsWith("add-vip ")) {
+                    int port = Integer.parseInt(line.substring("add-vip ".length()).trim());
+                    DsrEngineConfig c2 = new DsrEngineConfig("test2", new InetSocketAddress(vipAddress.getAddress(),
+                            port), protocol, hashMode, method, iface, guePort, threads, cpus, flows,
+                            Duration.ofSeconds(60), outer, AfPacketOptions.defaults(), ingressDrop, ioKind);
+                    try {
+                        second = DsrEngine.start(c2, current::get);
+                        ForwardingSnapshot s = current.get();
+                        if (s != null) {
+                            second.awaitNextHops(s, 10_000);
+                        }
+                        reply("ok " + second.io());
+                    } catch (PacketEngineException e) {
+                        reply("error " + e.getMessage());
+                    }
+                } else if (line.equals("stats2")) {
+                    reply(second == null ? "error no second vip" : "stats " + format(second.stats()));
+                } else if (line.equals("remove-vip")) {
+                    if (second != null) {
+                        second.close();
+                        second = null;
+                    }
+                    reply("ok");
+                } else if (line.equals("xdp")) {
+                    reply(engine.xdpPort().map(p -> "xdp vips=" + p.vipCount() + " keys=" + p.vipMapSize())
+                            .orElse("xdp none"));
                 } else if (line.startsWith("new-flows ")) {
                     engine.acceptNewFlows(line.endsWith("on"));
                     reply("ok");
@@ -112,6 +143,9 @@ public final class DsrEngineProcess {
                 }
             }
         } finally {
+            if (second != null) {
+                second.close();
+            }
             engine.close();
         }
         reply("bye");

@@ -89,7 +89,12 @@ final class EngineProcess implements AutoCloseable {
 
     /** The engine's counters as name -> value (see DsrEngineProcess.format). */
     Map<String, Long> stats() throws IOException {
-        String reply = command("stats");
+        return stats("stats");
+    }
+
+    /** The counters a stats command ({@code stats}, {@code stats2}) replies with. */
+    Map<String, Long> stats(String statsCommand) throws IOException {
+        String reply = command(statsCommand);
         Map<String, Long> m = new HashMap<>();
         for (String part : reply.substring("stats ".length()).split(" ")) {
             String[] kv = part.split("=");

@@ -262,6 +262,7 @@ class SystemCallFilterIT {
                         dsr:
                           method: l2
                           interface: eth0
+                          io: af_packet    # the unit's filter has no bpf(): AF_XDP needs it added
                         health_check:
                           type: none
                         backends:

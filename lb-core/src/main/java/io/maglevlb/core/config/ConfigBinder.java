@@ -52,7 +52,8 @@ public final class ConfigBinder {
     static final List<String> HEALTH_CHECK_KEYS =
             List.of("type", "interval", "timeout", "rise", "fall", "path", "expect", "send", "target");
     static final List<String> ANNOUNCE_KEYS = List.of("table", "device", "withdraw_grace");
-    static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port", "ingress_drop", "io");
+    static final List<String> DSR_KEYS = List.of("method", "interface", "gue_port", "ingress_drop", "io",
+            "xdp_frames");
 
     /** Upper bound of {@code workers}: far above any core count, low enough to catch a typo. */
     public static final int MAX_WORKERS = 1024;
@@ -712,7 +713,7 @@ public final class ConfigBinder {
     }
 
     private DsrConfig bindDsr(ConfigNode node, String path) {
-        MapNode map = map(node, path, "DSR settings (method, interface, gue_port, ingress_drop, io)");
+        MapNode map = map(node, path, "DSR settings (method, interface, gue_port, ingress_drop, io, xdp_frames)");
         if (map == null) {
             return null;
         }
@@ -738,10 +739,21 @@ public final class ConfigBinder {
                 : Boolean.valueOf(DsrConfig.DEFAULT_INGRESS_DROP);
         DsrIo io = f.has("io") ? choice(f.node("io"), f.path("io"), DsrIo.values(), DsrIo::configName)
                 : DsrConfig.DEFAULT_IO;
+        Integer xdpFrames = DsrConfig.DEFAULT_XDP_FRAMES;
+        if (f.has("xdp_frames")) {
+            xdpFrames = integer(f.node("xdp_frames"), f.path("xdp_frames"), DsrConfig.MIN_XDP_FRAMES,
+                    DsrConfig.MAX_XDP_FRAMES);
+            if (xdpFrames != null && Integer.bitCount(xdpFrames) != 1) {
+                Entry e = f.entry("xdp_frames");
+                error(f.path("xdp_frames"), e.line(), e.column(), "'xdp_frames' must be a power of two (AF_XDP ring "
+                        + "sizes are), e.g. 4096, 8192 or 16384; was " + xdpFrames);
+                xdpFrames = null;
+            }
+        }
         if (errors.size() > before) {
             return null;
         }
-        return new DsrConfig(method, interfaceName, guePort, ingressDrop, io);
+        return new DsrConfig(method, interfaceName, guePort, ingressDrop, io, xdpFrames);
     }
 
     private String interfaceName(ConfigNode node, String path) {

@@ -900,8 +900,8 @@ class ConfigBinderTest {
         }
 
         @Test
-        void ioDefaultsToAfPacketAndTakesAutoAfXdpOrAfPacket() {
-            assertEquals(DsrIo.AF_PACKET, valid(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0")).vips()
+        void ioDefaultsToAutoAndTakesAutoAfXdpOrAfPacket() {
+            assertEquals(DsrIo.AUTO, valid(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0")).vips()
                     .getFirst().dsr().orElseThrow().io());
             for (DsrIo io : DsrIo.values()) {
                 assertEquals(Optional.of(new DsrConfig(DsrMethod.L2, "eth0", DsrConfig.DEFAULT_GUE_PORT, true, io)),
@@ -912,6 +912,23 @@ class ConfigBinderTest {
             assertEquals(1, r.errors().size(), r.errors()::toString);
             assertEquals("vips[0].dsr.io", r.errors().getFirst().path());
             assertTrue(r.errors().getFirst().message().contains("did you mean 'af_xdp'?"), r.errors()::toString);
+        }
+
+        @Test
+        void xdpFramesDefaultsTo8192AndMustBeAPowerOfTwoInRange() {
+            assertEquals(DsrConfig.DEFAULT_XDP_FRAMES, valid(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0"))
+                    .vips().getFirst().dsr().orElseThrow().xdpFrames());
+            assertEquals(16384, valid(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0\n  xdp_frames: 16384"))
+                    .vips().getFirst().dsr().orElseThrow().xdpFrames());
+            BindResult notPower = bind(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0\n  xdp_frames: 5000"));
+            assertEquals(1, notPower.errors().size(), notPower.errors()::toString);
+            assertEquals("vips[0].dsr.xdp_frames", notPower.errors().getFirst().path());
+            assertTrue(notPower.errors().getFirst().message().contains("must be a power of two"),
+                    notPower.errors()::toString);
+            BindResult tooBig = bind(vip("mode: dsr\ndsr:\n  method: l2\n  interface: eth0\n  xdp_frames: 131072"));
+            assertEquals(1, tooBig.errors().size(), tooBig.errors()::toString);
+            assertTrue(tooBig.errors().getFirst().message().contains("must be between 2048 and 65536"),
+                    tooBig.errors()::toString);
         }
 
         @Test

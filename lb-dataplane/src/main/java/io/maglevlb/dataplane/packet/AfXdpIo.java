@@ -10,7 +10,7 @@ import java.lang.invoke.VarHandle;
 
 /**
  * {@link PacketIo} on one AF_XDP socket bound to one queue of an interface: a UMEM (frames of
- * {@value #FRAME_SIZE} bytes) shared by receive and transmit, and the four rings mapped with mmap: fill (frames
+ * {@value #FRAME_SIZE} bytes, {@code dsr.xdp_frames} of them) shared by receive and transmit, and the four rings mapped with mmap: fill (frames
  * the kernel may receive into), RX (received frames), TX (frames to send), completion (sent frames it is done
  * with). The {@link XdpRedirect} program sends the VIP's packets of this queue here.
  *
@@ -31,12 +31,8 @@ import java.lang.invoke.VarHandle;
  */
 public final class AfXdpIo implements PacketIo {
     /** Bytes of a UMEM frame; the kernel puts XDP_PACKET_HEADROOM (256 bytes) in front of the data in copy mode. */
-    static final int FRAME_SIZE = 2048;
-    /** Frames in the UMEM (8 MiB per socket). */
-    static final int FRAME_COUNT = 4096;
-    static final int FILL_RING = 4096;
+    static final int FRAME_SIZE = io.maglevlb.core.config.DsrConfig.XDP_FRAME_BYTES;
     static final int COMPLETION_RING = 2048;
-    static final int RX_RING = 2048;
     static final int TX_RING = 2048;
     /** Frames taken from the RX ring per batch at most. */
     static final int BATCH = 256;
@@ -63,6 +59,7 @@ public final class AfXdpIo implements PacketIo {
     private static final int DESC = 16; // struct xdp_desc { u64 addr; u32 len; u32 options; }
     private static final int EBUSY = 16;
     private static final int ENOBUFS = 105;
+    private static final int ENOMEM = 12;
 
     private static final VarHandle INT = JAVA_INT.varHandle();
 
@@ -76,6 +73,8 @@ public final class AfXdpIo implements PacketIo {
     private final int queue;
     private final boolean zeroCopy;
     private final MemorySegment umem;
+    /** Frames in the UMEM, and entries of the fill and RX rings ({@code dsr.xdp_frames}). */
+    private final int frames;
     private final Ring fill;
     private final Ring completion;
     private final Ring rx;
@@ -94,7 +93,7 @@ public final class AfXdpIo implements PacketIo {
     private int txPending;
     /** Frames written to the TX ring and not yet completed. */
     private int txOutstanding;
-    private final int[] free = new int[FRAME_COUNT];
+    private final int[] free;
     private int freeCount;
     /** The UMEM offset of the frame being handed to the sink, and whether it was queued for sending. */
     private long currentFrame = -1;
@@ -108,13 +107,15 @@ public final class AfXdpIo implements PacketIo {
     private long txErrors;
 
     private AfXdpIo(LinuxNative sys, int fd, InterfaceInfo iface, int queue, boolean zeroCopy, MemorySegment umem,
-            Ring fill, Ring completion, Ring rx, Ring tx) {
+            int frames, Ring fill, Ring completion, Ring rx, Ring tx) {
         this.sys = sys;
         this.fd = fd;
         this.iface = iface;
         this.queue = queue;
         this.zeroCopy = zeroCopy;
         this.umem = umem;
+        this.frames = frames;
+        this.free = new int[frames];
         this.fill = fill;
         this.completion = completion;
         this.rx = rx;
@@ -125,17 +126,19 @@ public final class AfXdpIo implements PacketIo {
         this.statistics = sys.allocate(48);
         this.statisticsLength = sys.allocate(4);
         this.headerSlot = sys.allocate(HEADER_SLOT_BYTES);
-        for (int i = FRAME_COUNT - 1; i >= 0; i--) {
+        for (int i = frames - 1; i >= 0; i--) {
             free[freeCount++] = i;
         }
         refill();
     }
 
     /**
-     * Opens an AF_XDP socket on queue {@code queue} of {@code iface}, with its UMEM and rings, and puts it into
-     * {@code redirect}'s XSKMAP. The program need not be attached yet.
+     * Opens an AF_XDP socket on queue {@code queue} of {@code iface}, with a UMEM of {@code frames} frames (and
+     * fill and RX rings of as many entries), and puts it into {@code redirect}'s XSKMAP. The program need not be
+     * attached yet.
      */
-    public static AfXdpIo open(InterfaceInfo iface, int queue, XdpRedirect redirect) throws PacketEngineException {
+    public static AfXdpIo open(InterfaceInfo iface, int queue, XdpRedirect redirect, int frames)
+            throws PacketEngineException {
         LinuxNative sys = new LinuxNative();
         int fd = sys.socket(AF_XDP, LinuxNative.SOCK_RAW | LinuxNative.SOCK_CLOEXEC, 0);
         if (fd < 0) {
@@ -152,7 +155,7 @@ public final class AfXdpIo implements PacketIo {
         Ring[] rings = new Ring[4];
         try {
             // The UMEM: page-aligned memory of the socket's arena, registered (and pinned) by the kernel.
-            MemorySegment umem = sys.allocateAligned((long) FRAME_SIZE * FRAME_COUNT, 4096);
+            MemorySegment umem = sys.allocateAligned((long) FRAME_SIZE * frames, 4096);
             MemorySegment reg = sys.allocate(32); // struct xdp_umem_reg
             reg.set(JAVA_LONG, 0, umem.address());
             reg.set(JAVA_LONG, 8, umem.byteSize());
@@ -160,24 +163,28 @@ public final class AfXdpIo implements PacketIo {
             reg.set(JAVA_INT, 20, 0); // headroom beyond XDP_PACKET_HEADROOM
             reg.set(JAVA_INT, 24, 0); // flags
             int r = sys.setsockopt(fd, SOL_XDP, XDP_UMEM_REG, reg, 24);
-            if (r < 0 && sys.errno() == LinuxNative.EPERM) {
-                throw new PacketEngineException("registering the AF_XDP UMEM failed: " + LinuxNative.describe(sys.errno())
-                        + ". The UMEM (" + umem.byteSize() / (1 << 20) + " MiB per thread) is locked memory: raise "
-                        + "the memlock limit (LimitMEMLOCK=infinity in the systemd unit, ulimit -l unlimited)");
+            int umemErrno = r < 0 ? sys.errno() : 0;
+            if (umemErrno == LinuxNative.EPERM || umemErrno == ENOBUFS || umemErrno == ENOMEM) {
+                // without CAP_IPC_LOCK the kernel charges the UMEM to RLIMIT_MEMLOCK and answers ENOBUFS above it
+                throw new PacketEngineException("registering the AF_XDP UMEM of " + iface.name() + " queue " + queue
+                        + " failed: " + LinuxNative.describe(umemErrno) + ". The UMEM (" + umem.byteSize() / (1 << 20)
+                        + " MiB per queue, dsr.xdp_frames " + frames + " x " + FRAME_SIZE + " bytes) is locked memory "
+                        + "and the memlock limit is too low: raise it (LimitMEMLOCK=infinity in the systemd unit, "
+                        + "ulimit -l unlimited), or lower dsr.xdp_frames, or set dsr.io: af_packet");
             }
             check(sys, r, "XDP_UMEM_REG");
-            check(sys, sys.setsockoptInt(fd, SOL_XDP, XDP_UMEM_FILL_RING, FILL_RING), "XDP_UMEM_FILL_RING");
+            check(sys, sys.setsockoptInt(fd, SOL_XDP, XDP_UMEM_FILL_RING, frames), "XDP_UMEM_FILL_RING");
             check(sys, sys.setsockoptInt(fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, COMPLETION_RING),
                     "XDP_UMEM_COMPLETION_RING");
-            check(sys, sys.setsockoptInt(fd, SOL_XDP, XDP_RX_RING, RX_RING), "XDP_RX_RING");
+            check(sys, sys.setsockoptInt(fd, SOL_XDP, XDP_RX_RING, frames), "XDP_RX_RING");
             check(sys, sys.setsockoptInt(fd, SOL_XDP, XDP_TX_RING, TX_RING), "XDP_TX_RING");
             MemorySegment offsets = sys.allocate(128); // struct xdp_mmap_offsets: rx, tx, fr, cr
             MemorySegment length = sys.allocate(4);
             length.set(JAVA_INT, 0, 128);
             check(sys, sys.getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, offsets, length), "XDP_MMAP_OFFSETS");
-            rings[0] = map(sys, fd, offsets, 0, XDP_PGOFF_RX_RING, RX_RING, DESC, "RX");
+            rings[0] = map(sys, fd, offsets, 0, XDP_PGOFF_RX_RING, frames, DESC, "RX");
             rings[1] = map(sys, fd, offsets, 32, XDP_PGOFF_TX_RING, TX_RING, DESC, "TX");
-            rings[2] = map(sys, fd, offsets, 64, XDP_UMEM_PGOFF_FILL_RING, FILL_RING, 8, "fill");
+            rings[2] = map(sys, fd, offsets, 64, XDP_UMEM_PGOFF_FILL_RING, frames, 8, "fill");
             rings[3] = map(sys, fd, offsets, 96, XDP_UMEM_PGOFF_COMPLETION_RING, COMPLETION_RING, 8, "completion");
             MemorySegment address = sys.allocate(16); // struct sockaddr_xdp
             address.set(JAVA_SHORT, 0, (short) AF_XDP);
@@ -204,7 +211,7 @@ public final class AfXdpIo implements PacketIo {
             boolean zeroCopy = sys.getsockopt(fd, SOL_XDP, XDP_OPTIONS, options, length) == 0
                     && (options.get(JAVA_INT, 0) & XDP_OPTIONS_ZEROCOPY) != 0;
             redirect.registerSocket(queue, fd);
-            return new AfXdpIo(sys, fd, iface, queue, zeroCopy, umem, rings[2], rings[3], rings[0], rings[1]);
+            return new AfXdpIo(sys, fd, iface, queue, zeroCopy, umem, frames, rings[2], rings[3], rings[0], rings[1]);
         } catch (PacketEngineException | RuntimeException e) {
             for (Ring ring : rings) {
                 if (ring != null) {
@@ -288,7 +295,7 @@ public final class AfXdpIo implements PacketIo {
             long frame = address & ~(long) (FRAME_SIZE - 1);
             currentFrame = frame;
             currentSent = false;
-            sink.onFrame(umem, address, length, length, 0);
+            sink.onFrame(umem, address, length, length, FLAG_CHECKSUM_UNKNOWN);
             if (!currentSent) {
                 free[freeCount++] = (int) (frame / FRAME_SIZE);
             }
@@ -305,7 +312,7 @@ public final class AfXdpIo implements PacketIo {
     private void refill() {
         Ring fill = this.fill;
         MemorySegment m = fill.map();
-        int room = FILL_RING - (fillProducer - (int) INT.getAcquire(m, fill.consumer()));
+        int room = frames - (fillProducer - (int) INT.getAcquire(m, fill.consumer()));
         int n = Math.min(room, freeCount);
         if (n == 0) {
             return;

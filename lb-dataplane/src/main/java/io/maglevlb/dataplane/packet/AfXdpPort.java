@@ -62,12 +62,15 @@ final class AfXdpPort {
     private final List<AfXdpIo> sockets;
     private final List<QueueLoop> loops;
     private final List<Thread> threads;
+    /** UMEM frames per socket. */
+    private final int frames;
     /** VIPs on this port in the order they joined. Guarded by {@code AfXdpPort.class}. */
     private final Map<Member, Set<String>> members = new LinkedHashMap<>();
 
     private AfXdpPort(String key, InterfaceInfo iface, XdpRedirect redirect, List<AfXdpIo> sockets,
-            List<QueueLoop> loops, List<Thread> threads) {
+            List<QueueLoop> loops, List<Thread> threads, int frames) {
         this.key = key;
+        this.frames = frames;
         this.iface = iface;
         this.redirect = redirect;
         this.sockets = sockets;
@@ -132,6 +135,10 @@ final class AfXdpPort {
                 opened = true;
             } else if (port.sockets.size() != config.threads()) {
                 throw queueMismatch(iface, port.sockets.size(), config);
+            } else if (port.frames != config.xdpFrames()) {
+                log.warn("vip {}: dsr.xdp_frames {} does not apply: the AF_XDP sockets of {} were opened with {} "
+                        + "frames by the first VIP on the interface, and the interface's VIPs share them",
+                        config.vipName(), config.xdpFrames(), iface.name(), port.frames);
             }
             try {
                 Member member = port.add(config, forwarderFor);
@@ -178,7 +185,7 @@ final class AfXdpPort {
         try {
             redirect.claim(iface);
             for (int q = 0; q < queues; q++) {
-                sockets.add(AfXdpIo.open(iface, q, redirect));
+                sockets.add(AfXdpIo.open(iface, q, redirect, config.xdpFrames()));
             }
             redirect.attach(iface, config.vipName());
         } catch (PacketEngineException | RuntimeException e) {
@@ -195,7 +202,8 @@ final class AfXdpPort {
             threads.add(Thread.ofPlatform().name("maglev-dsr-xdp-" + iface.name() + "-" + q).unstarted(loop));
         }
         threads.forEach(Thread::start);
-        return new AfXdpPort(key, iface, redirect, List.copyOf(sockets), List.copyOf(loops), List.copyOf(threads));
+        return new AfXdpPort(key, iface, redirect, List.copyOf(sockets), List.copyOf(loops), List.copyOf(threads),
+                config.xdpFrames());
     }
 
     /** The VIP map keys of a VIP: its port entry and its address entry (fragments, see {@link XdpVipProgram}). */

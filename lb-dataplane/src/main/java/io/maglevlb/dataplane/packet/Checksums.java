@@ -93,4 +93,20 @@ public final class Checksums {
         long sum = ipv6 ? ipv6PseudoHeader(m, ip, protocol, l4Length) : ipv4PseudoHeader(m, ip, protocol, l4Length);
         return fold(add(sum, m, l4, l4Length)) == 0xffff;
     }
+
+    /**
+     * Whether the TCP or UDP checksum field of the segment at {@code l4} holds what a sender that left the checksum
+     * to offload (CHECKSUM_PARTIAL, e.g. a local sender on a veth) puts there: the folded pseudo-header sum, not
+     * the checksum. Only the pseudo header is summed, not the payload. A complete checksum equals that value for
+     * about one segment in 65,536; completing such a segment anyway stores the same, correct checksum.
+     */
+    public static boolean looksLeftToOffload(MemorySegment m, long ip, boolean ipv6, int protocol, long l4,
+            int l4Length) {
+        int field = Bytes.u16(m, l4 + (protocol == 6 ? 16 : 6));
+        if (protocol == 17 && !ipv6 && field == 0) {
+            return false; // no checksum
+        }
+        long sum = ipv6 ? ipv6PseudoHeader(m, ip, protocol, l4Length) : ipv4PseudoHeader(m, ip, protocol, l4Length);
+        return field == fold(sum);
+    }
 }

@@ -33,11 +33,13 @@ import java.util.Optional;
  * @param ingressDrop attach a tc ingress filter that ends the VIP's packets once the engine's socket has them,
  *     so the host's IP stack does not route each one too (see {@link VipFilter#ingressDrop}); AF_PACKET only
  * @param io AF_XDP, AF_PACKET, or AF_XDP where possible ({@code dsr.io})
+ * @param xdpFrames AF_XDP: UMEM frames (and fill/RX ring entries) per socket ({@code dsr.xdp_frames}); the first
+ *     VIP on an interface decides for all of them
  */
 public record DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol protocol, HashMode hashMode,
         DsrMethod method, String interfaceName, int guePort, int threads, List<Integer> cpus,
         FlowTableConfig flowTable, Duration idleTimeout, Optional<Ipv4Range> outerSource,
-        AfPacketOptions packetOptions, boolean ingressDrop, DsrIo io) {
+        AfPacketOptions packetOptions, boolean ingressDrop, DsrIo io, int xdpFrames) {
 
     public static final int DEFAULT_THREADS = 1;
 
@@ -69,6 +71,20 @@ public record DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol pr
         if (idleTimeout.isNegative() || idleTimeout.isZero()) {
             throw new IllegalArgumentException("vip " + vipName + ": idle timeout must be > 0, was " + idleTimeout);
         }
+        if (xdpFrames < DsrConfig.MIN_XDP_FRAMES || xdpFrames > DsrConfig.MAX_XDP_FRAMES
+                || Integer.bitCount(xdpFrames) != 1) {
+            throw new IllegalArgumentException("vip " + vipName + ": xdp frames must be a power of two "
+                    + DsrConfig.MIN_XDP_FRAMES + ".." + DsrConfig.MAX_XDP_FRAMES + ", was " + xdpFrames);
+        }
+    }
+
+    /** Settings with the default AF_XDP frame count ({@link DsrConfig#DEFAULT_XDP_FRAMES}). */
+    public DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol protocol, HashMode hashMode,
+            DsrMethod method, String interfaceName, int guePort, int threads, List<Integer> cpus,
+            FlowTableConfig flowTable, Duration idleTimeout, Optional<Ipv4Range> outerSource,
+            AfPacketOptions packetOptions, boolean ingressDrop, DsrIo io) {
+        this(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus, flowTable, idleTimeout,
+                outerSource, packetOptions, ingressDrop, io, DsrConfig.DEFAULT_XDP_FRAMES);
     }
 
     /**
@@ -83,37 +99,42 @@ public record DsrEngineConfig(String vipName, InetSocketAddress vip, Protocol pr
                 () -> new IllegalArgumentException("vip " + vip.name() + ": dsr mode without dsr settings"));
         return new DsrEngineConfig(vip.name(), vip.listen(), vip.protocol(), vip.hash(), dsr.method(),
                 dsr.interfaceName(), dsr.guePort(), threads, List.of(), flowTable, vip.idleTimeout(),
-                Optional.empty(), AfPacketOptions.defaults(), dsr.ingressDrop(), dsr.io());
+                Optional.empty(), AfPacketOptions.defaults(), dsr.ingressDrop(), dsr.io(), dsr.xdpFrames());
     }
 
     public DsrEngineConfig withThreads(int value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, value, cpus,
-                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, io);
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, io, xdpFrames);
     }
 
     public DsrEngineConfig withCpus(List<Integer> value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, value,
-                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, io);
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, io, xdpFrames);
     }
 
     public DsrEngineConfig withOuterSource(Optional<Ipv4Range> value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, value, packetOptions, ingressDrop, io);
+                flowTable, idleTimeout, value, packetOptions, ingressDrop, io, xdpFrames);
     }
 
     public DsrEngineConfig withPacketOptions(AfPacketOptions value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, outerSource, value, ingressDrop, io);
+                flowTable, idleTimeout, outerSource, value, ingressDrop, io, xdpFrames);
     }
 
     public DsrEngineConfig withIngressDrop(boolean value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, outerSource, packetOptions, value, io);
+                flowTable, idleTimeout, outerSource, packetOptions, value, io, xdpFrames);
     }
 
     public DsrEngineConfig withIo(DsrIo value) {
         return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
-                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, value);
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, value, xdpFrames);
+    }
+
+    public DsrEngineConfig withXdpFrames(int value) {
+        return new DsrEngineConfig(vipName, vip, protocol, hashMode, method, interfaceName, guePort, threads, cpus,
+                flowTable, idleTimeout, outerSource, packetOptions, ingressDrop, io, value);
     }
 
     /** Bytes the method adds in front of the client's IP packet (besides the Ethernet header). */

@@ -294,7 +294,9 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
             c.drops[DropReason.TOO_BIG.ordinal()]++;
             return;
         }
-        if (kind == FrameParser.FLOW && (flags & PacketIo.FLAG_CHECKSUM_NOT_READY) != 0) {
+        if (kind == FrameParser.FLOW && ((flags & PacketIo.FLAG_CHECKSUM_NOT_READY) != 0
+                || (flags & PacketIo.FLAG_CHECKSUM_UNKNOWN) != 0 && Checksums.looksLeftToOffload(m, p.ipOffset,
+                        p.ipVersion == 6, p.protocol, p.l4Offset, p.l4Length))) {
             Checksums.setTransportChecksum(m, p.ipOffset, p.ipVersion == 6, p.protocol, p.l4Offset, p.l4Length);
             c.checksumsCompleted++;
         }

@@ -22,6 +22,12 @@ public interface PacketIo extends AutoCloseable {
     int FLAG_CHECKSUM_NOT_READY = 1;
     /** Frame flag: the frame had a VLAN tag that the NIC stripped (it is not in the frame's bytes). */
     int FLAG_VLAN_STRIPPED = 2;
+    /**
+     * Frame flag: the I/O cannot tell whether the L4 checksum was left to offload (AF_XDP sees only the bytes); the
+     * forwarder completes it when the checksum field holds the pseudo-header sum
+     * ({@link Checksums#looksLeftToOffload}).
+     */
+    int FLAG_CHECKSUM_UNKNOWN = 4;
 
     /** Called for each received frame, on the owning thread. */
     @FunctionalInterface
@@ -31,7 +37,7 @@ public interface PacketIo extends AutoCloseable {
          * @param offset where the frame's Ethernet header starts in {@code memory}
          * @param capturedLength bytes of the frame present in {@code memory}
          * @param wireLength length of the frame as received (larger than captured when it was truncated)
-         * @param flags {@link #FLAG_CHECKSUM_NOT_READY}, {@link #FLAG_VLAN_STRIPPED}
+         * @param flags {@link #FLAG_CHECKSUM_NOT_READY}, {@link #FLAG_VLAN_STRIPPED}, {@link #FLAG_CHECKSUM_UNKNOWN}
          */
         void onFrame(MemorySegment memory, long offset, int capturedLength, int wireLength, int flags);
 

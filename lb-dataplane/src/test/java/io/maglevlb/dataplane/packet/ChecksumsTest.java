@@ -89,4 +89,42 @@ class ChecksumsTest {
             assertEquals(Frames.referenceChecksum(pseudo, segment), Bytes.u16(m, 56));
         }
     }
+
+    @Test
+    void aChecksumLeftToOffloadIsToldApartByItsPseudoHeaderSum() {
+        // the UDP example above: its pseudo header sums to 0x18da5, folded 0x8da6, which is what a sender using
+        // checksum offload (CHECKSUM_PARTIAL) leaves in the field for the NIC
+        byte[] ip = Frames.ipv4("198.18.0.1", "198.18.1.100", 17, 0, Frames.udp(5000, 53, "abc".getBytes()));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = seg(a, ip);
+            Bytes.put16(m, 26, 0x8da6);
+            assertTrue(Checksums.looksLeftToOffload(m, 0, false, 17, 20, 11));
+            Checksums.setTransportChecksum(m, 0, false, 17, 20, 11);
+            assertEquals(0x9a2e, Bytes.u16(m, 26));
+            assertFalse(Checksums.looksLeftToOffload(m, 0, false, 17, 20, 11), "complete");
+            Bytes.put16(m, 26, 0);
+            assertFalse(Checksums.looksLeftToOffload(m, 0, false, 17, 20, 11), "UDP without checksum");
+        }
+    }
+
+    @Test
+    void completeChecksumsOfRandomSegmentsDoNotLookLeftToOffload() {
+        SplittableRandom random = new SplittableRandom(11);
+        try (Arena a = Arena.ofConfined()) {
+            for (int i = 0; i < 500; i++) {
+                byte[] data = new byte[random.nextInt(1500)];
+                random.nextBytes(data);
+                int protocol = random.nextBoolean() ? 6 : 17;
+                byte[] l4 = protocol == 6 ? Frames.tcp(random.nextInt(65536), 80, data)
+                        : Frames.udp(random.nextInt(65536), 53, data);
+                MemorySegment m = seg(a, Frames.withTransportChecksumV4(
+                        Frames.ipv4("198.18.0.1", "198.18.1.100", protocol, 0, l4)));
+                assertFalse(Checksums.looksLeftToOffload(m, 0, false, protocol, 20, l4.length), "segment " + i);
+                int field = 20 + (protocol == 6 ? 16 : 6);
+                long pseudo = Checksums.ipv4PseudoHeader(m, 0, protocol, l4.length);
+                Bytes.put16(m, field, Checksums.fold(pseudo)); // as the sender's stack leaves it for offload
+                assertTrue(Checksums.looksLeftToOffload(m, 0, false, protocol, 20, l4.length), "segment " + i);
+            }
+        }
+    }
 }

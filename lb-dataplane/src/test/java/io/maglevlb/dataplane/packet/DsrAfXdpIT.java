@@ -35,7 +35,6 @@ class DsrAfXdpIT {
         try {
             net.startTcpServers(PORT);
             net.startTcpServers(PORT2);
-            net.clientSendsCompleteChecksums();
         } catch (Exception e) {
             tearDown();
             throw e;
@@ -94,6 +93,9 @@ class DsrAfXdpIT {
             forwardsTo3Backends(engine, 48000);
             Map<String, Long> stats = engine.stats();
             assertTrue(stats.get("forwarded") >= 36, stats.toString());
+            // the client's veth leaves checksums to offload: AF_XDP cannot see that flag, the engine recognises
+            // the frames by their checksum field (the pseudo-header sum) and completes them
+            assertTrue(stats.get("checksums") >= 36, stats.toString());
         }
         assertFalse(xdpOnLb().contains("xdp"), "stop leaves no XDP program: " + xdpOnLb());
         try (EngineProcess again = engine("af_xdp", PORT)) {

@@ -195,16 +195,6 @@ final class DsrLab implements AutoCloseable {
         return new String(buf, 0, p.getLength(), StandardCharsets.UTF_8);
     }
 
-    /**
-     * Makes the client's kernel put complete TCP/UDP checksums into its frames ({@code ethtool -K eth0 tx off}).
-     * A veth hands a local sender's frames on with the checksum left to offload (CHECKSUM_PARTIAL): AF_PACKET
-     * flags such frames and the engine completes the checksum, but an XDP program and AF_XDP see only the bytes,
-     * so with AF_XDP they would reach the backend with a wrong checksum. Frames from a real wire are complete.
-     */
-    void clientSendsCompleteChecksums() throws IOException {
-        lab.exec(client, "ethtool", "-K", "eth0", "tx", "off");
-    }
-
     /** RX packet counter of eth0 in namespace {@code ns}. */
     long rxPackets(String ns) throws IOException {
         return Long.parseLong(lab.exec(ns, "cat", "/sys/class/net/eth0/statistics/rx_packets").trim());

@@ -137,7 +137,7 @@ class XdpVipProgramIT {
             }
             try (XdpRedirect redirect = XdpRedirect.create(2); Bpf bpf = new Bpf()) {
                 redirect.updateVips(vips());
-                try (AfXdpIo socket = AfXdpIo.open(iface, 1, redirect)) {
+                try (AfXdpIo socket = AfXdpIo.open(iface, 1, redirect, io.maglevlb.core.config.DsrConfig.DEFAULT_XDP_FRAMES)) {
                     for (Map.Entry<String, byte[]> e : vipFrames().entrySet()) {
                         assertEquals(XDP_REDIRECT, run(bpf, redirect, e.getValue(), iface.index(), 1),
                                 e.getKey() + " on queue 1 (socket bound)");

@@ -31,12 +31,14 @@ import org.slf4j.LoggerFactory;
  * engine never builds tables. {@link #start} opens every socket before any thread runs, so a missing capability
  * or interface fails the start with a clear message instead of a dead thread.
  *
- * <p>With {@code dsr.io: af_xdp} (or {@code auto} where possible) the threads read from AF_XDP sockets instead, one
- * per receive queue of the interface, fed by an XDP program ({@link AfXdpPort}); the forwarding code is the same
- * ({@link PacketIo}).
+ * <p>With {@code dsr.io: af_xdp} (or {@code auto}, the default, where possible) the VIP joins its interface's
+ * {@link AfXdpPort} instead: one XDP program, one AF_XDP socket and one thread per receive queue, shared by every
+ * DSR VIP of this process on that interface, whose threads hand each frame to this engine's forwarder of that
+ * queue. The forwarding code is the same ({@link PacketIo}); the engine then owns its forwarders and resolver,
+ * not threads or sockets.
  *
- * <p>The engine serves one VIP: its socket filter matches that VIP's address, protocol and port only. Several
- * DSR VIPs run several engines (each in its own fanout group) on the same or different interfaces.
+ * <p>The engine serves one VIP: its parsers (and on AF_PACKET its socket filter) match that VIP's address,
+ * protocol and port only. On AF_PACKET several DSR VIPs run several engines, each in its own fanout group.
  */
 public final class DsrEngine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DsrEngine.class);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
 import java.net.Socket;
+import java.util.List;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -49,8 +50,32 @@ class DsrAfXdpIT {
     }
 
     private static EngineProcess engine(String io, int port) throws Exception {
-        return new EngineProcess(net.lb, DsrLab.VIP + ":" + port, "tcp", "l2", "eth0", "1", "65536", "0", "-", "6080",
-                "5-tuple", "-", "ingress-drop", io);
+        return engine(List.of(), io, port, "1");
+    }
+
+    private static EngineProcess engine(List<String> prefix, String io, int port, String threads) throws Exception {
+        return new EngineProcess(net.lb, prefix, DsrLab.VIP + ":" + port, "tcp", "l2", "eth0", threads, "65536", "0",
+                "-", "6080", "5-tuple", "-", "ingress-drop", io);
+    }
+
+    /**
+     * The reason an af_xdp engine under {@code prefix} with {@code threads} threads gives for not starting; checks
+     * that it left the interface's XDP program (or its absence) as it was.
+     */
+    private static String refusal(List<String> prefix, String threads) throws Exception {
+        String before = programId();
+        try (EngineProcess started = engine(prefix, "af_xdp", PORT, threads)) {
+            throw new AssertionError("the af_xdp engine started: " + started.output());
+        } catch (java.io.IOException expected) {
+            assertEquals(before, programId(), "a refused engine leaves the interface as it was: " + xdpOnLb());
+            return expected.getMessage();
+        }
+    }
+
+    private static void assumeSetpriv() {
+        Assumptions.assumeTrue(java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/setpriv"))
+                        && java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/prlimit")),
+                "setpriv and prlimit (util-linux) missing: capability and memlock errors NOT tested");
     }
 
     private static String xdpOnLb() throws Exception {
@@ -91,6 +116,7 @@ class DsrAfXdpIT {
             assertEquals("af_xdp", engine.io());
             assertTrue(xdpOnLb().contains("prog/xdp"), xdpOnLb());
             forwardsTo3Backends(engine, 48000);
+            assertTrue(engine.command("fds").matches("fds bpf=[1-9]\\d*"), engine.command("fds"));
             Map<String, Long> stats = engine.stats();
             assertTrue(stats.get("forwarded") >= 36, stats.toString());
             // the client's veth leaves checksums to offload: AF_XDP cannot see that flag, the engine recognises
@@ -100,6 +126,14 @@ class DsrAfXdpIT {
         assertFalse(xdpOnLb().contains("xdp"), "stop leaves no XDP program: " + xdpOnLb());
         try (EngineProcess again = engine("af_xdp", PORT)) {
             forwardsTo3Backends(again, 48100);
+            // stopped while the process lives on: the process, not its exit, lets go of program, maps and sockets
+            assertEquals("ok", again.command("stop"));
+            assertFalse(xdpOnLb().contains("xdp"), "stop leaves no XDP program: " + xdpOnLb());
+            assertEquals("fds bpf=0", again.command("fds"));
+            // a socket still bound to queue 0, or a program of this living process, would refuse the next engine
+            try (EngineProcess next = engine("af_xdp", PORT)) {
+                forwardsTo3Backends(next, 48150);
+            }
         }
         assertFalse(xdpOnLb().contains("xdp"), xdpOnLb());
     }
@@ -140,6 +174,70 @@ class DsrAfXdpIT {
             forwardsTo3Backends(engine, 48700, PORT);
         }
         assertFalse(xdpOnLb().contains("xdp"), "stop leaves no XDP program: " + xdpOnLb());
+    }
+
+    @Test
+    void withoutCapBpfAndCapNetAdminAfXdpSaysSoAndAutoFallsBackToAfPacket() throws Exception {
+        assumeSetpriv();
+        // CAP_SYS_ADMIN would stand in for CAP_BPF, so it goes too; CAP_NET_RAW stays (AF_PACKET needs it)
+        List<String> dropped = List.of("/usr/bin/setpriv", "--bounding-set=-bpf,-net_admin,-sys_admin,-perfmon",
+                "--inh-caps=-bpf,-net_admin,-sys_admin,-perfmon");
+        String why = refusal(dropped, "1");
+        assertTrue(why.contains("CAP_BPF") && why.contains("CAP_NET_ADMIN"), why);
+        try (EngineProcess auto = engine(dropped, "auto", PORT, "1")) {
+            assertEquals("af_packet", auto.io());
+            assertTrue(auto.output().contains("dsr.io auto: AF_PACKET on eth0, because AF_XDP is not possible"),
+                    auto.output());
+            forwardsTo3Backends(auto, 48800);
+        }
+    }
+
+    @Test
+    void aMemlockLimitTooLowForTheUmemIsNamed() throws Exception {
+        assumeSetpriv();
+        // root (CAP_IPC_LOCK) is not held to RLIMIT_MEMLOCK; without it the 16 MiB UMEM exceeds a 1 MiB limit
+        String why = refusal(List.of("/usr/bin/setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock",
+                "/usr/bin/prlimit", "--memlock=1048576:1048576"), "1");
+        assertTrue(why.contains("memlock limit is too low") && why.contains("LimitMEMLOCK=infinity"), why);
+    }
+
+    @Test
+    void aQueueCountOtherThanTheThreadsIsNamedWithTheFix() throws Exception {
+        String why = refusal(List.of(), "2");
+        assertTrue(why.contains("has 1 receive queue(s)") && why.contains("ethtool -L eth0 combined 2"), why);
+    }
+
+    @Test
+    void anotherProgramOnTheInterfaceIsNeverReplaced() throws Exception {
+        String other = NetLab.inNamespace(net.lb, () -> {
+            try (io.maglevlb.dataplane.linux.Bpf bpf = new io.maglevlb.dataplane.linux.Bpf();
+                    io.maglevlb.dataplane.linux.LinuxNative sys = new io.maglevlb.dataplane.linux.LinuxNative();
+                    io.maglevlb.dataplane.linux.XdpLink link = io.maglevlb.dataplane.linux.XdpLink.open()) {
+                byte[] pass = Ebpf.assembler().mov(Ebpf.Reg.R0, XdpVipProgram.XDP_PASS).exit().build();
+                io.maglevlb.dataplane.linux.Bpf.Loaded p = bpf.loadProgram(io.maglevlb.dataplane.linux.Bpf.PROG_TYPE_XDP,
+                        pass, "someone_else");
+                assertTrue(p.fd() >= 0, p.verifierLog());
+                try {
+                    int ifindex = InterfaceInfo.read(sys, "eth0").index();
+                    assertEquals(0, link.set(ifindex, p.fd(), io.maglevlb.dataplane.linux.XdpLink.FLAG_SKB_MODE, -1));
+                } finally {
+                    sys.closeFd(p.fd()); // the interface holds the program now
+                }
+                return programId();
+            }
+        });
+        try {
+            String why = refusal(List.of(), "1");
+            assertTrue(why.contains("already carries an XDP program") && why.contains("that is not maglevd's"), why);
+            assertEquals(other, programId(), "the other program stays");
+            try (EngineProcess auto = engine("auto", PORT)) {
+                assertEquals("af_packet", auto.io());
+                forwardsTo3Backends(auto, 48900);
+            }
+            assertEquals(other, programId(), "the other program stays");
+        } finally {
+            NetLab.run("ip", "-n", net.lb, "link", "set", "dev", "eth0", "xdpgeneric", "off");
+        }
     }
 
     @Test

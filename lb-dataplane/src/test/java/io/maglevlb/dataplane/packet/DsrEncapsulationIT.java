@@ -191,7 +191,9 @@ class DsrEncapsulationIT {
         try (var dirs = java.nio.file.Files.list(tasks)) {
             for (java.nio.file.Path task : dirs.toList()) {
                 String comm = java.nio.file.Files.readString(task.resolve("comm")).trim();
-                if (comm.startsWith("maglev-dsr-tes")) { // "maglev-dsr-test-0", cut to 15 characters
+                // "maglev-dsr-test-0" (AF_PACKET: the VIP's thread) or "maglev-dsr-xdp-eth0-0" (AF_XDP: the
+                // interface's queue thread), cut to 15 characters
+                if (comm.startsWith("maglev-dsr-tes") || comm.startsWith("maglev-dsr-xdp")) {
                     String status = java.nio.file.Files.readString(task.resolve("status"));
                     pinned.add(status.lines().filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst().orElseThrow()
                             .substring("Cpus_allowed_list:".length()).trim());

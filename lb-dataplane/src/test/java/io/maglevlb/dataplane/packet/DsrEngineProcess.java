@@ -37,6 +37,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *   stats2                                            the second engine's counters, as stats
  *   remove-vip                                        stop the second engine
  *   xdp                                               "@@ xdp vips=N keys=K" of the AF_XDP port (or "xdp none")
+ *   stop                                              stop the engines but keep running (then "fds")
+ *   fds                                               "@@ fds bpf=N": BPF maps and programs this process holds
  *   quit
  * </pre>
  */
@@ -133,6 +135,15 @@ public final class DsrEngineProcess {
                 } else if (line.equals("xdp")) {
                     reply(engine.xdpPort().map(p -> "xdp vips=" + p.vipCount() + " keys=" + p.vipMapSize())
                             .orElse("xdp none"));
+                } else if (line.equals("stop")) {
+                    if (second != null) {
+                        second.close();
+                        second = null;
+                    }
+                    engine.close();
+                    reply("ok");
+                } else if (line.equals("fds")) {
+                    reply("fds " + heldDescriptors());
                 } else if (line.startsWith("new-flows ")) {
                     engine.acceptNewFlows(line.endsWith("on"));
                     reply("ok");
@@ -172,6 +183,24 @@ public final class DsrEngineProcess {
         sb.append(" unresolved=").append(s.unresolvedBackends());
         sb.append(" alloc.forwarders=").append(forwarderAllocatedBytes());
         return sb.toString();
+    }
+
+    /** "bpf=N": this process's descriptors of BPF maps and programs (anon_inode:bpf-map, anon_inode:bpf-prog). */
+    static String heldDescriptors() throws java.io.IOException {
+        int bpf = 0;
+        try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            for (java.nio.file.Path fd : fds.toList()) {
+                try {
+                    String target = java.nio.file.Files.readSymbolicLink(fd).toString();
+                    if (target.startsWith("anon_inode:bpf-map") || target.startsWith("anon_inode:bpf-prog")) {
+                        bpf++;
+                    }
+                } catch (java.io.IOException gone) {
+                    // closed meanwhile (the listing's own descriptor)
+                }
+            }
+        }
+        return "bpf=" + bpf;
     }
 
     /** Bytes the forwarding threads have allocated on the heap so far (HotSpot's per-thread allocation counter). */

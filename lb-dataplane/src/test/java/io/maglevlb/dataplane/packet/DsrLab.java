@@ -58,8 +58,8 @@ final class DsrLab implements AutoCloseable {
 
     /**
      * Another LB host on the bridge, {@code lb<k>} with address 198.18.0.(2 + k), IP forwarding off: where a
-     * second AF_XDP engine runs, since AF_XDP serves one DSR VIP engine per interface. Clients reach it with
-     * {@link #routeVia}.
+     * second AF_XDP engine process runs, since one process owns an interface's AF_XDP program. Clients reach it
+     * with {@link #routeVia}.
      */
     String extraLb(int k) throws IOException {
         String ns = lab.host("lb" + k, lbIp(k) + "/24");

@@ -31,9 +31,18 @@ final class EngineProcess implements AutoCloseable {
     private final String io;
 
     EngineProcess(String namespace, String... args) throws IOException {
+        this(namespace, List.of(), args);
+    }
+
+    /**
+     * @param prefix a command the JVM runs under inside the namespace, e.g. setpriv dropping capabilities or
+     *     prlimit lowering a limit (empty: none)
+     */
+    EngineProcess(String namespace, List<String> prefix, String... args) throws IOException {
         this.namespace = namespace;
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace,
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
+        command.addAll(prefix);
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m", "-Xss1m",
                 "-D" + XdpRedirect.MODE_PROPERTY + "=" + System.getProperty(XdpRedirect.MODE_PROPERTY, "auto"),
                 "-cp", System.getProperty("java.class.path"), DsrEngineProcess.class.getName()));
@@ -105,9 +114,10 @@ final class EngineProcess implements AutoCloseable {
 
     private String next() throws IOException {
         try {
-            String r = replies.poll(60, TimeUnit.SECONDS);
+            // generous: a JVM starting on a host with a load of 30-40 has taken more than 60 s
+            String r = replies.poll(180, TimeUnit.SECONDS);
             if (r == null) {
-                throw new IOException("no reply from the engine within 60 s\n" + output());
+                throw new IOException("no reply from the engine within 180 s\n" + output());
             }
             return r;
         } catch (InterruptedException e) {

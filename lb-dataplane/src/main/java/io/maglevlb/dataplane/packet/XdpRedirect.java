@@ -290,7 +290,7 @@ final class XdpRedirect implements AutoCloseable {
             }
             if (pid == SELF || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
                 throw new PacketEngineException("interface " + iface.name() + " already carries the XDP program of "
-                        + (pid == SELF ? "this maglevd in another network namespace" : "maglevd process " + pid)
+                        + (pid == SELF ? "this maglevd process (a port it opened already)" : "maglevd process " + pid)
                         + ": on AF_XDP one maglevd process serves an interface's DSR VIPs; set dsr.io: af_packet "
                         + "for this one's");
             }

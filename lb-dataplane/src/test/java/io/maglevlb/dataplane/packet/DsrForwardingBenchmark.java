@@ -252,7 +252,7 @@ public final class DsrForwardingBenchmark {
                     published.setOpaque(n);
                 }
             });
-            NetLab.run("chrt", "--idle", "-p", "0", tid.get(5, java.util.concurrent.TimeUnit.SECONDS));
+            NetLab.run("chrt", "--idle", "-p", "0", tid.get(60, java.util.concurrent.TimeUnit.SECONDS)); // generous: loaded hosts
         }
 
         long spins() {

@@ -127,7 +127,8 @@ class DsrDaemonIT {
                 }
                 started.complete(false);
             });
-            assertTrue(started.get(60, TimeUnit.SECONDS), "maglevd did not start:\n" + String.join("\n", daemonOutput));
+            // generous: on a host with a load average of 40 the JVM alone has taken more than 60 s
+            assertTrue(started.get(180, TimeUnit.SECONDS), "maglevd did not start:\n" + String.join("\n", daemonOutput));
         } catch (Exception | Error e) {
             tearDown();
             throw e;
@@ -241,7 +242,8 @@ class DsrDaemonIT {
         } else {
             String link = run("ip", "-n", PREFIX + "lb", "-d", "link", "show", "eth0");
             assertTrue(link.contains("prog/xdp") && link.contains("name maglev_"), "the new engine's XDP program:\n" + link);
-            assertEquals(2, logLines("XDP program maglev_"), "attached once per engine:\n" + String.join("\n", daemonOutput));
+            assertEquals(2, logLines("attached to eth0 in native"), "attached once per engine:\n"
+                    + String.join("\n", daemonOutput));
         }
         String reply = inNamespace(PREFIX + "c", () -> {
             try (Socket s = new Socket()) {

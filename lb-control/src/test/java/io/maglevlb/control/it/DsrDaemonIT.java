@@ -266,7 +266,8 @@ class DsrDaemonIT {
         String other = ioKind.equals("af_xdp") ? "af_packet" : "af_xdp";
         assertTrue(metrics.contains("maglev_dsr_io{io=\"" + ioKind + "\",vip=\"dsr-web\"} 1.0")
                 && metrics.contains("maglev_dsr_io{io=\"" + other + "\",vip=\"dsr-web\"} 0.0"),
-                metrics.lines().filter(l -> l.contains("dsr_io")).toList().toString());
+                metrics.lines().filter(l -> l.contains("dsr_io")).toList() + "\n" + metrics.lines().limit(15)
+                        .toList());
         // SIGTERM (through the handle: Process.destroy() would also close the pipe we read the log from):
         // stop new flows, wait up to shutdown_timeout for tracked ones, stop the engine
         daemon.toHandle().destroy();

@@ -24,6 +24,8 @@ public final class ProxyProtocolV2 {
     static final int TCP_OVER_IPV6 = 0x21;
     static final int IPV4_BLOCK_LENGTH = 12;
     static final int IPV6_BLOCK_LENGTH = 36;
+    /** The longest header this class writes (IPv6, no TLVs). */
+    static final int MAX_LENGTH = 16 + IPV6_BLOCK_LENGTH;
 
     private ProxyProtocolV2() {}
 

@@ -82,6 +82,14 @@ final class RawTcpConnection extends ProxiedConnection {
     private final int clientPort;
 
     private boolean pumpScheduled;
+    /**
+     * Client bytes read before a backend connection was up that no backend has taken yet (one read at most, behind
+     * the PROXY header when the VIP sends one), or null. They go with every connect attempt, retries included,
+     * until one takes them; then they become the backend side's {@code pending}. Pooled; released on close.
+     */
+    private ByteBuf early;
+    /** How many of {@link #early}'s bytes are the client's (not the header): counted for the backend that takes them. */
+    private int earlyClientBytes;
     /** The backend socket opened by the listener before the accept (-1 once used or closed); see RawListener. */
     private int spareFd;
     private final Runnable pumpTask = this::scheduledPump;
@@ -109,21 +117,20 @@ final class RawTcpConnection extends ProxiedConnection {
         }
     }
 
-    /** Right after accept4, on the loop: registers the client socket, then chooses a backend (or parks). */
+    /**
+     * Right after accept4, on the loop: chooses a backend (or parks) and starts connecting, which reads the client's
+     * first bytes and sends them at once where it can ({@link #connectTo}); only then is the client socket
+     * registered with epoll, so an edge that came before the registration is reported by it.
+     */
     void accepted() {
         // TCP_NODELAY came with the socket: the listener has it set (see RawListener.open).
         if (vip.delayedAck.client()) {
             io.sys.setsockoptIntFast(front.fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_QUICKACK, 0);
         }
-        if (!register(front)) {
-            // Never admitted: counted as accepted, then reset without touching the limit or the idle list.
-            loop.accepted++;
-            closed = true;
-            closeSide(front, true);
-            closeSpare();
-            return;
-        }
         admit();
+        if (!closed && front.registration == null && !register(front)) {
+            closeBoth(true); // epoll could not take the socket (memory, max_user_watches)
+        }
     }
 
     @Override
@@ -159,14 +166,45 @@ final class RawTcpConnection extends ProxiedConnection {
         back = b;
         int r = sys.connect(fd, target, (int) target.byteSize());
         if (r < 0 && sys.errno() != LinuxNative.EINPROGRESS) {
-            int errno = sys.errno();
-            dropBackendSocket();
-            if (LocalError.ofErrno(errno) != null) {
-                localFailure(errno);
-            } else {
-                connectFailed(LinuxNative.describe(errno));
-            }
+            attemptFailed(sys.errno());
             return;
+        }
+        // Speculative I/O, as HAProxy does: read the client's first bytes and send them at once, without a trip
+        // through epoll. On loopback (and any backend that answers the SYN within the connect call) the handshake
+        // is already complete when connect returns EINPROGRESS, so the send succeeds: the backend is connected.
+        // A socket still in SYN_SENT answers EAGAIN (one system call lost; the bytes are kept and wait for
+        // EPOLLOUT as before), and a refused connect answers its error (the bytes go with the retry).
+        long fresh = readFirst();
+        if (fresh < 0) {
+            return; // the client failed: both closed
+        }
+        if (fresh > 0 && vip.proxyProtocolV2) {
+            holdEarly(fresh); // the header must go first: both in one buffer, one send
+            fresh = 0;
+        }
+        long length = early != null ? early.readableBytes() : fresh;
+        if (length > 0) {
+            long address = early != null ? early.memoryAddress() + early.readerIndex() : io.bufferAddress;
+            long w;
+            do {
+                w = sys.sendAt(fd, address, length, LinuxNative.MSG_NOSIGNAL);
+            } while (w < 0 && sys.errno() == LinuxNative.EINTR);
+            if (w > 0) {
+                if (!register(b)) {
+                    closeBoth(true); // bytes went to the backend: no quiet retry is possible any more
+                    return;
+                }
+                connected(fresh, w);
+                return;
+            }
+            int errno = sys.errno();
+            if (fresh > 0) {
+                holdEarly(fresh); // kept for EPOLLOUT, or for the next attempt
+            }
+            if (errno != LinuxNative.EAGAIN) {
+                attemptFailed(errno); // ECONNREFUSED and the like: the connect itself failed
+                return;
+            }
         }
         if (!register(b)) {
             dropBackendSocket();
@@ -174,10 +212,64 @@ final class RawTcpConnection extends ProxiedConnection {
             return;
         }
         if (r == 0) {
-            onConnected();
+            connected(0, 0);
         } else {
             connectStarted();
         }
+    }
+
+    /** The connect attempt failed with {@code errno}: closes its socket and reports why (local or the backend's). */
+    private void attemptFailed(int errno) {
+        dropBackendSocket();
+        if (LocalError.ofErrno(errno) != null) {
+            localFailure(errno);
+        } else {
+            connectFailed(LinuxNative.describe(errno));
+        }
+    }
+
+    /**
+     * Reads the client's first bytes into the loop's buffer while a connect is under way: the count read (0 when
+     * none), or -1 when the client socket failed (then both sides are reset). Only when no early bytes are held and
+     * the client may have some: right after accept4 (not registered with epoll yet), or when an edge since said so.
+     * One read at most, so at most one buffer is ever held for a connection that is not connected yet.
+     */
+    private long readFirst() {
+        if (early != null || front.inputDone || (front.registration != null && !front.readable)) {
+            return 0;
+        }
+        long n = io.sys.recvAt(front.fd, io.bufferAddress, RawLoopIo.BUFFER_SIZE, 0);
+        if (n > 0) {
+            if (n < RawLoopIo.BUFFER_SIZE && !front.peerClosed) {
+                front.readable = false; // drained until the next edge (or, unregistered, until registration)
+            }
+            return n;
+        }
+        if (n == 0) {
+            front.readable = false;
+            front.inputDone = true; // relayed on as a FIN once connected
+            return 0;
+        }
+        int errno = io.sys.errno();
+        if (errno == LinuxNative.EAGAIN) {
+            front.readable = false;
+        } else if (errno != LinuxNative.EINTR) {
+            failed(front, errno);
+            return -1;
+        }
+        return 0;
+    }
+
+    /** Keeps the {@code fresh} bytes just read into the loop's buffer as {@link #early}, behind the PROXY header. */
+    private void holdEarly(long fresh) {
+        int header = vip.proxyProtocolV2 ? ProxyProtocolV2.MAX_LENGTH : 0;
+        ByteBuf buf = PooledByteBufAllocator.DEFAULT.directBuffer(header + (int) fresh); // direct: sent by address
+        if (vip.proxyProtocolV2) {
+            ProxyProtocolV2.encode(buf, clientAddress(), vipAddress());
+        }
+        buf.writeBytes(io.buffer.asByteBuffer().limit((int) fresh));
+        early = buf;
+        earlyClientBytes = (int) fresh;
     }
 
     private void localFailure(int errno) {
@@ -209,7 +301,12 @@ final class RawTcpConnection extends ProxiedConnection {
         return side.registration.isValid();
     }
 
-    private void onConnected() {
+    /**
+     * The backend connection is up. {@code sent} bytes of the first ones went with the speculative send: of
+     * {@link #early} when it is held, else of the {@code fresh} bytes in the loop's buffer. What is left of them is
+     * owed to the backend before anything else.
+     */
+    private void connected(long fresh, long sent) {
         backendConnected();
         back.writable = true;
         if (vip.delayedAck.backend()) {
@@ -217,10 +314,30 @@ final class RawTcpConnection extends ProxiedConnection {
             // on (up to 200 ms), and a server-first backend (SMTP, SSH) could not accept and greet meanwhile.
             io.sys.setsockoptIntFast(back.fd, LinuxNative.IPPROTO_TCP, LinuxNative.TCP_QUICKACK, 0);
         }
-        if (vip.proxyProtocolV2) {
-            ByteBuf header = PooledByteBufAllocator.DEFAULT.directBuffer(64); // direct: written by address
+        ByteBuf owed = early;
+        if (owed != null) {
+            early = null;
+            loop.bytesToBackend[backendId] += earlyClientBytes;
+            earlyClientBytes = 0;
+            owed.skipBytes((int) sent);
+            if (owed.isReadable()) {
+                back.pending = owed; // the header (if any) came first in it
+            } else {
+                owed.release();
+            }
+        } else if (fresh > 0) {
+            loop.bytesToBackend[backendId] += fresh;
+            if (sent < fresh) {
+                back.pending = PooledByteBufAllocator.DEFAULT.directBuffer((int) (fresh - sent));
+                back.pending.writeBytes(io.buffer.asByteBuffer().position((int) sent).limit((int) fresh));
+            }
+        } else if (vip.proxyProtocolV2) {
+            ByteBuf header = PooledByteBufAllocator.DEFAULT.directBuffer(ProxyProtocolV2.MAX_LENGTH);
             ProxyProtocolV2.encode(header, clientAddress(), vipAddress());
             back.pending = header; // sent first by the pump, before any client byte
+        }
+        if (sent > 0 && back.pending != null) {
+            back.writable = false; // the kernel took less than offered: EPOLLOUT says when it takes more
         }
         touch();
         pump();
@@ -242,12 +359,26 @@ final class RawTcpConnection extends ProxiedConnection {
             if ((events & EV_OUT) == 0) {
                 return;
             }
-            onConnected();
+            connected(0, 0);
             if (closed) {
                 return;
             }
         } else if (side == front && !connected && (events & (EV_ERR | EV_HUP)) != 0) {
             closeBoth(true); // the client reset or vanished before a backend was reached
+            return;
+        } else if (side == front && !connected && (events & (EV_IN | EV_RDHUP)) != 0) {
+            if ((events & EV_RDHUP) != 0) {
+                front.peerClosed = true;
+            }
+            front.readable = true;
+            if (back != null) {
+                // Connecting: take the first bytes now (one read at most), to go out the moment it is up, or with
+                // the retry. Parked or between local retries: they wait in the socket.
+                long n = readFirst();
+                if (n > 0) {
+                    holdEarly(n);
+                }
+            }
             return;
         }
         if ((events & (EV_IN | EV_RDHUP | EV_HUP | EV_ERR)) != 0) {
@@ -588,6 +719,10 @@ final class RawTcpConnection extends ProxiedConnection {
     }
 
     private void closeSpare() {
+        if (early != null) {
+            early.release();
+            early = null;
+        }
         if (spareFd >= 0) {
             closeFd(spareFd);
             spareFd = -1;
@@ -635,7 +770,7 @@ final class RawTcpConnection extends ProxiedConnection {
 
     @Override
     long pendingBytes() {
-        long sum = 0;
+        long sum = early != null ? early.readableBytes() : 0;
         if (front.pending != null) {
             sum += front.pending.readableBytes();
         }
@@ -726,6 +861,10 @@ final class RawTcpConnection extends ProxiedConnection {
             this.fd = fd;
             this.descriptor = new FileDescriptor(fd);
             this.front = front;
+            // A just-accepted socket can take bytes at once; it is registered with epoll only after the first
+            // ones were relayed, so no EPOLLOUT edge may come before the answer does. The backend side becomes
+            // writable when it is connected.
+            this.writable = front;
         }
 
         @Override

@@ -54,9 +54,17 @@ import org.slf4j.LoggerFactory;
 final class RawTcpConnection extends ProxiedConnection {
     private static final Logger LOG = LoggerFactory.getLogger(RawTcpConnection.class);
 
-    /** Every event either side can need, edge-triggered: registered once, never modified. */
+    /** Every event either side can need, edge-triggered. */
     static final EpollIoOps INTEREST = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLOUT).with(EpollIoOps.EPOLLRDHUP)
             .with(EpollIoOps.EPOLLET);
+    /**
+     * What a connected socket is registered with until a write to it would block: without EPOLLOUT, since a
+     * socket registered writable (they all start so) would otherwise report an event at once, which costs an
+     * epoll wait that returns at once instead of sleeping. EPOLLOUT is added (one EPOLL_CTL_MOD, for the rest of the
+     * connection's life) the first time a write falls short; the MOD reports it at once if the socket became
+     * writable meanwhile, so no edge is lost.
+     */
+    static final EpollIoOps INTEREST_IN = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP).with(EpollIoOps.EPOLLET);
     private static final int EV_IN = EpollIoOps.EPOLLIN.value();
     private static final int EV_OUT = EpollIoOps.EPOLLOUT.value();
     private static final int EV_RDHUP = EpollIoOps.EPOLLRDHUP.value();
@@ -206,6 +214,7 @@ final class RawTcpConnection extends ProxiedConnection {
                 return;
             }
         }
+        b.outInterest = r != 0; // EPOLLOUT is what says the connect completed
         if (!register(b)) {
             dropBackendSocket();
             localFailure(LocalError.ENOMEM); // epoll could not take the socket (memory, max_user_watches)
@@ -297,8 +306,19 @@ final class RawTcpConnection extends ProxiedConnection {
         }
         side.registration = f.getNow();
         // submit returns the ops value, negative here (EPOLLET is the sign bit); -1 only when cancelled.
-        side.registration.submit(INTEREST);
+        side.registration.submit(side.outInterest ? INTEREST : INTEREST_IN);
         return side.registration.isValid();
+    }
+
+    /** A write to {@code side} fell short: from now on epoll reports when it can take more (see INTEREST_IN). */
+    private void notWritable(Side side) {
+        side.writable = false;
+        if (!side.outInterest) {
+            side.outInterest = true;
+            if (side.registration != null) {
+                side.registration.submit(INTEREST);
+            }
+        }
     }
 
     /**
@@ -337,7 +357,7 @@ final class RawTcpConnection extends ProxiedConnection {
             back.pending = header; // sent first by the pump, before any client byte
         }
         if (sent > 0 && back.pending != null) {
-            back.writable = false; // the kernel took less than offered: EPOLLOUT says when it takes more
+            notWritable(back); // the kernel took less than offered: EPOLLOUT says when it takes more
         }
         touch();
         pump();
@@ -611,13 +631,13 @@ final class RawTcpConnection extends ProxiedConnection {
             long w = sys.sendAt(dst.fd, address, length, flags);
             if (w >= 0) {
                 if (w < length) {
-                    dst.writable = false;
+                    notWritable(dst);
                 }
                 return w;
             }
             int errno = sys.errno();
             if (errno == LinuxNative.EAGAIN) {
-                dst.writable = false;
+                notWritable(dst);
                 return 0;
             }
             if (errno != LinuxNative.EINTR) {
@@ -843,6 +863,8 @@ final class RawTcpConnection extends ProxiedConnection {
         boolean failedSeen;
         boolean outputShut;
         boolean closed;
+        /** Registered (or to be) with EPOLLOUT: {@link #INTEREST} rather than {@link #INTEREST_IN}. */
+        boolean outInterest;
         /** Bytes owed to this side that its socket could not take yet. */
         ByteBuf pending;
         /**

@@ -34,9 +34,22 @@ import org.slf4j.LoggerFactory;
  * <p><b>Why.</b> A Netty channel costs some twenty system calls per connection beyond the relay's own
  * (address and option queries on construction, an epoll_ctl per interest change, SO_LINGER checks and
  * EPOLL_CTL_DEL on close, shutdown(SHUT_RD) on every half-close) and an exception with a stack trace per
- * output shutdown. Here a connection's life is: accept4 (TCP_NODELAY comes from the listener), one
- * EPOLL_CTL_ADD per socket with every interest edge-triggered (so no epoll_ctl afterwards), socket, TCP_NODELAY,
- * connect, then recv/send, and close, which also drops the fd from epoll.
+ * output shutdown. Here a connection's life is: socket (opened before the accept), accept4 (TCP_NODELAY comes from
+ * the listener), TCP_NODELAY, connect, then at once, without waiting for epoll, a recv of the client's first bytes
+ * and a send of them to the backend (see {@link #connectTo}), one EPOLL_CTL_ADD per socket, edge-triggered, then
+ * recv/send as epoll reports readiness, and close, which also drops the fd from epoll.
+ *
+ * <p><b>Speculative connect.</b> As HAProxy does, the relay does not wait for epoll to report the backend
+ * connected before it sends: on loopback (and wherever the backend answers the SYN within the connect call) the
+ * send right after connect succeeds, which also says the connection is up. So a short request costs three trips
+ * through epoll instead of four, and no connect timer. Where the handshake is still under way the send answers
+ * EAGAIN and the bytes read are held (one read at most) until EPOLLOUT; where the connect was refused they go with
+ * the retry to the next backend.
+ *
+ * <p><b>Interest.</b> Sockets are registered once, after the speculative I/O (so the registration itself reports
+ * any edge that came before it), for input only: a writable socket registered with EPOLLOUT would report an event
+ * at once and make the loop's next wait return without sleeping. EPOLLOUT is added with one EPOLL_CTL_MOD the first
+ * time a write to that side falls short, and kept; a backend still connecting is registered with it from the start.
  *
  * <p><b>Relay.</b> Edge-triggered epoll reports each readiness change once, so each side remembers whether it
  * is readable and writable. Bytes go from one side's socket through the loop's shared buffer

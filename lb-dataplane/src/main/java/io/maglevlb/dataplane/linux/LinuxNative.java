@@ -43,7 +43,6 @@ public final class LinuxNative implements AutoCloseable {
     public static final int IPPROTO_TCP = 6;
     public static final int TCP_NODELAY = 1;
     public static final int TCP_QUICKACK = 12;
-    public static final int TCP_DEFER_ACCEPT = 9;
     public static final int SO_ERROR = 4;
     public static final int SO_LINGER = 13;
     public static final int SHUT_WR = 1;

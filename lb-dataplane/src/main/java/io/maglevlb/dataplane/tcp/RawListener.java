@@ -53,12 +53,6 @@ final class RawListener implements EpollIoHandle {
     /** Accepts per readiness event before other sockets get their turn (level-triggered: the rest come next). */
     private static final int ACCEPTS_PER_EVENT = 64;
     private static final long ERROR_PAUSE_MS = 20;
-    /**
-     * Experiment (off by default, {@code -Dmaglevd.tcp.deferAcceptSeconds=N}): TCP_DEFER_ACCEPT on the listener, so a
-     * connection is accepted only once its first bytes are there. See docs/benchmarks.md for what it measured, and
-     * why it cannot be the default: a client that waits for the server to speak first waits at least a second.
-     */
-    private static final int DEFER_ACCEPT_SECONDS = Integer.getInteger("maglevd.tcp.deferAcceptSeconds", 0);
     private static final long ACCEPT_ERROR_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(10);
     /**
      * How long a draining listener's queue must stay empty before it closes: the time a handshake whose SYN-ACK
@@ -124,12 +118,6 @@ final class RawListener implements EpollIoHandle {
             // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies the listener's TCP state
             // into each child), which saves a setsockopt per connection.
             socket.setTcpNoDelay(true);
-            if (DEFER_ACCEPT_SECONDS > 0) {
-                try (LinuxNative sys = new LinuxNative()) { // experiment only, see DEFER_ACCEPT_SECONDS
-                    sys.setsockoptInt(socket.intValue(), LinuxNative.IPPROTO_TCP, LinuxNative.TCP_DEFER_ACCEPT,
-                            DEFER_ACCEPT_SECONDS);
-                }
-            }
             socket.bind(address);
             socket.listen(NetUtil.SOMAXCONN);
             RawListener listener = new RawListener(vip, loop, socket);

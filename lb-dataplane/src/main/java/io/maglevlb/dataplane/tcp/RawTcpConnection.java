@@ -579,12 +579,12 @@ final class RawTcpConnection extends ProxiedConnection {
                 if (dst.piped == 0) {
                     return true;
                 }
-                dst.writable = false; // a short splice into a socket: its buffer is full, EPOLLOUT follows
+                notWritable(dst); // a short splice into a socket: its buffer is full, EPOLLOUT follows
                 return false;
             }
             int errno = sys.errno();
             if (errno == LinuxNative.EAGAIN) {
-                dst.writable = false;
+                notWritable(dst);
             } else if (errno != LinuxNative.EINTR) {
                 failed(dst, errno);
                 return false;

@@ -1,6 +1,8 @@
 package io.maglevlb.dataplane;
 
+import io.maglevlb.dataplane.handover.HandoverSection;
 import java.net.InetSocketAddress;
+import java.util.List;
 
 /**
  * The forwarding side of one VIP as the daemon drives it: bind, stop accepting, drain, close. Implemented by
@@ -37,6 +39,38 @@ public interface VipForwarder {
      */
     default void startBeside(VipForwarder predecessor) throws VipBindException {
         start();
+    }
+
+    /**
+     * Takeover, old process: what this forwarder hands to a successor process (its sockets, and flow state where
+     * it has some), as sections of the takeover protocol. The descriptors stay this forwarder's. Empty (the
+     * default): nothing can be handed over, the successor binds its own sockets. Control thread.
+     */
+    default List<HandoverSection> handOverSections() {
+        return List.of();
+    }
+
+    /**
+     * Takeover, new process: starts from the sections a predecessor process handed over (instead of
+     * {@link #start()}), adopting their descriptors, which it owns from then on. It reads and accepts on them at
+     * once: the predecessor still does too until it is told to let go ({@link #releaseAfterHandover}).
+     *
+     * @return false, with nothing changed and no descriptor adopted, when this forwarder cannot start from them
+     *     (the default); the caller then refuses the takeover or binds with {@link #start()}
+     * @throws VipBindException when a descriptor is not the socket the sections say (nothing adopted then)
+     */
+    default boolean startFromHandover(List<HandoverSection> sections) throws VipBindException {
+        return false;
+    }
+
+    /**
+     * Takeover, old process, once the successor serves: stops accepting and reading on the sockets it shares with
+     * the successor, without closing them for the successor (each process holds its own descriptor; this one's are
+     * taken out of the event loop before they are closed). Open connections and tracked flows go on (UDP replies
+     * still leave through the VIP sockets). The default: {@link #stopAccepting()}.
+     */
+    default void releaseAfterHandover() {
+        stopAccepting();
     }
 
     /** Stops taking new connections or flows; open ones go on. Waits until the sockets are closed. */

@@ -12,6 +12,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
@@ -155,6 +156,25 @@ public final class AdminServer implements AutoCloseable {
 
     static AdminServer start(InetSocketAddress listen, String listenSource, Optional<Path> tokenFile, ControlApi api,
             Supplier<String> metricsScrape, Limits limits) throws IOException {
+        return start(listen, listenSource, -1, tokenFile, api, metricsScrape, limits);
+    }
+
+    /**
+     * Takeover: serves on {@code inheritedFd}, the admin API's listening socket a predecessor process handed over
+     * (bound to {@code listen}), instead of binding. This server owns the descriptor from then on. Epoll only.
+     */
+    public static AdminServer adopt(int inheritedFd, InetSocketAddress listen, Optional<Path> tokenFile,
+            ControlApi api, Supplier<String> metricsScrape) throws IOException {
+        if (!ControlEventLoop.epoll()) {
+            throw new IOException("cannot serve the admin API's handed-over socket without epoll");
+        }
+        return start(listen, "the running maglevd's admin socket", inheritedFd, tokenFile, api, metricsScrape,
+                Limits.defaults());
+    }
+
+    private static AdminServer start(InetSocketAddress listen, String listenSource, int inheritedFd,
+            Optional<Path> tokenFile, ControlApi api, Supplier<String> metricsScrape, Limits limits)
+            throws IOException {
         Objects.requireNonNull(api, "api");
         Objects.requireNonNull(metricsScrape, "metricsScrape");
         BearerToken token = tokenFile.isPresent() ? BearerToken.fromFile(tokenFile.get()) : null;
@@ -167,10 +187,13 @@ public final class AdminServer implements AutoCloseable {
         ExecutorService workers = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("maglev-admin-worker-", 0).factory());
         try {
-            Channel channel = new ServerBootstrap()
-                    .group(loop.group())
-                    .channel(loop.serverSocketChannelClass())
-                    .option(ChannelOption.SO_REUSEADDR, true)
+            ServerBootstrap bootstrap = new ServerBootstrap().group(loop.group());
+            if (inheritedFd >= 0) {
+                bootstrap.channelFactory(() -> new EpollServerSocketChannel(inheritedFd));
+            } else {
+                bootstrap.channel(loop.serverSocketChannelClass()).option(ChannelOption.SO_REUSEADDR, true);
+            }
+            bootstrap
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
@@ -193,8 +216,9 @@ public final class AdminServer implements AutoCloseable {
                             });
                             http(ch, REFUSED_IDLE_TIMEOUT_SECONDS).addLast(new RefusingHandler(max));
                         }
-                    })
-                    .bind(listen).syncUninterruptibly().channel();
+                    });
+            Channel channel = (inheritedFd >= 0 ? bootstrap.register() : bootstrap.bind(listen))
+                    .syncUninterruptibly().channel();
             AdminServer server = new AdminServer(loop, workers, channel, served, refusing, scrapes, refusals);
             log.info("admin API listening on {}{}", io.netty.util.NetUtil.toSocketAddressString(server.address()),
                     token == null ? " (no token: keep it on loopback)" : " (bearer token required)");
@@ -280,9 +304,29 @@ public final class AdminServer implements AutoCloseable {
     int refusingConnections() {
         return refusing.get();
     }
+    /** The listening socket's descriptor (handed to a successor process at a takeover); -1 without epoll. */
+    public int listeningFd() {
+        return serverChannel instanceof EpollServerSocketChannel epoll ? epoll.fd().intValue() : -1;
+    }
+
+    /**
+     * Takeover, old process: stops accepting on the listening socket without closing it for the successor
+     * (taken out of the loop's epoll first, then this process's descriptor closes). Open admin connections are
+     * answered until {@link #close()}.
+     */
+    public void releaseListener() {
+        serverChannel.deregister().awaitUninterruptibly(2000);
+        serverChannel.close().awaitUninterruptibly(2000);
+        log.info("admin API: listening socket handed over, no longer accepting here");
+    }
+
     /** Stops listening, lets running requests finish for up to two seconds, and stops the loop. */
     @Override
     public void close() {
+        if (serverChannel.isRegistered()) {
+            // Out of epoll while the descriptor is open: a successor process may hold the same socket.
+            serverChannel.deregister().awaitUninterruptibly(2000);
+        }
         serverChannel.close().awaitUninterruptibly(2000);
         workers.shutdown();
         try {

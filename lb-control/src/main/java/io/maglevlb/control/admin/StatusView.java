@@ -11,12 +11,21 @@ import java.util.List;
  * @param configFile the configuration file reloads read
  * @param lastReload ISO-8601 instant and result of the last reload, or null when there was none
  * @param vips the VIPs in configuration order
+ * @param generation 1 for a process started with {@code run}, plus one per takeover
+ * @param parentPid the process this one took over from; null for generation 1
+ * @param processStartedAt ISO-8601 instant the process (JVM) started
  */
 public record StatusView(String version, long pid, String startedAt, String configFile, String lastReload,
-        List<Vip> vips) {
+        List<Vip> vips, long generation, Long parentPid, String processStartedAt) {
 
     public StatusView {
         vips = List.copyOf(vips);
+    }
+
+    /** A process of generation 1 (no takeover). */
+    public StatusView(String version, long pid, String startedAt, String configFile, String lastReload,
+            List<Vip> vips) {
+        this(version, pid, startedAt, configFile, lastReload, vips, 1, null, startedAt);
     }
 
     /**

@@ -2,13 +2,18 @@ package io.maglevlb.control.cli;
 
 import io.maglevlb.control.daemon.DaemonOptions;
 import io.maglevlb.control.daemon.DaemonStartException;
+import io.maglevlb.control.daemon.InheritedSockets;
+import io.maglevlb.control.daemon.Lineage;
 import io.maglevlb.control.daemon.Maglevd;
 import io.maglevlb.control.daemon.TerminationSignals;
 import io.maglevlb.control.demo.DemoBackends;
 import io.maglevlb.control.plane.ControlPlane;
+import io.maglevlb.control.takeover.TakeoverClient;
+import io.maglevlb.control.takeover.UpgradeServer;
 import io.maglevlb.core.config.MaglevConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetSocketAddress;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -51,6 +56,12 @@ final class RunCommand implements Callable<Integer> {
                     + "demo next to another maglevd. The environment variable " + AdminAddress.ENV
                     + " does the same (this option wins); maglevd ctl reads it too.")
     String admin;
+
+    @Option(names = "--takeover",
+            description = "Take over from the maglevd running with the same upgrade_socket: receive its listening "
+                    + "sockets, serve, then let it finish its connections and exit. Exits 1, and the running "
+                    + "maglevd serves on, when the configuration cannot serve what it hands over.")
+    boolean takeover;
 
     @Spec
     CommandSpec spec;
@@ -102,8 +113,22 @@ final class RunCommand implements Callable<Integer> {
     private int runDaemon(MaglevConfig cfg, DaemonOptions options, AdminAddress adminOverride) {
         Maglevd daemon = new Maglevd(cfg, options);
         // Health checks, admin API, metrics, reload (SIGHUP / POST /reload) and drain.
-        daemon.addService(adminOverride == null ? new ControlPlane(config.file())
-                : new ControlPlane(config.file(), adminOverride.address(), adminOverride.source()));
+        ControlPlane control = adminOverride == null ? new ControlPlane(config.file())
+                : new ControlPlane(config.file(), adminOverride.address(), adminOverride.source());
+        daemon.addService(control);
+        TakeoverClient client = null;
+        if (takeover) {
+            LOG.info("takeover: connecting to the running maglevd on {}", cfg.upgradeSocket());
+            try {
+                client = TakeoverClient.connect(cfg.upgradeSocket());
+            } catch (TakeoverClient.TakeoverException e) {
+                LOG.error("maglevd: takeover failed: {}; the running maglevd serves on", e.getMessage());
+                return MaglevdMain.EXIT_FAILURE;
+            }
+            daemon.lineage(Lineage.successorOf(client.parentGeneration(), client.parentPid()));
+            InetSocketAddress adminAt = adminOverride != null ? adminOverride.address() : cfg.admin().listen();
+            client.takeAdminListener(adminAt).ifPresent(control::adoptAdminListener);
+        }
         CountDownLatch stop = new CountDownLatch(1);
         AtomicInteger signals = new AtomicInteger();
         boolean handled = TerminationSignals.install(signal -> {
@@ -124,16 +149,50 @@ final class RunCommand implements Callable<Integer> {
             }, "maglevd-shutdown"));
         }
         try {
-            daemon.start();
+            daemon.start(client != null ? client : InheritedSockets.NONE);
         } catch (DaemonStartException e) {
-            LOG.error("maglevd: cannot start: {}", e.getMessage());
+            if (client != null) {
+                client.abort(e.getMessage());
+                client.close();
+                LOG.error("maglevd: takeover aborted: {}; the running maglevd serves on", e.getMessage());
+            } else {
+                LOG.error("maglevd: cannot start: {}", e.getMessage());
+            }
             LOG.debug("start failure", e);
             return MaglevdMain.EXIT_FAILURE;
+        }
+        if (client != null) {
+            try {
+                if (client.serving()) {
+                    LOG.info("takeover: serving in place of pid {} (generation {}), which finishes its connections",
+                            client.parentPid(), daemon.lineage().generation());
+                } else {
+                    LOG.warn("takeover: pid {} closed the connection without acknowledging (it exited?); serving",
+                            client.parentPid());
+                }
+            } catch (TakeoverClient.TakeoverException e) {
+                LOG.error("maglevd: takeover aborted: {}; the running maglevd serves on, this process stops",
+                        e.getMessage());
+                client.close();
+                daemon.shutdown(cfg.shutdownTimeout());
+                return MaglevdMain.EXIT_FAILURE;
+            }
+            client.close();
+        }
+        UpgradeServer upgrade = null;
+        try {
+            upgrade = UpgradeServer.start(cfg.upgradeSocket(), client != null, daemon, control, stop::countDown);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("takeover: cannot listen on upgrade_socket {}: {}; this process cannot be taken over",
+                    cfg.upgradeSocket(), e.getMessage());
         }
         try {
             stop.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (upgrade != null) {
+            upgrade.close();
         }
         daemon.shutdown(cfg.shutdownTimeout());
         return MaglevdMain.EXIT_OK;

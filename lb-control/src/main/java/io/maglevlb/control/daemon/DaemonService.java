@@ -17,4 +17,11 @@ public interface DaemonService {
 
     /** Stops the service and releases its threads and sockets. Called once, after a successful start. */
     void stop();
+
+    /**
+     * Takeover, old process: a successor process serves now; let go of listening sockets it took over (without
+     * closing them for it), keep the rest running until {@link #stop()}. Default: nothing to let go of.
+     */
+    default void releaseAfterHandover() {
+    }
 }

@@ -11,6 +11,7 @@ import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.handover.HandoverSection;
 import io.maglevlb.dataplane.packet.DsrEngine;
 import io.maglevlb.dataplane.packet.DsrVip;
 import io.maglevlb.dataplane.packet.PacketEngineException;
@@ -22,6 +23,7 @@ import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -72,6 +74,9 @@ public final class Maglevd {
     // Created by start() when announce is configured, closed at the end of shutdown (or when start fails).
     private volatile Announcer announcer;
     private State state = State.NEW;
+    private volatile Lineage lineage = Lineage.first();
+    /** Set once a successor process serves in this one's place (takeover): shutdown then only drains. */
+    private volatile boolean handedOver;
 
     public Maglevd(MaglevConfig config, DaemonOptions options) {
         this.config = Objects.requireNonNull(config, "config");
@@ -98,6 +103,17 @@ public final class Maglevd {
      *     started so far is stopped again
      */
     public synchronized void start() throws DaemonStartException {
+        start(InheritedSockets.NONE);
+    }
+
+    /**
+     * As {@link #start()}, taking over the sockets a predecessor process handed over ({@code run --takeover}): a
+     * VIP the predecessor serves on the same protocol and address starts on its sockets; any other VIP binds its
+     * own.
+     *
+     * @throws DaemonStartException also when a VIP cannot use what was handed over for its address
+     */
+    public synchronized void start(InheritedSockets inherited) throws DaemonStartException {
         if (state != State.NEW) {
             throw new IllegalStateException("start() may be called once, the daemon is " + state);
         }
@@ -114,6 +130,17 @@ public final class Maglevd {
                     continue;
                 }
                 VipForwarder f = forwarder.get();
+                Optional<List<HandoverSection>> handed = inherited.take(vip.config());
+                if (handed.isPresent()) {
+                    if (!f.startFromHandover(handed.get())) {
+                        throw new DaemonStartException("vip " + vip.name() + ": cannot serve the sockets the running "
+                                + "maglevd handed over for " + listenKey(vip.name()) + " (" + handed.get() + ")", null);
+                    }
+                    forwarders.add(f);
+                    vip.attach(f);
+                    LOG.info("vip {}: took over the running maglevd's sockets: {}", vip.name(), f.describe());
+                    continue;
+                }
                 f.start();
                 forwarders.add(f);
                 vip.attach(f);
@@ -141,6 +168,59 @@ public final class Maglevd {
         state = State.RUNNING;
         LOG.info("maglevd running: {} of {} VIPs forwarding, {} workers ({})", forwarders.size(), vips.size(),
                 workerCount, transport.name());
+    }
+
+    /** Where this process stands in a chain of takeovers. Set before {@link #start} by a takeover. */
+    public void lineage(Lineage value) {
+        this.lineage = Objects.requireNonNull(value, "value");
+    }
+
+    public Lineage lineage() {
+        return lineage;
+    }
+
+    /**
+     * Takeover, old process: every forwarded VIP with what its forwarder hands over (see
+     * {@link VipForwarder#handOverSections()}). Control thread; the daemon must be running.
+     */
+    public synchronized List<Map.Entry<VipConfig, List<HandoverSection>>> handOverInventory() {
+        requireRunning();
+        List<Map.Entry<VipConfig, List<HandoverSection>>> out = new ArrayList<>();
+        for (VipRuntime vip : vips) {
+            Optional<VipForwarder> f = vip.forwarder();
+            if (f.isPresent()) {
+                out.add(Map.entry(vip.config(), f.get().handOverSections()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Takeover, old process, once the successor serves: every forwarder stops accepting and reading on the sockets
+     * it shares with the successor (open connections and tracked flows go on), and the services let go of theirs
+     * (the admin API's listener). A {@link #shutdown} after this drains only. Control thread.
+     */
+    public synchronized void releaseAfterHandover() {
+        requireRunning();
+        handedOver = true;
+        for (VipForwarder f : forwarders) {
+            f.releaseAfterHandover();
+        }
+        for (DaemonService service : startedServices) {
+            try {
+                service.releaseAfterHandover();
+            } catch (RuntimeException e) {
+                LOG.warn("{}: letting go of its sockets after the takeover failed: {}", service.name(), e.toString());
+            }
+        }
+        int open = activeConnections();
+        LOG.info("takeover: stopped accepting on every VIP; {} open connection{} and flow{} finish here", open,
+                open == 1 ? "" : "s", open == 1 ? "" : "s");
+    }
+
+    /** Whether a successor process serves in this one's place. */
+    public boolean handedOver() {
+        return handedOver;
     }
 
     /** The configuration key of a VIP's listen address, e.g. {@code vips[0].listen}, for messages. */
@@ -253,13 +333,21 @@ public final class Maglevd {
             }
             state = State.STOPPED;
         }
-        withdrawBeforeStopping();
-        for (VipForwarder f : forwarders) {
-            f.stopAccepting();
+        int open;
+        if (handedOver) {
+            // The successor serves the addresses (and announces nothing of ours): only drain.
+            open = activeConnections();
+            LOG.info("handed over: waiting up to {} for {} open connection{} and flow{} to finish",
+                    format(drainTimeout), open, open == 1 ? "" : "s", open == 1 ? "" : "s");
+        } else {
+            withdrawBeforeStopping();
+            for (VipForwarder f : forwarders) {
+                f.stopAccepting();
+            }
+            open = activeConnections();
+            LOG.info("shutting down: listeners closed; waiting up to {} for {} open connection{}",
+                    format(drainTimeout), open, open == 1 ? "" : "s");
         }
-        int open = activeConnections();
-        LOG.info("shutting down: listeners closed; waiting up to {} for {} open connection{}",
-                format(drainTimeout), open, open == 1 ? "" : "s");
         boolean drained = awaitDrained(drainTimeout);
         if (!drained) {
             int left = activeConnections();

@@ -150,6 +150,16 @@ public final class MetricNames {
     public static final String DIGEST = "digest";
     /** {@code maglev_reloads_total{result}}: configuration reloads, result ok or error. */
     public static final String RELOADS = "maglev.reloads";
+    /**
+     * {@code maglev_process_info{generation,parent_pid}}: 1. Generation 1 is a process started with {@code run};
+     * each takeover adds one, and {@code parent_pid} is the process taken over from (empty for generation 1).
+     * The start time is {@code process_start_time_seconds}.
+     */
+    public static final String PROCESS_INFO = "maglev.process.info";
+    /** Label: takeover generation. */
+    public static final String GENERATION = "generation";
+    /** Label: the pid of the process this one took over from. */
+    public static final String PARENT_PID = "parent_pid";
     /** {@code maglev_admin_connections_active}: admin API connections served now. */
     public static final String ADMIN_CONNECTIONS_ACTIVE = "maglev.admin.connections.active";
     /** {@code maglev_admin_connections_refused_total}: admin API connections over the limit, answered 503. */

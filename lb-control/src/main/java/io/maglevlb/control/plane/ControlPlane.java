@@ -11,6 +11,7 @@ import io.maglevlb.control.admin.TableView;
 import io.maglevlb.control.announce.Announcer;
 import io.maglevlb.control.announce.VipAnnouncement;
 import io.maglevlb.control.daemon.DaemonService;
+import io.maglevlb.control.daemon.Lineage;
 import io.maglevlb.control.daemon.Maglevd;
 import io.maglevlb.control.daemon.VipRuntime;
 import io.maglevlb.control.health.BackendHealth;
@@ -20,6 +21,7 @@ import io.maglevlb.control.health.HealthTarget;
 import io.maglevlb.control.health.HealthTransition;
 import io.maglevlb.control.health.InitialState;
 import io.maglevlb.control.metrics.MaglevMetrics;
+import io.maglevlb.control.metrics.MetricNames;
 import io.maglevlb.control.reload.ConfigDiff.BackendDiff;
 import io.maglevlb.control.reload.ConfigDiff.VipChange;
 import io.maglevlb.control.reload.HangupSignal;
@@ -113,6 +115,8 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     private final Map<String, DsrHealthRoutes.Path> probePaths = new HashMap<>();
     private DsrHealthRoutes dsrHealthRoutes;
     private volatile String lastReload;
+    /** Takeover: the admin API's listening socket the predecessor handed over (-1: bind admin.listen). */
+    private int inheritedAdminFd = -1;
 
     /** @param configFile the file reloads read: the one the daemon was started with */
     public ControlPlane(Path configFile) {
@@ -158,11 +162,18 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
                 return null;
             });
             MaglevConfig config = d.config();
-            admin = adminListen == null
+            if (inheritedAdminFd >= 0) {
+                int fd = inheritedAdminFd;
+                inheritedAdminFd = -1; // the server owns it now, also if it fails
+                admin = AdminServer.adopt(fd, adminListen(), config.admin().tokenFile(), this, metrics::scrape);
+            } else {
+                admin = adminListen == null
                     ? AdminServer.start(config.admin().listen(), config.admin().tokenFile(), this, metrics::scrape)
                     : AdminServer.start(adminListen, adminListenSource, config.admin().tokenFile(), this,
                             metrics::scrape);
+            }
             admin.registerMeters(metrics.registry());
+            registerProcessInfo(d.lineage());
         } catch (Exception e) {
             stop();
             throw e;
@@ -195,6 +206,42 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
         if (metrics != null) {
             metrics.close();
         }
+    }
+
+    /** Where the admin API listens: {@code --admin} (or its environment variable) when given, else admin.listen. */
+    public InetSocketAddress adminListen() {
+        return adminListen != null ? adminListen : daemon.config().admin().listen();
+    }
+
+    /**
+     * Takeover: serve the admin API on {@code fd}, the listening socket the predecessor handed over, instead of
+     * binding. Before {@link #start}; the control plane owns {@code fd} from then on.
+     */
+    public void adoptAdminListener(int fd) {
+        this.inheritedAdminFd = fd;
+    }
+
+    /** The admin API's listening socket, for a takeover; -1 when it cannot be handed over (NIO). */
+    public int adminListeningFd() {
+        return admin == null ? -1 : admin.listeningFd();
+    }
+
+    /** Takeover, old process: the successor serves the admin API now. */
+    @Override
+    public void releaseAfterHandover() {
+        if (admin != null) {
+            admin.releaseListener();
+        }
+    }
+
+    /** {@code maglev_process_info{generation,parent_pid}}: 1; where this process stands in a chain of takeovers. */
+    private void registerProcessInfo(Lineage lineage) {
+        io.micrometer.core.instrument.Gauge.builder(MetricNames.PROCESS_INFO, () -> 1)
+                .description("1, labelled with this process's takeover generation and the pid it took over from")
+                .tag(MetricNames.GENERATION, Long.toString(lineage.generation()))
+                .tag(MetricNames.PARENT_PID, lineage.parentPid().isPresent()
+                        ? Long.toString(lineage.parentPid().getAsLong()) : "")
+                .register(metrics.registry());
     }
 
     /** The admin API's bound address (its port when configured as 0). */
@@ -527,8 +574,11 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
                                     .orElse(new StatusView.Announcement(null, false, false, "not updated yet"))));
         }
         String version = Maglevd.class.getPackage().getImplementationVersion();
+        Lineage lineage = daemon.lineage();
         return new StatusView(version == null ? "development" : version, ProcessHandle.current().pid(),
-                startedAt.toString(), configFile.toString(), lastReload, vips);
+                startedAt.toString(), configFile.toString(), lastReload, vips, lineage.generation(),
+                lineage.parentPid().isPresent() ? lineage.parentPid().getAsLong() : null,
+                lineage.startedAt().toString());
     }
 
     /**

@@ -40,7 +40,7 @@ import java.util.stream.Collectors;
 public final class ConfigBinder {
 
     static final List<String> ROOT_KEYS = List.of("admin", "workers", "shutdown_timeout", "flow_table", "vips",
-            "announce", "dsr_health");
+            "announce", "dsr_health", "upgrade_socket");
     static final List<String> DSR_HEALTH_KEYS = List.of("first_mark", "first_table", "size", "rule_priority");
     static final List<String> ADMIN_KEYS = List.of("listen", "token_file");
     static final List<String> FLOW_TABLE_KEYS = List.of("capacity", "flood_threshold");
@@ -135,11 +135,47 @@ public final class ConfigBinder {
                 ? bindDsrHealth(f.node("dsr_health"), f.path("dsr_health"))
                 : DsrHealthConfig.defaults();
         AnnounceConfig announce = f.has("announce") ? bindAnnounce(f.node("announce"), f.path("announce")) : null;
+        Path upgradeSocket = f.has("upgrade_socket")
+                ? bindUpgradeSocket(f.node("upgrade_socket"), f.path("upgrade_socket"))
+                : MaglevConfig.DEFAULT_UPGRADE_SOCKET;
         if (!errors.isEmpty()) {
             return null;
         }
         return new MaglevConfig(admin, workers, shutdownTimeout, flowTable, vips, Optional.ofNullable(announce),
-                dsrHealth);
+                dsrHealth, upgradeSocket);
+    }
+
+    /** An absolute path short enough for a Unix socket address, not a directory. */
+    private Path bindUpgradeSocket(ConfigNode node, String path) {
+        String text = scalar(node, path, "a Unix socket path such as " + MaglevConfig.DEFAULT_UPGRADE_SOCKET);
+        if (text == null) {
+            return null;
+        }
+        if (text.isBlank()) {
+            error(path, node, "must not be empty (default " + MaglevConfig.DEFAULT_UPGRADE_SOCKET + ")");
+            return null;
+        }
+        Path p;
+        try {
+            p = Path.of(text);
+        } catch (InvalidPathException e) {
+            error(path, node, "'" + text + "' is not a valid path: " + e.getReason());
+            return null;
+        }
+        int bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (!p.isAbsolute()) {
+            error(path, node, "'" + text + "' must be an absolute path (maglevd and the process taking over may "
+                    + "start in different directories)");
+        } else if (text.endsWith("/") || p.getFileName() == null || p.getParent() == null) {
+            error(path, node, "'" + text + "' names a directory; give the socket's file name, e.g. "
+                    + MaglevConfig.DEFAULT_UPGRADE_SOCKET);
+        } else if (bytes > MaglevConfig.MAX_UPGRADE_SOCKET_BYTES) {
+            error(path, node, "'" + text + "' is " + bytes + " bytes long; a Unix socket path holds at most "
+                    + MaglevConfig.MAX_UPGRADE_SOCKET_BYTES);
+        } else {
+            return p;
+        }
+        return null;
     }
 
     private DsrHealthConfig bindDsrHealth(ConfigNode node, String path) {

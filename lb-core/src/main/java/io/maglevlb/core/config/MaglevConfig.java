@@ -1,5 +1,6 @@
 package io.maglevlb.core.config;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -15,18 +16,31 @@ import java.util.Optional;
  * @param vips the virtual services, in file order
  * @param announce announcing the VIPs through a kernel routing table; empty = maglevd announces nothing
  * @param dsrHealth marks and tables for health probes of DSR VIPs at the VIP
+ * @param upgradeSocket the Unix socket a successor process connects to for a takeover ({@code run --takeover})
  */
 public record MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
-        List<VipConfig> vips, Optional<AnnounceConfig> announce, DsrHealthConfig dsrHealth) {
+        List<VipConfig> vips, Optional<AnnounceConfig> announce, DsrHealthConfig dsrHealth, Path upgradeSocket) {
 
     /** 0 = one forwarding event loop per core. */
     public static final int DEFAULT_WORKERS = 0;
     public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
 
+    /** Where {@code upgrade_socket} is unless configured. */
+    public static final Path DEFAULT_UPGRADE_SOCKET = Path.of("/run/maglevd/upgrade.sock");
+    /** Longest {@code upgrade_socket} path in bytes: sun_path holds 108 with the terminating NUL. */
+    public static final int MAX_UPGRADE_SOCKET_BYTES = 107;
+
     public MaglevConfig {
         vips = List.copyOf(vips);
         Objects.requireNonNull(announce, "announce");
         Objects.requireNonNull(dsrHealth, "dsrHealth");
+        Objects.requireNonNull(upgradeSocket, "upgradeSocket");
+    }
+
+    /** With the default {@code upgrade_socket}. */
+    public MaglevConfig(AdminConfig admin, int workers, Duration shutdownTimeout, FlowTableConfig flowTable,
+            List<VipConfig> vips, Optional<AnnounceConfig> announce, DsrHealthConfig dsrHealth) {
+        this(admin, workers, shutdownTimeout, flowTable, vips, announce, dsrHealth, DEFAULT_UPGRADE_SOCKET);
     }
 
     /** A configuration that announces nothing, with the default {@code dsr_health} ranges. */

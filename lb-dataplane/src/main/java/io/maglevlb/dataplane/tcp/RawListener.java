@@ -6,6 +6,7 @@ import io.maglevlb.dataplane.DescriptorReserve;
 import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.linux.LinuxNative;
 import io.maglevlb.dataplane.linux.SocketFilters;
+import io.maglevlb.dataplane.linux.UnixSocket;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoRegistration;
@@ -69,7 +70,7 @@ final class RawListener implements EpollIoHandle {
     private TcpVipLoop loop;
     /** The loop's event loop, the same before and after a hand-off: what other threads submit to. */
     private final EventLoop eventLoop;
-    private final LinuxSocket socket;
+    private final FileDescriptor socket;
     private final int fd;
     private IoRegistration registration;
     /** Paused by max_connections. */
@@ -95,7 +96,7 @@ final class RawListener implements EpollIoHandle {
     private Runnable onClosed;
     private long lastAcceptErrorLogNs = System.nanoTime() - ACCEPT_ERROR_LOG_INTERVAL_NS;
 
-    private RawListener(TcpProxyVip vip, TcpVipLoop loop, LinuxSocket socket) {
+    private RawListener(TcpProxyVip vip, TcpVipLoop loop, FileDescriptor socket) {
         this.vip = vip;
         this.loop = loop;
         this.eventLoop = loop.eventLoop;
@@ -120,19 +121,36 @@ final class RawListener implements EpollIoHandle {
             socket.setTcpNoDelay(true);
             socket.bind(address);
             socket.listen(NetUtil.SOMAXCONN);
-            RawListener listener = new RawListener(vip, loop, socket);
-            Future<?> registered = loop.eventLoop.submit(() -> {
-                listener.register();
-                return null;
-            }).awaitUninterruptibly();
-            if (!registered.isSuccess()) {
-                throw new IOException("could not register the listener with its event loop", registered.cause());
-            }
-            return listener;
+            return register(new RawListener(vip, loop, socket));
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;
         }
+    }
+
+    /**
+     * Takeover: a listener on {@code fd}, a listening socket another process bound (and still holds), registered
+     * with the loop. This listener owns {@code fd} from then on (closed with it, also when this fails).
+     */
+    static RawListener adopt(TcpProxyVip vip, TcpVipLoop loop, int fd) throws IOException {
+        FileDescriptor socket = new FileDescriptor(fd);
+        try {
+            return register(new RawListener(vip, loop, socket));
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    private static RawListener register(RawListener listener) throws IOException {
+        Future<?> registered = listener.eventLoop.submit(() -> {
+            listener.register();
+            return null;
+        }).awaitUninterruptibly();
+        if (!registered.isSuccess()) {
+            throw new IOException("could not register the listener with its event loop", registered.cause());
+        }
+        return listener;
     }
 
     private void register() throws Exception {
@@ -143,7 +161,12 @@ final class RawListener implements EpollIoHandle {
 
     /** The bound address (the port resolved when 0 was asked for). */
     InetSocketAddress localAddress() throws IOException {
-        return (InetSocketAddress) socket.localAddress();
+        return UnixSocket.localAddress(fd);
+    }
+
+    /** The listening socket's descriptor (handed to a successor process at a takeover; it stays this one's). */
+    int fdNumber() {
+        return fd;
     }
 
     /**
@@ -368,13 +391,16 @@ final class RawListener implements EpollIoHandle {
             closeFd(spareFd);
             spareFd = -1;
         }
+        // Out of epoll first, while the descriptor is open: after a takeover another process holds the same socket,
+        // so close() alone would leave it in this loop's epoll set (epoll drops a file only when its last
+        // descriptor closes), reporting connections this process can no longer accept.
+        if (registration != null) {
+            registration.cancel();
+        }
         try {
             socket.close();
         } catch (IOException e) {
             LOG.debug("vip {}: closing a listener failed", vip.name(), e);
-        }
-        if (registration != null) {
-            registration.cancel();
         }
         Runnable whenClosed = onClosed;
         if (whenClosed != null) {

@@ -16,6 +16,8 @@ import io.maglevlb.dataplane.TrackedFlows;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.handover.HandoverSection;
+import io.maglevlb.dataplane.linux.UnixSocket;
 import io.maglevlb.dataplane.linux.LinuxNative;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -307,6 +309,69 @@ public final class TcpProxyVip implements VipForwarder {
             }
         }
         boundAddress = old.boundAddress;
+        vipPort = boundAddress.getPort();
+        startSweeps();
+        return true;
+    }
+
+    /** Takeover, old process: the raw listeners' sockets (none with NIO: the successor then binds its own). */
+    @Override
+    public List<HandoverSection> handOverSections() {
+        if (!raw || rawListeners.isEmpty()) {
+            return List.of();
+        }
+        int[] fds = rawListeners.stream().mapToInt(RawListener::fdNumber).toArray();
+        return List.of(HandoverSection.ofFds(HandoverSection.TCP_LISTENERS, fds));
+    }
+
+    /**
+     * Takeover, new process: accepts on the listening sockets of a predecessor process (its
+     * {@link HandoverSection#TCP_LISTENERS}) instead of binding. Each is checked first (a listening TCP socket on
+     * this VIP's address). Listener {@code i} goes to event loop {@code i mod loops}, so every socket of the
+     * kernel's SO_REUSEPORT group is accepted on even when the predecessor had more loops; with fewer, the
+     * remaining loops bind a listener of their own that joins the group.
+     *
+     * @return false when there is no such section or this forwarder is not the raw relay (epoll)
+     */
+    @Override
+    public boolean startFromHandover(List<HandoverSection> sections) throws VipBindException {
+        HandoverSection listening = sections.stream().filter(s -> s.type() == HandoverSection.TCP_LISTENERS)
+                .findFirst().orElse(null);
+        if (!raw || listening == null || listening.fds().length == 0 || !rawListeners.isEmpty()) {
+            return false;
+        }
+        InetSocketAddress address = config.listen();
+        for (int fd : listening.fds()) {
+            String why = UnixSocket.checkInetSocket(fd, LinuxNative.SOCK_STREAM, true, address);
+            if (why != null) {
+                throw new VipBindException(config.name(), address, new IOException("handed-over socket: " + why));
+            }
+        }
+        try {
+            int[] fds = listening.fds();
+            for (int i = 0; i < fds.length; i++) {
+                try {
+                    rawListeners.add(RawListener.adopt(this, loops.get(i % loops.size()), fds[i]));
+                } catch (IOException e) {
+                    for (int j = i + 1; j < fds.length; j++) {
+                        UnixSocket.closeQuietly(fds[j]);
+                    }
+                    throw new VipBindException(config.name(), address, e);
+                }
+            }
+            InetSocketAddress bound = new InetSocketAddress(address.getAddress(), localPort(rawListeners.get(0)));
+            for (int i = fds.length; i < loops.size(); i++) {
+                try {
+                    rawListeners.add(RawListener.open(this, loops.get(i), bound));
+                } catch (IOException e) {
+                    throw new VipBindException(config.name(), bound, e);
+                }
+            }
+            boundAddress = bound;
+        } catch (VipBindException | RuntimeException e) {
+            closeListeners();
+            throw e;
+        }
         vipPort = boundAddress.getPort();
         startSweeps();
         return true;

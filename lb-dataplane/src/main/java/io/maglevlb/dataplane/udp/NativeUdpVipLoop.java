@@ -170,6 +170,17 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
         stopAccepting();
     }
 
+    /**
+     * On the loop. Takeover, old process: stops reading the VIP socket (the successor process reads it now) and
+     * takes no new flows; tracked flows' replies still leave through it until they go idle.
+     */
+    void releaseVipSocket() {
+        accepting = false;
+        if (vipSocket != null && !vipSocketHandedOver) {
+            vipSocket.stopReading();
+        }
+    }
+
     @Override
     public void close() {
         if (!closeFlows()) {

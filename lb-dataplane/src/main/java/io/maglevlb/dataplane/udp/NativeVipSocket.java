@@ -2,6 +2,7 @@ package io.maglevlb.dataplane.udp;
 
 import io.maglevlb.dataplane.linux.DatagramBatch;
 import io.maglevlb.dataplane.linux.LinuxNative;
+import io.maglevlb.dataplane.linux.UnixSocket;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
@@ -87,6 +88,25 @@ final class NativeVipSocket implements EpollIoHandle {
         }
     }
 
+    /**
+     * Takeover: the VIP socket {@code fd} another process bound (and still holds). This object owns {@code fd}
+     * from then on.
+     */
+    static NativeVipSocket adopt(int fd) throws IOException {
+        return new NativeVipSocket(fd, UnixSocket.localAddress(fd));
+    }
+
+    /**
+     * On the loop: stops reading (takes the socket out of the loop's epoll) but keeps it open, so the loop's
+     * tracked flows still send their replies through it. Takeover, old process: the successor reads it now.
+     */
+    void stopReading() {
+        if (registration != null && !closed) {
+            registration.cancel();
+            registration = null;
+        }
+    }
+
     private static void check(LinuxNative sys, int fd, int result, String what) throws IOException {
         if (result != 0) {
             throw new IOException(what + ": " + LinuxNative.describe(sys.errno()));
@@ -120,14 +140,15 @@ final class NativeVipSocket implements EpollIoHandle {
         }
         closed = true;
         fd = -1;
+        // Out of epoll first, while the descriptor is open: after a takeover the successor process holds the same
+        // socket, and epoll drops a file only when its last descriptor closes.
+        if (registration != null) {
+            registration.cancel();
+        }
         try {
-            // Closed before the registration is cancelled: close() already took it out of epoll.
             descriptor.close();
         } catch (IOException e) {
             log.debug("closing a udp vip socket failed", e);
-        }
-        if (registration != null) {
-            registration.cancel();
         }
     }
 }

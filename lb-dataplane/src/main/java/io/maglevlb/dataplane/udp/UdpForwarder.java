@@ -17,6 +17,9 @@ import io.maglevlb.dataplane.TrackedFlows;
 import io.maglevlb.dataplane.Transport;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.handover.HandoverSection;
+import io.maglevlb.dataplane.linux.LinuxNative;
+import io.maglevlb.dataplane.linux.UnixSocket;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DatagramChannel;
@@ -164,6 +167,12 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         } catch (IOException e) {
             throw new VipBindException(vip.name(), bindTo, e);
         }
+        return attachNative(loop, loopCount, socket, bindTo);
+    }
+
+    /** Starts a native loop for {@code loop} reading {@code socket} (bound, not registered); returns its address. */
+    private InetSocketAddress attachNative(EventLoop loop, int loopCount, NativeVipSocket socket,
+            InetSocketAddress bindTo) throws VipBindException {
         NativeUdpVipLoop vipLoop;
         try {
             vipLoop = newNativeLoop(loop, loopCount);
@@ -278,6 +287,99 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         old.vipSockets.clear();
         this.localAddress = old.localAddress;
         return true;
+    }
+
+    /** Takeover, old process: the native VIP sockets, in loop order (none with NIO: the successor binds its own). */
+    @Override
+    public synchronized List<HandoverSection> handOverSections() {
+        if (vipSockets.isEmpty() || !vipChannels.isEmpty()) {
+            return List.of();
+        }
+        int[] fds = vipSockets.stream().mapToInt(s -> s.fd).toArray();
+        for (int fd : fds) {
+            if (fd < 0) {
+                return List.of(); // closing
+            }
+        }
+        return List.of(HandoverSection.ofFds(HandoverSection.UDP_VIP_SOCKETS, fds));
+    }
+
+    /**
+     * Takeover, new process: reads the VIP sockets of a predecessor process (its
+     * {@link HandoverSection#UDP_VIP_SOCKETS}) instead of binding, one per loop, each checked first (a UDP socket
+     * on this VIP's address). With more loops than sockets the others bind their own (joining the SO_REUSEPORT
+     * group); sockets beyond the loops are closed here (the predecessor reads them until it lets go; then they
+     * leave the group and the kernel spreads their flows over the others).
+     *
+     * @return false when there is no such section or the transport is not epoll
+     */
+    @Override
+    public synchronized boolean startFromHandover(List<HandoverSection> sections) throws VipBindException {
+        HandoverSection handed = sections.stream().filter(s -> s.type() == HandoverSection.UDP_VIP_SOCKETS)
+                .findFirst().orElse(null);
+        if (started || handed == null || handed.fds().length == 0 || !transport.isEpoll()) {
+            return false;
+        }
+        InetSocketAddress address = vip.listen();
+        for (int fd : handed.fds()) {
+            String why = UnixSocket.checkInetSocket(fd, LinuxNative.SOCK_DGRAM, false, address);
+            if (why != null) {
+                throw new VipBindException(vip.name(), address, new IOException("handed-over socket: " + why));
+            }
+        }
+        started = true;
+        List<EventLoop> eventLoops = new ArrayList<>();
+        for (EventExecutor e : workers) {
+            eventLoops.add((EventLoop) e);
+        }
+        int loopCount = eventLoops.size();
+        int[] fds = handed.fds();
+        InetSocketAddress bindTo = address;
+        try {
+            for (int i = 0; i < loopCount; i++) {
+                if (i < fds.length) {
+                    NativeVipSocket socket;
+                    try {
+                        socket = NativeVipSocket.adopt(fds[i]);
+                    } catch (IOException e) {
+                        throw new VipBindException(vip.name(), address, e);
+                    }
+                    fds[i] = -1; // owned by the socket now
+                    bindTo = attachNative(eventLoops.get(i), loopCount, socket, bindTo);
+                } else {
+                    bindTo = startNative(eventLoops.get(i), loopCount, bindTo);
+                }
+            }
+        } catch (VipBindException | RuntimeException e) {
+            for (int fd : fds) {
+                UnixSocket.closeQuietly(fd);
+            }
+            closeConnections();
+            throw e;
+        }
+        for (int i = loopCount; i < fds.length; i++) {
+            UnixSocket.closeQuietly(fds[i]);
+        }
+        this.localAddress = bindTo;
+        return true;
+    }
+
+    /**
+     * Takeover, old process: every loop stops reading its VIP socket (the successor reads it now) and takes no new
+     * flows; tracked flows' replies still leave through the sockets until the flows go idle.
+     */
+    @Override
+    public void releaseAfterHandover() {
+        List<Future<?>> pending = new ArrayList<>();
+        for (UdpLoop l : loops) {
+            if (!l.eventLoop().isShuttingDown()) {
+                Runnable release = l instanceof NativeUdpVipLoop n ? n::releaseVipSocket : l::stopAccepting;
+                pending.add(l.eventLoop().submit(release));
+            }
+        }
+        for (Future<?> f : pending) {
+            f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }
     }
 
     /** Takes {@code old}'s loops as they are, with this forwarder's settings; false when the flows cannot stay. */

@@ -52,8 +52,9 @@ public interface VipForwarder {
 
     /**
      * Takeover, new process: starts from the sections a predecessor process handed over (instead of
-     * {@link #start()}), adopting their descriptors, which it owns from then on. It reads and accepts on them at
-     * once: the predecessor still does too until it is told to let go ({@link #releaseAfterHandover}).
+     * {@link #start()}), adopting their descriptors, which it owns from then on. It accepts and reads on them from
+     * {@link #serveHandedOver()} on; the predecessor still does too until it is told to let go
+     * ({@link #releaseAfterHandover}).
      *
      * @return false, with nothing changed and no descriptor adopted, when this forwarder cannot start from them
      *     (the default); the caller then refuses the takeover or binds with {@link #start()}
@@ -61,6 +62,14 @@ public interface VipForwarder {
      */
     default boolean startFromHandover(List<HandoverSection> sections) throws VipBindException {
         return false;
+    }
+
+    /**
+     * Takeover, new process: starts accepting and reading on what {@link #startFromHandover} adopted. Until then the
+     * sockets are registered but not read, so a takeover refused halfway (another VIP, the admin API) has taken
+     * nothing from the old process it would have to reset. Waits for the loops. Default: nothing to do.
+     */
+    default void serveHandedOver() {
     }
 
     /**

@@ -123,6 +123,7 @@ public final class Maglevd {
         Transport transport = options.transport();
         int workerCount = config.effectiveWorkers();
         workers = transport.newEventLoopGroup(workerCount, WORKER_THREAD_PREFIX);
+        List<VipForwarder> adopted = new ArrayList<>();
         try {
             for (VipRuntime vip : vips) {
                 Optional<VipForwarder> forwarder = forwarderFor(vip.config());
@@ -137,6 +138,7 @@ public final class Maglevd {
                                 + "maglevd handed over for " + listenKey(vip.name()) + " (" + handed.get() + ")", null);
                     }
                     forwarders.add(f);
+                    adopted.add(f);
                     vip.attach(f);
                     LOG.info("vip {}: took over the running maglevd's sockets: {}", vip.name(), f.describe());
                     continue;
@@ -157,6 +159,15 @@ public final class Maglevd {
             List<String> notAnnounced = updateAnnouncements();
             if (!notAnnounced.isEmpty()) {
                 throw new DaemonStartException("announce: " + String.join("; ", notAnnounced), null);
+            }
+            if (!adopted.isEmpty()) {
+                // Everything else started: only now take connections and datagrams from the handed-over sockets,
+                // so a start that failed before this point has taken nothing from the running process.
+                for (VipForwarder f : adopted) {
+                    f.serveHandedOver();
+                }
+                LOG.info("takeover: accepting and reading on the handed-over sockets of {} VIP{}", adopted.size(),
+                        adopted.size() == 1 ? "" : "s");
             }
         } catch (VipBindException e) {
             abortStart();

@@ -75,6 +75,11 @@ final class RawListener implements EpollIoHandle {
     private IoRegistration registration;
     /** Paused by max_connections. */
     private boolean limitPaused;
+    /**
+     * Takeover: registered but not accepting until the whole process is ready to serve ({@link #serveAndWait}),
+     * so a takeover refused halfway has accepted nothing it would have to reset.
+     */
+    private boolean held;
     /** Paused for a moment after accept ran out of file descriptors or memory, or the reserve was reached. */
     private boolean errorPaused;
     /**
@@ -111,6 +116,12 @@ final class RawListener implements EpollIoHandle {
      * @throws IOException when the address cannot be bound
      */
     static RawListener open(TcpProxyVip vip, TcpVipLoop loop, InetSocketAddress address) throws IOException {
+        return open(vip, loop, address, false);
+    }
+
+    /** As {@link #open(TcpProxyVip, TcpVipLoop, InetSocketAddress)}; {@code held}: not accepting yet. */
+    static RawListener open(TcpProxyVip vip, TcpVipLoop loop, InetSocketAddress address, boolean held)
+            throws IOException {
         LinuxSocket socket = LinuxSocket.newSocketStream(address.getAddress() instanceof Inet4Address
                 ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6);
         try {
@@ -121,7 +132,9 @@ final class RawListener implements EpollIoHandle {
             socket.setTcpNoDelay(true);
             socket.bind(address);
             socket.listen(NetUtil.SOMAXCONN);
-            return register(new RawListener(vip, loop, socket));
+            RawListener listener = new RawListener(vip, loop, socket);
+            listener.held = held;
+            return register(listener);
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;
@@ -130,12 +143,15 @@ final class RawListener implements EpollIoHandle {
 
     /**
      * Takeover: a listener on {@code fd}, a listening socket another process bound (and still holds), registered
-     * with the loop. This listener owns {@code fd} from then on (closed with it, also when this fails).
+     * with the loop but not accepting until {@link #serveAndWait()}. This listener owns {@code fd} from then on
+     * (closed with it, also when this fails).
      */
     static RawListener adopt(TcpProxyVip vip, TcpVipLoop loop, int fd) throws IOException {
         FileDescriptor socket = new FileDescriptor(fd);
         try {
-            return register(new RawListener(vip, loop, socket));
+            RawListener listener = new RawListener(vip, loop, socket);
+            listener.held = true;
+            return register(listener);
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;
@@ -156,7 +172,15 @@ final class RawListener implements EpollIoHandle {
     private void register() throws Exception {
         Future<IoRegistration> f = loop.register(this).sync();
         registration = f.getNow();
-        registration.submit(EpollIoOps.EPOLLIN);
+        registration.submit(held ? EpollIoOps.NONE : EpollIoOps.EPOLLIN);
+    }
+
+    /** Takeover: starts accepting (what waits in the queue too). Waits for the loop. */
+    void serveAndWait() {
+        eventLoop.submit(() -> {
+            held = false;
+            updateInterest();
+        }).awaitUninterruptibly();
     }
 
     /** The bound address (the port resolved when 0 was asked for). */
@@ -257,7 +281,7 @@ final class RawListener implements EpollIoHandle {
     private void updateInterest() {
         if (!closed) {
             // NONE leaves the fd registered with no interest (see EpollEmptyInterestWorkaround).
-            registration.submit(limitPaused || errorPaused ? EpollIoOps.NONE : EpollIoOps.EPOLLIN);
+            registration.submit(limitPaused || errorPaused || held ? EpollIoOps.NONE : EpollIoOps.EPOLLIN);
         }
     }
 
@@ -291,7 +315,7 @@ final class RawListener implements EpollIoHandle {
     public void handle(IoRegistration registration, IoEvent event) {
         RawLoopIo io = loop.rawIo();
         LinuxNative sys = io.sys;
-        for (int i = 0; i < ACCEPTS_PER_EVENT && !limitPaused && !errorPaused && !closed; i++) {
+        for (int i = 0; i < ACCEPTS_PER_EVENT && !limitPaused && !errorPaused && !held && !closed; i++) {
             if (!draining && vip.limit.full()) {
                 // Another loop (or this one) reached max_connections; its pause may not have arrived yet. Pause
                 // now so that no more than one connection per loop is accepted past the limit (ConnectionLimit).

@@ -362,7 +362,7 @@ public final class TcpProxyVip implements VipForwarder {
             InetSocketAddress bound = new InetSocketAddress(address.getAddress(), localPort(rawListeners.get(0)));
             for (int i = fds.length; i < loops.size(); i++) {
                 try {
-                    rawListeners.add(RawListener.open(this, loops.get(i), bound));
+                    rawListeners.add(RawListener.open(this, loops.get(i), bound, true));
                 } catch (IOException e) {
                     throw new VipBindException(config.name(), bound, e);
                 }
@@ -375,6 +375,14 @@ public final class TcpProxyVip implements VipForwarder {
         vipPort = boundAddress.getPort();
         startSweeps();
         return true;
+    }
+
+    /** Takeover: the adopted listeners start accepting. */
+    @Override
+    public void serveHandedOver() {
+        for (RawListener listener : rawListeners) {
+            listener.serveAndWait();
+        }
     }
 
     private void startSweeps() {

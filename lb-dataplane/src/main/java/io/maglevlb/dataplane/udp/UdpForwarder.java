@@ -64,6 +64,11 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
     /** The VIP sockets this forwarder owns (closes): Netty channels (NIO) or native sockets (epoll). */
     private final List<DatagramChannel> vipChannels = new CopyOnWriteArrayList<>();
     private final List<NativeVipSocket> vipSockets = new CopyOnWriteArrayList<>();
+    /**
+     * Takeover: sockets adopted (or bound) by {@link #startFromHandover}, not read until {@link #serveHandedOver};
+     * socket {@code i} goes to loop {@code i}. Emptied when they are attached (or closed with the forwarder).
+     */
+    private final List<NativeVipSocket> heldSockets = new CopyOnWriteArrayList<>();
     private volatile InetSocketAddress localAddress;
     private boolean started;
     private LongSupplier descriptorCeiling = DescriptorReserve::udpSessionCeiling;
@@ -333,22 +338,24 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             eventLoops.add((EventLoop) e);
         }
         int loopCount = eventLoops.size();
-        int[] fds = handed.fds();
+        int[] fds = handed.fds().clone();
         InetSocketAddress bindTo = address;
         try {
             for (int i = 0; i < loopCount; i++) {
-                if (i < fds.length) {
-                    NativeVipSocket socket;
-                    try {
+                NativeVipSocket socket;
+                try {
+                    if (i < fds.length) {
                         socket = NativeVipSocket.adopt(fds[i]);
-                    } catch (IOException e) {
-                        throw new VipBindException(vip.name(), address, e);
+                        fds[i] = -1; // owned by the socket now
+                    } else {
+                        socket = NativeVipSocket.open(bindTo, tuning);
                     }
-                    fds[i] = -1; // owned by the socket now
-                    bindTo = attachNative(eventLoops.get(i), loopCount, socket, bindTo);
-                } else {
-                    bindTo = startNative(eventLoops.get(i), loopCount, bindTo);
+                } catch (IOException e) {
+                    throw new VipBindException(vip.name(), bindTo, e);
                 }
+                heldSockets.add(socket);
+                bindTo = socket.localAddress;
+                loops.add(newNativeLoop(eventLoops.get(i), loopCount));
             }
         } catch (VipBindException | RuntimeException e) {
             for (int fd : fds) {
@@ -362,6 +369,26 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
         this.localAddress = bindTo;
         return true;
+    }
+
+    /** Takeover: every loop starts reading the socket {@link #startFromHandover} gave it. */
+    @Override
+    public synchronized void serveHandedOver() {
+        for (int i = 0; i < heldSockets.size() && i < loops.size(); i++) {
+            NativeVipSocket socket = heldSockets.get(i);
+            NativeUdpVipLoop loop = (NativeUdpVipLoop) loops.get(i);
+            Future<?> done = loop.eventLoop().submit(() -> {
+                loop.attach(socket);
+                return null;
+            });
+            done.awaitUninterruptibly(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            if (!done.isSuccess()) {
+                throw new IllegalStateException("vip " + vip.name() + ": could not start reading a handed-over "
+                        + "udp socket", done.cause());
+            }
+            vipSockets.add(socket);
+        }
+        heldSockets.clear();
     }
 
     /**
@@ -681,6 +708,10 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
      */
     @Override
     public void closeConnections() {
+        for (NativeVipSocket held : heldSockets) {
+            held.close(); // never registered: closes the descriptor only
+        }
+        heldSockets.clear();
         List<Future<?>> pending = new ArrayList<>();
         for (UdpLoop l : loops) {
             if (!l.eventLoop().isShuttingDown()) {

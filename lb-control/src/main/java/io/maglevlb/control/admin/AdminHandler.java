@@ -39,6 +39,7 @@ import org.slf4j.LoggerFactory;
  *   GET  /status                                    JSON {@link StatusView}
  *   GET  /vips/{vip}/table                          JSON {@link TableView}
  *   GET  /vips/{vip}/explain?client=IP:PORT         JSON {@link ExplainView}: where that client's flow goes
+ *   POST /upgrade                                   start the successor process (run --takeover): 202 {successorPid}
  *   POST /reload                                    JSON {@link ReloadResult}; 422 when the file is invalid
  *   POST /vips/{vip}/backends/{backend}/drain       JSON {@link DrainResult}
  *   POST /vips/{vip}/backends/{backend}/undrain     JSON {@link DrainResult}
@@ -253,6 +254,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 case "status" -> new Route("GET", () -> Reply.json(HttpResponseStatus.OK, api.status(), true)
                         .withNewline(), false);
                 case "reload" -> new Route("POST", this::reload, true);
+                case "upgrade" -> new Route("POST", this::upgrade, true);
                 case "withdraw" -> new Route("POST", () -> announceReply(api.withdraw(null)), true);
                 case "announce" -> new Route("POST", () -> announceReply(api.announce(null)), true);
                 default -> null;
@@ -285,6 +287,17 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     true);
         }
         return null;
+    }
+
+    private Reply upgrade() {
+        try {
+            long pid = api.upgrade();
+            return Reply.json(HttpResponseStatus.ACCEPTED, Map.of("successorPid", pid, "message",
+                    "pid " + pid + " is taking over; this process drains and exits once it serves"), false)
+                    .withNewline();
+        } catch (IllegalStateException e) {
+            return Reply.error(HttpResponseStatus.CONFLICT, e.getMessage());
+        }
     }
 
     private Reply explain(String vip, List<String> client) {

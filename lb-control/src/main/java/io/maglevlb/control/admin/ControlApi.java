@@ -42,4 +42,14 @@ public interface ControlApi {
 
     /** The maintenance switch, on: undoes {@link #withdraw} for {@code vip} (null: every VIP). Idempotent. */
     AnnounceResult announce(String vip);
+
+    /**
+     * Starts the successor process ({@code run --takeover} with this process's command line: after a package
+     * upgrade, the new binary) and returns at once; the successor takes over and this process drains and exits.
+     *
+     * @throws IllegalStateException when an upgrade cannot start (one runs already, no upgrade_socket), with why
+     */
+    default long upgrade() {
+        throw new IllegalStateException("this daemon cannot start its successor");
+    }
 }

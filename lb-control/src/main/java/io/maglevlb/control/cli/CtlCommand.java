@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "ctl", mixinStandardHelpOptions = true,
         description = "Operate a running maglevd through its admin API.",
         subcommands = {CtlCommand.Status.class, CtlCommand.Drain.class, CtlCommand.Undrain.class,
-            CtlCommand.Reload.class, CtlCommand.Table.class, CtlCommand.Withdraw.class, CtlCommand.Announce.class,
+            CtlCommand.Reload.class, CtlCommand.Upgrade.class, CtlCommand.Table.class, CtlCommand.Withdraw.class, CtlCommand.Announce.class,
             CompareCommand.class})
 public final class CtlCommand implements Callable<Integer> {
     public static final int EXIT_OK = 0;
@@ -355,6 +355,21 @@ public final class CtlCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%s/%s %s%s%n", d.path("vip").asText(), d.path("backend").asText(),
                 d.path("drained").asBoolean() ? "drained" : "undrained",
                 d.path("changed").asBoolean() ? "" : " (already)");
+    }
+
+    @Command(name = "upgrade", mixinStandardHelpOptions = true,
+            description = {"Replace the running maglevd by a new process without losing a connection: it starts "
+                    + "'run --takeover' with its own command line (after a package upgrade, the new version), "
+                    + "which takes over the sockets; the old process finishes its connections and exits.",
+                    "Returns once the new process is started; its log says when it serves."})
+    static final class Upgrade implements Callable<Integer> {
+        @ParentCommand
+        CtlCommand ctl;
+
+        @Override
+        public Integer call() {
+            return ctl.run("POST", "/upgrade", false, (r, out) -> out.println(r.path("message").asText()));
+        }
     }
 
     @Command(name = "reload", mixinStandardHelpOptions = true,

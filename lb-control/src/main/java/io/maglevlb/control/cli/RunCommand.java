@@ -178,10 +178,12 @@ final class RunCommand implements Callable<Integer> {
                 return MaglevdMain.EXIT_FAILURE;
             }
             client.close();
+            TakeoverClient.notifySystemd();
         }
         UpgradeServer upgrade = null;
         try {
             upgrade = UpgradeServer.start(cfg.upgradeSocket(), client != null, daemon, control, stop::countDown);
+            control.upgrader(upgrade::spawnSuccessor);
         } catch (IOException | RuntimeException e) {
             LOG.warn("takeover: cannot listen on upgrade_socket {}: {}; this process cannot be taken over",
                     cfg.upgradeSocket(), e.getMessage());

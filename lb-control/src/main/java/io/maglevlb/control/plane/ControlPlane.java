@@ -117,6 +117,8 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     private volatile String lastReload;
     /** Takeover: the admin API's listening socket the predecessor handed over (-1: bind admin.listen). */
     private int inheritedAdminFd = -1;
+    /** Starts the successor process ({@code POST /upgrade}); null while this process cannot be taken over. */
+    private volatile java.util.function.LongSupplier upgrader;
 
     /** @param configFile the file reloads read: the one the daemon was started with */
     public ControlPlane(Path configFile) {
@@ -224,6 +226,21 @@ public final class ControlPlane implements DaemonService, ControlApi, Reloader.L
     /** The admin API's listening socket, for a takeover; -1 when it cannot be handed over (NIO). */
     public int adminListeningFd() {
         return admin == null ? -1 : admin.listeningFd();
+    }
+
+    /** What {@code POST /upgrade} runs: starts the successor, returns its pid. Null: upgrades are refused. */
+    public void upgrader(java.util.function.LongSupplier value) {
+        this.upgrader = value;
+    }
+
+    @Override
+    public long upgrade() {
+        java.util.function.LongSupplier u = upgrader;
+        if (u == null) {
+            throw new IllegalStateException("this maglevd does not listen on upgrade_socket ("
+                    + daemon.config().upgradeSocket() + "; its start log says why), so nothing can take over");
+        }
+        return u.getAsLong();
     }
 
     /** Takeover, old process: the successor serves the admin API now. */

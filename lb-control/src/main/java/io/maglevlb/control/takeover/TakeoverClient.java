@@ -232,6 +232,26 @@ public final class TakeoverClient implements InheritedSockets, AutoCloseable {
         }
     }
 
+    /**
+     * Under systemd ({@code NOTIFY_SOCKET} set): tells it this process is the service's main process now
+     * ({@code MAINPID=}; the unit has {@code NotifyAccess=all}), so the service stays up when the old one exits.
+     */
+    public static void notifySystemd() {
+        String socket = System.getenv("NOTIFY_SOCKET");
+        if (socket == null || socket.isEmpty()) {
+            return;
+        }
+        long pid = ProcessHandle.current().pid();
+        try {
+            UnixSocket.sendDatagram(socket, ("MAINPID=" + pid + "\nSTATUS=serving (took over)\n")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            LOG.info("takeover: told systemd that pid {} is the main process now", pid);
+        } catch (IOException e) {
+            LOG.warn("takeover: could not tell systemd the new main pid ({}): it may stop the service when the "
+                    + "old process exits", e.getMessage());
+        }
+    }
+
     /** Tells the old process this one will not serve (it serves on). */
     public void abort(String reason) {
         try {

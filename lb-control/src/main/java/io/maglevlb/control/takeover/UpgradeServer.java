@@ -42,6 +42,8 @@ public final class UpgradeServer implements AutoCloseable {
     private final Runnable onHandedOver;
     private final Thread thread;
     private volatile boolean closed;
+    /** The successor {@link #spawnSuccessor} started, while it may still be taking over. */
+    private volatile Process successor;
 
     private UpgradeServer(Path path, UnixSocket listener, Maglevd daemon, ControlPlane control, Runnable onHandedOver) {
         this.path = path;
@@ -70,6 +72,83 @@ public final class UpgradeServer implements AutoCloseable {
         server.thread.start();
         LOG.info("takeover: listening on {} (generation {})", path, daemon.lineage().generation());
         return server;
+    }
+
+    /**
+     * {@code POST /upgrade}: starts {@code run --takeover} with this process's own command line (the same java and
+     * class path: after a package upgrade, the new files), its output going where this process's goes. Under
+     * systemd it runs in the service's control group, and tells systemd it is the main process once it serves
+     * ({@code MAINPID=}, see {@link TakeoverClient}).
+     *
+     * @return the successor's pid
+     * @throws IllegalStateException when one is still taking over, or it cannot be started
+     */
+    public synchronized long spawnSuccessor() {
+        Process running = successor;
+        if (running != null && running.isAlive() && !daemon.handedOver()) {
+            throw new IllegalStateException("pid " + running.pid() + " is taking over already");
+        }
+        if (daemon.handedOver() || closed) {
+            throw new IllegalStateException("this maglevd has handed over already");
+        }
+        List<String> command;
+        try {
+            command = successorCommand(ownCommandLine());
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read this process's command line: " + e.getMessage(), e);
+        }
+        try {
+            Process p = new ProcessBuilder(command).inheritIO().start();
+            successor = p;
+            LOG.info("takeover: started pid {} to take over: {}", p.pid(), String.join(" ", command));
+            return p.pid();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start the successor: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * This process's command line from /proc/self/cmdline (ProcessHandle.Info gives up on long ones, such as a
+     * long class path).
+     */
+    private static List<String> ownCommandLine() throws IOException {
+        byte[] raw = Files.readAllBytes(Path.of("/proc/self/cmdline"));
+        List<String> out = new java.util.ArrayList<>();
+        int from = 0;
+        for (int i = 0; i < raw.length; i++) {
+            if (raw[i] == 0) {
+                out.add(new String(raw, from, i - from, java.nio.charset.StandardCharsets.UTF_8));
+                from = i + 1;
+            }
+        }
+        if (from < raw.length) {
+            out.add(new String(raw, from, raw.length - from, java.nio.charset.StandardCharsets.UTF_8));
+        }
+        return out;
+    }
+
+    /** {@code self} (a command line: the java executable, then its arguments) with {@code --takeover} after run. */
+    static List<String> successorCommand(List<String> self) {
+        if (self.isEmpty()) {
+            throw new IllegalStateException("this process's command line is empty");
+        }
+        List<String> command = new java.util.ArrayList<>();
+        boolean afterRun = false;
+        boolean hasTakeover = self.contains("--takeover");
+        for (int i = 0; i < self.size(); i++) {
+            String a = self.get(i);
+            command.add(a);
+            if (i > 0 && !afterRun && a.equals("run")) {
+                afterRun = true;
+                if (!hasTakeover) {
+                    command.add("--takeover");
+                }
+            }
+        }
+        if (!afterRun) {
+            throw new IllegalStateException("this process was not started with 'run': " + String.join(" ", self));
+        }
+        return command;
     }
 
     private void acceptLoop() {

@@ -38,6 +38,12 @@ final class DaemonProcess implements AutoCloseable {
      */
     static DaemonProcess startUnder(List<String> prefix, Path log, List<String> jvmOptions, String... args)
             throws IOException {
+        return startUnder(prefix, log, jvmOptions, java.util.Map.of(), args);
+    }
+
+    /** As {@link #startUnder(List, Path, List, String...)}, with {@code env} added to the environment. */
+    static DaemonProcess startUnder(List<String> prefix, Path log, List<String> jvmOptions,
+            java.util.Map<String, String> env, String... args) throws IOException {
         List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--enable-native-access=ALL-UNNAMED"); // the launcher's required options (jvm-opts.sh)
@@ -49,7 +55,9 @@ final class DaemonProcess implements AutoCloseable {
         command.add(System.getProperty("java.class.path"));
         command.add("io.maglevlb.control.cli.MaglevdMain");
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().putAll(env);
+        Process p = builder.start();
         return new DaemonProcess(p, log);
     }
 

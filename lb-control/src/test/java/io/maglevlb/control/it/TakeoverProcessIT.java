@@ -304,6 +304,74 @@ class TakeoverProcessIT {
         }
     }
 
+    /**
+     * {@code POST /upgrade} (what {@code maglevd ctl upgrade} sends): the running process starts its successor with
+     * its own command line; the successor takes over and, under systemd, says {@code MAINPID=} on
+     * {@code NOTIFY_SOCKET} (here a datagram socket socat reads, standing in for systemd).
+     */
+    @Test
+    void upgradeThroughTheAdminApiStartsTheSuccessorWhichTellsSystemd() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/socat")),
+                "socat is not installed (apt-get install socat)");
+        int adminPort = freePort();
+        int tcpPort = freePort();
+        int udpPort;
+        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            udpPort = probe.getLocalPort();
+        }
+        Path socket = dir.resolve("run").resolve("upgrade.sock");
+        Path notify = dir.resolve("notify.sock");
+        Path notified = dir.resolve("notified.txt");
+        List<UdpEchoBackend> udp = List.of(
+                UdpEchoBackend.start("u1", new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), false));
+        Process socat = new ProcessBuilder("socat", "-u", "UNIX-RECV:" + notify, "OPEN:" + notified + ",creat,append")
+                .redirectErrorStream(true).redirectOutput(dir.resolve("socat.log").toFile()).start();
+        ProcessHandle successor = null;
+        try (NamedEchoBackend a = new NamedEchoBackend("a"); NamedEchoBackend b = new NamedEchoBackend("b")) {
+            Path config = Files.writeString(dir.resolve("maglevd.yaml"),
+                    yaml(adminPort, tcpPort, udpPort, socket, List.of(a, b), udp));
+            while (!Files.exists(notify) && socat.isAlive()) {
+                Thread.sleep(10); // socat binds the socket it reads
+            }
+            try (DaemonProcess old = DaemonProcess.startUnder(List.of(), dir.resolve("old.log"), List.of(),
+                    Map.of("NOTIFY_SOCKET", notify.toString()), "run", "--config", config.toString())) {
+                old.awaitLine("takeover: listening on", STARTUP);
+                HeldConnection held = new HeldConnection(tcpPort);
+                HttpResponse<String> answer = http.send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + adminPort + "/upgrade"))
+                        .POST(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(30)).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(202, answer.statusCode(), answer.body());
+                String pid = answer.body().replaceAll("(?s).*\"successorPid\"\\s*:\\s*(\\d+).*", "$1");
+                successor = ProcessHandle.of(Long.parseLong(pid)).orElseThrow();
+                old.awaitLine("takeover: handed over to pid " + pid, STARTUP);
+                held.finish();
+                held.close();
+                assertEquals(0, old.awaitExit(Duration.ofSeconds(150)), old.output());
+                request(tcpPort);
+                long deadline = System.nanoTime() + STARTUP.toNanos();
+                while (!(Files.exists(notified) && Files.readString(notified).contains("MAINPID=" + pid))
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertTrue(Files.readString(notified).contains("MAINPID=" + pid), old.output());
+                // the successor's log lines go where the old process's went
+                assertTrue(old.output().contains("takeover: serving in place of pid " + old.handle().pid()),
+                        old.output());
+                successor.destroy();
+                successor.onExit().get(150, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        } finally {
+            if (successor != null && successor.isAlive()) {
+                successor.destroyForcibly();
+            }
+            socat.destroyForcibly();
+            for (UdpEchoBackend u : udp) {
+                u.close();
+            }
+        }
+    }
+
     /** A connection opened before a takeover that finishes after it: greeting now, echo later. */
     private static final class HeldConnection implements AutoCloseable {
         private final Socket socket;

@@ -548,6 +548,19 @@ class ConfigBinderTest {
             assertEquals(8, c.workers());
             assertOnlyError("shutdown_timeout: 30\n" + VIP_HEAD, "shutdown_timeout", 1, 19, "has no unit");
         }
+
+        @Test
+        void upgradeSocketDefaultsUnderRunAndMustBeAnAbsoluteFilePathThatFitsASocketAddress() {
+            assertEquals(java.nio.file.Path.of("/run/maglevd/upgrade.sock"), valid(VIP_HEAD).upgradeSocket());
+            assertEquals(java.nio.file.Path.of("/var/run/lb/u.sock"),
+                    valid("upgrade_socket: /var/run/lb/u.sock\n" + VIP_HEAD).upgradeSocket());
+            assertOnlyError("upgrade_socket: run/u.sock\n" + VIP_HEAD, "upgrade_socket", 1, 17, "absolute path");
+            assertOnlyError("upgrade_socket: /run/maglevd/\n" + VIP_HEAD, "upgrade_socket", 1, 17, "names a directory");
+            assertOnlyError("upgrade_socket: /\n" + VIP_HEAD, "upgrade_socket", 1, 17, "names a directory");
+            assertOnlyError("upgrade_socket: /run/" + "x".repeat(110) + "\n" + VIP_HEAD, "upgrade_socket", 1, 17,
+                    "at most 107");
+            assertOnlyError("upgrade_socket: \"\"\n" + VIP_HEAD, "upgrade_socket", 1, 17, "must not be empty");
+        }
     }
 
     @Nested

@@ -90,6 +90,8 @@ public final class UnixSocket implements AutoCloseable {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SHUTDOWN = bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle SENDTO = bind("sendto",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SOCKETPAIR = bind("socketpair",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
 
@@ -170,6 +172,43 @@ public final class UnixSocket implements AutoCloseable {
                 throw new IOException("socket(AF_UNIX): " + LinuxNative.describe((int) ERRNO.get(state, 0L)));
             }
             return new UnixSocket(fd);
+        }
+    }
+
+    /**
+     * Sends one datagram to the AF_UNIX datagram socket {@code address}: a path, or an abstract name written with a
+     * leading {@code @} (as in systemd's {@code NOTIFY_SOCKET}). For sd_notify.
+     */
+    public static void sendDatagram(String address, byte[] data) throws IOException {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment state = call.allocate(CAPTURE_LAYOUT);
+            int fd = (int) invoke(SOCKET, state, AF_UNIX, LinuxNative.SOCK_DGRAM | LinuxNative.SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                throw new IOException("socket(AF_UNIX, SOCK_DGRAM): " + LinuxNative.describe((int) ERRNO.get(state, 0L)));
+            }
+            try {
+                byte[] name = address.getBytes(StandardCharsets.UTF_8);
+                if (name.length == 0 || name.length >= SUN_PATH_BYTES) {
+                    throw new IOException("bad unix socket address '" + address + "'");
+                }
+                MemorySegment addr = call.allocate(SOCKADDR_UN_BYTES);
+                addr.set(JAVA_SHORT, 0, (short) AF_UNIX);
+                MemorySegment.copy(name, 0, addr, JAVA_BYTE, 2, name.length);
+                int addrLength = SOCKADDR_UN_BYTES;
+                if (name[0] == '@') {
+                    addr.set(JAVA_BYTE, 2, (byte) 0); // abstract namespace: the length ends the name
+                    addrLength = 2 + name.length;
+                }
+                MemorySegment buffer = call.allocate(Math.max(1, data.length));
+                MemorySegment.copy(data, 0, buffer, JAVA_BYTE, 0, data.length);
+                long n = (long) invoke(SENDTO, state, fd, buffer, (long) data.length, LinuxNative.MSG_NOSIGNAL, addr,
+                        addrLength);
+                if (n < 0) {
+                    throw new IOException("sendto " + address + ": " + LinuxNative.describe((int) ERRNO.get(state, 0L)));
+                }
+            } finally {
+                invoke(CLOSE, state, fd);
+            }
         }
     }
 

@@ -64,6 +64,14 @@ public final class TakeoverClient implements InheritedSockets, AutoCloseable {
         FrameChannel channel = new FrameChannel(socket);
         TakeoverClient client = null;
         try {
+            // The sockets this process is about to serve on must come from maglevd's user (or root), not from
+            // whoever managed to listen on the path.
+            UnixSocket.PeerCredentials peer = socket.peer();
+            long uid = (Integer) java.nio.file.Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            if (peer.uid() != uid && peer.uid() != 0) {
+                throw new TakeoverException("the process listening on " + path + " (pid " + peer.pid() + ") runs as "
+                        + "user id " + peer.uid() + ", neither this process's (" + uid + ") nor root");
+            }
             socket.timeout(Duration.ofSeconds(Long.getLong(TIMEOUT_PROPERTY, 60)));
             long pid = ProcessHandle.current().pid();
             String version = Objects.requireNonNullElse(

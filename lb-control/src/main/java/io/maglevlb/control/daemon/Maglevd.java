@@ -118,7 +118,10 @@ public final class Maglevd {
             throw new IllegalStateException("start() may be called once, the daemon is " + state);
         }
         state = State.STARTING;
-        removeStaleIngressFilters();
+        if (inherited == InheritedSockets.NONE) {
+            // Not at a takeover: the predecessor is alive then, and its filters are its own.
+            removeStaleIngressFilters();
+        }
         openAnnouncer();
         Transport transport = options.transport();
         int workerCount = config.effectiveWorkers();

@@ -463,6 +463,94 @@ public final class FlowTable {
         return removed;
     }
 
+    // ---------------------------------------------------------------- hand-over to another process (takeover)
+
+    /**
+     * Appends every tracked flow not idle for longer than the timeout at {@code nowNs} to {@code out}, with its
+     * backend id and its ages relative to {@code nowNs}; changes nothing and counts nothing. A full scan of the
+     * slab: for a takeover, never per packet. Owner thread only (or after the owner stopped).
+     *
+     * @return records appended
+     */
+    public int exportTo(FlowRecords out, long nowNs) {
+        int exported = 0;
+        long[] slab = this.slab;
+        for (int entry = 0; entry < capacity && exported < size; entry++) {
+            int base = entry << STRIDE_SHIFT;
+            long meta = slab[base + META];
+            if (meta == FREE) {
+                continue;
+            }
+            long idleNs = Math.max(0, nowNs - slab[base + LAST_SEEN]);
+            if (idleNs > idleTimeoutNs) {
+                continue;
+            }
+            long ageNs = Math.max(idleNs, nowNs - slab[base + CREATED]);
+            out.add((int) (meta >>> 32) & 0xff, slab[base + SRC_HI], slab[base + SRC_LO], (int) (meta >>> 16) & 0xffff,
+                    slab[base + DST_HI], slab[base + DST_LO], (int) meta & 0xffff, (int) (meta >>> BACKEND_SHIFT),
+                    idleNs, ageNs);
+            exported++;
+        }
+        return exported;
+    }
+
+    /**
+     * Tracks the flows of {@code records} (exported by another table, usually in another process) on the
+     * backends {@code backendMap} gives them: {@code backendMap[record's backend id]} is this side's id, and a
+     * record whose id is outside the map or maps to {@link ForwardingSnapshot#NO_BACKEND} is skipped (its backend
+     * is gone or no longer keeps flows here: the flow will be placed by the table). Last seen and created are
+     * {@code nowNs} minus the record's ages, so a flow expires here when it would have there; records already idle
+     * for longer than this table's timeout are skipped. A flow tracked here already keeps its entry.
+     *
+     * <p>Never evicts a tracked flow and ignores the flood threshold: records beyond the free entries are
+     * skipped. Counts no insert and tells the listener nothing (there is no state beside an imported entry: an
+     * owner creates it on the flow's next packet, as for a tracked flow it has no state for). Owner thread only.
+     *
+     * @return records tracked
+     */
+    public int importFrom(FlowRecords records, int[] backendMap, long nowNs) {
+        int imported = 0;
+        for (int i = 0; i < records.size(); i++) {
+            int exporterId = records.backendId(i);
+            int backendId = exporterId >= 0 && exporterId < backendMap.length ? backendMap[exporterId]
+                    : ForwardingSnapshot.NO_BACKEND;
+            if (backendId == ForwardingSnapshot.NO_BACKEND || records.idleNs(i) > idleTimeoutNs) {
+                continue;
+            }
+            checkBackendId(backendId);
+            long key = keyBits(records.protocol(i), records.srcPort(i), records.dstPort(i));
+            long srcHi = records.srcHi(i);
+            long srcLo = records.srcLo(i);
+            long dstHi = records.dstHi(i);
+            long dstLo = records.dstLo(i);
+            long indexHash = indexHash(key, srcHi, srcLo, dstHi, dstLo);
+            if (indexSlotOf(indexHash, key, srcHi, srcLo, dstHi, dstLo) >= 0) {
+                continue;
+            }
+            if (freeCount == 0) {
+                break;
+            }
+            int entry = freeIds[--freeCount];
+            int slot = (int) indexHash & indexMask;
+            while (index[slot] != 0) {
+                slot = (slot + 1) & indexMask;
+            }
+            index[slot] = (indexHash << 32) | (entry + 1L);
+            int base = entry << STRIDE_SHIFT;
+            slab[base + SRC_HI] = srcHi;
+            slab[base + SRC_LO] = srcLo;
+            slab[base + DST_HI] = dstHi;
+            slab[base + DST_LO] = dstLo;
+            slab[base + META] = key | ((long) backendId << BACKEND_SHIFT);
+            slab[base + LAST_SEEN] = nowNs - records.idleNs(i);
+            slab[base + CREATED] = nowNs - records.ageNs(i);
+            slab[base + HASH] = indexHash;
+            size++;
+            imported++;
+        }
+        return imported;
+    }
+
     /** Removes every flow ({@link EvictionReason#REMOVED}, each one told to the listener). */
     public void clear() {
         for (int entry = 0; entry < capacity && size > 0; entry++) {

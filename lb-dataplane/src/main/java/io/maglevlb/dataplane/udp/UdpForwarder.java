@@ -7,6 +7,9 @@ import io.maglevlb.core.config.ForwardingMode;
 import io.maglevlb.core.config.Protocol;
 import io.maglevlb.core.config.VipConfig;
 import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.conntrack.FlowRecords;
+import io.maglevlb.core.conntrack.FlowStateCodec;
+import io.maglevlb.core.conntrack.FlowStateException;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.conntrack.FlowTableStats;
 import io.maglevlb.core.snapshot.BackendState;
@@ -683,6 +686,82 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         for (Future<?> f : pending) {
             f.awaitUninterruptibly(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         }
+    }
+
+    // ------------------------------------------------------------------ takeover: flows to the next process
+
+    /**
+     * The flows every loop tracks, as {@link FlowStateCodec} bytes with one group per loop in the order of the VIP
+     * sockets ({@link #sockets()}): what a takeover hands to the next process, so that a flow whose backend is not
+     * the one the table now gives it (the table changed since the flow began) keeps its backend there. Each loop
+     * exports on its own thread between two read batches. Call it once this forwarder no longer reads the VIP
+     * sockets (or just before), so that no flow it places afterwards is missed. Blocks; never on a loop.
+     *
+     * @throws IllegalStateException when a loop does not answer within {@link TrackedFlows#ANSWER_TIMEOUT_MS}
+     */
+    public byte[] exportFlowState() {
+        List<Future<FlowRecords>> parts = new ArrayList<>(loops.size());
+        for (UdpLoop l : loops) {
+            parts.add(l.eventLoop().submit(() -> l.exportFlows(System.nanoTime())));
+        }
+        List<FlowRecords> groups = new ArrayList<>(parts.size());
+        for (Future<FlowRecords> part : parts) {
+            if (!part.awaitUninterruptibly(TrackedFlows.ANSWER_TIMEOUT_MS, TimeUnit.MILLISECONDS) || !part.isSuccess()) {
+                throw new IllegalStateException("vip " + vip.name() + ": a loop did not export its udp flows",
+                        part.cause());
+            }
+            groups.add(part.getNow());
+        }
+        byte[] state = FlowStateCodec.encode(groups, snapshots.current());
+        log.info("vip {}: exported udp flows of {} loops for the next process ({} bytes)", vip.name(), groups.size(),
+                state.length);
+        return state;
+    }
+
+    /**
+     * Tracks the flows of {@code state} ({@link #exportFlowState()} of this VIP's forwarder in the previous process)
+     * on this forwarder's loops, group {@code i} on the loop of VIP socket {@code i}: the kernel steers a flow to the
+     * same socket as before, since the sockets themselves were handed over. A flow keeps its backend when this
+     * process has a backend with the same name and address (health decides per datagram, as for any tracked flow);
+     * the others are placed by the table at their next datagram. Call it after {@link #start}ing on the handed-over
+     * sockets and publishing the first snapshot, before clients' datagrams are read; flows tracked already stay.
+     *
+     * @return flows tracked
+     * @throws FlowStateException when {@code state} cannot be read (nothing is imported then)
+     */
+    public int importFlowState(byte[] state) throws FlowStateException {
+        int capacity = 0;
+        for (UdpLoop l : loops) {
+            capacity += l.flowTable().capacity();
+        }
+        FlowStateCodec.Decoded decoded = FlowStateCodec.decode(state, capacity);
+        ForwardingSnapshot snapshot = snapshots.current();
+        if (snapshot == null) {
+            throw new IllegalStateException("vip " + vip.name() + ": publish a snapshot before importing udp flows");
+        }
+        if (decoded.groups().size() != loops.size()) {
+            log.warn("vip {}: the previous process tracked udp flows on {} sockets, this one has {}: its {} flows are "
+                    + "placed by the table", vip.name(), decoded.groups().size(), loops.size(), decoded.flows());
+            return 0;
+        }
+        int[] backendMap = decoded.backendMap(snapshot);
+        List<Future<Integer>> parts = new ArrayList<>(loops.size());
+        for (int i = 0; i < loops.size(); i++) {
+            UdpLoop l = loops.get(i);
+            FlowRecords group = decoded.groups().get(i);
+            parts.add(l.eventLoop().submit(() -> l.importFlows(group, backendMap, System.nanoTime())));
+        }
+        int imported = 0;
+        for (Future<Integer> part : parts) {
+            if (!part.awaitUninterruptibly(TrackedFlows.ANSWER_TIMEOUT_MS, TimeUnit.MILLISECONDS) || !part.isSuccess()) {
+                throw new IllegalStateException("vip " + vip.name() + ": a loop did not import its udp flows",
+                        part.cause());
+            }
+            imported += part.getNow();
+        }
+        log.info("vip {}: took over {} of the previous process's {} udp flows (the rest were on backends this "
+                + "process does not have, or did not fit)", vip.name(), imported, decoded.flows());
+        return imported;
     }
 
     /** The backend of the tracked flow from {@code client}, asked of every loop (see {@link VipForwarder}). */

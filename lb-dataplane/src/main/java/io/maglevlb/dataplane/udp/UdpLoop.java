@@ -1,5 +1,6 @@
 package io.maglevlb.dataplane.udp;
 
+import io.maglevlb.core.conntrack.FlowRecords;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.flow.HashMode;
 import io.netty.channel.EventLoop;
@@ -36,6 +37,24 @@ interface UdpLoop {
      * this loop's VIP socket, or {@code ForwardingSnapshot.NO_BACKEND}; read-only (explain, not per datagram).
      */
     int trackedBackend(long srcHi, long srcLo, int srcPort);
+
+    /** On the loop: this loop's tracked flows, for a takeover ({@link FlowTable#exportTo}). */
+    default FlowRecords exportFlows(long nowNs) {
+        FlowRecords records = new FlowRecords();
+        flowTable().exportTo(records, nowNs);
+        return records;
+    }
+
+    /**
+     * On the loop, before its VIP socket is read: tracks flows another process handed over
+     * ({@link FlowTable#importFrom}). Each gets its session (a new socket toward its backend) at its next datagram,
+     * as a tracked flow without a session does.
+     *
+     * @return flows tracked
+     */
+    default int importFlows(FlowRecords records, int[] backendMap, long nowNs) {
+        return flowTable().importFrom(records, backendMap, nowNs);
+    }
 
     /** On the loop: from now on only tracked flows are forwarded. */
     void stopAccepting();

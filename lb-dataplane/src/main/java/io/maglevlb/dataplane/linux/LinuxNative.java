@@ -127,6 +127,12 @@ public final class LinuxNative implements AutoCloseable {
     /** lseek(2) whence: from the start of the file. */
     public static final int SEEK_SET = 0;
 
+    /** fcntl(2) command: duplicate a descriptor with close-on-exec set. */
+    public static final int F_DUPFD_CLOEXEC = 1030;
+    /** SOL_SOCKET options read from a handed-over socket to check what it is. */
+    public static final int SO_TYPE = 3;
+    public static final int SO_DOMAIN = 39;
+
     /** CLONE_NEWNET: the namespace type for {@link #setns}. */
     public static final int CLONE_NEWNET = 0x40000000;
 
@@ -641,6 +647,28 @@ public final class LinuxNative implements AutoCloseable {
             return text.reinterpret(256).getString(0) + " (errno " + errno + ")";
         } catch (Throwable t) {
             return "errno " + errno;
+        }
+    }
+
+    /** fcntl(F_DUPFD_CLOEXEC): a second descriptor (the lowest free one) for the open file {@code fd} refers to. */
+    public int dupCloexec(int fd) {
+        try {
+            return (int) FCNTL_INT.invokeExact(callState, fd, F_DUPFD_CLOEXEC, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * getsockopt of an int option: the value, or -1 with errno set (no option read this way is -1 when it works).
+     * Its 8 bytes of scratch are per call, freed before it returns: for setup, not for a hot path.
+     */
+    public int getsockoptInt(int fd, int level, int name) {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment value = call.allocate(8);
+            value.set(JAVA_INT, 4, 4);
+            int r = getsockopt(fd, level, name, value, value.asSlice(4, 4));
+            return r < 0 ? -1 : value.get(JAVA_INT, 0);
         }
     }
 

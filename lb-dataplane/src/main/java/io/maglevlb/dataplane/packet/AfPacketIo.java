@@ -30,6 +30,7 @@ public final class AfPacketIo implements PacketIo {
     private static final long BLOCK_STATUS = 8;
     private static final long BLOCK_NUM_PKTS = 12;
     private static final long BLOCK_FIRST_PKT = 16;
+    private static final long BLOCK_SEQ_NUM = 24;
     // struct tpacket3_hdr field offsets
     private static final long PKT_NEXT = 0;
     private static final long PKT_SNAPLEN = 12;
@@ -232,6 +233,118 @@ public final class AfPacketIo implements PacketIo {
             sys.close();
             throw e;
         }
+    }
+
+    /**
+     * Takes over {@code fd}, an AF_PACKET socket another engine set up with {@link #open} (a predecessor process
+     * handed it over at a takeover, with SCM_RIGHTS): maps its receive ring and goes on reading where that engine
+     * stopped, in its fanout group, with its filters. Nothing is changed on the socket, so flows stay on the
+     * socket (and thread) the group steers them to, and frames that arrived meanwhile wait in the ring.
+     *
+     * <p>Where to read next is taken from the ring itself, so the predecessor need not say: of the blocks the
+     * kernel has handed to user space, the one it filled first (lowest sequence number); when there is none, the
+     * block the kernel opened last (highest sequence number), which it is filling now. The predecessor's thread
+     * must have stopped reading (it releases each block before it stops).
+     *
+     * @param options the ring geometry the socket was set up with (the same options: a ring of another size
+     *     cannot be mapped, which is reported)
+     * @throws PacketEngineException when {@code fd} is not a TPACKET_V3 AF_PACKET socket bound to {@code iface}
+     *     in a fanout group, or its ring cannot be mapped; {@code fd} stays open (the caller's to close) then
+     */
+    public static AfPacketIo adopt(InterfaceInfo iface, int fd, AfPacketOptions options) throws PacketEngineException {
+        LinuxNative sys = new LinuxNative();
+        MemorySegment ring = MemorySegment.NULL;
+        long ringBytes = (long) options.blockSizeBytes() * options.blockCount();
+        try {
+            int domain = sys.getsockoptInt(fd, LinuxNative.SOL_SOCKET, LinuxNative.SO_DOMAIN);
+            int type = sys.getsockoptInt(fd, LinuxNative.SOL_SOCKET, LinuxNative.SO_TYPE);
+            if (domain != LinuxNative.AF_PACKET || type != LinuxNative.SOCK_RAW) {
+                throw new PacketEngineException("handed-over descriptor " + fd + " is not an AF_PACKET raw socket"
+                        + (domain < 0 ? ": " + LinuxNative.describe(sys.errno()) : " (domain " + domain + ", type "
+                                + type + ")"));
+            }
+            int version = sys.getsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_VERSION);
+            if (version != LinuxNative.TPACKET_V3) {
+                throw new PacketEngineException("handed-over packet socket " + fd + " uses ring version " + version
+                        + ", not TPACKET_V3");
+            }
+            MemorySegment sll = sys.allocate(20);
+            MemorySegment length = sys.allocate(4);
+            length.set(JAVA_INT, 0, 20);
+            check(sys, sys.getsockname(fd, sll, length), "getsockname of handed-over packet socket " + fd);
+            int ifindex = sll.get(JAVA_INT, 4);
+            if (ifindex != iface.index()) {
+                throw new PacketEngineException("handed-over packet socket " + fd + " is bound to interface index "
+                        + ifindex + ", not to " + iface.name() + " (" + iface.index() + ")");
+            }
+            int fanout = sys.getsockoptInt(fd, LinuxNative.SOL_PACKET, LinuxNative.PACKET_FANOUT);
+            if (fanout <= 0) {
+                throw new PacketEngineException("handed-over packet socket " + fd + " is in no fanout group");
+            }
+            ring = sys.mmap(ringBytes, LinuxNative.PROT_READ | LinuxNative.PROT_WRITE,
+                    LinuxNative.MAP_SHARED | LinuxNative.MAP_POPULATE, fd);
+            if (ring.equals(MemorySegment.NULL)) {
+                throw new PacketEngineException("cannot map the receive ring of handed-over packet socket " + fd
+                        + " as " + options.blockCount() + " blocks of " + options.blockSizeBytes() + " bytes: "
+                        + LinuxNative.describe(sys.errno()) + " (set up with other ring options?)");
+            }
+            AfPacketIo io = new AfPacketIo(sys, fd, iface, ring, options, fanout & 0xffff);
+            io.blockIndex = nextBlockToRead(ring, options.blockSizeBytes(), options.blockCount());
+            return io;
+        } catch (PacketEngineException | RuntimeException e) {
+            if (!ring.equals(MemorySegment.NULL)) {
+                sys.munmap(ring, ringBytes);
+            }
+            sys.close();
+            throw e;
+        }
+    }
+
+    /** See {@link #adopt}: the block a reader that takes over the ring must wait on or read first. */
+    static int nextBlockToRead(MemorySegment ring, int blockSize, int blockCount) {
+        int next = -1;
+        long nextSeq = 0;
+        for (int b = 0; b < blockCount; b++) {
+            long base = (long) b * blockSize;
+            if (((int) RING_INT.getAcquire(ring, base + BLOCK_STATUS) & TP_STATUS_USER) != 0) {
+                long seq = ring.get(JAVA_LONG, base + BLOCK_SEQ_NUM);
+                if (next < 0 || Long.compareUnsigned(seq, nextSeq) < 0) {
+                    next = b;
+                    nextSeq = seq;
+                }
+            }
+        }
+        if (next >= 0) {
+            return next;
+        }
+        for (int b = 0; b < blockCount; b++) {
+            long seq = ring.get(JAVA_LONG, (long) b * blockSize + BLOCK_SEQ_NUM);
+            if (next < 0 || Long.compareUnsigned(seq, nextSeq) > 0) {
+                next = b;
+                nextSeq = seq;
+            }
+        }
+        return next;
+    }
+
+    /** Undoes {@link #adopt}: unmaps the ring and frees the memory, leaves the descriptor open (not ours). */
+    void releaseWithoutClosing() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        sys.munmap(ring, ringBytes);
+        sys.close();
+    }
+
+    /** The socket's descriptor: what a takeover hands to the successor process. */
+    public int fd() {
+        return fd;
+    }
+
+    /** The ring block this socket reads next (for tests of {@link #adopt}). */
+    int blockIndex() {
+        return blockIndex;
     }
 
     private static volatile boolean warnedIgnoreOutgoing;

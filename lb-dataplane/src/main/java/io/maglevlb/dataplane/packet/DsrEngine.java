@@ -2,6 +2,9 @@ package io.maglevlb.dataplane.packet;
 
 import io.maglevlb.core.config.DsrIo;
 import io.maglevlb.core.conntrack.EvictionReason;
+import io.maglevlb.core.conntrack.FlowRecords;
+import io.maglevlb.core.conntrack.FlowStateCodec;
+import io.maglevlb.core.conntrack.FlowStateException;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
@@ -48,13 +51,18 @@ public final class DsrEngine implements AutoCloseable {
     /** This VIP on its interface's shared AF_XDP sockets and program, or null on AF_PACKET. */
     private final AfXdpPort.Member xdp;
     private final List<DsrForwarder> forwarders;
-    private final List<Thread> threads;
+    /** The forwarding threads now running (replaced when a paused engine resumes). Guarded by {@code this}. */
+    private List<Thread> threads;
     private final NextHopResolver resolver;
     private final IngressDrop ingressDrop;
+    private final Supplier<ForwardingSnapshot> snapshots;
     private boolean closed;
+    /** Threads stopped for a takeover ({@link #pause}); the sockets stay open. Guarded by {@code this}. */
+    private boolean paused;
 
     private DsrEngine(DsrEngineConfig config, List<PacketIo> ios, AfXdpPort.Member xdp, List<DsrForwarder> forwarders,
-            List<Thread> threads, NextHopResolver resolver, IngressDrop ingressDrop) {
+            List<Thread> threads, NextHopResolver resolver, IngressDrop ingressDrop,
+            Supplier<ForwardingSnapshot> snapshots) {
         this.config = config;
         this.xdp = xdp;
         this.ingressDrop = ingressDrop;
@@ -62,6 +70,7 @@ public final class DsrEngine implements AutoCloseable {
         this.forwarders = forwarders;
         this.threads = threads;
         this.resolver = resolver;
+        this.snapshots = snapshots;
     }
 
     /**
@@ -74,26 +83,25 @@ public final class DsrEngine implements AutoCloseable {
      */
     public static DsrEngine start(DsrEngineConfig config, Supplier<ForwardingSnapshot> snapshots)
             throws PacketEngineException {
+        return start(config, snapshots, null);
+    }
+
+    /**
+     * {@link #start(DsrEngineConfig, Supplier)} with the flows a predecessor engine tracked ({@link
+     * #exportFlowState}), put into the threads' flow tables before they run: how an AF_XDP engine, whose sockets
+     * cannot be handed over, takes over from one that stopped (see docs/dsr.md, "Takeover"). Null: none.
+     *
+     * @throws PacketEngineException also when {@code flowState} cannot be read (nothing was started then)
+     */
+    public static DsrEngine start(DsrEngineConfig config, Supplier<ForwardingSnapshot> snapshots, byte[] flowState)
+            throws PacketEngineException {
         Objects.requireNonNull(snapshots, "snapshots");
+        FlowStateCodec.Decoded flows = decodeFlows(config, flowState);
         if (config.io() != DsrIo.AF_XDP) {
             AfPacketIo.checkCapability();
         }
-        InterfaceInfo iface;
-        try (LinuxNative sys = new LinuxNative()) { // per call: the interface queries' scratch, freed here
-            iface = InterfaceInfo.read(sys, config.interfaceName());
-        }
-        Ipv4Range outerSource = config.outerSource().orElse(null);
-        if (outerSource == null) {
-            if (config.method() != io.maglevlb.core.config.DsrMethod.L2 && iface.ipv4() == 0) {
-                throw new PacketEngineException("vip " + config.vipName() + ": " + config.method().configName()
-                        + " needs an outer source address: interface " + iface.name()
-                        + " has no IPv4 address and no outer source range is configured");
-            }
-            outerSource = new Ipv4Range(iface.ipv4(), 1);
-        }
-        if (config.encapsulationOverhead() + 576 > iface.mtu()) {
-            throw new PacketEngineException("interface " + iface.name() + " MTU " + iface.mtu() + " is too small");
-        }
+        InterfaceInfo iface = readInterface(config);
+        Ipv4Range outerSource = outerSource(config, iface);
         BpfProgram filter = VipFilter.forVip(config.vip().getAddress(), config.protocol().ipProtocol(),
                 config.vip().getPort());
         int etherType = config.vip().getAddress() instanceof Inet4Address ? LinuxNative.ETH_P_IP : LinuxNative.ETH_P_IPV6;
@@ -101,6 +109,8 @@ public final class DsrEngine implements AutoCloseable {
         AfXdpPort.Member xdp = null;
         NextHopResolver resolver = null;
         List<DsrForwarder> forwarders = new ArrayList<>();
+        int[] xdpImported = {0};
+        int[] xdpQueues = {0};
         long idleTimeoutNs = config.idleTimeout().toNanos();
         try {
             resolver = new NextHopResolver(config.vipName(), config.method(), iface, snapshots);
@@ -108,10 +118,23 @@ public final class DsrEngine implements AutoCloseable {
             NextHopResolver hops = resolver;
             Ipv4Range outer = outerSource;
             if (config.io() != DsrIo.AF_PACKET) {
+                // handed-over flows go into each queue's table before the VIP's keys reach the XDP map
+                ForwardingSnapshot snapshot = flows == null ? null : snapshots.get();
+                int[] backendMap = snapshot == null ? null : flows.backendMap(snapshot);
+                int[] queue = {0};
                 try {
-                    xdp = AfXdpPort.join(config, iface, socket -> new DsrForwarder(config, socket, snapshots, hops,
-                            new FlowTable(config.flowTable().capacity(), idleTimeoutNs,
-                                    config.flowTable().floodThreshold()), outer, -1));
+                    xdp = AfXdpPort.join(config, iface, socket -> {
+                        FlowTable table = new FlowTable(config.flowTable().capacity(), idleTimeoutNs,
+                                config.flowTable().floodThreshold());
+                        int q = queue[0]++;
+                        if (backendMap != null && q < flows.groups().size()) {
+                            xdpImported[0] += table.importFrom(flows.groups().get(q), backendMap, System.nanoTime());
+                        }
+                        return new DsrForwarder(config, socket, snapshots, hops, table, outer, -1);
+                    });
+                    if (flows != null) {
+                        xdpQueues[0] = queue[0];
+                    }
                     ios.addAll(xdp.port().sockets());
                     forwarders.addAll(xdp.forwarders());
                 } catch (PacketEngineException e) {
@@ -141,27 +164,154 @@ public final class DsrEngine implements AutoCloseable {
             }
             throw e;
         }
-        // after the sockets are bound: the filter ends what their taps have copied
-        IngressDrop ingressDrop = null;
-        if (config.ingressDrop() && xdp == null) { // on AF_XDP the XDP program keeps the packets from the stack
-            try {
-                ingressDrop = IngressDrop.attach(iface, config);
-            } catch (PacketEngineException e) {
-                log.warn("vip {}: no ingress drop filter on {} ({}; it needs CAP_NET_ADMIN and a kernel with "
-                        + "cls_bpf and clsact): the host's IP stack also routes every VIP packet, which costs CPU "
-                        + "on the forwarding cores; set dsr.ingress_drop: false to silence this", config.vipName(),
-                        iface.name(), e.getMessage());
-            }
+        IngressDrop ingressDrop = config.ingressDrop() && xdp == null // on AF_XDP the XDP program does it
+                ? attachIngressDrop(iface, config, false) : null;
+        if (xdp != null) {
+            String imported = flows == null ? "" : ", " + xdpImported(config, flows, xdpQueues[0], xdpImported[0],
+                    snapshots.get() != null);
+            return run(config, snapshots, iface, outerSource, ios, xdp, resolver, ingressDrop, null,
+                    "started" + imported);
         }
-        List<Thread> threads = new ArrayList<>();
-        for (int i = 0; xdp == null && i < ios.size(); i++) { // on AF_XDP the port's queue threads run them
+        return run(config, snapshots, iface, outerSource, ios, null, resolver, ingressDrop, flows, "started");
+    }
+
+    /** Says how many handed-over flows an AF_XDP engine put into its queues' tables (see {@link #start}). */
+    private static String xdpImported(DsrEngineConfig config, FlowStateCodec.Decoded flows, int queues, int imported,
+            boolean hadTable) {
+        if (!hadTable) {
+            log.warn("vip {}: no table published yet: the {} flows handed over are placed by the table instead",
+                    config.vipName(), flows.flows());
+            return "0 flows taken over (no table yet)";
+        }
+        if (flows.groups().size() != queues) {
+            log.warn("vip {}: the predecessor tracked flows on {} queues, this engine has {}: flows of queues that "
+                    + "changed are placed by the table", config.vipName(), flows.groups().size(), queues);
+        }
+        return imported + " of " + flows.flows() + " flows taken over";
+    }
+
+    /**
+     * Takeover, new process: an engine on the AF_PACKET sockets of {@code config}'s VIP that the predecessor
+     * process handed over ({@link #packetSocketFds()} there, received with SCM_RIGHTS, in the same order), reading
+     * them where its threads stopped ({@link AfPacketIo#adopt}), in the same fanout group, so the kernel steers
+     * every flow to the same socket as before and the frames that arrived meanwhile wait in the rings. The flows
+     * of {@code flowState} go into the flow table of the thread of the socket they were tracked on before the
+     * threads start, so no tracked flow changes backend. Publish the VIP's snapshot before: backends are matched
+     * by name and address. The ingress drop filter is replaced with this process's (one netlink request).
+     *
+     * <p>On success the descriptors are this engine's; on failure none is closed (the caller's to close).
+     *
+     * @throws PacketEngineException when a descriptor is not such a socket on the VIP's interface, their number is
+     *     not the configured thread count, or {@code flowState} cannot be read
+     */
+    public static DsrEngine adopt(DsrEngineConfig config, Supplier<ForwardingSnapshot> snapshots, int[] fds,
+            byte[] flowState) throws PacketEngineException {
+        Objects.requireNonNull(snapshots, "snapshots");
+        if (config.io() == DsrIo.AF_XDP) {
+            throw new PacketEngineException("vip " + config.vipName() + ": dsr.io af_xdp: AF_XDP sockets are not "
+                    + "handed over (their memory is the predecessor's); the predecessor stops first, see docs/dsr.md");
+        }
+        if (fds.length != config.threads()) {
+            throw new PacketEngineException("vip " + config.vipName() + ": " + fds.length + " packet sockets handed "
+                    + "over, " + config.threads() + " threads configured: the fanout group steers by socket, so the "
+                    + "counts must match");
+        }
+        FlowStateCodec.Decoded flows = decodeFlows(config, flowState);
+        InterfaceInfo iface = readInterface(config);
+        Ipv4Range outerSource = outerSource(config, iface);
+        List<PacketIo> ios = new ArrayList<>();
+        NextHopResolver resolver = null;
+        try {
+            for (int fd : fds) {
+                ios.add(AfPacketIo.adopt(iface, fd, config.packetOptions()));
+            }
+            int group = ((AfPacketIo) ios.getFirst()).fanoutGroup();
+            for (PacketIo io : ios) {
+                if (((AfPacketIo) io).fanoutGroup() != group) {
+                    throw new PacketEngineException("vip " + config.vipName() + ": the handed-over packet sockets are "
+                            + "in different fanout groups");
+                }
+            }
+            resolver = new NextHopResolver(config.vipName(), config.method(), iface, snapshots);
+            resolver.start();
+        } catch (PacketEngineException | RuntimeException e) {
+            ios.forEach(io -> ((AfPacketIo) io).releaseWithoutClosing());
+            if (resolver != null) {
+                resolver.close();
+            }
+            throw e;
+        }
+        IngressDrop ingressDrop = config.ingressDrop() ? attachIngressDrop(iface, config, true) : null;
+        return run(config, snapshots, iface, outerSource, ios, null, resolver, ingressDrop, flows,
+                "took over " + fds.length + " packet socket(s)");
+    }
+
+    private static FlowStateCodec.Decoded decodeFlows(DsrEngineConfig config, byte[] flowState)
+            throws PacketEngineException {
+        if (flowState == null) {
+            return null;
+        }
+        try {
+            long capacity = (long) config.flowTable().capacity() * Math.max(1, config.threads());
+            return FlowStateCodec.decode(flowState, (int) Math.min(Integer.MAX_VALUE, capacity * 2));
+        } catch (FlowStateException e) {
+            throw new PacketEngineException("vip " + config.vipName() + ": cannot read the flows handed over: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static InterfaceInfo readInterface(DsrEngineConfig config) throws PacketEngineException {
+        try (LinuxNative sys = new LinuxNative()) { // per call: the interface queries' scratch, freed here
+            return InterfaceInfo.read(sys, config.interfaceName());
+        }
+    }
+
+    private static Ipv4Range outerSource(DsrEngineConfig config, InterfaceInfo iface) throws PacketEngineException {
+        Ipv4Range outerSource = config.outerSource().orElse(null);
+        if (outerSource == null) {
+            if (config.method() != io.maglevlb.core.config.DsrMethod.L2 && iface.ipv4() == 0) {
+                throw new PacketEngineException("vip " + config.vipName() + ": " + config.method().configName()
+                        + " needs an outer source address: interface " + iface.name()
+                        + " has no IPv4 address and no outer source range is configured");
+            }
+            outerSource = new Ipv4Range(iface.ipv4(), 1);
+        }
+        if (config.encapsulationOverhead() + 576 > iface.mtu()) {
+            throw new PacketEngineException("interface " + iface.name() + " MTU " + iface.mtu() + " is too small");
+        }
+        return outerSource;
+    }
+
+    /** After the sockets are bound: the filter ends what their taps have copied. Null when it cannot be. */
+    private static IngressDrop attachIngressDrop(InterfaceInfo iface, DsrEngineConfig config, boolean takeover) {
+        try {
+            return IngressDrop.attach(iface, config, takeover);
+        } catch (PacketEngineException e) {
+            log.warn("vip {}: no ingress drop filter on {} ({}; it needs CAP_NET_ADMIN and a kernel with "
+                    + "cls_bpf and clsact): the host's IP stack also routes every VIP packet, which costs CPU "
+                    + "on the forwarding cores; set dsr.ingress_drop: false to silence this", config.vipName(),
+                    iface.name(), e.getMessage());
+            return null;
+        }
+    }
+
+    /** Makes the forwarders (flow tables filled from {@code handedOver}, if any) and starts their threads. */
+    private static DsrEngine run(DsrEngineConfig config, Supplier<ForwardingSnapshot> snapshots, InterfaceInfo iface,
+            Ipv4Range outerSource, List<PacketIo> ios, AfXdpPort.Member xdp, NextHopResolver resolver,
+            IngressDrop ingressDrop, FlowStateCodec.Decoded handedOver, String how) {
+        long idleTimeoutNs = config.idleTimeout().toNanos();
+        List<DsrForwarder> forwarders = new ArrayList<>();
+        if (xdp != null) { // the port's queue threads run them
+            forwarders.addAll(xdp.forwarders());
+        }
+        for (int i = 0; xdp == null && i < ios.size(); i++) {
             int cpu = config.cpus().isEmpty() ? -1 : config.cpus().get(i % config.cpus().size());
             FlowTable flows = new FlowTable(config.flowTable().capacity(), idleTimeoutNs,
                     config.flowTable().floodThreshold());
-            DsrForwarder f = new DsrForwarder(config, ios.get(i), snapshots, resolver, flows, outerSource, cpu);
-            forwarders.add(f);
-            threads.add(Thread.ofPlatform().name("maglev-dsr-" + config.vipName() + "-" + i).unstarted(f));
+            forwarders.add(new DsrForwarder(config, ios.get(i), snapshots, resolver, flows, outerSource, cpu));
         }
+        String imported = handedOver == null ? "" : ", " + importFlows(config, snapshots.get(), forwarders, handedOver);
+        List<Thread> threads = xdp != null ? List.of() : newThreads(config, forwarders);
         threads.forEach(Thread::start);
         String io = xdp != null
                 ? "AF_XDP (XDP program " + xdp.port().programName() + " in "
@@ -172,11 +322,167 @@ public final class DsrEngine implements AutoCloseable {
                         + (ingressDrop == null ? "no ingress drop filter"
                                 : "ingress drop filter prio " + IngressDrop.PRIORITY + " handle 0x"
                                         + Integer.toUnsignedString(ingressDrop.handle(), 16)) + ")";
-        log.info("vip {}: DSR engine started: {} {} on {} (mac {}, mtu {}), {} thread(s), {}",
-                config.vipName(), config.method().configName(), config.vip(), iface.name(),
-                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), forwarders.size(), io);
+        log.info("vip {}: DSR engine {}: {} {} on {} (mac {}, mtu {}), {} thread(s), {}{}",
+                config.vipName(), how, config.method().configName(), config.vip(), iface.name(),
+                InterfaceInfo.formatMac(iface.mac()), iface.mtu(), forwarders.size(), io, imported);
         return new DsrEngine(config, List.copyOf(ios), xdp, List.copyOf(forwarders), List.copyOf(threads), resolver,
-                ingressDrop);
+                ingressDrop, snapshots);
+    }
+
+    private static List<Thread> newThreads(DsrEngineConfig config, List<DsrForwarder> forwarders) {
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < forwarders.size(); i++) {
+            threads.add(Thread.ofPlatform().name("maglev-dsr-" + config.vipName() + "-" + i).unstarted(forwarders.get(i)));
+        }
+        return threads;
+    }
+
+    /**
+     * Puts the handed-over flows into the (not yet running) forwarders' tables, group {@code i} into thread
+     * {@code i}'s, and says how many.
+     */
+    private static String importFlows(DsrEngineConfig config, ForwardingSnapshot snapshot,
+            List<DsrForwarder> forwarders, FlowStateCodec.Decoded handedOver) {
+        if (snapshot == null) {
+            log.warn("vip {}: no table published yet: the {} flows handed over are placed by the table instead",
+                    config.vipName(), handedOver.flows());
+            return "0 flows taken over (no table yet)";
+        }
+        if (handedOver.groups().size() != forwarders.size()) {
+            log.warn("vip {}: the predecessor tracked flows on {} threads, this engine has {}: its {} flows are placed "
+                    + "by the table", config.vipName(), handedOver.groups().size(), forwarders.size(),
+                    handedOver.flows());
+            return "0 flows taken over (thread count changed)";
+        }
+        int[] backendMap = handedOver.backendMap(snapshot);
+        long now = System.nanoTime();
+        int imported = 0;
+        for (int i = 0; i < forwarders.size(); i++) {
+            imported += forwarders.get(i).flows().importFrom(handedOver.groups().get(i), backendMap, now);
+        }
+        return imported + " of " + handedOver.flows() + " flows taken over";
+    }
+
+    // ------------------------------------------------------------------ takeover, predecessor side
+
+    /**
+     * Takeover: stops the forwarding threads (each within its poll timeout) and leaves everything else as it is:
+     * the sockets stay open and in their fanout group, their filters and the ingress drop filter stay, so frames
+     * that arrive now wait in the receive rings (256 blocks per socket) for the successor, or for {@link #resume}.
+     * The flow tables can then be read ({@link #exportFlowState}). Control thread.
+     *
+     * <p>On AF_XDP the VIP leaves its interface's port instead (its keys out of the XDP map, its forwarders out of
+     * the queue threads; the last VIP closes the port, which belongs to this process): the VIP's packets go to the
+     * host's stack until the successor's engine runs. Such an engine cannot {@link #resume}; close it and start a new
+     * one with the exported flows.
+     *
+     * @return false when a thread did not stop within 5 s (the engine must not be handed over then)
+     */
+    public synchronized boolean pause() {
+        if (closed || paused) {
+            return paused;
+        }
+        if (xdp != null) {
+            xdp.leave(); // when it returns no queue thread runs this VIP's forwarders
+            paused = true;
+            return true;
+        }
+        forwarders.forEach(DsrForwarder::stop);
+        boolean stopped = joinThreads();
+        paused = stopped;
+        if (!stopped) {
+            log.error("vip {}: a forwarding thread did not stop within 5 s; the engine cannot be handed over",
+                    config.vipName());
+        }
+        return stopped;
+    }
+
+    /** Takeover aborted: the paused threads go on with the frames that waited in the rings. Control thread. */
+    public synchronized void resume() {
+        if (closed || !paused) {
+            return;
+        }
+        if (xdp != null) {
+            throw new IllegalStateException("vip " + config.vipName() + ": an AF_XDP engine that left its port cannot "
+                    + "resume; start a new one with its flows");
+        }
+        forwarders.forEach(DsrForwarder::restart);
+        threads = List.copyOf(newThreads(config, forwarders));
+        threads.forEach(Thread::start);
+        paused = false;
+        log.info("vip {}: DSR engine resumed (takeover aborted)", config.vipName());
+    }
+
+    /**
+     * The flows of every thread of a {@linkplain #pause paused} engine as {@link FlowStateCodec} bytes, one group
+     * per thread in socket order, with the backends they are on by name and address.
+     *
+     * @throws IllegalStateException when the engine is not paused (the tables are the running threads' alone)
+     */
+    public synchronized byte[] exportFlowState() {
+        if (!paused) {
+            throw new IllegalStateException("vip " + config.vipName() + ": pause the engine before exporting its flows");
+        }
+        long now = System.nanoTime();
+        List<FlowRecords> groups = new ArrayList<>(forwarders.size());
+        for (DsrForwarder f : forwarders) {
+            FlowRecords r = new FlowRecords();
+            f.flows().exportTo(r, now); // the thread has stopped: join() made its writes visible here
+            groups.add(r);
+        }
+        return FlowStateCodec.encode(groups, snapshots.get());
+    }
+
+    /**
+     * The AF_PACKET sockets, in thread order (what {@link #adopt} takes); empty on AF_XDP, whose sockets are not
+     * handed over. They stay this engine's: {@link #closeAfterHandOver} closes its descriptors.
+     */
+    public List<Integer> packetSocketFds() {
+        if (xdp != null) {
+            return List.of();
+        }
+        List<Integer> fds = new ArrayList<>(ios.size());
+        for (PacketIo io : ios) {
+            fds.add(((AfPacketIo) io).fd());
+        }
+        return List.copyOf(fds);
+    }
+
+    /**
+     * Takeover done: the successor serves with its own descriptors for the sockets. Closes this engine's
+     * descriptors and rings (the sockets live on in the successor) and leaves the ingress drop filter, which the
+     * successor has replaced with its own. On AF_XDP (the successor started only after this engine stopped) the
+     * same as {@link #close()}. Idempotent with {@link #close()}.
+     */
+    public synchronized void closeAfterHandOver() {
+        if (closed) {
+            return;
+        }
+        if (xdp != null) {
+            close();
+            return;
+        }
+        closed = true;
+        forwarders.forEach(DsrForwarder::stop);
+        boolean allStopped = joinThreads();
+        resolver.close();
+        if (allStopped) {
+            ios.forEach(PacketIo::close);
+        }
+        log.info("vip {}: DSR engine handed over; this process's descriptors are closed", config.vipName());
+    }
+
+    private boolean joinThreads() {
+        boolean allStopped = true;
+        for (Thread t : threads) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            allStopped &= !t.isAlive();
+        }
+        return allStopped;
     }
 
     /**

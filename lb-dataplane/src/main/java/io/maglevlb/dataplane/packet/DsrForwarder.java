@@ -134,6 +134,11 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
         running = false;
     }
 
+    /** Before this forwarder runs on a new thread again (a takeover that was aborted after {@link #stop}). */
+    void restart() {
+        running = true;
+    }
+
     /** Records why this thread stopped (an AF_XDP queue thread that served several VIPs' forwarders failed). */
     void failed(Throwable cause) {
         failure = cause;

@@ -52,13 +52,24 @@ final class IngressDrop implements AutoCloseable {
      * (its own engine for the VIP): replacing that filter would let either engine's stop remove the other's.
      */
     static IngressDrop attach(InterfaceInfo iface, DsrEngineConfig config) throws PacketEngineException {
+        return attach(iface, config, false);
+    }
+
+    /**
+     * As {@link #attach(InterfaceInfo, DsrEngineConfig)}, but with {@code takeover} the filter is replaced whoever
+     * owns it: this engine took the sockets over from the predecessor process, which owns the filter until then.
+     * The replacement is one netlink request (the filter is changed in place), so no VIP packet reaches the host's
+     * stack meanwhile; the predecessor's engine no longer removes the filter, as it is no longer tagged with its id.
+     */
+    static IngressDrop attach(InterfaceInfo iface, DsrEngineConfig config, boolean takeover)
+            throws PacketEngineException {
         BpfProgram program = VipFilter.ingressDrop(config.vip().getAddress(), config.protocol().ipProtocol(),
                 config.vip().getPort());
         int handle = handleFor(config.vip(), config.protocol().ipProtocol());
         try (Netlink netlink = new Netlink()) {
             netlink.addClsactQdisc(iface.index());
             long owner = owner(netlink, iface.index(), handle);
-            if (owner != 0 && owner != SELF && isRunning(owner)) {
+            if (!takeover && owner != 0 && owner != SELF && isRunning(owner)) {
                 log.warn("vip {}: maglevd process {} already has the ingress drop filter for {} on {}, so this engine "
                         + "runs without one; both engines forward every packet of the VIP: run one engine per VIP",
                         config.vipName(), owner, config.vip(), iface.name());

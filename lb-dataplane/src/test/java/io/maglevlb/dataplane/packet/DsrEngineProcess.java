@@ -39,6 +39,11 @@ import java.util.concurrent.atomic.AtomicReference;
  *   xdp                                               "@@ xdp vips=N keys=K" of the AF_XDP port (or "xdp none")
  *   stop                                              stop the engines but keep running (then "fds")
  *   fds                                               "@@ fds bpf=N": BPF maps and programs this process holds
+ *   takeover [noflows]                                a new engine takes over from the running one, as a takeover
+ *                                                     does across processes: pause, export the flows, hand the
+ *                                                     packet sockets over (duplicated descriptors: the same open
+ *                                                     sockets, as SCM_RIGHTS gives them); AF_XDP: the old engine
+ *                                                     stops and a new one starts with the flows
  *   quit
  * </pre>
  */
@@ -147,6 +152,9 @@ public final class DsrEngineProcess {
                 } else if (line.startsWith("new-flows ")) {
                     engine.acceptNewFlows(line.endsWith("on"));
                     reply("ok");
+                } else if (line.startsWith("takeover")) {
+                    engine = takeOver(engine, config, current::get, !line.endsWith("noflows"));
+                    reply("ok " + engine.trackedFlows());
                 } else if (line.equals("quit")) {
                     break;
                 } else if (!line.isEmpty()) {
@@ -161,6 +169,29 @@ public final class DsrEngineProcess {
         }
         reply("bye");
         System.exit(0);
+    }
+
+    /** See the class comment: the running engine hands over to a new one in this process. */
+    private static DsrEngine takeOver(DsrEngine old, DsrEngineConfig config,
+            java.util.function.Supplier<ForwardingSnapshot> snapshots, boolean withFlows) throws Exception {
+        if (!old.pause()) {
+            throw new IllegalStateException("engine did not pause");
+        }
+        byte[] flows = withFlows ? old.exportFlowState() : null;
+        List<Integer> sockets = old.packetSocketFds();
+        if (sockets.isEmpty()) { // AF_XDP: the sockets cannot move; the old engine stops, a new one starts
+            old.closeAfterHandOver();
+            return DsrEngine.start(config, snapshots, flows);
+        }
+        int[] fds = new int[sockets.size()];
+        try (io.maglevlb.dataplane.linux.LinuxNative sys = new io.maglevlb.dataplane.linux.LinuxNative()) {
+            for (int i = 0; i < fds.length; i++) {
+                fds[i] = sys.dupCloexec(sockets.get(i));
+            }
+        }
+        DsrEngine next = DsrEngine.adopt(config, snapshots, fds, flows);
+        old.closeAfterHandOver();
+        return next;
     }
 
     static String format(DsrStats s) {

@@ -73,6 +73,13 @@ public interface VipForwarder {
     }
 
     /**
+     * Takeover, old process: the takeover was aborted after {@link #handOverSections()} (the successor refused,
+     * failed or timed out): undo what handing over changed, so this forwarder serves on as before. The default:
+     * nothing (handing over changed nothing). Control thread.
+     */
+    default void handOverAborted() {}
+
+    /**
      * Takeover, old process, once the successor serves: stops accepting and reading on the sockets it shares with
      * the successor, without closing them for the successor (each process holds its own descriptor; this one's are
      * taken out of the event loop before they are closed). Open connections and tracked flows go on (UDP replies

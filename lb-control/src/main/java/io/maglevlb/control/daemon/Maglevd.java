@@ -232,6 +232,20 @@ public final class Maglevd {
                 open == 1 ? "" : "s", open == 1 ? "" : "s");
     }
 
+    /**
+     * Takeover, old process: the takeover failed after {@link #handOverInventory()}; every forwarder undoes what
+     * handing over changed (a DSR engine's threads resume) and serves on. Control thread.
+     */
+    public synchronized void handOverAborted() {
+        for (VipForwarder f : forwarders) {
+            try {
+                f.handOverAborted();
+            } catch (RuntimeException e) {
+                LOG.error("vip {}: could not resume after the aborted takeover: {}", f.name(), e.toString());
+            }
+        }
+    }
+
     /** Whether a successor process serves in this one's place. */
     public boolean handedOver() {
         return handedOver;

@@ -212,8 +212,8 @@ public final class TakeoverClient implements InheritedSockets, AutoCloseable {
     }
 
     private static boolean known(HandoverSection s) {
-        return (s.type() == HandoverSection.TCP_LISTENERS || s.type() == HandoverSection.UDP_VIP_SOCKETS)
-                && s.version() == 1;
+        return (s.type() == HandoverSection.TCP_LISTENERS || s.type() == HandoverSection.UDP_VIP_SOCKETS
+                || s.type() == HandoverSection.DSR_PACKET_SOCKETS) && s.version() == 1;
     }
 
     /**

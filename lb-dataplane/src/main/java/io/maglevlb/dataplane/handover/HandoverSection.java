@@ -28,8 +28,24 @@ public record HandoverSection(int type, int version, byte[] data, int[] fds) {
     public static final int TCP_LISTENERS = 1 | REQUIRED;
     /** UDP proxy: the VIP's bound sockets (one per event loop, SO_REUSEPORT); no data. */
     public static final int UDP_VIP_SOCKETS = 2 | REQUIRED;
-    // 16..63 (with or without REQUIRED): flow state (UDP flow entries, DSR flow table and packet sockets),
-    // defined by the forwarders that write them.
+    // 16..63 (with or without REQUIRED): flow state, defined by the forwarders that write them.
+    /**
+     * UDP proxy: the loops' tracked flows, {@code io.maglevlb.core.conntrack.FlowStateCodec} bytes (one group per
+     * VIP socket, in the order of {@link #UDP_VIP_SOCKETS}); no descriptors. Optional: without it flows are placed
+     * by the table (the same backend unless the table changed since they began).
+     */
+    public static final int UDP_FLOWS = 16;
+    /**
+     * DSR: the packet threads' flow tables, FlowStateCodec bytes (one group per thread, in the order of
+     * {@link #DSR_PACKET_SOCKETS}); no descriptors. Optional, as {@link #UDP_FLOWS}.
+     */
+    public static final int DSR_FLOWS = 17;
+    /**
+     * DSR on AF_PACKET: the engine's packet sockets, one per thread, in fanout-group order; no data. Required: the
+     * predecessor's engine has stopped reading them (their frames wait in the rings), so a successor that cannot
+     * read them must refuse. On AF_XDP there is no such section (see docs/dsr.md, "Takeover").
+     */
+    public static final int DSR_PACKET_SOCKETS = 18 | REQUIRED;
 
     public HandoverSection {
         Objects.requireNonNull(data, "data");

@@ -2,12 +2,18 @@ package io.maglevlb.dataplane.packet;
 
 import io.maglevlb.core.config.FlowTableConfig;
 import io.maglevlb.core.config.VipConfig;
+import io.maglevlb.core.conntrack.FlowStateCodec;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.VipBindException;
 import io.maglevlb.dataplane.VipForwarder;
+import io.maglevlb.dataplane.handover.HandoverSection;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@code mode: dsr} VIP as the daemon drives it: starts the {@link DsrEngine} instead of a proxy listener and
@@ -19,10 +25,18 @@ import java.util.Optional;
  * {@link #closeConnections()} stops the engine. Threading: control-plane threads only.
  */
 public final class DsrVip implements VipForwarder {
+    private static final Logger log = LoggerFactory.getLogger(DsrVip.class);
     private final VipConfig vip;
     private final DsrEngineConfig config;
     private final SnapshotHolder snapshots;
     private volatile DsrEngine engine;
+    /**
+     * Takeover, old process: the flows exported when an AF_XDP engine was stopped for the successor (its sockets
+     * cannot be handed over), kept to start it again if the takeover is aborted; null otherwise.
+     */
+    private byte[] stoppedForSuccessor;
+    /** Takeover, old process: the successor serves; this VIP has nothing left to drain. */
+    private volatile boolean handedOver;
 
     /**
      * @param threads forwarding threads (AF_PACKET sockets) for this VIP
@@ -50,6 +64,101 @@ public final class DsrVip implements VipForwarder {
         }
     }
 
+    /**
+     * Takeover, old process: stops the engine's threads ({@link DsrEngine#pause}; frames wait in the rings) and
+     * hands over its flows ({@link HandoverSection#DSR_FLOWS}) and, on AF_PACKET, its sockets
+     * ({@link HandoverSection#DSR_PACKET_SOCKETS}). An AF_XDP engine is stopped here (its sockets and XDP program
+     * cannot move, and the successor's engine can bind only once they are gone): its VIP's packets go to the host's
+     * stack until the successor's engine runs. {@link #handOverAborted} undoes either.
+     */
+    @Override
+    public synchronized List<HandoverSection> handOverSections() {
+        DsrEngine e = engine;
+        if (e == null || handedOver) {
+            return List.of();
+        }
+        if (!e.pause()) {
+            return List.of(); // a thread hangs: the successor starts its own engine, this one serves on
+        }
+        byte[] flows = e.exportFlowState();
+        List<HandoverSection> sections = new ArrayList<>();
+        List<Integer> sockets = e.packetSocketFds();
+        if (sockets.isEmpty()) {
+            e.close();
+            stoppedForSuccessor = flows;
+            log.info("vip {}: AF_XDP engine stopped for the successor, which starts its own with {} bytes of flows",
+                    vip.name(), flows.length);
+        } else {
+            sections.add(HandoverSection.ofFds(HandoverSection.DSR_PACKET_SOCKETS,
+                    sockets.stream().mapToInt(Integer::intValue).toArray()));
+        }
+        sections.add(new HandoverSection(HandoverSection.DSR_FLOWS, FlowStateCodec.VERSION, flows, new int[0]));
+        return sections;
+    }
+
+    /** Takeover aborted: the paused engine resumes; an AF_XDP engine stopped for the successor starts again. */
+    @Override
+    public synchronized void handOverAborted() {
+        DsrEngine e = engine;
+        if (e == null || handedOver) {
+            return;
+        }
+        if (stoppedForSuccessor == null) {
+            e.resume();
+            return;
+        }
+        try {
+            engine = DsrEngine.start(config, snapshots::current, stoppedForSuccessor);
+            stoppedForSuccessor = null;
+        } catch (PacketEngineException ex) {
+            log.error("vip {}: cannot start the DSR engine again after the aborted takeover: {}", vip.name(),
+                    ex.getMessage());
+        }
+    }
+
+    /**
+     * Takeover, new process: an engine on the predecessor's packet sockets and flows
+     * ({@link DsrEngine#adopt}), or on AF_XDP a new engine with the predecessor's flows (it stopped its own).
+     *
+     * @return false when neither section is there (the predecessor handed nothing over for this VIP)
+     */
+    @Override
+    public synchronized boolean startFromHandover(List<HandoverSection> sections) throws VipBindException {
+        if (engine != null) {
+            throw new IllegalStateException("vip " + vip.name() + ": already started");
+        }
+        HandoverSection sockets = null;
+        byte[] flows = null;
+        for (HandoverSection s : sections) {
+            if (s.type() == HandoverSection.DSR_PACKET_SOCKETS && s.version() == 1) {
+                sockets = s;
+            } else if (s.type() == HandoverSection.DSR_FLOWS && s.version() == FlowStateCodec.VERSION) {
+                flows = s.data();
+            }
+        }
+        if (sockets == null && flows == null) {
+            return false;
+        }
+        try {
+            engine = sockets != null ? DsrEngine.adopt(config, snapshots::current, sockets.fds(), flows)
+                    : DsrEngine.start(config, snapshots::current, flows);
+        } catch (PacketEngineException e) {
+            throw new VipBindException(vip.name(), vip.listen(), e);
+        }
+        return true;
+    }
+
+    /** Takeover done: the successor reads the sockets; this engine closes its descriptors and has no flows left. */
+    @Override
+    public synchronized void releaseAfterHandover() {
+        DsrEngine e = engine;
+        handedOver = true;
+        stoppedForSuccessor = null;
+        if (e != null) {
+            e.closeAfterHandOver();
+        }
+    }
+
     @Override
     public void stopAccepting() {
         DsrEngine e = engine;
@@ -61,7 +170,7 @@ public final class DsrVip implements VipForwarder {
     @Override
     public int activeConnections() {
         DsrEngine e = engine;
-        return e == null ? 0 : (int) Math.min(Integer.MAX_VALUE, e.trackedFlows());
+        return e == null || handedOver ? 0 : (int) Math.min(Integer.MAX_VALUE, e.trackedFlows());
     }
 
     /** See {@link VipForwarder#trackedBackend}: the packet threads' flow tables; none before start. */

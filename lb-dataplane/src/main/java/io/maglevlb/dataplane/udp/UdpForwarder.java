@@ -309,7 +309,16 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
                 return List.of(); // closing
             }
         }
-        return List.of(HandoverSection.ofFds(HandoverSection.UDP_VIP_SOCKETS, fds));
+        List<HandoverSection> sections = new ArrayList<>();
+        sections.add(HandoverSection.ofFds(HandoverSection.UDP_VIP_SOCKETS, fds));
+        try {
+            sections.add(new HandoverSection(HandoverSection.UDP_FLOWS, FlowStateCodec.VERSION, exportFlowState(),
+                    new int[0]));
+        } catch (RuntimeException e) {
+            log.warn("vip {}: udp flows not handed over ({}): the successor places them by the table", vip.name(),
+                    e.toString());
+        }
+        return sections;
     }
 
     /**
@@ -342,6 +351,7 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
         }
         int loopCount = eventLoops.size();
         int[] fds = handed.fds().clone();
+        FlowStateCodec.Decoded flows = handedOverFlows(sections, fds.length, loopCount);
         InetSocketAddress bindTo = address;
         try {
             for (int i = 0; i < loopCount; i++) {
@@ -371,7 +381,34 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             UnixSocket.closeQuietly(fds[i]);
         }
         this.localAddress = bindTo;
+        if (flows != null) {
+            importHandedOverFlows(flows);
+        }
         return true;
+    }
+
+    /**
+     * Puts the flows of each handed-over socket into the table of the loop that will read it, on that loop, before
+     * {@link #serveHandedOver} attaches the socket: no datagram is placed before its flow is tracked.
+     */
+    private void importHandedOverFlows(FlowStateCodec.Decoded flows) {
+        int[] backendMap = flows.backendMap(snapshots.current());
+        List<Future<Integer>> parts = new ArrayList<>();
+        for (int i = 0; i < flows.groups().size(); i++) {
+            UdpLoop l = loops.get(i);
+            FlowRecords group = flows.groups().get(i);
+            parts.add(l.eventLoop().submit(() -> l.importFlows(group, backendMap, System.nanoTime())));
+        }
+        int imported = 0;
+        for (Future<Integer> part : parts) {
+            if (part.awaitUninterruptibly(BIND_TIMEOUT_MS, TimeUnit.MILLISECONDS) && part.isSuccess()) {
+                imported += part.getNow();
+            } else {
+                log.warn("vip {}: a loop did not take its handed-over udp flows: {}", vip.name(), part.cause());
+            }
+        }
+        log.info("vip {}: took over {} of the previous process's {} udp flows (the rest were on backends this "
+                + "process does not have, or did not fit)", vip.name(), imported, flows.flows());
     }
 
     /** Takeover: every loop starts reading the socket {@link #startFromHandover} gave it. */
@@ -392,6 +429,38 @@ public final class UdpForwarder implements VipForwarder, AutoCloseable {
             vipSockets.add(socket);
         }
         heldSockets.clear();
+    }
+
+    /**
+     * The {@link HandoverSection#UDP_FLOWS} of a takeover, when there is one this process can use: readable, and one
+     * group per handed-over socket, each of which gets a loop here. Else null (logged): the flows are then placed
+     * by the table, which is what an unreadable optional section means.
+     */
+    private FlowStateCodec.Decoded handedOverFlows(List<HandoverSection> sections, int sockets, int loopCount) {
+        HandoverSection section = sections.stream().filter(s -> s.type() == HandoverSection.UDP_FLOWS).findFirst()
+                .orElse(null);
+        if (section == null || snapshots.current() == null) {
+            return null;
+        }
+        if (section.version() != FlowStateCodec.VERSION) {
+            log.warn("vip {}: udp flows handed over in version {} (this maglevd reads {}): placed by the table",
+                    vip.name(), section.version(), FlowStateCodec.VERSION);
+            return null;
+        }
+        FlowStateCodec.Decoded decoded;
+        try {
+            decoded = FlowStateCodec.decode(section.data(), loopTableCapacity(loopCount) * Math.max(sockets, 1));
+        } catch (FlowStateException e) {
+            log.warn("vip {}: cannot read the udp flows handed over ({}): placed by the table", vip.name(),
+                    e.getMessage());
+            return null;
+        }
+        if (decoded.groups().size() != sockets || sockets > loopCount) {
+            log.warn("vip {}: udp flows of {} sockets handed over with {} sockets to {} loops: placed by the table",
+                    vip.name(), decoded.groups().size(), sockets, loopCount);
+            return null;
+        }
+        return decoded;
     }
 
     /**

@@ -389,11 +389,11 @@ class DsrTakeoverDaemonIT {
         }
     }
 
-    /** Epoch ms of the first log line containing {@code text} (lines start with an ISO-8601 instant). */
+    /** Ms of the day of the first log line containing {@code text} (lines start with HH:mm:ss.SSS). */
     private static long timestamp(String log, String text) {
         String line = log.lines().filter(l -> l.contains(text)).findFirst()
                 .orElseThrow(() -> new AssertionError("no log line with '" + text + "':\n" + log));
-        return java.time.Instant.parse(line.substring(0, line.indexOf(' '))).toEpochMilli();
+        return java.time.LocalTime.parse(line.substring(0, line.indexOf(' '))).toNanoOfDay() / 1_000_000;
     }
 
     private static int ip(String literal) {

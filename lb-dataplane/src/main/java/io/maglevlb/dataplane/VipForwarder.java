@@ -73,11 +73,11 @@ public interface VipForwarder {
     }
 
     /**
-     * Takeover, old process: the takeover was aborted after {@link #handOverSections()} (the successor refused,
-     * failed or timed out): undo what handing over changed, so this forwarder serves on as before. The default:
-     * nothing (handing over changed nothing). Control thread.
+     * Takeover, new process: the predecessor has let go ({@link #releaseAfterHandover} there, acknowledged), or is
+     * gone. A forwarder whose sockets cannot be read by two processes at once (a DSR engine's packet rings) starts
+     * reading here instead of in {@link #serveHandedOver}. Default: nothing to do. Control thread.
      */
-    default void handOverAborted() {}
+    default void predecessorReleased() {}
 
     /**
      * Takeover, old process, once the successor serves: stops accepting and reading on the sockets it shares with

@@ -170,6 +170,7 @@ final class RunCommand implements Callable<Integer> {
                     LOG.warn("takeover: pid {} closed the connection without acknowledging (it exited?); serving",
                             client.parentPid());
                 }
+                daemon.predecessorReleased();
             } catch (TakeoverClient.TakeoverException e) {
                 LOG.error("maglevd: takeover aborted: {}; the running maglevd serves on, this process stops",
                         e.getMessage());

@@ -233,15 +233,15 @@ public final class Maglevd {
     }
 
     /**
-     * Takeover, old process: the takeover failed after {@link #handOverInventory()}; every forwarder undoes what
-     * handing over changed (a DSR engine's threads resume) and serves on. Control thread.
+     * Takeover, new process: the predecessor acknowledged that it let go of the sockets (or is gone); forwarders
+     * that cannot read beside it (DSR: one packet ring has one reader) start now. Control thread.
      */
-    public synchronized void handOverAborted() {
+    public synchronized void predecessorReleased() {
         for (VipForwarder f : forwarders) {
             try {
-                f.handOverAborted();
+                f.predecessorReleased();
             } catch (RuntimeException e) {
-                LOG.error("vip {}: could not resume after the aborted takeover: {}", f.name(), e.toString());
+                LOG.error("vip {}: cannot start forwarding after the takeover: {}", f.name(), e.toString());
             }
         }
     }

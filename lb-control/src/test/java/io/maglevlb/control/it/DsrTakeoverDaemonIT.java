@@ -104,11 +104,13 @@ class DsrTakeoverDaemonIT {
             daemons.add(second);
             second.awaitLine("maglevd running", Duration.ofSeconds(90));
             assertEquals(0, first.awaitExit(Duration.ofSeconds(60)), "the old process exits 0:\n" + first.output());
+            second.awaitLine("vip dsr-udp: DSR engine forwarding", Duration.ofSeconds(30));
             String log = second.output();
-            // The engines' pause: from the old process's inventory (its threads stopped) to the new engines' start.
-            long pausedAt = timestamp(first.output(), "takeover: vip dsr-tcp");
-            System.out.println("DsrTakeoverDaemonIT: DSR threads paused for " + (timestamp(log, "vip dsr-tcp: DSR engine took")
-                    - pausedAt) + " ms (tcp VIP), " + (timestamp(log, "vip dsr-udp: DSR engine took") - pausedAt)
+            // The engines' pause: from the old process letting go (its threads stop) to the new engines' threads.
+            long pausedAt = timestamp(first.output(), "serves; stopping accepting here");
+            System.out.println("DsrTakeoverDaemonIT: DSR threads paused for " + (timestamp(log,
+                    "vip dsr-tcp: DSR engine forwarding") - pausedAt) + " ms (tcp VIP), " + (timestamp(log,
+                    "vip dsr-udp: DSR engine forwarding") - pausedAt)
                     + " ms (udp VIP), load average " + Files.readString(Path.of("/proc/loadavg")).trim());
             assertTrue(log.contains("DSR engine took over 2 packet socket(s)") && log.contains(FLOWS + " of " + FLOWS
                     + " flows taken over"), log);

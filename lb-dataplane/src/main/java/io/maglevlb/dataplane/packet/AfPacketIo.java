@@ -327,6 +327,15 @@ public final class AfPacketIo implements PacketIo {
         return next;
     }
 
+    /**
+     * Finds the ring block to read next from the ring itself (see {@link #adopt}): after another reader of the same
+     * socket stopped (the predecessor process, whose threads read on until it let go). Owner thread, or before it
+     * starts.
+     */
+    void recoverPosition() {
+        blockIndex = nextBlockToRead(ring, blockSize, blockCount);
+    }
+
     /** Undoes {@link #adopt}: unmaps the ring and frees the memory, leaves the descriptor open (not ours). */
     void releaseWithoutClosing() {
         if (closed) {

@@ -54,7 +54,10 @@ public final class DsrEngine implements AutoCloseable {
     /** The forwarding threads now running (replaced when a paused engine resumes). Guarded by {@code this}. */
     private List<Thread> threads;
     private final NextHopResolver resolver;
-    private final IngressDrop ingressDrop;
+    /** Guarded by {@code this}: set late for an adopted engine ({@link #resume}). */
+    private IngressDrop ingressDrop;
+    /** An adopted engine's interface, while its ingress drop filter is still to be taken over at {@link #resume}. */
+    private InterfaceInfo ingressToTakeOver;
     private final Supplier<ForwardingSnapshot> snapshots;
     private boolean closed;
     /** Threads stopped for a takeover ({@link #pause}); the sockets stay open. Guarded by {@code this}. */
@@ -170,9 +173,9 @@ public final class DsrEngine implements AutoCloseable {
             String imported = flows == null ? "" : ", " + xdpImported(config, flows, xdpQueues[0], xdpImported[0],
                     snapshots.get() != null);
             return run(config, snapshots, iface, outerSource, ios, xdp, resolver, ingressDrop, null,
-                    "started" + imported);
+                    "started" + imported, true);
         }
-        return run(config, snapshots, iface, outerSource, ios, null, resolver, ingressDrop, flows, "started");
+        return run(config, snapshots, iface, outerSource, ios, null, resolver, ingressDrop, flows, "started", true);
     }
 
     /** Says how many handed-over flows an AF_XDP engine put into its queues' tables (see {@link #start}). */
@@ -241,9 +244,15 @@ public final class DsrEngine implements AutoCloseable {
             }
             throw e;
         }
-        IngressDrop ingressDrop = config.ingressDrop() ? attachIngressDrop(iface, config, true) : null;
-        return run(config, snapshots, iface, outerSource, ios, null, resolver, ingressDrop, flows,
-                "took over " + fds.length + " packet socket(s)");
+        DsrEngine engine = run(config, snapshots, iface, outerSource, ios, null, resolver, null, flows,
+                "took over " + fds.length + " packet socket(s) (its threads start when the predecessor lets go)",
+                false);
+        if (config.ingressDrop()) {
+            synchronized (engine) {
+                engine.ingressToTakeOver = iface;
+            }
+        }
+        return engine;
     }
 
     private static FlowStateCodec.Decoded decodeFlows(DsrEngineConfig config, byte[] flowState)
@@ -298,7 +307,7 @@ public final class DsrEngine implements AutoCloseable {
     /** Makes the forwarders (flow tables filled from {@code handedOver}, if any) and starts their threads. */
     private static DsrEngine run(DsrEngineConfig config, Supplier<ForwardingSnapshot> snapshots, InterfaceInfo iface,
             Ipv4Range outerSource, List<PacketIo> ios, AfXdpPort.Member xdp, NextHopResolver resolver,
-            IngressDrop ingressDrop, FlowStateCodec.Decoded handedOver, String how) {
+            IngressDrop ingressDrop, FlowStateCodec.Decoded handedOver, String how, boolean startThreads) {
         long idleTimeoutNs = config.idleTimeout().toNanos();
         List<DsrForwarder> forwarders = new ArrayList<>();
         if (xdp != null) { // the port's queue threads run them
@@ -312,7 +321,9 @@ public final class DsrEngine implements AutoCloseable {
         }
         String imported = handedOver == null ? "" : ", " + importFlows(config, snapshots.get(), forwarders, handedOver);
         List<Thread> threads = xdp != null ? List.of() : newThreads(config, forwarders);
-        threads.forEach(Thread::start);
+        if (startThreads) {
+            threads.forEach(Thread::start);
+        }
         String io = xdp != null
                 ? "AF_XDP (XDP program " + xdp.port().programName() + " in "
                         + (xdp.port().mode() == XdpRedirect.Mode.NATIVE ? "native" : "generic") + " mode, "
@@ -325,8 +336,10 @@ public final class DsrEngine implements AutoCloseable {
         log.info("vip {}: DSR engine {}: {} {} on {} (mac {}, mtu {}), {} thread(s), {}{}",
                 config.vipName(), how, config.method().configName(), config.vip(), iface.name(),
                 InterfaceInfo.formatMac(iface.mac()), iface.mtu(), forwarders.size(), io, imported);
-        return new DsrEngine(config, List.copyOf(ios), xdp, List.copyOf(forwarders), List.copyOf(threads), resolver,
-                ingressDrop, snapshots);
+        DsrEngine engine = new DsrEngine(config, List.copyOf(ios), xdp, List.copyOf(forwarders), List.copyOf(threads),
+                resolver, ingressDrop, snapshots);
+        engine.paused = !startThreads;
+        return engine;
     }
 
     private static List<Thread> newThreads(DsrEngineConfig config, List<DsrForwarder> forwarders) {
@@ -384,6 +397,7 @@ public final class DsrEngine implements AutoCloseable {
         }
         if (xdp != null) {
             xdp.leave(); // when it returns no queue thread runs this VIP's forwarders
+            forwarders.forEach(DsrForwarder::stop); // not running: exportFlowState reads their tables directly
             paused = true;
             return true;
         }
@@ -397,7 +411,12 @@ public final class DsrEngine implements AutoCloseable {
         return stopped;
     }
 
-    /** Takeover aborted: the paused threads go on with the frames that waited in the rings. Control thread. */
+    /**
+     * Starts the threads of a paused engine: a takeover that was aborted after {@link #pause}, or an engine that
+     * {@link #adopt}ed its sockets, once the predecessor's threads stopped reading them. Each socket is read from the
+     * ring block the kernel handed over first ({@link AfPacketIo#recoverPosition}), so the frames that waited are
+     * forwarded first; an adopted engine takes the ingress drop filter over first. Control thread.
+     */
     public synchronized void resume() {
         if (closed || !paused) {
             return;
@@ -406,29 +425,47 @@ public final class DsrEngine implements AutoCloseable {
             throw new IllegalStateException("vip " + config.vipName() + ": an AF_XDP engine that left its port cannot "
                     + "resume; start a new one with its flows");
         }
+        for (PacketIo io : ios) {
+            if (io instanceof AfPacketIo packet) {
+                packet.recoverPosition(); // before the threads start: Thread.start publishes it to them
+            }
+        }
+        if (ingressToTakeOver != null) {
+            ingressDrop = attachIngressDrop(ingressToTakeOver, config, true);
+            ingressToTakeOver = null;
+        }
         forwarders.forEach(DsrForwarder::restart);
         threads = List.copyOf(newThreads(config, forwarders));
         threads.forEach(Thread::start);
         paused = false;
-        log.info("vip {}: DSR engine resumed (takeover aborted)", config.vipName());
+        log.info("vip {}: DSR engine forwarding ({} thread(s) started)", config.vipName(), threads.size());
     }
 
     /**
-     * The flows of every thread of a {@linkplain #pause paused} engine as {@link FlowStateCodec} bytes, one group
-     * per thread in socket order, with the backends they are on by name and address.
+     * The flows of every thread as {@link FlowStateCodec} bytes, one group per thread in socket order, with the
+     * backends they are on by name and address: each running thread exports its own table between two batches, a
+     * {@linkplain #pause paused} engine's are read directly. Blocks; never on a forwarding thread.
      *
-     * @throws IllegalStateException when the engine is not paused (the tables are the running threads' alone)
+     * @throws IllegalStateException when a thread does not answer within {@link TrackedFlows#ANSWER_TIMEOUT_MS}
      */
     public synchronized byte[] exportFlowState() {
-        if (!paused) {
-            throw new IllegalStateException("vip " + config.vipName() + ": pause the engine before exporting its flows");
-        }
-        long now = System.nanoTime();
-        List<FlowRecords> groups = new ArrayList<>(forwarders.size());
+        List<Future<FlowRecords>> parts = new ArrayList<>(forwarders.size());
         for (DsrForwarder f : forwarders) {
-            FlowRecords r = new FlowRecords();
-            f.flows().exportTo(r, now); // the thread has stopped: join() made its writes visible here
-            groups.add(r);
+            parts.add(f.exportFlows()); // paused: at once (join() published the tables); else between two batches
+        }
+        List<FlowRecords> groups = new ArrayList<>(parts.size());
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(
+                TrackedFlows.ANSWER_TIMEOUT_MS);
+        for (Future<FlowRecords> part : parts) {
+            try {
+                groups.add(part.get(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("vip " + config.vipName() + ": interrupted exporting flows", e);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                throw new IllegalStateException("vip " + config.vipName() + ": a forwarding thread did not export "
+                        + "its flows: " + e, e);
+            }
         }
         return FlowStateCodec.encode(groups, snapshots.get());
     }

@@ -1,6 +1,7 @@
 package io.maglevlb.dataplane.packet;
 
 import io.maglevlb.core.config.DsrMethod;
+import io.maglevlb.core.conntrack.FlowRecords;
 import io.maglevlb.core.conntrack.FlowTable;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.flow.HashMode;
@@ -106,6 +107,25 @@ final class DsrForwarder implements Runnable, PacketIo.FrameSink {
             int entry = flows.peek(protocol, srcHi, srcLo, srcPort, vipHi, vipLo, vipPort, System.nanoTime());
             answer.complete(entry == FlowTable.NO_ENTRY ? ForwardingSnapshot.NO_BACKEND : flows.backendId(entry));
         });
+        return answer;
+    }
+
+    /**
+     * This thread's flows ({@link FlowTable#exportTo}), taken between two batches; for a takeover. While the thread
+     * does not run, taken at once on the caller's thread (the thread's writes were published by its end). Any thread.
+     */
+    CompletableFuture<FlowRecords> exportFlows() {
+        CompletableFuture<FlowRecords> answer = new CompletableFuture<>();
+        Runnable export = () -> {
+            FlowRecords records = new FlowRecords();
+            flows.exportTo(records, System.nanoTime());
+            answer.complete(records);
+        };
+        if (!running) {
+            export.run();
+        } else {
+            tasks.add(export);
+        }
         return answer;
     }
 

@@ -30,11 +30,8 @@ public final class DsrVip implements VipForwarder {
     private final DsrEngineConfig config;
     private final SnapshotHolder snapshots;
     private volatile DsrEngine engine;
-    /**
-     * Takeover, old process: the flows exported when an AF_XDP engine was stopped for the successor (its sockets
-     * cannot be handed over), kept to start it again if the takeover is aborted; null otherwise.
-     */
-    private byte[] stoppedForSuccessor;
+    /** Takeover, new process, AF_XDP: the handed-over flows, until the engine starts at predecessorReleased. */
+    private byte[] startAfterPredecessor;
     /** Takeover, old process: the successor serves; this VIP has nothing left to drain. */
     private volatile boolean handedOver;
 
@@ -65,11 +62,11 @@ public final class DsrVip implements VipForwarder {
     }
 
     /**
-     * Takeover, old process: stops the engine's threads ({@link DsrEngine#pause}; frames wait in the rings) and
-     * hands over its flows ({@link HandoverSection#DSR_FLOWS}) and, on AF_PACKET, its sockets
-     * ({@link HandoverSection#DSR_PACKET_SOCKETS}). An AF_XDP engine is stopped here (its sockets and XDP program
-     * cannot move, and the successor's engine can bind only once they are gone): its VIP's packets go to the host's
-     * stack until the successor's engine runs. {@link #handOverAborted} undoes either.
+     * Takeover, old process: the engine's flows ({@link HandoverSection#DSR_FLOWS}, each thread exports its table
+     * between two batches) and, on AF_PACKET, its sockets ({@link HandoverSection#DSR_PACKET_SOCKETS}). The engine
+     * keeps forwarding: a packet ring has one reader, so the successor starts its threads only once this engine has
+     * stopped in {@link #releaseAfterHandover} (see {@link #predecessorReleased}). On AF_XDP there are no sockets to
+     * hand over: the successor starts its own engine after this one stopped.
      */
     @Override
     public synchronized List<HandoverSection> handOverSections() {
@@ -77,48 +74,26 @@ public final class DsrVip implements VipForwarder {
         if (e == null || handedOver) {
             return List.of();
         }
-        if (!e.pause()) {
-            return List.of(); // a thread hangs: the successor starts its own engine, this one serves on
-        }
-        byte[] flows = e.exportFlowState();
         List<HandoverSection> sections = new ArrayList<>();
         List<Integer> sockets = e.packetSocketFds();
-        if (sockets.isEmpty()) {
-            e.close();
-            stoppedForSuccessor = flows;
-            log.info("vip {}: AF_XDP engine stopped for the successor, which starts its own with {} bytes of flows",
-                    vip.name(), flows.length);
-        } else {
+        if (!sockets.isEmpty()) {
             sections.add(HandoverSection.ofFds(HandoverSection.DSR_PACKET_SOCKETS,
                     sockets.stream().mapToInt(Integer::intValue).toArray()));
         }
-        sections.add(new HandoverSection(HandoverSection.DSR_FLOWS, FlowStateCodec.VERSION, flows, new int[0]));
+        try {
+            sections.add(new HandoverSection(HandoverSection.DSR_FLOWS, FlowStateCodec.VERSION, e.exportFlowState(),
+                    new int[0]));
+        } catch (RuntimeException ex) {
+            log.warn("vip {}: DSR flows not handed over ({}): the successor places them by the table", vip.name(),
+                    ex.getMessage());
+        }
         return sections;
     }
 
-    /** Takeover aborted: the paused engine resumes; an AF_XDP engine stopped for the successor starts again. */
-    @Override
-    public synchronized void handOverAborted() {
-        DsrEngine e = engine;
-        if (e == null || handedOver) {
-            return;
-        }
-        if (stoppedForSuccessor == null) {
-            e.resume();
-            return;
-        }
-        try {
-            engine = DsrEngine.start(config, snapshots::current, stoppedForSuccessor);
-            stoppedForSuccessor = null;
-        } catch (PacketEngineException ex) {
-            log.error("vip {}: cannot start the DSR engine again after the aborted takeover: {}", vip.name(),
-                    ex.getMessage());
-        }
-    }
-
     /**
-     * Takeover, new process: an engine on the predecessor's packet sockets and flows
-     * ({@link DsrEngine#adopt}), or on AF_XDP a new engine with the predecessor's flows (it stopped its own).
+     * Takeover, new process: on AF_PACKET an engine on the predecessor's packet sockets with its flows
+     * ({@link DsrEngine#adopt}), whose threads start at {@link #predecessorReleased}; on AF_XDP the flows are kept
+     * for the engine that starts then.
      *
      * @return false when neither section is there (the predecessor handed nothing over for this VIP)
      */
@@ -139,22 +114,51 @@ public final class DsrVip implements VipForwarder {
         if (sockets == null && flows == null) {
             return false;
         }
+        if (sockets == null) {
+            startAfterPredecessor = flows;
+            return true;
+        }
         try {
-            engine = sockets != null ? DsrEngine.adopt(config, snapshots::current, sockets.fds(), flows)
-                    : DsrEngine.start(config, snapshots::current, flows);
+            engine = DsrEngine.adopt(config, snapshots::current, sockets.fds(), flows);
         } catch (PacketEngineException e) {
             throw new VipBindException(vip.name(), vip.listen(), e);
         }
         return true;
     }
 
-    /** Takeover done: the successor reads the sockets; this engine closes its descriptors and has no flows left. */
+    /**
+     * Takeover, new process: the predecessor's engine stopped; this VIP's engine starts forwarding (AF_PACKET: the
+     * adopted sockets, from the frames that waited in their rings; AF_XDP: a new engine with the handed-over flows).
+     */
+    @Override
+    public synchronized void predecessorReleased() {
+        if (engine != null) {
+            engine.resume();
+            return;
+        }
+        byte[] flows = startAfterPredecessor;
+        if (flows == null) {
+            return;
+        }
+        startAfterPredecessor = null;
+        try {
+            engine = DsrEngine.start(config, snapshots::current, flows);
+        } catch (PacketEngineException e) {
+            log.error("vip {}: cannot start the DSR engine after the takeover: {}", vip.name(), e.getMessage());
+        }
+    }
+
+    /**
+     * Takeover, old process, the successor serves: the engine stops (its threads first, so the successor's can read
+     * the rings) and closes its descriptors; the sockets live on in the successor, and so does the ingress drop
+     * filter, which the successor replaces with its own. This VIP has no flows left to drain here.
+     */
     @Override
     public synchronized void releaseAfterHandover() {
         DsrEngine e = engine;
         handedOver = true;
-        stoppedForSuccessor = null;
         if (e != null) {
+            e.pause();
             e.closeAfterHandOver();
         }
     }

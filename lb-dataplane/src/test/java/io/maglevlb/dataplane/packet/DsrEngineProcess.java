@@ -40,10 +40,11 @@ import java.util.concurrent.atomic.AtomicReference;
  *   stop                                              stop the engines but keep running (then "fds")
  *   fds                                               "@@ fds bpf=N": BPF maps and programs this process holds
  *   takeover [noflows]                                a new engine takes over from the running one, as a takeover
- *                                                     does across processes: pause, export the flows, hand the
- *                                                     packet sockets over (duplicated descriptors: the same open
- *                                                     sockets, as SCM_RIGHTS gives them); AF_XDP: the old engine
- *                                                     stops and a new one starts with the flows
+ *                                                     does across processes: export the flows, hand the packet
+ *                                                     sockets over (duplicated descriptors: the same open sockets,
+ *                                                     as SCM_RIGHTS gives them), stop the old engine, start the
+ *                                                     new one; AF_XDP: the old engine stops and a new one starts
+ *                                                     with the flows
  *   quit
  * </pre>
  */
@@ -174,9 +175,8 @@ public final class DsrEngineProcess {
     /** See the class comment: the running engine hands over to a new one in this process. */
     private static DsrEngine takeOver(DsrEngine old, DsrEngineConfig config,
             java.util.function.Supplier<ForwardingSnapshot> snapshots, boolean withFlows) throws Exception {
-        if (!old.pause()) {
-            throw new IllegalStateException("engine did not pause");
-        }
+        // As between two processes: the flows are exported while the old engine forwards, the new engine adopts the
+        // sockets, the old one stops (its threads first: a ring has one reader), then the new one's threads start.
         byte[] flows = withFlows ? old.exportFlowState() : null;
         List<Integer> sockets = old.packetSocketFds();
         if (sockets.isEmpty()) { // AF_XDP: the sockets cannot move; the old engine stops, a new one starts
@@ -190,7 +190,11 @@ public final class DsrEngineProcess {
             }
         }
         DsrEngine next = DsrEngine.adopt(config, snapshots, fds, flows);
+        if (!old.pause()) {
+            throw new IllegalStateException("engine did not pause");
+        }
         old.closeAfterHandOver();
+        next.resume();
         return next;
     }
 

@@ -214,14 +214,6 @@ public final class UpgradeServer implements AutoCloseable {
             if (!daemon.isRunning()) {
                 return refuse(channel, peerPid, "this maglevd is shutting down");
             }
-            for (Map.Entry<VipConfig, List<HandoverSection>> e : daemon.handOverInventory()) {
-                if (e.getKey().mode() == io.maglevlb.core.config.ForwardingMode.DSR && e.getValue().isEmpty()) {
-                    // Two packet engines on one interface would both forward every packet (and the new one
-                    // would take the ingress filter's place): until DSR hands over its sockets and flows, restart.
-                    return refuse(channel, peerPid, "vip " + e.getKey().name() + " is a DSR VIP, whose packet "
-                            + "sockets and flow table this version cannot hand over; restart instead");
-                }
-            }
             sendInventory(channel, hello);
             FrameChannel.Frame answer;
             try {

@@ -119,6 +119,22 @@ class UdpFlowStateTest {
 
     private static UdpForwarder startOn(VipConfig vip, InetSocketAddress address, EventLoopGroup group,
             List<BackendState> states) throws Exception {
+        // On NIO a closed channel's socket is released when its selector next runs, after the close future
+        // completed: the previous forwarder's address may be busy for a moment (bounded retry, 200 x 50 ms).
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return startOnce(vip, address, group, states);
+            } catch (io.maglevlb.dataplane.VipBindException e) {
+                if (attempt == 200 || !(e.getCause() instanceof java.net.BindException)) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    private static UdpForwarder startOnce(VipConfig vip, InetSocketAddress address, EventLoopGroup group,
+            List<BackendState> states) throws Exception {
         VipConfig at = new VipConfig(vip.name(), address, vip.protocol(), vip.mode(), vip.hash(), vip.tableSize(),
                 vip.backends(), vip.healthCheck(), vip.maxConnections(), vip.connectTimeout(), vip.connectRetries(),
                 vip.idleTimeout(), vip.proxyProtocol(), vip.dsr());

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -26,7 +25,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
@@ -192,7 +190,7 @@ class DsrTakeoverDaemonIT {
     // ---- clients
 
     private Socket connect(int clientPort) throws Exception {
-        return inNamespace(PREFIX + "c", () -> {
+        return Setns.call(PREFIX + "c", () -> {
             Socket s = new Socket();
             s.setReuseAddress(true);
             s.setSoTimeout(15_000);
@@ -216,7 +214,7 @@ class DsrTakeoverDaemonIT {
     }
 
     private DatagramSocket udpClient(int clientPort) throws Exception {
-        return inNamespace(PREFIX + "c", () -> {
+        return Setns.call(PREFIX + "c", () -> {
             DatagramSocket s = new DatagramSocket(new InetSocketAddress(InetAddress.ofLiteral(CLIENT_IP), clientPort));
             s.setSoTimeout(3_000);
             s.connect(new InetSocketAddress(InetAddress.ofLiteral(VIP), UDP_PORT));
@@ -301,7 +299,7 @@ class DsrTakeoverDaemonIT {
     }
 
     private void startTcpBackend(String ns, String name) throws Exception {
-        ServerSocket server = inNamespace(ns, () -> {
+        ServerSocket server = Setns.call(ns, () -> {
             ServerSocket s = new ServerSocket();
             s.setReuseAddress(true);
             s.bind(new InetSocketAddress(TCP_PORT), 64);
@@ -335,7 +333,7 @@ class DsrTakeoverDaemonIT {
 
     /** Answers every datagram to VIP:5353 with its name, from the VIP (the socket is bound to it). */
     private void startUdpBackend(String ns, String name) throws Exception {
-        DatagramSocket socket = inNamespace(ns, () -> new DatagramSocket(
+        DatagramSocket socket = Setns.call(ns, () -> new DatagramSocket(
                 new InetSocketAddress(InetAddress.ofLiteral(VIP), UDP_PORT)));
         servers.add(socket);
         byte[] answer = name.getBytes(StandardCharsets.UTF_8);
@@ -351,30 +349,6 @@ class DsrTakeoverDaemonIT {
                 }
             }
         });
-    }
-
-    interface Body<T> {
-        T call() throws Exception;
-    }
-
-    /** Runs {@code body} on a thread that entered namespace {@code ns}: sockets it creates live there. */
-    private static <T> T inNamespace(String ns, Body<T> body) throws Exception {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        Thread.ofPlatform().start(() -> {
-            try (LinuxNative sys = new LinuxNative()) {
-                if (sys.setNetworkNamespace("/run/netns/" + ns) < 0) {
-                    throw new IOException("setns " + ns + ": " + LinuxNative.describe(sys.errno()));
-                }
-                result.complete(body.call());
-            } catch (Throwable e) {
-                result.completeExceptionally(e);
-            }
-        });
-        try {
-            return result.get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw e.getCause() instanceof Exception ex ? ex : e;
-        }
     }
 
     private static String run(String... command) throws IOException {

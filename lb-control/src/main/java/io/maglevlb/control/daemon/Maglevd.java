@@ -348,7 +348,8 @@ public final class Maglevd {
 
     /**
      * Stops the daemon: withdraws the announced routes and forwards on for {@code announce.withdraw_grace} (with
-     * {@code announce}), closes every listener, lets open connections finish for up to {@code drainTimeout},
+     * {@code announce}), stops accepting without resetting anyone ({@link VipForwarder#drainListeners}: what waits in
+     * the accept queues is accepted and served), lets open connections finish for up to {@code drainTimeout},
      * closes what is still open, then stops the services and the event loops, and removes the announce device. Idempotent; returns at once
      * when the daemon is not running.
      *
@@ -369,12 +370,15 @@ public final class Maglevd {
                     format(drainTimeout), open, open == 1 ? "" : "s", open == 1 ? "" : "s");
         } else {
             withdrawBeforeStopping();
+            // Drain, not close: closing a listening socket resets every connection in its accept queue (clients
+            // whose handshake the kernel completed, request maybe sent). Each listener stops new handshakes, accepts
+            // what is queued and closes once quiet, as a reload's retired listeners do; awaitDrained waits for both.
             for (VipForwarder f : forwarders) {
-                f.stopAccepting();
+                f.drainListeners();
             }
             open = activeConnections();
-            LOG.info("shutting down: listeners closed; waiting up to {} for {} open connection{}",
-                    format(drainTimeout), open, open == 1 ? "" : "s");
+            LOG.info("shutting down: no new connections, queued ones accepted; waiting up to {} for {} open "
+                    + "connection{}", format(drainTimeout), open, open == 1 ? "" : "s");
         }
         boolean drained = awaitDrained(drainTimeout);
         if (!drained) {
@@ -423,9 +427,10 @@ public final class Maglevd {
         }
     }
 
+    /** Waits until no connection is open and no listener still drains its queue, or the deadline. */
     private boolean awaitDrained(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (activeConnections() > 0) {
+        while (activeConnections() > 0 || anyListening()) {
             if (System.nanoTime() - deadline >= 0 || stopWaiting) {
                 return false;
             }
@@ -433,10 +438,25 @@ public final class Maglevd {
                 Thread.sleep(20);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return activeConnections() == 0;
+                return activeConnections() == 0 && !anyListening();
             }
         }
         return true;
+    }
+
+    /** Whether a forwarder (current or retired) still drains a listener: connections may still arrive from it. */
+    private boolean anyListening() {
+        for (VipForwarder f : forwarders) {
+            if (f.listening()) {
+                return true;
+            }
+        }
+        for (VipForwarder f : retired) {
+            if (f.listening()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -51,7 +51,7 @@ class SecondSignalLogTest {
                             CompletableFuture.supplyAsync(() -> d.shutdown(Duration.ofMinutes(5)));
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                     while (messages(appender).stream()
-                            .noneMatch(m -> m.startsWith("shutting down: listeners closed"))) {
+                            .noneMatch(m -> m.startsWith("shutting down: no new connections"))) {
                         assertTrue(System.nanoTime() < deadline,
                                 "shutdown never started waiting: " + messages(appender));
                         Thread.sleep(20);

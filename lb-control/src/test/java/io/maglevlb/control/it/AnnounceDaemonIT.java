@@ -165,7 +165,7 @@ class AnnounceDaemonIT {
         assertFalse(ip("link", "show").contains("maglev0"), "the device is gone");
         assertTrue(ip("route", "show", "table", TABLE).contains(FOREIGN), "the foreign route is left alone");
         String log = daemon.output();
-        assertTrue(log.indexOf("announced route withdrawn") < log.indexOf("listeners closed"), log);
+        assertTrue(log.indexOf("announced route withdrawn") < log.indexOf("shutting down: no new connections"), log);
     }
 
     @Test

@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * accepts for the new forwarder, with its settings: that includes every connection still queued at that moment.
  *
  * <p><b>Drain.</b> A forwarder a reload retires while its listeners still listen (the VIP moved to another address
- * or protocol, or was removed) drains them ({@link #drainAndWait}) instead of closing them at once: closing a
+ * or protocol, or was removed), and every forwarder at shutdown, drains them ({@link #drainAndWait}) instead of
+ * closing them at once: closing a
  * listening socket resets every connection waiting in its accept queue, clients whose handshake the kernel had
  * already completed and who may have sent their request. A draining listener first gets a socket filter that
  * drops SYNs ({@link SocketFilters#dropTcpSyn()}: no new handshake starts on it, those under way still complete),

@@ -37,6 +37,12 @@ public final class MaglevdMain implements Callable<Integer> {
     public static final int EXIT_OK = 0;
     public static final int EXIT_FAILURE = 1;
     public static final int EXIT_USAGE = 2;
+    /**
+     * {@code run}: the configuration file is missing, unreadable or invalid. Its own code (sysexits.h's
+     * {@code EX_CONFIG}) so that a supervisor can tell it from a failure a restart may cure (an address still
+     * in use): the systemd unit stops restarting on it ({@code RestartPreventExitStatus=}).
+     */
+    public static final int EXIT_CONFIG = 78;
 
     @Spec
     CommandSpec spec;

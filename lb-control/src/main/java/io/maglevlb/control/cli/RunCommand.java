@@ -29,15 +29,16 @@ import picocli.CommandLine.Spec;
 /**
  * {@code maglevd run --config FILE}: starts the daemon and runs until SIGTERM or SIGINT, then stops accepting,
  * lets open connections finish for up to {@code shutdown_timeout}, closes the rest and exits 0. A second
- * signal stops the wait. Exits 1 when the configuration is invalid or the daemon cannot start (e.g. a VIP
- * address is in use), after one line saying why.
+ * signal stops the wait. Exits 78 when the configuration file is missing, unreadable or invalid (after its
+ * errors), 1 when the daemon cannot start otherwise (e.g. a VIP address is in use), after one line saying why.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {
             "Start maglevd and forward traffic until SIGTERM or Ctrl-C (SIGINT).",
             "On the signal it stops accepting, lets open connections finish for up to shutdown_timeout, "
                     + "closes the rest and exits 0; a second signal closes them at once.",
-            "Exits 1 with one line on stderr when the configuration is invalid or a VIP cannot be bound."
+            "Exits 78 when the configuration file is missing or invalid (every error on stderr), 1 with one "
+                    + "line when the daemon cannot start otherwise (a VIP cannot be bound, for example)."
         })
 final class RunCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
@@ -80,7 +81,7 @@ final class RunCommand implements Callable<Integer> {
         Optional<MaglevConfig> loaded = config.loadReporting(err);
         err.flush();
         if (loaded.isEmpty()) {
-            return MaglevdMain.EXIT_FAILURE;
+            return MaglevdMain.EXIT_CONFIG;
         }
         MaglevConfig cfg = loaded.get();
         DaemonOptions options;

@@ -231,6 +231,31 @@ class TcpDaemonProcessIT {
         }
     }
 
+    /**
+     * A configuration error is not something a restart cures: {@code run} exits 78 (EX_CONFIG), which the systemd
+     * unit lists in {@code RestartPreventExitStatus=}, instead of 1 (kept for failures that may pass, such as an
+     * address in use), and prints every error with its line as {@code check} does. A missing file too.
+     */
+    @Test
+    void anInvalidOrMissingConfigurationExits78WithEveryError() throws Exception {
+        Path config = writeConfig(freePort(), List.<String[]>of(new String[] {"b1", "127.0.0.1:9"}));
+        Files.writeString(config, Files.readString(config).replace("table_size: 1009", "table_size: 1000")
+                .replace("connect_retries: 2", "connect_retries: -1"));
+        try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("invalid.log"), "run", "--config",
+                config.toString())) {
+            assertEquals(78, maglevd.awaitExit(EXIT), maglevd.output());
+            String output = maglevd.output();
+            assertTrue(output.contains("maglevd.yaml:8:17: vips[0].table_size: must be prime"), output);
+            assertTrue(output.contains("vips[0].connect_retries"), output);
+            assertFalse(output.contains("maglevd running"), output);
+        }
+        try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("missing.log"), "run", "--config",
+                dir.resolve("no-such.yaml").toString())) {
+            assertEquals(78, maglevd.awaitExit(EXIT), maglevd.output());
+            assertTrue(maglevd.output().contains("no-such.yaml"), maglevd.output());
+        }
+    }
+
     @Test
     void theAdminAddressCanBeMovedAndABusyOneIsNamedInPlainWords() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());

@@ -17,9 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
@@ -176,7 +173,7 @@ class AnnounceDaemonIT {
         awaitRoute(true, "announced at start");
         Route ours = Route.host(InetAddress.getByName(VIP), Integer.parseInt(TABLE), 0, Routes.PROTOCOL_MAGLEVD);
         long[] goneAfterNs = {-1};
-        inNamespace(() -> {
+        Setns.call(ns, () -> {
             try (Routes routes = Routes.open()) {
                 long start = System.nanoTime();
                 daemon.kill();
@@ -297,31 +294,6 @@ class AnnounceDaemonIT {
         List<String> command = new ArrayList<>(List.of("ip", "-n", ns));
         command.addAll(List.of(args));
         return run(command.toArray(String[]::new));
-    }
-
-    /** Runs {@code body} on a platform thread inside the namespace (its sockets belong there). */
-    private void inNamespace(Callable<Void> body) throws Exception {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        Thread t = Thread.ofPlatform().name("in-" + ns).start(() -> {
-            try (LinuxNative sys = new LinuxNative()) {
-                if (sys.setNetworkNamespace("/run/netns/" + ns) < 0) {
-                    throw new IOException("setns " + ns + ": " + LinuxNative.describe(sys.errno()));
-                }
-                done.complete(body.call());
-            } catch (Throwable e) {
-                done.completeExceptionally(e);
-            }
-        });
-        try {
-            done.get(60, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception ex) {
-                throw ex;
-            }
-            throw e;
-        } finally {
-            t.join(1000);
-        }
     }
 
     /** Runs a command (20 s at most) and returns its stdout; fails with its output on a non-zero exit. */

@@ -9,7 +9,6 @@ import io.maglevlb.control.cli.MaglevdMain;
 import io.maglevlb.core.flow.FlowHash;
 import io.maglevlb.core.snapshot.BackendState;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
-import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -169,7 +168,7 @@ class DsrDaemonIT {
         java.util.Set<String> seen = new java.util.HashSet<>();
         for (int port = 50000; port < 50010; port++) {
             int clientPort = port;
-            String reply = inNamespace(PREFIX + "c", () -> {
+            String reply = Setns.call(PREFIX + "c", () -> {
                 try (Socket s = new Socket()) {
                     s.setSoTimeout(10_000);
                     s.bind(new InetSocketAddress(InetAddress.ofLiteral(CLIENT_IP), clientPort));
@@ -188,7 +187,7 @@ class DsrDaemonIT {
 
         // The live explain on a DSR flow: tracked by a packet thread, and kept on its backend across a drain.
         String client = CLIENT_IP + ":50200";
-        Socket held = inNamespace(PREFIX + "c", () -> {
+        Socket held = Setns.call(PREFIX + "c", () -> {
             Socket s = new Socket();
             s.setSoTimeout(10_000);
             s.bind(new InetSocketAddress(InetAddress.ofLiteral(CLIENT_IP), 50200));
@@ -245,7 +244,7 @@ class DsrDaemonIT {
             assertEquals(2, logLines("attached to eth0 in native"), "attached once per engine:\n"
                     + String.join("\n", daemonOutput));
         }
-        String reply = inNamespace(PREFIX + "c", () -> {
+        String reply = Setns.call(PREFIX + "c", () -> {
             try (Socket s = new Socket()) {
                 s.setSoTimeout(10_000);
                 s.bind(new InetSocketAddress(InetAddress.ofLiteral(CLIENT_IP), 50100));
@@ -255,7 +254,7 @@ class DsrDaemonIT {
             }
         });
         assertTrue(reply != null && reply.endsWith(" again"), "forwarding goes on after the reload: " + reply);
-        String metrics = inNamespace(PREFIX + "lb", () -> {
+        String metrics = Setns.call(PREFIX + "lb", () -> {
             try (Socket s = new Socket()) {
                 s.setSoTimeout(10_000);
                 s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 9190), 10_000);
@@ -295,7 +294,7 @@ class DsrDaemonIT {
 
     /** One admin API request to the daemon (127.0.0.1:9190 in the LB's namespace); fails unless it answers 200. */
     private static JsonNode admin(String method, String path) throws Exception {
-        String response = inNamespace(PREFIX + "lb", () -> {
+        String response = Setns.call(PREFIX + "lb", () -> {
             try (Socket s = new Socket()) {
                 s.setSoTimeout(20_000);
                 s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 9190), 10_000);
@@ -328,7 +327,7 @@ class DsrDaemonIT {
     }
 
     private static void startBackend(String ns, String name) throws Exception {
-        ServerSocket server = inNamespace(ns, () -> {
+        ServerSocket server = Setns.call(ns, () -> {
             ServerSocket s = new ServerSocket();
             s.setReuseAddress(true);
             s.bind(new InetSocketAddress(80), 50); // any address: the VIP (DSR traffic) and its own (health checks)
@@ -357,30 +356,6 @@ class DsrDaemonIT {
                 }
             }
         });
-    }
-
-    interface Body<T> {
-        T call() throws Exception;
-    }
-
-    /** Runs {@code body} on a thread that entered namespace {@code ns}: sockets it creates live there. */
-    private static <T> T inNamespace(String ns, Body<T> body) throws Exception {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        Thread.ofPlatform().start(() -> {
-            try (LinuxNative sys = new LinuxNative()) {
-                if (sys.setNetworkNamespace("/run/netns/" + ns) < 0) {
-                    throw new IOException("setns " + ns + ": " + LinuxNative.describe(sys.errno()));
-                }
-                result.complete(body.call());
-            } catch (Throwable e) {
-                result.completeExceptionally(e);
-            }
-        });
-        try {
-            return result.get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw e.getCause() instanceof Exception ex ? ex : e;
-        }
     }
 
     private static String run(String... command) throws IOException {

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.maglevlb.dataplane.linux.LinuxNative;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -21,6 +20,7 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -61,6 +61,8 @@ class DsrHealthIT {
     private static final long TIMEOUT_MS = 200;
     private static final int FALL = 2;
     private static final int ADMIN_PORT = 9911;
+    /** A batch of 60 clients in the client namespace, each waiting up to 5 s: more than Setns.call's 30 s default. */
+    private static final Duration CLIENT_BATCH = Duration.ofSeconds(60);
     private static final String PREFIX = "mlb-" + ProcessHandle.current().pid() + "-h";
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final List<String> namespaces = new ArrayList<>();
@@ -265,7 +267,7 @@ class DsrHealthIT {
 
     /** {@code count} TCP connections from consecutive client ports; answers by backend name, or "failed". */
     private static Map<String, Integer> tcpClients(int firstPort, int count) throws Exception {
-        return NetNs.call(PREFIX + "c", () -> {
+        return Setns.call(PREFIX + "c", CLIENT_BATCH, () -> {
             Map<String, Integer> seen = new TreeMap<>();
             for (int port = firstPort; port < firstPort + count; port++) {
                 String who;
@@ -289,7 +291,7 @@ class DsrHealthIT {
 
     /** One datagram from each of {@code count} client ports; answers by backend name, or "failed". */
     private static Map<String, Integer> udpClients(int firstPort, int count) throws Exception {
-        return NetNs.call(PREFIX + "c", () -> {
+        return Setns.call(PREFIX + "c", CLIENT_BATCH, () -> {
             Map<String, Integer> seen = new TreeMap<>();
             for (int port = firstPort; port < firstPort + count; port++) {
                 String who = "failed";
@@ -317,7 +319,7 @@ class DsrHealthIT {
     // ---- admin API in the LB namespace
 
     private static String adminGet(String path) throws Exception {
-        return NetNs.call(PREFIX + "lb", () -> {
+        return Setns.call(PREFIX + "lb", () -> {
             try (Socket s = new Socket()) {
                 s.setSoTimeout(15_000);
                 s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), ADMIN_PORT), 5_000);
@@ -398,7 +400,7 @@ class DsrHealthIT {
     // ---- backends
 
     private static void startTcp(String ns, String name, InetAddress address) throws Exception {
-        ServerSocket server = NetNs.call(ns, () -> {
+        ServerSocket server = Setns.call(ns, () -> {
             ServerSocket s = new ServerSocket();
             s.setReuseAddress(true);
             s.bind(new InetSocketAddress(address, PORT), 100);
@@ -436,7 +438,7 @@ class DsrHealthIT {
     }
 
     private static void startUdp(String ns, String name, InetAddress address) throws Exception {
-        DatagramSocket socket = NetNs.call(ns, () -> new DatagramSocket(new InetSocketAddress(address, PORT)));
+        DatagramSocket socket = Setns.call(ns, () -> new DatagramSocket(new InetSocketAddress(address, PORT)));
         servers.add(socket);
         Thread.ofPlatform().daemon().start(() -> {
             byte[] buf = new byte[2048];
@@ -477,32 +479,6 @@ class DsrHealthIT {
 
     private static void sysctl(String ns, String key, String value) throws IOException {
         run("ip", "netns", "exec", ns, "sh", "-c", "echo " + value + " > /proc/sys/" + key);
-    }
-
-    /** Runs a body on a platform thread that entered a network namespace: its sockets live there. */
-    static final class NetNs {
-        interface Body<T> {
-            T call() throws Exception;
-        }
-
-        static <T> T call(String ns, Body<T> body) throws Exception {
-            CompletableFuture<T> result = new CompletableFuture<>();
-            Thread.ofPlatform().start(() -> {
-                try (LinuxNative sys = new LinuxNative()) {
-                    if (sys.setNetworkNamespace("/run/netns/" + ns) < 0) {
-                        throw new IOException("setns " + ns + ": " + LinuxNative.describe(sys.errno()));
-                    }
-                    result.complete(body.call());
-                } catch (Throwable e) {
-                    result.completeExceptionally(e);
-                }
-            });
-            try {
-                return result.get(60, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw e.getCause() instanceof Exception ex ? ex : e;
-            }
-        }
     }
 
     private static String run(String... command) throws IOException {

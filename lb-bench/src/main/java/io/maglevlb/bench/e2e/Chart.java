@@ -47,7 +47,7 @@ final class Chart {
         if (System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true"); // no display needed, nor wanted, for an image
         }
-        List<Metric> metrics = results.metrics().stream().filter(m -> m.kind != Metric.Kind.BUSY).toList();
+        List<Metric> metrics = results.metrics().stream().filter(m -> m.kind != Metric.Kind.BUSY && m.kind != Metric.Kind.THREADS).toList();
         int groupHeight = REFERENCES.size() * (BAR_HEIGHT + BAR_GAP) + GROUP_GAP;
         int height = TOP + Math.max(1, metrics.size()) * groupHeight + 70;
 

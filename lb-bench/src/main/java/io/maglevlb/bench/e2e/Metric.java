@@ -94,7 +94,30 @@ enum Metric {
     UDP_LB_BUSY("udp_lb_busy", Kind.BUSY, "UDP datagrams", "", "%", false, 0, null),
     UDP_LOAD_BUSY("udp_load_busy", Kind.BUSY, "UDP datagrams", "", "%", false, 0, null),
     REDIS_LB_BUSY("redis_lb_busy", Kind.BUSY, "redis GET", "", "%", false, 0, null),
-    REDIS_LOAD_BUSY("redis_load_busy", Kind.BUSY, "redis GET", "", "%", false, 0, null);
+    REDIS_LOAD_BUSY("redis_load_busy", Kind.BUSY, "redis GET", "", "%", false, 0, null),
+
+    // ---- maglevd's CPU by kind of thread over each measured run, as % of its process CPU in that run: the
+    // forwarding worker, the JIT compiler threads, GC (the serial collector runs in the VM thread) and the rest
+    CONN_THR_WORKER("conn_thr_worker", Kind.THREADS, "new connections", "worker", "%", false, 1, null),
+    CONN_THR_JIT("conn_thr_jit", Kind.THREADS, "new connections", "JIT compilers", "%", false, 1, null),
+    CONN_THR_GC("conn_thr_gc", Kind.THREADS, "new connections", "GC", "%", false, 1, null),
+    CONN_THR_OTHER("conn_thr_other", Kind.THREADS, "new connections", "other", "%", false, 1, null),
+    KA_THR_WORKER("ka_thr_worker", Kind.THREADS, "keep-alive requests", "worker", "%", false, 1, null),
+    KA_THR_JIT("ka_thr_jit", Kind.THREADS, "keep-alive requests", "JIT compilers", "%", false, 1, null),
+    KA_THR_GC("ka_thr_gc", Kind.THREADS, "keep-alive requests", "GC", "%", false, 1, null),
+    KA_THR_OTHER("ka_thr_other", Kind.THREADS, "keep-alive requests", "other", "%", false, 1, null),
+    REDIS_THR_WORKER("redis_thr_worker", Kind.THREADS, "redis GET", "worker", "%", false, 1, null),
+    REDIS_THR_JIT("redis_thr_jit", Kind.THREADS, "redis GET", "JIT compilers", "%", false, 1, null),
+    REDIS_THR_GC("redis_thr_gc", Kind.THREADS, "redis GET", "GC", "%", false, 1, null),
+    REDIS_THR_OTHER("redis_thr_other", Kind.THREADS, "redis GET", "other", "%", false, 1, null),
+    BULK1_THR_WORKER("bulk1_thr_worker", Kind.THREADS, "bulk, 1 stream", "worker", "%", false, 1, null),
+    BULK1_THR_JIT("bulk1_thr_jit", Kind.THREADS, "bulk, 1 stream", "JIT compilers", "%", false, 1, null),
+    BULK1_THR_GC("bulk1_thr_gc", Kind.THREADS, "bulk, 1 stream", "GC", "%", false, 1, null),
+    BULK1_THR_OTHER("bulk1_thr_other", Kind.THREADS, "bulk, 1 stream", "other", "%", false, 1, null),
+    UDP_THR_WORKER("udp_thr_worker", Kind.THREADS, "UDP datagrams", "worker", "%", false, 1, null),
+    UDP_THR_JIT("udp_thr_jit", Kind.THREADS, "UDP datagrams", "JIT compilers", "%", false, 1, null),
+    UDP_THR_GC("udp_thr_gc", Kind.THREADS, "UDP datagrams", "GC", "%", false, 1, null),
+    UDP_THR_OTHER("udp_thr_other", Kind.THREADS, "UDP datagrams", "other", "%", false, 1, null);
 
     /** Which table of the report a metric belongs to. */
     enum Kind {
@@ -104,7 +127,8 @@ enum Metric {
         THROUGHPUT("Throughput and latency"),
         LATENCY("Throughput and latency"),
         MEMORY("Memory"),
-        BUSY("What bounded the throughput");
+        BUSY("What bounded the throughput"),
+        THREADS("maglevd's CPU by thread");
 
         final String title;
 

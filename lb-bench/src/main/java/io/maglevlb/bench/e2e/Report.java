@@ -142,7 +142,7 @@ final class Report {
                 .append(" maglevd's median ÷ the peer's median.\n");
         String title = null;
         for (Metric metric : results.metrics()) {
-            if (metric.kind == Metric.Kind.BUSY) {
+            if (metric.kind == Metric.Kind.BUSY || metric.kind == Metric.Kind.THREADS) {
                 continue;
             }
             if (!metric.kind.title.equals(title)) {
@@ -168,6 +168,7 @@ final class Report {
             md.append('\n');
         }
         md.append(boundTable(results));
+        md.append(threadTable(results));
         md.append("\n| goal for maglevd | target | measured | result |\n|---|---|--:|---|\n");
         for (Metric metric : Metric.values()) {
             metric.goal().ifPresent(goal -> {
@@ -213,6 +214,46 @@ final class Report {
                 OptionalDouble lbShare = median(results, lb, peer);
                 OptionalDouble loadShare = load.isPresent() ? median(results, load.get(), peer) : OptionalDouble.empty();
                 md.append(' ').append(boundCell(lbShare, loadShare)).append(" |");
+            }
+            md.append('\n');
+        }
+        return md.toString();
+    }
+
+    /**
+     * maglevd's CPU in the measured runs by kind of thread (worker, JIT compilers, GC, other), as shares of its
+     * process CPU: medians (min–max) over the rounds, one row per load. Shows whether JIT compilation or GC was
+     * still charged to the measured units.
+     */
+    static String threadTable(Results results) {
+        List<Metric> metrics = results.metrics().stream().filter(m -> m.kind == Metric.Kind.THREADS).toList();
+        if (metrics.isEmpty()) {
+            return "";
+        }
+        List<String> kinds = new ArrayList<>();
+        List<String> loads = new ArrayList<>();
+        for (Metric metric : metrics) {
+            if (!kinds.contains(metric.detail)) {
+                kinds.add(metric.detail);
+            }
+            if (!loads.contains(metric.label)) {
+                loads.add(metric.label);
+            }
+        }
+        StringBuilder md = new StringBuilder("\n**").append(Metric.Kind.THREADS.title).append("** (% of its process")
+                .append(" CPU in the measured runs, median (min–max): its forwarding worker, the JIT compiler threads,")
+                .append(" GC, whose serial collector runs in the VM thread, and every other thread)\n\n| load |");
+        kinds.forEach(kind -> md.append(' ').append(kind).append(" |"));
+        md.append("\n|---|");
+        kinds.forEach(kind -> md.append("--:|"));
+        md.append('\n');
+        for (String load : loads) {
+            md.append("| ").append(load).append(" |");
+            for (String kind : kinds) {
+                Optional<Metric> metric = metrics.stream().filter(m -> m.label.equals(load) && m.detail.equals(kind))
+                        .findFirst();
+                md.append(' ').append(metric.isPresent() ? statsCell(results, metric.get(), Peer.MAGLEVD) : "–")
+                        .append(" |");
             }
             md.append('\n');
         }

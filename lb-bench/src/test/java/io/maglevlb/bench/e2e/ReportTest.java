@@ -74,6 +74,22 @@ class ReportTest {
         assertEquals("", Report.boundTable(Results.read(writeRaw("1\tmaglevd\tka_rps\t5\t"))));
     }
 
+    @Test
+    void threadTableShowsMaglevdsCpuByThreadPerLoadAndStaysOutOfTheRatioTables() throws IOException {
+        Path raw = dir.resolve("raw.tsv");
+        Files.write(raw, List.of("1\tmaglevd\tka_cpu_us\t10\t", "1\thaproxy\tka_cpu_us\t10\t",
+                "1\tmaglevd\tka_thr_worker\t90\tticks 90 of 100", "2\tmaglevd\tka_thr_worker\t80\t",
+                "1\tmaglevd\tka_thr_jit\t8\t", "2\tmaglevd\tka_thr_jit\t0\t",
+                "1\tmaglevd\tka_thr_gc\t0\t", "1\tmaglevd\tka_thr_other\t2\t",
+                "1\tmaglevd\tredis_thr_worker\t97\t"));
+        String md = Report.tableAndGoals(Results.read(raw));
+
+        assertTrue(md.contains("| load | worker | JIT compilers | GC | other |"), md);
+        assertTrue(md.contains("| keep-alive requests | **85.0** (80.0–90.0) | **4.0** (0.0–8.0) | **0.0** | **2.0** |"), md);
+        assertTrue(md.contains("| redis GET | **97.0** | – | – | – |"), md);
+        assertTrue(!md.contains("| keep-alive requests | % |"), md); // not a row of the per-peer tables
+    }
+
     private Path writeRaw(String... lines) throws IOException {
         Path raw = dir.resolve("raw2.tsv");
         Files.write(raw, List.of(lines));

@@ -14,7 +14,8 @@ import java.util.List;
  * java --enable-native-access=ALL-UNNAMED -cp lb-dataplane/target/test-classes:lb-dataplane/target/classes:$(cat /tmp/cp.txt) \
  *     io.maglevlb.dataplane.packet.DsrForwardingBenchmark [seconds=10] [flows=1024] [rounds=3]
  * (-Ddsr.bench.overloadOnly=true before the class name: overload runs only, for quick experiments;
- * -Ddsr.bench.rate=PPS paces those runs, for profiling a path at a fixed load)
+ * -Ddsr.bench.rate=PPS paces those runs, for profiling a path at a fixed load; -Ddsr.bench.paths=0,4 runs only
+ * those paths, by their index in the table)
  * </pre>
  *
  * Path: generator namespace --veth--> bridge --veth--> LB namespace --veth--> bridge --veth--> sink namespace.
@@ -23,9 +24,12 @@ import java.util.List;
  * run, the engine thread, pinned there too) share one core. Linux run: ip_forward=1 and a route for the VIP to
  * the sink. Engine runs: ip_forward=0, engine with the sink as only backend, on AF_PACKET (with its ingress
  * drop filter) and on AF_XDP (copy mode: a veth has no zero-copy) with the XDP program in generic mode (after
- * RPS, on the LB core) and in native mode (on a veth: in the NAPI of the sending CPU, so the LB core's time per
- * frame leaves the XDP program and the copy into the UMEM out). The sink counts frames at its interface and drops them in its own ingress hook, so its IP stack does
- * not add work to the LB's core. The three paths run interleaved for several rounds; medians are reported.
+ * RPS, on the LB core) and in native mode twice: once where a veth runs its NAPI poll, in the softirq of the
+ * sending CPU (the generator's: the LB core's time per frame leaves the XDP program and the copy into the UMEM out,
+ * and the generator is slowed instead), and once with the LB interface's NAPI poll in a kernel thread pinned to the
+ * LB core, where a NIC host runs it (see {@link #napiOnLbCore}). The sink counts frames at its interface and drops
+ * them in its own ingress hook, so its IP stack does not add work to the LB's core. The paths run interleaved for
+ * several rounds; medians are reported.
  *
  * <p>Three numbers per path: the forwarded rate under overload (the generator as fast as it can); the
  * throughput in the RFC 2544 sense: the highest offered rate forwarded with at most 0.1% loss, found by a
@@ -71,10 +75,18 @@ public final class DsrForwardingBenchmark {
                 frames.add(Frames.concat(lbMac, genMac, new byte[] {0x08, 0x00}, ip));
             }
 
-            // AF_XDP twice: native XDP on a veth runs the program and the copy into the UMEM in the veth's NAPI on
-            // the sending CPU (the generator's), generic XDP after RPS on the LB core, like the other paths
-            String[] paths = {"linux ip_forward", "dsr af_packet", "dsr af_xdp, generic xdp", "dsr af_xdp, native xdp"};
-            String[] ios = {null, "af_packet", "af_xdp", "af_xdp"};
+            // AF_XDP three times: generic XDP after RPS on the LB core, like the other paths; native XDP where a veth
+            // runs it, in its NAPI poll on the sending CPU (the generator's); native XDP with that NAPI poll in a
+            // kernel thread on the LB core, where a NIC's receiving host runs it
+            String[] paths = {"linux ip_forward", "dsr af_packet", "dsr af_xdp, generic xdp",
+                "dsr af_xdp, native, NAPI on sender", "dsr af_xdp, native, NAPI on LB core"};
+            String[] ios = {null, "af_packet", "af_xdp", "af_xdp", "af_xdp"};
+            java.util.Set<Integer> only = new java.util.HashSet<>();
+            for (String i : System.getProperty("dsr.bench.paths", "").split(",")) {
+                if (!i.isBlank()) {
+                    only.add(Integer.parseInt(i.trim()));
+                }
+            }
             // -Ddsr.bench.overloadOnly=true: overload runs only (quick experiments); -Ddsr.bench.rate=PPS paces
             // them (for profiling a path at a fixed load)
             boolean overloadOnly = Boolean.getBoolean("dsr.bench.overloadOnly");
@@ -86,6 +98,10 @@ public final class DsrForwardingBenchmark {
             double[][] cost = new double[paths.length][rounds];
             for (int r = 0; r < rounds; r++) {
                 for (int p = 0; p < paths.length; p++) {
+                    if (!only.isEmpty() && !only.contains(p)) {
+                        overload[p][r] = offered[p][r] = lossFree[p][r] = cost[p][r] = Double.NaN;
+                        continue;
+                    }
                     System.out.printf("round %d/%d: %s%n", r + 1, rounds, paths[p]);
                     Result o;
                     Result c;
@@ -108,6 +124,9 @@ public final class DsrForwardingBenchmark {
                             if (!e.io().equals(ios[p])) {
                                 throw new IllegalStateException(paths[p] + " runs on " + e.io());
                             }
+                            if (p >= 4) {
+                                napiOnLbCore(lab, lb);
+                            }
                             e.backends("s1=198.18.0.11:9000:1");
                             run(lab, gen, sink, frames, 2, 0); // warm up the JIT
                             java.util.Map<String, Long> warm = e.stats();
@@ -120,6 +139,11 @@ public final class DsrForwardingBenchmark {
                                     end.get("drop.ring_full") - warm.get("drop.ring_full"),
                                     (double) (end.get("alloc.forwarders") - warm.get("alloc.forwarders"))
                                             / Math.max(1, packets));
+                            if (p >= 4) {
+                                // while the NAPI instance still exists: the setting outlives it, and would make
+                                // the next native run's NAPI threaded (and unpinned) too
+                                lab.exec(lb, "sh", "-c", "echo 0 > /sys/class/net/eth0/threaded");
+                            }
                         }
                     }
                     overload[p][r] = o.forwardedPps;
@@ -145,6 +169,44 @@ public final class DsrForwardingBenchmark {
                         median(lossFree[p]) / median(lossFree[0]), median(cost[0]) / median(cost[p]));
             }
         }
+    }
+
+    /**
+     * Runs the LB interface's NAPI poll in its own kernel thread, pinned to CPU 1 (the LB core). On a NIC the
+     * NAPI poll runs on the receiving host's CPU that takes the interrupt; a veth runs it in the softirq of the
+     * CPU that sent the frame (here the generator's), which slows the generator instead of loading the LB. Only
+     * native XDP gives a veth a NAPI instance: call it after the engine attached its program.
+     */
+    private static void napiOnLbCore(NetLab lab, String lb) throws Exception {
+        java.util.Set<String> before = napiThreads();
+        lab.exec(lb, "sh", "-c", "echo 1 > /sys/class/net/eth0/threaded");
+        java.util.Set<String> ours = napiThreads();
+        ours.removeAll(before);
+        if (ours.size() != 1) {
+            throw new IllegalStateException("expected one new NAPI thread napi/eth0-*, found " + ours);
+        }
+        NetLab.run("taskset", "-p", "2", ours.iterator().next());
+        System.out.printf("  NAPI thread (pid %s) pinned to CPU 1%n", ours.iterator().next());
+    }
+
+    /** PIDs of the kernel threads named napi/eth0-*. */
+    private static java.util.Set<String> napiThreads() throws java.io.IOException {
+        java.util.Set<String> pids = new java.util.HashSet<>();
+        try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc"))) {
+            for (java.nio.file.Path t : tasks.toList()) {
+                if (!t.getFileName().toString().matches("\\d+")) {
+                    continue;
+                }
+                try {
+                    if (java.nio.file.Files.readString(t.resolve("comm")).startsWith("napi/eth0-")) {
+                        pids.add(t.getFileName().toString());
+                    }
+                } catch (java.io.IOException gone) {
+                    // ended meanwhile
+                }
+            }
+        }
+        return pids;
     }
 
     private static double median(double[] values) {

@@ -50,6 +50,8 @@ public final class AfXdpIo implements PacketIo {
     private static final int XDP_STATISTICS = 7;
     private static final int XDP_OPTIONS = 8;
     private static final int XDP_OPTIONS_ZEROCOPY = 1;
+    /** Linux 6.17+: descriptors one copy-mode {@code sendto} sends at most (32 without it). */
+    private static final int XDP_MAX_TX_SKB_BUDGET = 9;
     private static final short XDP_USE_NEED_WAKEUP = 8;
     private static final int XDP_RING_NEED_WAKEUP = 1;
     private static final long XDP_PGOFF_RX_RING = 0;
@@ -206,6 +208,9 @@ public final class AfXdpIo implements PacketIo {
                                         + "interface on AF_XDP; set dsr.io: af_packet for the others)"
                                 : errno == LinuxNative.EINVAL ? " (does the interface have that queue?)" : ""));
             }
+            // Copy mode sends at most 32 frames per sendto unless told more (kernels before 6.17 do not know the
+            // option: ENOPROTOOPT, and the flush loop kicks as often as it takes).
+            sys.setsockoptInt(fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, TX_RING);
             MemorySegment options = sys.allocate(4);
             length.set(JAVA_INT, 0, 4);
             boolean zeroCopy = sys.getsockopt(fd, SOL_XDP, XDP_OPTIONS, options, length) == 0

@@ -27,7 +27,8 @@ import java.util.List;
  * RPS, on the LB core) and in native mode twice: once where a veth runs its NAPI poll, in the softirq of the
  * sending CPU (the generator's: the LB core's time per frame leaves the XDP program and the copy into the UMEM out,
  * and the generator is slowed instead), and once with the LB interface's NAPI poll in a kernel thread pinned to the
- * LB core, where a NIC host runs it (see {@link #napiOnLbCore}). The sink counts frames at its interface and drops
+ * LB core, where a NIC host runs it (see {@link #napiOnLbCore}), without and with interrupt coalescing. The sink
+ * counts frames at its interface and drops
  * them in its own ingress hook, so its IP stack does not add work to the LB's core. The paths run interleaved for
  * several rounds; medians are reported.
  *
@@ -75,12 +76,13 @@ public final class DsrForwardingBenchmark {
                 frames.add(Frames.concat(lbMac, genMac, new byte[] {0x08, 0x00}, ip));
             }
 
-            // AF_XDP three times: generic XDP after RPS on the LB core, like the other paths; native XDP where a veth
+            // AF_XDP four times: generic XDP after RPS on the LB core, like the other paths; native XDP where a veth
             // runs it, in its NAPI poll on the sending CPU (the generator's); native XDP with that NAPI poll in a
-            // kernel thread on the LB core, where a NIC's receiving host runs it
+            // kernel thread on the LB core, where a NIC's receiving host runs it, without and with coalescing
             String[] paths = {"linux ip_forward", "dsr af_packet", "dsr af_xdp, generic xdp",
-                "dsr af_xdp, native, NAPI on sender", "dsr af_xdp, native, NAPI on LB core"};
-            String[] ios = {null, "af_packet", "af_xdp", "af_xdp", "af_xdp"};
+                "dsr af_xdp, native, NAPI on sender", "dsr af_xdp, native, NAPI on LB core",
+                "dsr af_xdp, native, NAPI on LB core, coalesced"};
+            String[] ios = {null, "af_packet", "af_xdp", "af_xdp", "af_xdp", "af_xdp"};
             java.util.Set<Integer> only = new java.util.HashSet<>();
             for (String i : System.getProperty("dsr.bench.paths", "").split(",")) {
                 if (!i.isBlank()) {
@@ -125,7 +127,7 @@ public final class DsrForwardingBenchmark {
                                 throw new IllegalStateException(paths[p] + " runs on " + e.io());
                             }
                             if (p >= 4) {
-                                napiOnLbCore(lab, lb);
+                                napiOnLbCore(lab, lb, p == 5);
                             }
                             e.backends("s1=198.18.0.11:9000:1");
                             run(lab, gen, sink, frames, 2, 0); // warm up the JIT
@@ -140,6 +142,8 @@ public final class DsrForwardingBenchmark {
                                     (double) (end.get("alloc.forwarders") - warm.get("alloc.forwarders"))
                                             / Math.max(1, packets));
                             if (p >= 4) {
+                                lab.exec(lb, "sh", "-c", "echo 0 > /sys/class/net/eth0/napi_defer_hard_irqs"
+                                        + " && echo 0 > /sys/class/net/eth0/gro_flush_timeout");
                                 // while the NAPI instance still exists: the setting outlives it, and would make
                                 // the next native run's NAPI threaded (and unpinned) too
                                 lab.exec(lb, "sh", "-c", "echo 0 > /sys/class/net/eth0/threaded");
@@ -175,10 +179,17 @@ public final class DsrForwardingBenchmark {
      * Runs the LB interface's NAPI poll in its own kernel thread, pinned to CPU 1 (the LB core). On a NIC the
      * NAPI poll runs on the receiving host's CPU that takes the interrupt; a veth runs it in the softirq of the
      * CPU that sent the frame (here the generator's), which slows the generator instead of loading the LB. Only
-     * native XDP gives a veth a NAPI instance: call it after the engine attached its program.
+     * native XDP gives a veth a NAPI instance: call it after the engine attached its program. With {@code
+     * coalesce}, the poll is deferred {@value #NAPI_DEFER_DEFAULT} times by a {@value #NAPI_TIMER_NS_DEFAULT} ns timer
+     * before arrivals wake it again ({@code -Ddsr.bench.napiDefer}, {@code -Ddsr.bench.napiTimerNs}).
      */
-    private static void napiOnLbCore(NetLab lab, String lb) throws Exception {
+    private static void napiOnLbCore(NetLab lab, String lb, boolean coalesce) throws Exception {
+        // coalesce: a NIC moderates its interrupts (ethtool -C rx-usecs); a veth wakes the NAPI thread from the
+        // sending CPU (an IPI) whenever the poll has caught up. napi_defer_hard_irqs + gro_flush_timeout are the
+        // kernel's software equivalent: a poll that finds little work re-arms a timer on the LB core instead.
         java.util.Set<String> before = napiThreads();
+        lab.exec(lb, "sh", "-c", "echo " + (coalesce ? NAPI_DEFER : 0) + " > /sys/class/net/eth0/napi_defer_hard_irqs"
+                + " && echo " + (coalesce ? NAPI_TIMER_NS : 0) + " > /sys/class/net/eth0/gro_flush_timeout");
         lab.exec(lb, "sh", "-c", "echo 1 > /sys/class/net/eth0/threaded");
         java.util.Set<String> ours = napiThreads();
         ours.removeAll(before);
@@ -188,6 +199,11 @@ public final class DsrForwardingBenchmark {
         NetLab.run("taskset", "-p", "2", ours.iterator().next());
         System.out.printf("  NAPI thread (pid %s) pinned to CPU 1%n", ours.iterator().next());
     }
+
+    private static final int NAPI_DEFER_DEFAULT = 2;
+    private static final int NAPI_TIMER_NS_DEFAULT = 50_000;
+    private static final int NAPI_DEFER = Integer.getInteger("dsr.bench.napiDefer", NAPI_DEFER_DEFAULT);
+    private static final int NAPI_TIMER_NS = Integer.getInteger("dsr.bench.napiTimerNs", NAPI_TIMER_NS_DEFAULT);
 
     /** PIDs of the kernel threads named napi/eth0-*. */
     private static java.util.Set<String> napiThreads() throws java.io.IOException {

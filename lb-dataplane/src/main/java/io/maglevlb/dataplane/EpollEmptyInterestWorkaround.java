@@ -24,8 +24,11 @@ import io.netty.util.concurrent.ThreadAwareExecutor;
  * <p>The workaround: an empty interest set on a registration that is already in epoll is submitted as
  * {@code EPOLLERR} alone, which keeps the fd registered with no interest beyond what epoll always reports
  * (errors and hang-ups); that is how Netty handled an empty set before the change. A registration that has
- * not been added yet still passes an empty set through, so unconnected sockets stay out of epoll. Remove this
- * class when Netty fixes the registration state.
+ * not been added yet still passes an empty set through, so unconnected sockets stay out of epoll. Remove the
+ * workaround when Netty fixes the registration state.
+ *
+ * <p>The handler also ends each pass over the ready descriptors with its loop's {@link IoPassEnd}: work that
+ * handlers of the pass deferred to it (the UDP forwarder's replies, sent in one call per pass).
  */
 final class EpollEmptyInterestWorkaround implements IoHandlerFactory {
     private final IoHandlerFactory delegate = EpollIoHandler.newFactory();
@@ -42,6 +45,7 @@ final class EpollEmptyInterestWorkaround implements IoHandlerFactory {
 
     private static final class Handler implements IoHandler {
         private final IoHandler delegate;
+        private final IoPassEnd passEnd = new IoPassEnd();
 
         Handler(IoHandler delegate) {
             this.delegate = delegate;
@@ -50,11 +54,14 @@ final class EpollEmptyInterestWorkaround implements IoHandlerFactory {
         @Override
         public void initialize() {
             delegate.initialize();
+            passEnd.bindToCurrentThread(); // Netty calls this on the loop's thread, before its first run()
         }
 
         @Override
         public int run(IoHandlerContext context) {
-            return delegate.run(context);
+            int handled = delegate.run(context);
+            passEnd.run();
+            return handled;
         }
 
         @Override
@@ -64,6 +71,7 @@ final class EpollEmptyInterestWorkaround implements IoHandlerFactory {
 
         @Override
         public void destroy() {
+            passEnd.unbindFromCurrentThread();
             delegate.destroy();
         }
 

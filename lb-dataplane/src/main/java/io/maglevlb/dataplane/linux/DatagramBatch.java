@@ -124,12 +124,25 @@ public final class DatagramBatch {
      * msg_namelen to what it wrote).
      */
     public int receive(LinuxNative sys, int fd) {
+        return receive(sys, fd, 0, slots);
+    }
+
+    /**
+     * recvmmsg(2) of up to {@code count} datagrams from {@code fd} into messages {@code from} ..
+     * {@code from + count - 1}, without waiting: the count, or -1 with the error in {@code sys.errno()}. The
+     * messages before {@code from} keep what an earlier call read, so a caller can gather datagrams of several
+     * sockets in one batch.
+     */
+    public int receive(LinuxNative sys, int fd, int from, int count) {
+        if (from < 0 || count < 1 || from + count > slots) {
+            throw new IllegalArgumentException("messages " + from + " + " + count + " of " + slots);
+        }
         if (named) {
-            for (int i = 0; i < slots; i++) {
+            for (int i = from; i < from + count; i++) {
                 messages.set(JAVA_INT, (long) MMSGHDR * i + MSG_NAMELEN, NAME_BYTES);
             }
         }
-        return sys.recvmmsgAt(fd, messagesAddress, slots, LinuxNative.MSG_DONTWAIT);
+        return sys.recvmmsgAt(fd, messagesAddress + (long) MMSGHDR * from, count, LinuxNative.MSG_DONTWAIT);
     }
 
     /**

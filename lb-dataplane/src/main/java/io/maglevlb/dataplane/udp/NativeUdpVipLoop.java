@@ -2,6 +2,7 @@ package io.maglevlb.dataplane.udp;
 
 import io.maglevlb.core.flow.HashMode;
 import io.maglevlb.core.snapshot.ForwardingSnapshot;
+import io.maglevlb.dataplane.IoPassEnd;
 import io.maglevlb.dataplane.LocalError;
 import io.maglevlb.dataplane.SnapshotHolder;
 import io.maglevlb.dataplane.linux.DatagramBatch;
@@ -37,8 +38,11 @@ import org.slf4j.LoggerFactory;
  *   <li>Client datagrams: one recvmmsg of up to {@link UdpTuning#recvBatch()} datagrams on the VIP socket; each
  *       is resolved in turn, then runs of consecutive datagrams to one backend socket leave in one sendmmsg
  *       (with {@link UdpTuning#deferFlush()}; else one datagram per call).</li>
- *   <li>Backend datagrams: one recvmmsg on the session's socket, and the batch leaves through the VIP socket in
- *       one sendmmsg addressed to the client.</li>
+ *   <li>Backend datagrams: one recvmmsg on the session's socket into the free part of the reply batch. The
+ *       replies of every session socket the loop finds readable in one pass over epoll's events gather there and
+ *       leave through the VIP socket in one sendmmsg at the end of the pass ({@link IoPassEnd}; each run of one
+ *       session's replies addressed to its client), or earlier when the batch fills. Without an
+ *       {@link IoPassEnd} (a loop whose I/O handler has none) each read's replies leave at once.</li>
  *   <li>Nothing is queued in user space: a send the kernel refuses with EAGAIN (the socket buffer is full) is a
  *       {@link UdpDropReason#SEND_BUFFER_FULL} drop, any other failure a {@link UdpDropReason#SEND_ERROR}.</li>
  * </ul>
@@ -51,7 +55,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threading.</b> Everything runs on {@link #loop}; other threads only read {@link #counters} and the flow
  * table's statistics, racily (see {@link UdpLoopCounters}).
  */
-final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, NativeUdpVipLoop.NativeUdpSession> {
+final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, NativeUdpVipLoop.NativeUdpSession>
+        implements IoPassEnd.Listener {
     private static final Logger log = LoggerFactory.getLogger(NativeUdpVipLoop.class);
     /** Datagrams one readiness event of the VIP socket takes at most before the loop serves its other sockets. */
     private static final int VIP_DATAGRAMS_PER_EVENT = 64;
@@ -97,6 +102,15 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     /** The slot of {@link #fromClients} that {@link #route} is deciding: {@link #newSession} copies its sender. */
     private int routingSlot;
 
+    // Replies gathered for the VIP socket: slots 0 .. pendingReplies - 1 of fromBackend (and of toClients' payloads)
+    // hold backend datagrams not sent yet, replySession[i] the session of slot i (heap, allocated once).
+    private final NativeUdpSession[] replySession;
+    private int pendingReplies;
+    /** The loop's end of pass ({@link #attach}, {@link #takeOver}); null: replies leave as soon as they are read. */
+    private IoPassEnd passEnd;
+    /** {@link #flushReplies} is requested for the end of the current pass. */
+    private boolean flushRequested;
+
     private NativeVipSocket vipSocket;
     /** The VIP socket went to a successor ({@link #takeOver}): this loop only replies through it, never closes it. */
     private boolean vipSocketHandedOver;
@@ -123,11 +137,13 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
         this.messageCount = new int[batch];
         this.targetBackend = new int[batch];
         this.targetTracked = new boolean[batch];
+        this.replySession = new NativeUdpSession[batch];
     }
 
     /** On {@link #loop}: starts reading {@code socket} (bound, not registered yet) and sweeping. */
     void attach(NativeVipSocket socket) throws Exception {
         socket.register((IoEventLoop) loop);
+        passEnd = IoPassEnd.current();
         active(socket);
     }
 
@@ -145,6 +161,7 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     void takeOver(NativeUdpVipLoop predecessor) {
         predecessor.accepting = false;
         predecessor.vipSocketHandedOver = true;
+        passEnd = IoPassEnd.current();
         active(predecessor.vipSocket);
     }
 
@@ -183,6 +200,10 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        flushReplies(); // what this pass read from backends still goes out
         if (!closeFlows()) {
             return;
         }
@@ -260,7 +281,7 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
                 b.bytesToBackend += bytes;
                 toBackends.setPayload(k, fromClients.bufferAddress(k), bytes);
             }
-            if (send(toBackends, socket.fd, i, end, null, !socket.noSegmentOffload)) {
+            if (send(toBackends, socket.fd, i, end, !socket.noSegmentOffload)) {
                 socket.noSegmentOffload = true;
             }
             i = end;
@@ -275,30 +296,22 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
 
     /**
      * Sends payloads {@code from} .. {@code end - 1} of {@code batch} (set with {@link DatagramBatch#setPayload}) on
-     * {@code fd}, all to one peer: a backend, through its connected socket ({@code client} null), or a client
-     * through the VIP socket ({@code fd} -1 when that closed meanwhile), to {@code client}'s address. Nothing is
-     * queued in user space: what the kernel refuses for a full send buffer is a
-     * {@link UdpDropReason#SEND_BUFFER_FULL} drop, any other failure a {@link UdpDropReason#SEND_ERROR} (and,
-     * toward a backend, an ICMP error surfacing here counts as unreachable).
+     * {@code fd}, a backend's connected socket. Nothing is queued in user space: what the kernel refuses for a full
+     * send buffer is a {@link UdpDropReason#SEND_BUFFER_FULL} drop, any other failure a
+     * {@link UdpDropReason#SEND_ERROR} (and an ICMP error surfacing here counts as unreachable).
      *
      * <p>With {@code segmentOffload} (and the tuning's), consecutive datagrams of one size leave as one UDP GSO
      * message ({@link #pack}). Where the kernel refuses that ({@code EINVAL}: the segment does not fit the route's
      * MTU; {@code EIO}: no checksum offload on the way), the rest go one datagram per message and this returns
      * true: the caller stops asking for it toward that peer.
      */
-    private boolean send(DatagramBatch batch, int fd, int from, int end, byte[] client, boolean segmentOffload) {
+    private boolean send(DatagramBatch batch, int fd, int from, int end, boolean segmentOffload) {
         UdpLoopCounters c = counters;
-        if (fd < 0) { // the VIP socket closed (its new owner stopped) while this loop's flows still talked
-            for (int k = from; k < end; k++) {
-                c.drop(UdpDropReason.SEND_ERROR);
-            }
-            return false;
-        }
         boolean gso = segmentOffload && tuning.segmentOffload() && tuning.deferFlush();
         boolean refused = false;
         int next = from; // the first datagram not sent nor dropped yet
         while (next < end) {
-            int last = pack(batch, next, end, client, gso);
+            int last = pack(batch, next, end, null, gso, next);
             int m = next;
             boolean repack = false;
             while (m < last && !repack) {
@@ -326,7 +339,7 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
                     // The kernel failed this datagram (ECONNREFUSED after an ICMP port unreachable, ...): the rest
                     // go on. In a GSO message that is its first datagram: the error is reported once.
                     c.drop(UdpDropReason.SEND_ERROR);
-                    if (client == null && isUnreachable(errno)) {
+                    if (isUnreachable(errno)) {
                         c.backendUnreachable++;
                         if (targetTracked[first]) {
                             c.backend(targetBackend[first]).unreachable++;
@@ -345,13 +358,14 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     }
 
     /**
-     * Packs payloads {@code from} .. {@code end - 1} of {@code batch} into messages from {@code from} on, recording
+     * Packs payloads {@code from} .. {@code end - 1} of {@code batch} into messages from {@code firstMessage} on
+     * ({@code <= from}), recording
      * each message's first payload and payload count; returns the index after the last message. With {@code gso},
      * a message takes consecutive payloads of one size up to {@link #GSO_MAX_SEGMENT_BYTES} (and one shorter last
      * one), at most {@link DatagramBatch#MAX_SEGMENTS} and {@link #GSO_MAX_BYTES} in all; else one payload each.
      */
-    private int pack(DatagramBatch batch, int from, int end, byte[] client, boolean gso) {
-        int m = from;
+    private int pack(DatagramBatch batch, int from, int end, byte[] client, boolean gso, int firstMessage) {
+        int m = firstMessage;
         int a = from;
         while (a < end) {
             int size = batch.payloadLength(a);
@@ -389,15 +403,24 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
 
     // ------------------------------------------------------------------ backend -> client
 
-    /** A backend socket is readable: a session's datagrams go to its client through the VIP socket. */
+    /**
+     * A backend socket is readable: a session's datagrams are read into the reply batch, to leave through the VIP
+     * socket at the end of the pass ({@link #flushReplies}).
+     */
     void backendReadable(FlowSocket socket) {
         NativeUdpSession session = socket.session;
         if (closed || socket.closed) {
             return;
         }
         UdpLoopCounters c = counters;
+        int slots = fromBackend.slots();
         for (int round = 0; round < backendRounds; round++) {
-            int n = fromBackend.receive(sys, socket.fd);
+            if (pendingReplies > slots / 2) {
+                flushReplies(); // room for a whole read again, rather than many short ones
+            }
+            int from = pendingReplies;
+            int room = slots - from;
+            int n = fromBackend.receive(sys, socket.fd, from, room);
             if (n < 0) {
                 int errno = sys.errno();
                 if (errno == LinuxNative.EAGAIN) {
@@ -413,21 +436,24 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
                 c.datagramsFromBackends += n;
                 c.dropped[UdpDropReason.STATELESS_REPLY.ordinal()] += n;
             } else {
-                toClient(session, n);
+                toClient(session, from, n);
             }
-            if (n < fromBackend.slots() || socket.closed) {
+            if (n < room || socket.closed) {
                 return;
             }
         }
     }
 
-    /** The {@code n} datagrams just read on {@code session}'s socket leave through the VIP socket to its client. */
-    private void toClient(NativeUdpSession session, int n) {
+    /**
+     * The {@code n} datagrams just read into slots {@code from} .. of the reply batch on {@code session}'s socket
+     * join the replies for the VIP socket: sent at the end of this pass, or at once without an {@link IoPassEnd}.
+     */
+    private void toClient(NativeUdpSession session, int from, int n) {
         UdpLoopCounters c = counters;
         // A reply is traffic too: the flow is not idle while the backend talks.
         flowTable.touch(session.entryId, System.nanoTime());
         UdpLoopCounters.PerBackend b = c.backend(session.backendId);
-        for (int i = 0; i < n; i++) {
+        for (int i = from; i < from + n; i++) {
             int bytes = fromBackend.length(i);
             c.datagramsFromBackends++;
             c.bytesFromBackends += bytes;
@@ -436,10 +462,122 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
             c.datagramsToClients++; // before the send, as for backends
             c.bytesToClients += bytes;
             toClients.setPayload(i, fromBackend.bufferAddress(i), bytes);
+            replySession[i] = session;
         }
-        if (send(toClients, vipSocket.fd, 0, n, session.client, !session.clientNoSegmentOffload)) {
-            session.clientNoSegmentOffload = true;
+        pendingReplies = from + n;
+        if (passEnd == null || !tuning.deferFlush()) {
+            flushReplies();
+        } else if (!flushRequested) {
+            flushRequested = true;
+            passEnd.request(this);
         }
+    }
+
+    @Override
+    public void ioPassEnded() {
+        flushRequested = false;
+        flushReplies();
+    }
+
+    /**
+     * Sends the gathered replies through the VIP socket: each run of one session's replies to its client (as UDP
+     * GSO messages where it may, see {@link #send}), all runs in one sendmmsg. Nothing is queued in user space: what
+     * the kernel refuses for a full send buffer is a {@link UdpDropReason#SEND_BUFFER_FULL} drop, any other failure
+     * of a message a {@link UdpDropReason#SEND_ERROR} of its first datagram, after which the message's other
+     * datagrams go one per message (a refused GSO message: all of them, and that session asks for no GSO again).
+     */
+    private void flushReplies() {
+        int n = pendingReplies;
+        if (n == 0) {
+            return;
+        }
+        pendingReplies = 0;
+        UdpLoopCounters c = counters;
+        int fd = vipSocket == null ? -1 : vipSocket.fd;
+        if (fd < 0) { // the VIP socket closed (its new owner stopped) while this loop's flows still talked
+            for (int k = 0; k < n; k++) {
+                c.drop(UdpDropReason.SEND_ERROR);
+            }
+            Arrays.fill(replySession, 0, n, null);
+            return;
+        }
+        boolean gso = tuning.segmentOffload() && tuning.deferFlush();
+        int messages = 0;
+        for (int a = 0; a < n;) {
+            NativeUdpSession session = replySession[a];
+            int b = a + 1;
+            while (b < n && replySession[b] == session) {
+                b++;
+            }
+            messages = pack(toClients, a, b, session.client, gso && !session.clientNoSegmentOffload, messages);
+            a = b;
+        }
+        int next = 0;
+        while (next < messages) {
+            int sent = toClients.send(sys, fd, next, tuning.deferFlush() ? messages - next : 1);
+            if (sent > 0) {
+                next += sent;
+                continue;
+            }
+            int errno = sys.errno();
+            if (errno == LinuxNative.EINTR) {
+                continue;
+            }
+            int first = messageFirst[next];
+            int after = first + messageCount[next];
+            if (errno == LinuxNative.EAGAIN || errno == LinuxNative.ENOBUFS) {
+                // The socket's send buffer is full: drop what is left rather than queue it (see UdpDropReason).
+                for (int k = first; k < n; k++) {
+                    c.drop(UdpDropReason.SEND_BUFFER_FULL);
+                }
+                break;
+            }
+            NativeUdpSession session = replySession[first];
+            int single = first;
+            if (messageCount[next] > 1 && (errno == LinuxNative.EINVAL || errno == EIO)) {
+                session.clientNoSegmentOffload = true; // the kernel cannot segment toward this client
+            } else {
+                c.drop(UdpDropReason.SEND_ERROR); // reported once, for the message's first datagram
+                single++;
+            }
+            if (!sendEach(fd, next, single, after, session.client)) {
+                for (int k = after; k < n; k++) {
+                    c.drop(UdpDropReason.SEND_BUFFER_FULL);
+                }
+                break;
+            }
+            next++;
+        }
+        Arrays.fill(replySession, 0, n, null);
+    }
+
+    /**
+     * Sends payloads {@code from} .. {@code end - 1} of {@link #toClients} one datagram per call, reusing message
+     * {@code message} (already sent or failed; {@code message <= from}); counts what fails. False when the send
+     * buffer is full: the payloads not sent yet are dropped, and the caller drops what comes after them.
+     */
+    private boolean sendEach(int fd, int message, int from, int end, byte[] client) {
+        UdpLoopCounters c = counters;
+        for (int k = from; k < end; k++) {
+            toClients.setMessage(message, k, 1, 0);
+            toClients.setName(message, client);
+            int sent;
+            while ((sent = toClients.send(sys, fd, message, 1)) < 0 && sys.errno() == LinuxNative.EINTR) {
+                // interrupted before anything was sent: again
+            }
+            if (sent > 0) {
+                continue;
+            }
+            int errno = sys.errno();
+            if (errno == LinuxNative.EAGAIN || errno == LinuxNative.ENOBUFS) {
+                for (int j = k; j < end; j++) {
+                    c.drop(UdpDropReason.SEND_BUFFER_FULL);
+                }
+                return false;
+            }
+            c.drop(UdpDropReason.SEND_ERROR);
+        }
+        return true;
     }
 
     // ------------------------------------------------------------------ sockets

@@ -1,6 +1,7 @@
 package io.maglevlb.dataplane;
 
 import java.util.Arrays;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +32,8 @@ public final class IoPassEnd {
 
     private Listener[] requested = new Listener[4];
     private int count;
+    /** Sleep after the current pass ({@link #pauseAfterPass}); 0: none. */
+    private long pauseNs;
 
     IoPassEnd() {
     }
@@ -76,5 +79,21 @@ public final class IoPassEnd {
             }
         }
         count = 0;
+        if (pauseNs > 0) {
+            long ns = pauseNs;
+            pauseNs = 0;
+            LockSupport.parkNanos(ns);
+        }
+    }
+
+    /**
+     * Makes the loop sleep {@code ns} after this pass (after every listener ran), before it runs its tasks and
+     * waits on epoll again; the longest pause asked for in a pass wins. For a user that finds each pass moving too
+     * little to pay for its system calls: the sockets fill meanwhile, and the next pass moves more per call. The
+     * sleep is a timed park (the kernel's timer slack, 50 µs by default, may lengthen it); the loop's tasks and
+     * every other descriptor of the loop wait for it too.
+     */
+    public void pauseAfterPass(long ns) {
+        pauseNs = Math.max(pauseNs, ns);
     }
 }

@@ -78,6 +78,13 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     /** Most payload bytes in one GSO message: below the 64 KiB an IP packet can carry before it is segmented. */
     private static final int GSO_MAX_BYTES = 65000;
     private static final int EIO = 5;
+    /** A pass that moved fewer datagrams of this VIP than this is small (see {@link UdpTuning#passPauseNanos}). */
+    private static final int SMALL_PASS_DATAGRAMS = 8;
+    /**
+     * Datagrams arrive back to back when a pass that moves some begins within this of the end of the previous one
+     * (its pause included): only then does a small pass pause the loop, so a VIP with little traffic never waits.
+     */
+    private static final long BACK_TO_BACK_NS = 100_000;
     private static final int EHOSTUNREACH = 113;
     private static final int ENETUNREACH = 101;
 
@@ -108,8 +115,12 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     private int pendingReplies;
     /** The loop's end of pass ({@link #attach}, {@link #takeOver}); null: replies leave as soon as they are read. */
     private IoPassEnd passEnd;
-    /** {@link #flushReplies} is requested for the end of the current pass. */
-    private boolean flushRequested;
+    /** {@link #ioPassEnded} is requested for the end of the current pass. */
+    private boolean passEndRequested;
+    // The current pass (datagrams this loop moved in it, when it moved the first) and when the previous one ended.
+    private int passDatagrams;
+    private long passStartNs;
+    private long lastPassEndNs;
 
     private NativeVipSocket vipSocket;
     /** The VIP socket went to a successor ({@link #takeOver}): this loop only replies through it, never closes it. */
@@ -138,6 +149,7 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
         this.targetBackend = new int[batch];
         this.targetTracked = new boolean[batch];
         this.replySession = new NativeUdpSession[batch];
+        this.lastPassEndNs = System.nanoTime() - 2 * BACK_TO_BACK_NS; // no pass before the first
     }
 
     /** On {@link #loop}: starts reading {@code socket} (bound, not registered yet) and sweeping. */
@@ -247,6 +259,7 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
 
     private void clientBatch(int n) {
         batchNowNs = System.nanoTime();
+        moved(n, batchNowNs);
         ForwardingSnapshot snapshot = snapshots.current();
         for (int i = 0; i < n; i++) {
             routingSlot = i;
@@ -451,7 +464,8 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     private void toClient(NativeUdpSession session, int from, int n) {
         UdpLoopCounters c = counters;
         // A reply is traffic too: the flow is not idle while the backend talks.
-        flowTable.touch(session.entryId, System.nanoTime());
+        long nowNs = System.nanoTime();
+        flowTable.touch(session.entryId, nowNs);
         UdpLoopCounters.PerBackend b = c.backend(session.backendId);
         for (int i = from; i < from + n; i++) {
             int bytes = fromBackend.length(i);
@@ -465,18 +479,41 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
             replySession[i] = session;
         }
         pendingReplies = from + n;
+        moved(n, nowNs);
         if (passEnd == null || !tuning.deferFlush()) {
             flushReplies();
-        } else if (!flushRequested) {
-            flushRequested = true;
+        }
+    }
+
+    /** {@code n} datagrams were read in this pass, at {@code nowNs}: {@link #ioPassEnded} runs at its end. */
+    private void moved(int n, long nowNs) {
+        if (passDatagrams == 0) {
+            passStartNs = nowNs;
+        }
+        passDatagrams += n;
+        if (passEnd != null && !passEndRequested) {
+            passEndRequested = true;
             passEnd.request(this);
         }
     }
 
+    /**
+     * The end of a pass in which this loop read datagrams: the gathered replies leave, and when the pass was small
+     * although datagrams arrive back to back, the loop pauses ({@link UdpTuning#passPauseNanos}).
+     */
     @Override
     public void ioPassEnded() {
-        flushRequested = false;
+        passEndRequested = false;
         flushReplies();
+        long nowNs = System.nanoTime();
+        long pauseNs = tuning.passPauseNanos();
+        if (pauseNs > 0 && !closed && passDatagrams < SMALL_PASS_DATAGRAMS
+                && passStartNs - lastPassEndNs < BACK_TO_BACK_NS) {
+            passEnd.pauseAfterPass(pauseNs);
+            nowNs += pauseNs;
+        }
+        lastPassEndNs = nowNs;
+        passDatagrams = 0;
     }
 
     /**

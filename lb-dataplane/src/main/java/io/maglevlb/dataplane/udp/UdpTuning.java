@@ -18,9 +18,16 @@ import java.time.Duration;
  * @param maxExpiryInterval the longest time between two idle sweeps of a loop's flow table
  * @param segmentOffload on epoll, with {@code deferFlush}: consecutive datagrams of one size to one peer leave as
  *     one UDP GSO send ({@code UDP_SEGMENT}), which the kernel passes through its stack once and splits late
+ * @param passPauseNanos on epoll: after a pass over the event loop's ready sockets in which a VIP's loop moved only
+ *     a few datagrams (fewer than 8) while its datagrams arrive back to back (the pass began within 100 µs of the
+ *     end of the previous one), the event loop sleeps this long before it waits on epoll again, so that the next
+ *     pass finds more datagrams per socket and spends fewer system calls and less of the kernel's per-call work on
+ *     each (docs/benchmarks.md, "UDP: fewer, fuller passes"). Adds up to this (plus the kernel's timer slack, 50 µs
+ *     by default) to the latency of what that loop forwards meanwhile, TCP included, and only while datagrams
+ *     arrive back to back; 0 = never
  */
 public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferBytes, int vipSendBufferBytes,
-        Duration maxExpiryInterval, boolean segmentOffload) {
+        Duration maxExpiryInterval, boolean segmentOffload, long passPauseNanos) {
 
     /** Largest UDP payload over IPv4 (65535 - 20 byte IP header - 8 byte UDP header). */
     public static final int MAX_DATAGRAM_BYTES = 65507;
@@ -33,6 +40,7 @@ public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferB
     public static final int DEFAULT_VIP_SEND_BUFFER_BYTES = 4 << 20;
     public static final Duration DEFAULT_MAX_EXPIRY_INTERVAL = Duration.ofSeconds(1);
     public static final boolean DEFAULT_SEGMENT_OFFLOAD = true;
+    public static final long DEFAULT_PASS_PAUSE_NANOS = 30_000;
 
     public UdpTuning {
         checkArgument(recvBatch >= 1 && recvBatch <= 64, "recvBatch must be 1..64, was %s", recvBatch);
@@ -41,29 +49,38 @@ public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferB
         checkArgument(vipSendBufferBytes >= 0, "vipSendBufferBytes must be >= 0, was %s", vipSendBufferBytes);
         checkArgument(maxExpiryInterval.toMillis() >= 1, "maxExpiryInterval must be >= 1 ms, was %s",
                 maxExpiryInterval);
+        checkArgument(passPauseNanos >= 0 && passPauseNanos <= 1_000_000, "passPauseNanos must be 0..1 ms, was %s",
+                passPauseNanos);
     }
 
     public static UdpTuning defaults() {
         return new UdpTuning(DEFAULT_RECV_BATCH, DEFAULT_DEFER_FLUSH, DEFAULT_VIP_RECEIVE_BUFFER_BYTES,
-                DEFAULT_VIP_SEND_BUFFER_BYTES, DEFAULT_MAX_EXPIRY_INTERVAL, DEFAULT_SEGMENT_OFFLOAD);
+                DEFAULT_VIP_SEND_BUFFER_BYTES, DEFAULT_MAX_EXPIRY_INTERVAL, DEFAULT_SEGMENT_OFFLOAD,
+                DEFAULT_PASS_PAUSE_NANOS);
     }
 
     public UdpTuning withRecvBatch(int value) {
         return new UdpTuning(value, deferFlush, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval,
-                segmentOffload);
+                segmentOffload, passPauseNanos);
     }
 
     public UdpTuning withDeferFlush(boolean value) {
         return new UdpTuning(recvBatch, value, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval,
-                segmentOffload);
+                segmentOffload, passPauseNanos);
     }
 
     public UdpTuning withVipReceiveBufferBytes(int value) {
-        return new UdpTuning(recvBatch, deferFlush, value, vipSendBufferBytes, maxExpiryInterval, segmentOffload);
+        return new UdpTuning(recvBatch, deferFlush, value, vipSendBufferBytes, maxExpiryInterval, segmentOffload,
+                passPauseNanos);
     }
 
     public UdpTuning withSegmentOffload(boolean value) {
         return new UdpTuning(recvBatch, deferFlush, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval,
-                value);
+                value, passPauseNanos);
+    }
+
+    public UdpTuning withPassPauseNanos(long value) {
+        return new UdpTuning(recvBatch, deferFlush, vipReceiveBufferBytes, vipSendBufferBytes, maxExpiryInterval,
+                segmentOffload, value);
     }
 }

@@ -85,6 +85,14 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
      * (its pause included): only then does a small pass pause the loop, so a VIP with little traffic never waits.
      */
     private static final long BACK_TO_BACK_NS = 100_000;
+    /**
+     * After a pause that did not pay (the next pass moved fewer than twice the datagrams of the pass before it, or
+     * fewer than 4: a client that waits for each answer before it sends again, where a pause only adds latency),
+     * the loop does not pause for this long, doubling up to {@link #PAUSE_BACKOFF_MAX_NS} while pauses keep not
+     * paying; one that pays resets it.
+     */
+    private static final long PAUSE_BACKOFF_MIN_NS = 1_000_000;
+    private static final long PAUSE_BACKOFF_MAX_NS = 128_000_000;
     private static final int EHOSTUNREACH = 113;
     private static final int ENETUNREACH = 101;
 
@@ -121,6 +129,10 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
     private int passDatagrams;
     private long passStartNs;
     private long lastPassEndNs;
+    /** Datagrams of the pass that paused the loop last, if the pass after it has not ended yet; else 0. */
+    private int pausedAfter;
+    private long noPauseUntilNs;
+    private long pauseBackoffNs = PAUSE_BACKOFF_MIN_NS;
 
     private NativeVipSocket vipSocket;
     /** The VIP socket went to a successor ({@link #takeOver}): this loop only replies through it, never closes it. */
@@ -150,6 +162,7 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
         this.targetTracked = new boolean[batch];
         this.replySession = new NativeUdpSession[batch];
         this.lastPassEndNs = System.nanoTime() - 2 * BACK_TO_BACK_NS; // no pass before the first
+        this.noPauseUntilNs = lastPassEndNs;
     }
 
     /** On {@link #loop}: starts reading {@code socket} (bound, not registered yet) and sweeping. */
@@ -506,10 +519,20 @@ final class NativeUdpVipLoop extends UdpFlowLoop<NativeUdpVipLoop.FlowSocket, Na
         passEndRequested = false;
         flushReplies();
         long nowNs = System.nanoTime();
+        if (pausedAfter > 0) { // this pass came after a pause: did the pause gather more?
+            if (passDatagrams >= 2 * pausedAfter && passDatagrams >= 4) {
+                pauseBackoffNs = PAUSE_BACKOFF_MIN_NS;
+            } else {
+                noPauseUntilNs = nowNs + pauseBackoffNs;
+                pauseBackoffNs = Math.min(2 * pauseBackoffNs, PAUSE_BACKOFF_MAX_NS);
+            }
+            pausedAfter = 0;
+        }
         long pauseNs = tuning.passPauseNanos();
         if (pauseNs > 0 && !closed && passDatagrams < SMALL_PASS_DATAGRAMS
-                && passStartNs - lastPassEndNs < BACK_TO_BACK_NS) {
+                && passStartNs - lastPassEndNs < BACK_TO_BACK_NS && nowNs - noPauseUntilNs >= 0) {
             passEnd.pauseAfterPass(pauseNs);
+            pausedAfter = passDatagrams;
             nowNs += pauseNs;
         }
         lastPassEndNs = nowNs;

@@ -24,7 +24,8 @@ import java.time.Duration;
  *     pass finds more datagrams per socket and spends fewer system calls and less of the kernel's per-call work on
  *     each (docs/benchmarks.md, "UDP: fewer, fuller passes"). Adds up to this (plus the kernel's timer slack, 50 µs
  *     by default) to the latency of what that loop forwards meanwhile, TCP included, and only while datagrams
- *     arrive back to back; 0 = never
+ *     arrive back to back and pauses pay (a pause after which the loop does not move at least twice as much backs
+ *     off, see {@code NativeUdpVipLoop}); 0 = never
  */
 public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferBytes, int vipSendBufferBytes,
         Duration maxExpiryInterval, boolean segmentOffload, long passPauseNanos) {

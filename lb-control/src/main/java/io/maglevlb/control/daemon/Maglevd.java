@@ -17,7 +17,6 @@ import io.maglevlb.dataplane.packet.DsrVip;
 import io.maglevlb.dataplane.packet.PacketEngineException;
 import io.maglevlb.dataplane.tcp.TcpProxyVip;
 import io.maglevlb.dataplane.udp.UdpForwarder;
-import io.maglevlb.dataplane.udp.UdpTuning;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -321,7 +320,7 @@ public final class Maglevd {
         }
         if (vip.protocol() == Protocol.UDP) {
             return Optional.of(new UdpForwarder(vip, runtime.snapshots(), workers, options.transport(),
-                    config.flowTable(), UdpTuning.defaults()));
+                    config.flowTable(), options.udp()));
         }
         return Optional.of(new TcpProxyVip(vip, runtime.snapshots(), workers, options.transport(), options.tcp()));
     }

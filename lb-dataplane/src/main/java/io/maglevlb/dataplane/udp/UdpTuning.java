@@ -42,6 +42,11 @@ public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferB
     public static final Duration DEFAULT_MAX_EXPIRY_INTERVAL = Duration.ofSeconds(1);
     public static final boolean DEFAULT_SEGMENT_OFFLOAD = true;
     public static final long DEFAULT_PASS_PAUSE_NANOS = 30_000;
+    /**
+     * System property: the pass pause in whole microseconds, 0..1000 ({@link #passPauseNanos}); 0 turns it off, for
+     * an operator who would rather pay the CPU than the latency.
+     */
+    public static final String PASS_PAUSE_PROPERTY = "maglevd.udp.pass_pause_us";
 
     public UdpTuning {
         checkArgument(recvBatch >= 1 && recvBatch <= 64, "recvBatch must be 1..64, was %s", recvBatch);
@@ -58,6 +63,29 @@ public record UdpTuning(int recvBatch, boolean deferFlush, int vipReceiveBufferB
         return new UdpTuning(DEFAULT_RECV_BATCH, DEFAULT_DEFER_FLUSH, DEFAULT_VIP_RECEIVE_BUFFER_BYTES,
                 DEFAULT_VIP_SEND_BUFFER_BYTES, DEFAULT_MAX_EXPIRY_INTERVAL, DEFAULT_SEGMENT_OFFLOAD,
                 DEFAULT_PASS_PAUSE_NANOS);
+    }
+
+    /**
+     * The defaults with {@value #PASS_PAUSE_PROPERTY} applied.
+     *
+     * @throws IllegalArgumentException naming the property and the values it takes
+     */
+    public static UdpTuning fromSystemProperties() {
+        String pause = System.getProperty(PASS_PAUSE_PROPERTY);
+        if (pause == null) {
+            return defaults();
+        }
+        long micros;
+        try {
+            micros = Long.parseLong(pause.strip());
+        } catch (NumberFormatException e) {
+            micros = -1;
+        }
+        if (micros < 0 || micros > 1000) {
+            throw new IllegalArgumentException("system property " + PASS_PAUSE_PROPERTY
+                    + " must be whole microseconds from 0 (off) to 1000, was '" + pause + "'");
+        }
+        return defaults().withPassPauseNanos(micros * 1000);
     }
 
     public UdpTuning withRecvBatch(int value) {

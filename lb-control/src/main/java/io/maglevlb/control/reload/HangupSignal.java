@@ -1,5 +1,6 @@
 package io.maglevlb.control.reload;
 
+import io.maglevlb.dataplane.linux.SignalDisposition;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
@@ -61,7 +62,19 @@ public final class HangupSignal {
                         case "equals" -> proxy == args[0];
                         default -> null;
                     });
-            handle.invoke(null, newSignal.newInstance(NAME), handler);
+            Object signal = newSignal.newInstance(NAME);
+            Object ignore = handlerClass.getField("SIG_IGN").get(null);
+            if (handle.invoke(null, signal, handler) == ignore) {
+                // Started with SIGHUP ignored (nohup, or a parent that ignored it): the JVM kept it ignored and did
+                // not install the handler. Reload on SIGHUP is what maglevd documents, so take the signal over as a
+                // C daemon would: default action first, then the handler again.
+                SignalDisposition.resetToDefault(SignalDisposition.SIGHUP);
+                if (handle.invoke(null, signal, handler) == ignore) {
+                    log.warn("SIGHUP stays ignored in this process; reload through the admin API instead");
+                    return false;
+                }
+                log.info("SIGHUP was ignored when maglevd started (nohup?): it reloads the configuration now");
+            }
             return true;
         } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
             log.warn("cannot handle SIGHUP ({}); reload through the admin API instead", e.toString());

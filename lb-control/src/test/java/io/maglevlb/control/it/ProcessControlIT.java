@@ -19,6 +19,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,6 +79,39 @@ class ProcessControlIT {
                 String log = maglevd.output();
                 assertTrue(log.contains("SIGHUP: reloading configuration"), log);
                 assertTrue(!log.contains("Exception"), log);
+            }
+        }
+    }
+
+    /**
+     * Started with SIGHUP ignored, as {@code nohup} (or a shell or supervisor that ignores it) leaves it: the JVM
+     * alone would keep it ignored and never run the reload, silently. maglevd takes the signal over, as nginx and
+     * HAProxy do, and says so.
+     */
+    @Test
+    void sighupReloadsAlsoWhenTheDaemonWasStartedWithItIgnored() throws Exception {
+        try (NamedEchoBackend a = new NamedEchoBackend("a");
+                NamedEchoBackend b = new NamedEchoBackend("b");
+                HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
+            int adminPort = freePort();
+            int vipPort = freePort();
+            Path file = dir.resolve("maglevd.yaml");
+            Files.writeString(file, config(adminPort, vip("web", vipPort, tcpCheck(200, 200, 2, 3), backend(a))));
+            try (DaemonProcess maglevd = DaemonProcess.startUnder(List.of("nohup"), dir.resolve("maglevd.log"),
+                    List.of(), "run", "--config", file.toString())) {
+                maglevd.awaitLine("maglevd running", Duration.ofSeconds(60));
+                URI base = URI.create("http://127.0.0.1:" + adminPort);
+                assertTrue(maglevd.output().contains("SIGHUP was ignored when maglevd started"), maglevd.output());
+
+                Files.writeString(file, config(adminPort, vip("web", vipPort, tcpCheck(200, 200, 2, 3), backend(a),
+                        backend(b))));
+                Process hup = new ProcessBuilder("kill", "-HUP", Long.toString(pid(http, base))).start();
+                assertTrue(hup.waitFor(10, TimeUnit.SECONDS));
+                maglevd.awaitLine("reload of " + file + " applied", Duration.ofSeconds(20));
+                assertEquals(2, JSON.readTree(get(http, base, "/status")).get("vips").get(0).get("backends").size());
+
+                maglevd.terminate();
+                assertEquals(0, maglevd.awaitExit(Duration.ofSeconds(30)), maglevd.output());
             }
         }
     }

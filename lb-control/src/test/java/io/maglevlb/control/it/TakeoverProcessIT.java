@@ -50,6 +50,7 @@ class TakeoverProcessIT {
     private static final int HELD = 100;
     private static final long MAX_REQUESTS = 300_000;
     private static final long PROGRESS = 200;
+    private static final int ADMIN_CLIENTS = 4;
 
     @TempDir
     Path dir;
@@ -368,6 +369,167 @@ class TakeoverProcessIT {
             socat.destroyForcibly();
             for (UdpEchoBackend u : udp) {
                 u.close();
+            }
+        }
+    }
+
+    /**
+     * The admin API's listening socket moves too: clients that open a new connection per request (as
+     * {@code maglevd ctl}, a liveness probe or a scraper do) get every request answered across a takeover, by the old
+     * process or the new one, and none is reset.
+     */
+    @Test
+    void adminRequestsAcrossATakeoverAreAllAnswered() throws Exception {
+        int adminPort = freePort();
+        int tcpPort = freePort();
+        int udpPort;
+        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            udpPort = probe.getLocalPort();
+        }
+        Path socket = dir.resolve("run").resolve("upgrade.sock");
+        List<UdpEchoBackend> udp = List.of(
+                UdpEchoBackend.start("u1", new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), false));
+        try (NamedEchoBackend a = new NamedEchoBackend("a"); NamedEchoBackend b = new NamedEchoBackend("b")) {
+            Path config = Files.writeString(dir.resolve("maglevd.yaml"),
+                    yaml(adminPort, tcpPort, udpPort, socket, List.of(a, b), udp));
+            try (DaemonProcess old = DaemonProcess.start(dir.resolve("old.log"), "run", "--config", config.toString())) {
+                old.awaitLine("takeover: listening on", STARTUP);
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicLong done = new AtomicLong();
+                AtomicLong errors = new AtomicLong();
+                Map<String, Long> errorKinds = new ConcurrentHashMap<>();
+                long deadline = System.nanoTime() + LOAD_LIMIT.toNanos();
+                List<Thread> clients = new ArrayList<>();
+                for (int i = 0; i < ADMIN_CLIENTS; i++) {
+                    clients.add(Thread.ofPlatform().name("admin-client-" + i).start(() -> {
+                        while (!stop.get() && done.get() < MAX_REQUESTS && System.nanoTime() < deadline) {
+                            try {
+                                healthz(adminPort);
+                                done.incrementAndGet();
+                            } catch (IOException | RuntimeException e) {
+                                errors.incrementAndGet();
+                                errorKinds.merge(e.getClass().getSimpleName() + ": " + e.getMessage(), 1L, Long::sum);
+                            }
+                        }
+                    }));
+                }
+                try (DaemonProcess next = DaemonProcess.start(dir.resolve("next.log"), "run", "--config",
+                        config.toString(), "--takeover")) {
+                    try {
+                        awaitProgress(done, errors, done.get() + PROGRESS, deadline);
+                        next.awaitLine("takeover: serving in place of pid " + old.handle().pid(), STARTUP);
+                        assertEquals(0, old.awaitExit(Duration.ofSeconds(150)), old.output());
+                        awaitProgress(done, errors, done.get() + PROGRESS, deadline);
+                    } finally {
+                        stop.set(true);
+                        for (Thread t : clients) {
+                            t.join(Duration.ofSeconds(30));
+                        }
+                    }
+                    System.out.printf("admin requests across a takeover: %d answered, %d failed %s%n", done.get(),
+                            errors.get(), errorKinds);
+                    assertEquals(0, errors.get(), "failed admin requests over " + done.get() + ": " + errorKinds
+                            + "\nold:\n" + old.output() + "\nnew:\n" + next.output());
+                    next.terminate();
+                    assertEquals(0, next.awaitExit(Duration.ofSeconds(150)), next.output());
+                }
+            }
+        } finally {
+            for (UdpEchoBackend u : udp) {
+                u.close();
+            }
+        }
+    }
+
+    /**
+     * A keep-alive admin connection to the old process (a scraper's, a script's) does not stay with it after the
+     * hand-over: the old process ends it right away (FIN, not a reset when it exits later), so the client's next
+     * request opens a new connection, which the successor answers. The old process is kept alive meanwhile by a held
+     * VIP connection (shutdown_timeout 120 s), so without that the connection would stay open until the read times
+     * out.
+     */
+    @Test
+    void keepAliveAdminConnectionsEndAtTheHandOverAndTheNextRequestReachesTheSuccessor() throws Exception {
+        int adminPort = freePort();
+        int tcpPort = freePort();
+        int udpPort;
+        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            udpPort = probe.getLocalPort();
+        }
+        Path socket = dir.resolve("run").resolve("upgrade.sock");
+        List<UdpEchoBackend> udp = List.of(
+                UdpEchoBackend.start("u1", new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), false));
+        try (NamedEchoBackend a = new NamedEchoBackend("a"); NamedEchoBackend b = new NamedEchoBackend("b")) {
+            Path config = Files.writeString(dir.resolve("maglevd.yaml"),
+                    yaml(adminPort, tcpPort, udpPort, socket, List.of(a, b), udp));
+            try (DaemonProcess old = DaemonProcess.start(dir.resolve("old.log"), "run", "--config", config.toString());
+                    Socket keepAlive = new Socket()) {
+                old.awaitLine("takeover: listening on", STARTUP);
+                HeldConnection held = new HeldConnection(tcpPort);
+                keepAlive.setSoTimeout(60_000);
+                keepAlive.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), adminPort), 10_000);
+                InputStream in = keepAlive.getInputStream();
+                keepAlive.getOutputStream().write("GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                String before = readResponse(in);
+                assertTrue(before.replaceAll("\\s", "").contains("\"generation\":1"), before);
+                assertTrue(!before.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), before);
+                try (DaemonProcess next = DaemonProcess.start(dir.resolve("next.log"), "run", "--config",
+                        config.toString(), "--takeover")) {
+                    old.awaitLine("takeover: handed over to pid " + next.handle().pid(), STARTUP);
+                    // Half the admin API's idle timeout (60 s), which would end the connection too: the hand-over
+                    // ends it within moments.
+                    keepAlive.setSoTimeout(30_000);
+                    assertEquals(-1, in.read(), "the old process still holds the keep-alive admin connection");
+                    assertTrue(old.isAlive(), "the held connection keeps the old process running");
+                    HttpResponse<String> status = http.send(HttpRequest.newBuilder(
+                            URI.create("http://127.0.0.1:" + adminPort + "/status")).build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    assertTrue(status.body().replaceAll("\\s", "").contains("\"generation\":2"), status.body());
+                    held.finish();
+                    held.close();
+                    assertEquals(0, old.awaitExit(Duration.ofSeconds(150)), old.output());
+                    next.terminate();
+                    assertEquals(0, next.awaitExit(Duration.ofSeconds(150)), next.output());
+                }
+            }
+        } finally {
+            for (UdpEchoBackend u : udp) {
+                u.close();
+            }
+        }
+    }
+
+    /** One HTTP/1.1 response (headers and a Content-Length body) from {@code in}, as text. */
+    private static String readResponse(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int c = in.read();
+            if (c < 0) {
+                throw new IOException("connection ended in the headers: " + head);
+            }
+            head.append((char) c);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length:\\s*(\\d+)")
+                .matcher(head);
+        if (!m.find()) {
+            throw new IOException("no Content-Length: " + head);
+        }
+        byte[] body = in.readNBytes(Integer.parseInt(m.group(1)));
+        return head + new String(body, StandardCharsets.UTF_8);
+    }
+
+    /** {@code GET /healthz} on a new connection, closed by the client after the whole answer. */
+    private static void healthz(int port) throws IOException {
+        try (Socket s = new Socket()) {
+            s.setSoTimeout(30_000);
+            s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 10_000);
+            s.getOutputStream().write(("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            if (!answer.startsWith("HTTP/1.1 200")) {
+                throw new IOException("answer: " + (answer.isEmpty() ? "none (closed)" : answer.lines().findFirst()
+                        .orElse("")));
             }
         }
     }

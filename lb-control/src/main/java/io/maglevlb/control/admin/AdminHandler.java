@@ -108,21 +108,6 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private boolean closing;
     /** True once the client half-closed (FIN after its requests): close after the answers still due. */
     private boolean inputDone;
-    /**
-     * Takeover, old process: the successor serves the admin API now ({@link #HANDED_OVER}). The answers still due
-     * are written, the last one with {@code Connection: close}, and the connection ends, so that the client's next
-     * request goes to the successor on a new connection instead of to this process (which no longer forwards, and
-     * would cut the connection when it exits).
-     */
-    private boolean handedOver;
-
-    /** User event, fired on every served connection once the listening socket went to a successor process. */
-    static final Object HANDED_OVER = new Object() {
-        @Override
-        public String toString() {
-            return "HANDED_OVER";
-        }
-    };
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
@@ -243,10 +228,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 log.debug("admin {} from {} -> {}", next.requestLine, ctx.channel().remoteAddress(),
                         next.reply.status().code());
             }
-            boolean last = (inputDone || handedOver) && pending.isEmpty();
-            ChannelFuture written = ctx.writeAndFlush(next.reply.toResponse(next.head,
-                    next.keepAlive && !(handedOver && last), next.http10));
-            if (!next.keepAlive || last) {
+            ChannelFuture written = ctx.writeAndFlush(next.reply.toResponse(next.head, next.keepAlive, next.http10));
+            if (!next.keepAlive || (inputDone && pending.isEmpty())) {
                 closing = true;
                 GracefulClose.afterWrite(written);
             }
@@ -371,17 +354,6 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent) {
             ctx.close();
-            return;
-        }
-        if (evt == HANDED_OVER) {
-            // Requests not read yet are not run here: the client sees the connection end before their answers and
-            // sends them again on a new connection, which the successor accepts.
-            reading = false;
-            handedOver = true;
-            if (!closing && pending.isEmpty()) {
-                closing = true; // idle keep-alive connection: FIN now, not a cut when this process exits
-                GracefulClose.afterWrite(ctx.newSucceededFuture());
-            } // else: complete() ends the connection after the last answer due
             return;
         }
         if (evt instanceof ChannelInputShutdownEvent) {

@@ -13,8 +13,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
@@ -112,16 +110,13 @@ public final class AdminServer implements AutoCloseable {
     private final ControlEventLoop loop;
     private final ExecutorService workers;
     private final Channel serverChannel;
-    /** Connections served now (refused ones end by themselves); the loop's executor keeps it. */
-    private final ChannelGroup open;
     private final AtomicInteger served;
     private final AtomicInteger refusing;
     private final ScrapeCache scrapes;
     private final RefusalLog refusals;
 
-    private AdminServer(ControlEventLoop loop, ExecutorService workers, Channel serverChannel, ChannelGroup open,
-            AtomicInteger served, AtomicInteger refusing, ScrapeCache scrapes, RefusalLog refusals) {
-        this.open = open;
+    private AdminServer(ControlEventLoop loop, ExecutorService workers, Channel serverChannel, AtomicInteger served,
+            AtomicInteger refusing, ScrapeCache scrapes, RefusalLog refusals) {
         this.scrapes = scrapes;
         this.refusals = refusals;
         this.loop = loop;
@@ -189,7 +184,6 @@ public final class AdminServer implements AutoCloseable {
         AtomicInteger refusing = new AtomicInteger();
         RefusalLog refusals = new RefusalLog(max);
         ControlEventLoop loop = new ControlEventLoop(1, "maglev-admin");
-        ChannelGroup open = new DefaultChannelGroup("admin connections", loop.group().next());
         ExecutorService workers = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("maglev-admin-worker-", 0).factory());
         try {
@@ -205,7 +199,6 @@ public final class AdminServer implements AutoCloseable {
                         protected void initChannel(Channel ch) {
                             if (served.incrementAndGet() <= max) {
                                 ch.closeFuture().addListener(f -> served.decrementAndGet());
-                                open.add(ch); // the group forgets it when it closes
                                 http(ch, IDLE_TIMEOUT_SECONDS).addLast(new AdminHandler(api, scrapes, token, workers));
                                 return;
                             }
@@ -226,7 +219,7 @@ public final class AdminServer implements AutoCloseable {
                     });
             Channel channel = (inheritedFd >= 0 ? bootstrap.register() : bootstrap.bind(listen))
                     .syncUninterruptibly().channel();
-            AdminServer server = new AdminServer(loop, workers, channel, open, served, refusing, scrapes, refusals);
+            AdminServer server = new AdminServer(loop, workers, channel, served, refusing, scrapes, refusals);
             log.info("admin API listening on {}{}", io.netty.util.NetUtil.toSocketAddressString(server.address()),
                     token == null ? " (no token: keep it on loopback)" : " (bearer token required)");
             return server;
@@ -318,21 +311,13 @@ public final class AdminServer implements AutoCloseable {
 
     /**
      * Takeover, old process: stops accepting on the listening socket without closing it for the successor
-     * (taken out of the loop's epoll first, then this process's descriptor closes), and ends the open admin
-     * connections: each answers the requests it has read, the last answer with {@code Connection: close}, then sends
-     * FIN (an idle keep-alive connection at once). A keep-alive client (a scraper, a script) thus makes its next
-     * request to the successor on a new connection, instead of getting this process's answers (which no longer
-     * forwards) until the connection is cut when this process exits, perhaps with that request unread (a reset).
+     * (taken out of the loop's epoll first, then this process's descriptor closes). Open admin connections are
+     * answered until {@link #close()}.
      */
     public void releaseListener() {
         serverChannel.deregister().awaitUninterruptibly(2000);
         serverChannel.close().awaitUninterruptibly(2000);
-        int connections = open.size();
-        for (Channel ch : open) {
-            ch.pipeline().fireUserEventTriggered(AdminHandler.HANDED_OVER); // runs on the loop
-        }
-        log.info("admin API: listening socket handed over, no longer accepting here; {} open connection{} "
-                + "told to reconnect", connections, connections == 1 ? "" : "s");
+        log.info("admin API: listening socket handed over, no longer accepting here");
     }
 
     /** Stops listening, lets running requests finish for up to two seconds, and stops the loop. */

@@ -10,8 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -19,10 +17,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -57,8 +52,8 @@ class GracefulStopProcessIT {
             try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"), List.of(), "run",
                     "--config", config.toString())) {
                 maglevd.awaitLine("maglevd running", STARTUP);
-                Socket held = holdTheOnlySlot(port);
-                Queued queued = Queued.start(port);
+                Socket held = QueuedClients.holdTheOnlySlot(port, Duration.ofSeconds(60));
+                QueuedClients queued = QueuedClients.start(port, QUEUED, Duration.ofSeconds(90));
                 try {
                     maglevd.terminate();
                     maglevd.awaitLine("shutting down", STARTUP);
@@ -78,10 +73,10 @@ class GracefulStopProcessIT {
 
                     held.shutdownOutput(); // the held connection ends: its slot goes to the queued clients
                     assertEquals(-1, held.getInputStream().read(), "the held connection ends cleanly");
-                    queued.join();
+                    queued.join(Duration.ofSeconds(120));
                 } finally {
                     held.close();
-                    queued.join();
+                    queued.join(Duration.ofSeconds(120));
                 }
                 System.out.printf("SIGTERM with %d queued: %d served, failures %s%n", QUEUED, queued.served.get(),
                         queued.failures);
@@ -91,71 +86,6 @@ class GracefulStopProcessIT {
                 String log = maglevd.output();
                 assertTrue(log.contains("maglevd stopped"), log);
                 assertFalse(log.contains("shutdown timeout"), "every connection finished by itself\n" + log);
-            }
-        }
-    }
-
-    /** A connection that takes the VIP's only slot (max_connections 1): once it is served, the listeners pause. */
-    private static Socket holdTheOnlySlot(int port) throws IOException {
-        Socket s = new Socket();
-        s.setSoTimeout(60_000);
-        s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 20_000);
-        readGreeting(s.getInputStream());
-        return s;
-    }
-
-    private static void readGreeting(InputStream in) throws IOException {
-        int c;
-        int greeting = 0;
-        while ((c = in.read()) >= 0 && c != '\n') {
-            greeting++;
-        }
-        if (c < 0 || greeting == 0) {
-            throw new IOException("connection ended before the backend's greeting");
-        }
-    }
-
-    /**
-     * {@value #QUEUED} clients that connect (the kernel completes the handshake), send their request at once and
-     * wait in the accept queue while the VIP's only slot is held; each then expects the greeting, the echo and
-     * the end.
-     */
-    private static final class Queued {
-        final List<String> failures = new CopyOnWriteArrayList<>();
-        final AtomicLong served = new AtomicLong();
-        private final List<Thread> threads = new ArrayList<>();
-
-        static Queued start(int port) throws IOException {
-            Queued q = new Queued();
-            for (int i = 0; i < QUEUED; i++) {
-                Socket s = new Socket();
-                s.setSoTimeout(90_000);
-                s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 20_000);
-                s.getOutputStream().write('!');
-                int n = i;
-                q.threads.add(Thread.ofPlatform().name("queued-" + i).start(() -> {
-                    try (s) {
-                        InputStream in = s.getInputStream();
-                        readGreeting(in);
-                        if (in.read() != '!') {
-                            throw new IOException("echo missing");
-                        }
-                        s.shutdownOutput();
-                        if (in.read() != -1) {
-                            throw new IOException("bytes after the echo");
-                        }
-                        q.served.incrementAndGet();
-                    } catch (IOException | RuntimeException e) {
-                        q.failures.add("queued " + n + ": " + e);
-                    }
-                }));
-            }
-            return q;
-        }
-
-        void join() throws InterruptedException {
-            for (Thread t : threads) {
-                t.join(Duration.ofSeconds(120));
             }
         }
     }

@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -78,8 +77,8 @@ class ReloadListenerOverlapProcessIT {
             try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"), List.of(), "run",
                     "--config", config.toString())) {
                 maglevd.awaitLine("maglevd running", STARTUP);
-                Socket held = holdTheOnlySlot(oldPort);
-                Queued queued = Queued.start(oldPort);
+                Socket held = QueuedClients.holdTheOnlySlot(oldPort, Duration.ofSeconds(20));
+                QueuedClients queued = QueuedClients.start(oldPort, QUEUED, Duration.ofSeconds(60));
                 try {
                     Files.writeString(config, yaml(adminPort, "127.0.0.1", newPort, 0, a, b));
                     assertReloadChanged(reload(adminPort));
@@ -91,7 +90,7 @@ class ReloadListenerOverlapProcessIT {
                         load.stop();
                     }
                     held.close(); // its slot frees: the old forwarder serves what it drained from the queue
-                    queued.join();
+                    queued.join(Duration.ofSeconds(90));
                     System.out.printf("port change: %d queued served, %d failed; new port: %d requests, %d errors%n",
                             queued.served.get(), queued.failures.size(), load.done.get(), load.errors.get());
                     assertEquals(0, load.errors.get(), "new connections to the new port: " + load.errorKinds);
@@ -106,7 +105,7 @@ class ReloadListenerOverlapProcessIT {
                     });
                 } finally {
                     held.close();
-                    queued.join();
+                    queued.join(Duration.ofSeconds(90));
                 }
             }
         }
@@ -127,8 +126,8 @@ class ReloadListenerOverlapProcessIT {
             try (DaemonProcess maglevd = DaemonProcess.start(dir.resolve("maglevd.log"), List.of(), "run",
                     "--config", config.toString())) {
                 maglevd.awaitLine("maglevd running", STARTUP);
-                Socket held = holdTheOnlySlot(port);
-                Queued queued = Queued.start(port);
+                Socket held = QueuedClients.holdTheOnlySlot(port, Duration.ofSeconds(20));
+                QueuedClients queued = QueuedClients.start(port, QUEUED, Duration.ofSeconds(60));
                 Load load = Load.start(port); // these wait in the queue too until the narrowing reload
                 List<String> failedReloads = new ArrayList<>();
                 try {
@@ -143,7 +142,7 @@ class ReloadListenerOverlapProcessIT {
                 } finally {
                     held.close();
                     load.stop();
-                    queued.join();
+                    queued.join(Duration.ofSeconds(90));
                 }
                 System.out.printf("narrow+widen: %d queued served, %d failed; %d requests, %d errors %s; reloads %s%n",
                         queued.served.get(), queued.failures.size(), load.done.get(), load.errors.get(),
@@ -160,15 +159,6 @@ class ReloadListenerOverlapProcessIT {
         }
     }
 
-    /** A connection that takes the VIP's only slot (max_connections 1): once it is served, the listeners pause. */
-    private static Socket holdTheOnlySlot(int port) throws IOException {
-        Socket s = new Socket();
-        s.setSoTimeout(20_000);
-        s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 20_000);
-        readGreeting(s.getInputStream());
-        return s;
-    }
-
     private HttpResponse<String> reload(int adminPort) throws IOException, InterruptedException {
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/reload"))
                         .POST(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(60)).build(),
@@ -183,66 +173,6 @@ class ReloadListenerOverlapProcessIT {
     private static void collect(HttpResponse<String> answer, String what, List<String> failed) {
         if (answer.statusCode() != 200 || !answer.body().contains("\"web\"")) {
             failed.add(what + ": " + answer.statusCode() + " " + answer.body());
-        }
-    }
-
-    private static void readGreeting(InputStream in) throws IOException {
-        int c;
-        int greeting = 0;
-        while ((c = in.read()) >= 0 && c != '\n') {
-            greeting++;
-        }
-        if (c < 0 || greeting == 0) {
-            throw new IOException("connection ended before the backend's greeting");
-        }
-    }
-
-    /** The request sent, then the backend's greeting, the echo, and the end: one exchange on {@code s}. */
-    private static void exchange(Socket s) throws IOException {
-        InputStream in = s.getInputStream();
-        readGreeting(in);
-        if (in.read() != '!') {
-            throw new IOException("echo missing");
-        }
-        s.shutdownOutput();
-        if (in.read() != -1) {
-            throw new IOException("bytes after the echo");
-        }
-    }
-
-    /**
-     * {@value #QUEUED} clients that connect (the kernel completes the handshake), send their request at once and
-     * wait in the accept queue while the VIP's only slot is held; each then expects a complete exchange.
-     */
-    private static final class Queued {
-        final List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
-        final AtomicLong served = new AtomicLong();
-        private final List<Thread> threads = new ArrayList<>();
-
-        static Queued start(int port) throws IOException {
-            Queued q = new Queued();
-            for (int i = 0; i < QUEUED; i++) {
-                Socket s = new Socket();
-                s.setSoTimeout(60_000);
-                s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 20_000);
-                s.getOutputStream().write('!');
-                int n = i;
-                q.threads.add(Thread.ofPlatform().name("queued-" + i).start(() -> {
-                    try (s) {
-                        exchange(s);
-                        q.served.incrementAndGet();
-                    } catch (IOException | RuntimeException e) {
-                        q.failures.add("queued " + n + ": " + e);
-                    }
-                }));
-            }
-            return q;
-        }
-
-        void join() throws InterruptedException {
-            for (Thread t : threads) {
-                t.join(Duration.ofSeconds(90));
-            }
         }
     }
 
@@ -264,7 +194,7 @@ class ReloadListenerOverlapProcessIT {
                             s.setSoTimeout(60_000);
                             s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 20_000);
                             s.getOutputStream().write('!');
-                            exchange(s);
+                            QueuedClients.exchange(s);
                             load.done.incrementAndGet();
                         } catch (IOException | RuntimeException e) {
                             load.errors.incrementAndGet();

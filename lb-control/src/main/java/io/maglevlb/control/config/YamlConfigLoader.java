@@ -130,6 +130,11 @@ public final class YamlConfigLoader {
         } catch (YAMLException e) {
             return ConfigLoadResult.failed(source, List.of(new ConfigError("", 0, 0,
                     "YAML error: " + e.getMessage())));
+        } catch (IllegalArgumentException e) {
+            // SnakeYAML checks some token values (a tag with surrounding spaces, e.g. !<%20x>) outside its own
+            // exception type; it is still a YAML error in the file, not a crash of the loader.
+            return ConfigLoadResult.failed(source, List.of(new ConfigError("", 0, 0,
+                    "YAML error: " + e.getMessage())));
         }
         ConfigNode tree;
         if (root == null) {

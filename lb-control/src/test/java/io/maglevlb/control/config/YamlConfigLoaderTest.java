@@ -55,6 +55,14 @@ class YamlConfigLoaderTest {
         assertEquals(2, c.vips().getFirst().backends().size());
     }
 
+    /** Found by ConfigFuzzTest: SnakeYAML refuses this tag with an IllegalArgumentException, not a YAMLException. */
+    @Test
+    void aTagWithSurroundingSpacesIsAYamlErrorNotACrash() {
+        ConfigLoadResult r = loader.parse("workers: !<%20x> 1\n", "tag.yaml");
+        assertFalse(r.isValid());
+        assertTrue(onlyError(r).message().startsWith("YAML error: "), r.formattedErrors()::toString);
+    }
+
     @Test
     void validationErrorsCarryTheFilesLinesAndColumns() throws Exception {
         Path file = write("bad.yaml", VALID.replace("address: 127.0.0.1:9001", "adress: 127.0.0.1:9001"));
